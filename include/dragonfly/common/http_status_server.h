@@ -1,0 +1,28 @@
+// A small HTTP/1.1 server for operational endpoints: GET /metrics (Prometheus text format from a
+// prometheus::Registry) and GET /healthy. One accept thread; requests are tiny and answered
+// inline. Binds to the configured address (loopback by default).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dragonfly/common/status.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace df {
+
+class HttpStatusServer {
+ public:
+  virtual ~HttpStatusServer() = default;
+  virtual uint16_t port() const = 0;
+  virtual void Stop() = 0;
+};
+
+StatusOr<std::unique_ptr<HttpStatusServer>> StartHttpStatusServer(
+    const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry);
+
+}  // namespace df

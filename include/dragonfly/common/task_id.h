@@ -1,0 +1,38 @@
+// Task IDs, compatible with Dragonfly v2's URL-based rule:
+//   hex(SHA256(filteredURL ‖ tag ‖ application ‖ decimal(pieceLength)? ‖ "STANDARD"))
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dragonfly/common/status.h"
+
+namespace df {
+
+// S3, GCS, OSS, OBS and COS signature parameters plus containerd's "ns".
+const std::vector<std::string>& DefaultFilteredQueryParams();
+
+// Drops query parameters whose key is in `filtered` (exact, case-sensitive), keeping the order
+// of the others; drops "?" when no parameter is left and trims a root path's trailing "/".
+// Fails on a URL that is not absolute http(s)/other-scheme form.
+StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::string>& filtered);
+
+struct TaskIdInput {
+  std::string url;
+  std::string tag;
+  std::string application;
+  std::optional<uint32_t> piece_length;  // only when the user gave one
+  std::vector<std::string> filtered_query_params;  // empty = defaults
+};
+
+StatusOr<std::string> MakeTaskId(const TaskIdInput& in);
+
+// "{ip}-{hostname}" and "{ip}-{hostname}-seed".
+std::string MakeHostId(const std::string& ip, const std::string& hostname, bool seed);
+// "{ip}-{hostname}-{uuid4}" (+ "-seed").
+std::string MakePeerId(const std::string& ip, const std::string& hostname, bool seed);
+
+}  // namespace df

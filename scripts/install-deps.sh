@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every Debian package needed to build, test and run the project (Debian 12).
+set -euo pipefail
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
+pkgs=(
+  build-essential cmake ninja-build pkgconf ccache git ca-certificates curl python3
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  clang-19 clang-format-19 libclang-rt-19-dev lld-19
+  nginx-light
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
