@@ -72,8 +72,8 @@ Status Read(const YAML::Node& map, const std::string& prefix, const char* key, b
   } else if (s == "false") {
     *out = false;
   } else {
-    return InvalidArgument("config key '" + Join(prefix, key) + "': want true or false, got '" +
-                           s + "'");
+    return InvalidArgument("config key '" + Join(prefix, key) + "': want true or false, got '" + s +
+                           "'");
   }
   return Status::Ok();
 }
@@ -188,8 +188,7 @@ Status Read(const YAML::Node& map, const std::string& prefix, const char* key,
   return Status::Ok();
 }
 
-Status ReadBytes(const YAML::Node& map, const std::string& prefix, const char* key,
-                 uint64_t* out) {
+Status ReadBytes(const YAML::Node& map, const std::string& prefix, const char* key, uint64_t* out) {
   if (!map || !map[key]) {
     return Status::Ok();
   }

@@ -40,7 +40,7 @@ uint32_t Crc32cSoftware(uint32_t crc, const uint8_t* p, size_t n) {
 
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const uint8_t* p,
-                                                           size_t n) {
+                                                          size_t n) {
   uint64_t c = ~crc;
   while (n >= 8) {
     uint64_t v;
@@ -167,7 +167,8 @@ std::string Sha256Hex(const void* data, size_t n) {
 StatusOr<std::unique_ptr<DigestVerifier>> ParseDigest(const std::string& spec) {
   auto colon = spec.find(':');
   if (colon == std::string::npos) {
-    return InvalidArgument("bad digest '" + spec + "': want sha256:<hex>, sha512:<hex> or crc32:<value>");
+    return InvalidArgument("bad digest '" + spec +
+                           "': want sha256:<hex>, sha512:<hex> or crc32:<value>");
   }
   std::string algo = Lower(spec.substr(0, colon));
   std::string value = Lower(spec.substr(colon + 1));

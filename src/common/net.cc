@@ -48,8 +48,8 @@ StatusOr<sockaddr_storage> Resolve(const std::string& host, uint16_t port, sockl
   if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
     h = h.substr(1, h.size() - 2);
   }
-  int rc = ::getaddrinfo(h.empty() ? nullptr : h.c_str(), std::to_string(port).c_str(), &hints,
-                         &res);
+  int rc =
+      ::getaddrinfo(h.empty() ? nullptr : h.c_str(), std::to_string(port).c_str(), &hints, &res);
   if (rc != 0 || res == nullptr) {
     return Unavailable("resolve " + host + ": " + gai_strerror(rc));
   }

@@ -9,10 +9,10 @@ TEST(PieceTest, LengthIsPowerOfTwoClamped) {
   EXPECT_EQ(ComputePieceLength(0), kMinPieceLength);
   EXPECT_EQ(ComputePieceLength(1), kMinPieceLength);
   EXPECT_EQ(ComputePieceLength(kUnknownLength), kMinPieceLength);
-  EXPECT_EQ(ComputePieceLength(2000ll << 20), kMinPieceLength);       // 2000 MiB / 500 = 4 MiB
-  EXPECT_EQ(ComputePieceLength((2000ll << 20) + 500), 8u << 20);      // just over 4 MiB
-  EXPECT_EQ(ComputePieceLength(100ll << 30), kMaxPieceLength);        // 100 GiB
-  EXPECT_EQ(ComputePieceLength(10ll << 30), 32u << 20);               // 10 GiB / 500 ≈ 20.5 MiB
+  EXPECT_EQ(ComputePieceLength(2000ll << 20), kMinPieceLength);   // 2000 MiB / 500 = 4 MiB
+  EXPECT_EQ(ComputePieceLength((2000ll << 20) + 500), 8u << 20);  // just over 4 MiB
+  EXPECT_EQ(ComputePieceLength(100ll << 30), kMaxPieceLength);    // 100 GiB
+  EXPECT_EQ(ComputePieceLength(10ll << 30), 32u << 20);           // 10 GiB / 500 ≈ 20.5 MiB
 }
 
 TEST(PieceTest, CountAndSizes) {

@@ -12,8 +12,8 @@ namespace df {
 const std::vector<std::string>& DefaultFilteredQueryParams() {
   static const std::vector<std::string> kParams = {
       // S3
-      "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-      "X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-User-Agent",
+      "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+      "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-User-Agent",
       // GCS
       "X-Goog-Algorithm", "X-Goog-Credential", "X-Goog-Date", "X-Goog-Expires",
       "X-Goog-SignedHeaders", "X-Goog-Signature",
@@ -22,18 +22,16 @@ const std::vector<std::string>& DefaultFilteredQueryParams() {
       // OBS
       "AccessKeyId", "X-Obs-Date", "X-Obs-Security-Token",
       // COS
-      "q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list",
-      "q-url-param-list", "q-signature", "x-cos-security-token",
+      "q-sign-algorithm", "q-ak", "q-sign-time", "q-key-time", "q-header-list", "q-url-param-list",
+      "q-signature", "x-cos-security-token",
       // containerd
       "ns"};
   return kParams;
 }
 
-StatusOr<std::string> FilterUrl(const std::string& url,
-                                const std::vector<std::string>& filtered) {
+StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::string>& filtered) {
   auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || scheme_end == 0 ||
-      scheme_end + 3 >= url.size()) {
+  if (scheme_end == std::string::npos || scheme_end == 0 || scheme_end + 3 >= url.size()) {
     return InvalidArgument("malformed URL '" + url + "': want scheme://host/path");
   }
   for (size_t i = 0; i < scheme_end; ++i) {

@@ -17,11 +17,11 @@
 namespace df::backend {
 
 struct HttpOptions {
-  std::string ca_file;         // extra CA bundle (PEM); empty = system trust
-  bool insecure = false;       // skip TLS verification
+  std::string ca_file;    // extra CA bundle (PEM); empty = system trust
+  bool insecure = false;  // skip TLS verification
   int connect_timeout_ms = 10000;
-  int max_retries = 3;         // transient failures retried this many times
-  int retry_backoff_ms = 200;  // doubled after each retry, with jitter
+  int max_retries = 3;           // transient failures retried this many times
+  int retry_backoff_ms = 200;    // doubled after each retry, with jitter
   int low_speed_timeout_s = 30;  // abort if < 1 KiB/s for this long
   int max_redirects = 10;
   std::string user_agent = "dragonfly-cpp/0.1";
@@ -30,8 +30,8 @@ struct HttpOptions {
 struct FetchRequest {
   std::string url;
   std::map<std::string, std::string> headers;
-  uint64_t offset = 0;                 // first byte wanted
-  std::optional<uint64_t> length;      // bytes wanted from offset; nullopt = to the end
+  uint64_t offset = 0;                   // first byte wanted
+  std::optional<uint64_t> length;        // bytes wanted from offset; nullopt = to the end
   std::chrono::milliseconds timeout{0};  // whole request; 0 = none
 };
 

@@ -46,7 +46,9 @@ class [[nodiscard]] Status {
 
 const char* StatusCodeName(StatusCode code);
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
@@ -93,12 +95,12 @@ class [[nodiscard]] StatusOr {
 #define DF_CONCAT_INNER(a, b) a##b
 #define DF_CONCAT(a, b) DF_CONCAT_INNER(a, b)
 
-#define DF_RETURN_IF_ERROR(expr)       \
-  do {                                 \
-    ::df::Status df_status_ = (expr);  \
-    if (!df_status_.ok()) {            \
-      return df_status_;               \
-    }                                  \
+#define DF_RETURN_IF_ERROR(expr)      \
+  do {                                \
+    ::df::Status df_status_ = (expr); \
+    if (!df_status_.ok()) {           \
+      return df_status_;              \
+    }                                 \
   } while (0)
 
 #define DF_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -24,7 +24,7 @@ struct TaskIdInput {
   std::string url;
   std::string tag;
   std::string application;
-  std::optional<uint32_t> piece_length;  // only when the user gave one
+  std::optional<uint32_t> piece_length;            // only when the user gave one
   std::vector<std::string> filtered_query_params;  // empty = defaults
 };
 

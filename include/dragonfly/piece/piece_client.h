@@ -38,7 +38,6 @@ class PieceConnection {
 
 // Connects to a parent's piece server. `io_timeout_ms` bounds every send and receive.
 StatusOr<std::unique_ptr<PieceConnection>> ConnectPiece(const std::string& ip, uint16_t port,
-                                                        int connect_timeout_ms,
-                                                        int io_timeout_ms);
+                                                        int connect_timeout_ms, int io_timeout_ms);
 
 }  // namespace df::piece

@@ -17,10 +17,10 @@ namespace df::piece {
 
 struct PieceServerOptions {
   std::string address = "0.0.0.0";
-  uint16_t port = 0;                 // 0 = ephemeral
-  int max_connections = 128;         // more get code kBusy and are closed
+  uint16_t port = 0;                      // 0 = ephemeral
+  int max_connections = 128;              // more get code kBusy and are closed
   uint64_t rate_limit_bytes_per_sec = 0;  // 0 = unlimited
-  int io_timeout_ms = 30000;         // per send/recv
+  int io_timeout_ms = 30000;              // per send/recv
   // Returns the task for `task_id`, or nullptr if this host does not have it.
   std::function<std::shared_ptr<storage::Task>(const std::string& task_id)> lookup;
   // Called after each piece sent.

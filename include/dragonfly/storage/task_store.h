@@ -25,21 +25,21 @@ struct TaskStat {
   int64_t content_length = -1;  // -1 = unknown yet
   uint32_t piece_length = 0;    // 0 = unknown yet
   uint32_t finished_pieces = 0;
-  uint32_t total_pieces = 0;    // 0 = unknown yet
+  uint32_t total_pieces = 0;  // 0 = unknown yet
   uint64_t finished_bytes = 0;
   bool done = false;
   int64_t created_at_ms = 0;
   int64_t accessed_at_ms = 0;
-  int users = 0;                // open leases (downloads, uploads)
+  int users = 0;  // open leases (downloads, uploads)
   std::string data_path;
 };
 
 // A snapshot of which pieces a task has, for peers (see the piece protocol).
 struct PieceMap {
-  uint64_t version = 0;         // grows whenever a piece lands or the geometry becomes known
+  uint64_t version = 0;  // grows whenever a piece lands or the geometry becomes known
   int64_t content_length = -1;
   uint32_t piece_length = 0;
-  uint32_t total_pieces = 0;    // 0 = unknown yet
+  uint32_t total_pieces = 0;  // 0 = unknown yet
   bool done = false;
   std::vector<uint8_t> bitmap;  // bit n (byte n/8, bit n%8 LSB first) = has piece n
   bool Has(uint32_t n) const {
@@ -129,9 +129,9 @@ class TaskLease {
 
 struct GcPolicy {
   std::chrono::milliseconds task_ttl{std::chrono::hours(24 * 7)};
-  int disk_high_percent = 90;  // start evicting above this usage of the filesystem
-  int disk_low_percent = 70;   // evict (least recently used first) until below this
-  uint64_t capacity_bytes = 0; // 0 = the whole filesystem; else a quota for the store
+  int disk_high_percent = 90;   // start evicting above this usage of the filesystem
+  int disk_low_percent = 70;    // evict (least recently used first) until below this
+  uint64_t capacity_bytes = 0;  // 0 = the whole filesystem; else a quota for the store
 };
 
 struct GcResult {

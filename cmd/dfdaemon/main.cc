@@ -1,0 +1,56 @@
+// dfdaemon: the per-host peer (and, with seedPeer.enable, the seed peer).
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "dragonfly/common/logging.h"
+#include "dragonfly/daemon/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfdaemon: Dragonfly P2P daemon"};
+  std::string config_path = "/etc/dragonfly/dfdaemon.yaml";
+  std::string log_level;
+  auto* config_opt = app.add_option("-c,--config", config_path, "YAML config file");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
+  CLI11_PARSE(app, argc, argv);
+
+  df::StatusOr<df::daemon::DaemonConfig> config = df::daemon::DaemonConfig{};
+  if (config_opt->count() > 0 || std::filesystem::exists(config_path)) {
+    config = df::daemon::LoadDaemonConfig(config_path);
+  } else {
+    config = df::daemon::ParseDaemonConfig("");
+  }
+  if (!config.ok()) {
+    std::cerr << "dfdaemon: " << config.status().message() << std::endl;
+    return 1;
+  }
+  if (!log_level.empty()) {
+    config->log.level = log_level;
+  }
+  if (auto s = df::InitLogging("dfdaemon", config->log.level, config->log.file); !s.ok()) {
+    std::cerr << "dfdaemon: " << s.message() << std::endl;
+    return 1;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto daemon = df::daemon::StartDaemon(*config);
+  if (!daemon.ok()) {
+    std::cerr << "dfdaemon: " << daemon.status().message() << std::endl;
+    return 1;
+  }
+  std::thread([&signals, d = daemon->get()] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    d->Shutdown();
+  }).detach();
+  (*daemon)->Wait();
+  daemon->reset();
+  return 0;
+}

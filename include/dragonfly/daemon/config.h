@@ -1,0 +1,82 @@
+// dfdaemon configuration (YAML, camelCase keys; /etc/dragonfly/dfdaemon.yaml by default).
+// Unknown keys and bad values are rejected at start with a message naming the key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dragonfly/common/status.h"
+
+namespace df::daemon {
+
+using std::chrono::milliseconds;
+
+struct DaemonConfig {
+  struct Host {
+    std::string hostname;          // default: gethostname()
+    std::string ip = "127.0.0.1";  // advertised to the scheduler and other peers
+    std::string idc;
+    std::string location;
+  } host;
+  struct Server {
+    std::string socket_path = "/var/run/dragonfly/dfdaemon.sock";
+  } server;
+  struct Scheduler {
+    std::vector<std::string> addrs;  // host:port; empty = no scheduler (always back-to-source)
+    milliseconds announce_interval{30000};
+    milliseconds rpc_timeout{5000};
+    uint32_t retry_limit = 10;  // RETRY answers before asking to go back to source
+    bool back_to_source_when_unreachable = true;
+  } scheduler;
+  struct SeedPeer {
+    bool enable = false;
+  } seed_peer;
+  struct Upload {
+    std::string listen = "127.0.0.1:4005";      // piece server
+    std::string rpc_listen = "127.0.0.1:4000";  // DfdaemonUpload gRPC (seed trigger)
+    uint32_t max_connections = 128;
+    uint32_t slots = 50;      // children this host accepts (told to scheduler)
+    uint64_t rate_limit = 0;  // bytes/s; 0 = unlimited
+  } upload;
+  struct Download {
+    uint32_t concurrent_piece_count = 4;  // requests in flight per parent connection
+    milliseconds piece_timeout{30000};    // a parent silent this long is dropped
+    milliseconds stall_timeout{20000};    // no progress from any parent: ask the scheduler again
+  } download;
+  struct Storage {
+    std::string dir = "/var/lib/dragonfly/tasks";
+  } storage;
+  struct Gc {
+    milliseconds interval{60000};
+    milliseconds task_ttl{std::chrono::hours(24 * 7)};
+    uint32_t disk_high_percent = 90;
+    uint32_t disk_low_percent = 70;
+    uint64_t capacity = 0;  // bytes; 0 = the whole filesystem
+  } gc;
+  struct BackSource {
+    std::string ca_cert;
+    bool insecure = false;
+    uint32_t max_retries = 3;
+  } back_source;
+  struct Metrics {
+    std::string listen = "127.0.0.1:4002";  // /metrics and /healthy; empty = off
+  } metrics;
+  struct Log {
+    std::string level = "info";
+    std::string file;
+  } log;
+  struct Testing {
+    std::vector<uint32_t> corrupt_upload_pieces;  // pieces this daemon serves corrupted
+  } testing;
+};
+
+// Parses and validates the YAML at `path`. NotFound if the file is missing.
+StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path);
+StatusOr<DaemonConfig> ParseDaemonConfig(const std::string& yaml);
+
+// "host:port" → (host, port). IPv6 as "[::1]:4000".
+StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr);
+
+}  // namespace df::daemon

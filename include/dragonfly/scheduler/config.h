@@ -1,0 +1,52 @@
+// Scheduler configuration: tunables of the scheduling state plus listen addresses, loaded from a
+// strict YAML file (camelCase keys; an unknown key fails naming it).
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "dragonfly/common/status.h"
+
+namespace df::scheduler {
+
+inline constexpr char kDefaultConfigPath[] = "/etc/dragonfly/scheduler.yaml";
+
+// Tunables of SchedulerState. YAML section `scheduler`.
+struct SchedulerOptions {
+  uint32_t candidate_parent_limit = 4;  // parents handed out per registration
+  uint32_t back_to_source_count = 3;    // normal peers per task allowed to fetch from the origin
+  std::chrono::milliseconds retry_interval{200};
+  std::chrono::milliseconds peer_ttl{std::chrono::minutes(10)};
+  std::chrono::milliseconds host_ttl{std::chrono::minutes(2)};
+  std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
+  // Not in YAML.
+  uint32_t max_succeeded_peers_per_task = 300;
+  uint32_t default_upload_slots = 200;  // used when a host announces upload_slots = 0
+  std::chrono::milliseconds seed_trigger_timeout{std::chrono::seconds(5)};
+};
+
+struct SchedulerConfig {
+  std::string listen = "127.0.0.1:8002";          // server.listen (gRPC)
+  std::string metrics_listen = "127.0.0.1:8000";  // metrics.listen; empty = disabled
+  std::string log_level = "info";                 // log.level
+  SchedulerOptions scheduler;
+};
+
+// Reads a loaded YAML document (null = all defaults) and validates it.
+StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root);
+
+// Loads `path`. A missing file is NotFound unless `allow_missing`, which gives the defaults.
+StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allow_missing = false);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "127.0.0.1:8002", "[::1]:8002", "localhost:0".
+StatusOr<HostPort> SplitHostPort(const std::string& address);
+
+}  // namespace df::scheduler

@@ -1,0 +1,35 @@
+// Prometheus metrics of the scheduler (namespace `dragonfly_scheduler_`). Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "api/scheduler.pb.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Registry;
+}  // namespace prometheus
+
+namespace df::scheduler {
+
+class SchedulerMetrics {
+ public:
+  // Registers the families on `registry`, which must outlive this object.
+  explicit SchedulerMetrics(prometheus::Registry& registry);
+
+  void CountRegister(dragonfly::api::scheduler::Action action);
+  void CountSeedTrigger(bool ok);
+  void SetSizes(size_t hosts, size_t peers, size_t tasks);
+
+ private:
+  prometheus::Counter* register_[4] = {};
+  prometheus::Counter* seed_ok_ = nullptr;
+  prometheus::Counter* seed_error_ = nullptr;
+  prometheus::Gauge* hosts_ = nullptr;
+  prometheus::Gauge* peers_ = nullptr;
+  prometheus::Gauge* tasks_ = nullptr;
+};
+
+}  // namespace df::scheduler

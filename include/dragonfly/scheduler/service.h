@@ -1,0 +1,90 @@
+// gRPC `dragonfly.api.scheduler.Scheduler` (callback API) over a SchedulerState, and the
+// server that hosts it together with the GC timer.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "api/scheduler.grpc.pb.h"
+#include "dragonfly/common/status.h"
+#include "dragonfly/scheduler/config.h"
+#include "dragonfly/scheduler/metrics.h"
+#include "dragonfly/scheduler/state.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace df::scheduler {
+
+grpc::Status ToGrpcStatus(const Status& status);
+
+// Unary reactors that finish immediately. Thread-safe (the state is).
+class SchedulerService final : public api::Scheduler::CallbackService {
+ public:
+  explicit SchedulerService(SchedulerState* state) : state_(state) {}
+
+  // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
+  using api::Scheduler::CallbackService::AnnounceHost;
+  using api::Scheduler::CallbackService::LeaveHost;
+  using api::Scheduler::CallbackService::LeavePeer;
+  using api::Scheduler::CallbackService::RegisterPeer;
+  using api::Scheduler::CallbackService::ReportPeer;
+
+  grpc::ServerUnaryReactor* AnnounceHost(grpc::CallbackServerContext* ctx,
+                                         const api::AnnounceHostRequest* req,
+                                         api::AnnounceHostResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaveHost(grpc::CallbackServerContext* ctx,
+                                      const api::LeaveHostRequest* req,
+                                      api::LeaveHostResponse* resp) override;
+  grpc::ServerUnaryReactor* RegisterPeer(grpc::CallbackServerContext* ctx,
+                                         const api::RegisterPeerRequest* req,
+                                         api::RegisterPeerResponse* resp) override;
+  grpc::ServerUnaryReactor* ReportPeer(grpc::CallbackServerContext* ctx,
+                                       const api::ReportPeerRequest* req,
+                                       api::ReportPeerResponse* resp) override;
+  grpc::ServerUnaryReactor* LeavePeer(grpc::CallbackServerContext* ctx,
+                                      const api::LeavePeerRequest* req,
+                                      api::LeavePeerResponse* resp) override;
+
+ private:
+  SchedulerState* state_;
+};
+
+// Owns metrics, state, service, gRPC server and the GC thread.
+class SchedulerServer {
+ public:
+  // Listens on config.listen (port 0 = ephemeral). `trigger` null = the gRPC seed trigger.
+  static StatusOr<std::unique_ptr<SchedulerServer>> Start(
+      const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
+      std::unique_ptr<SeedTrigger> trigger = nullptr);
+  ~SchedulerServer();
+
+  uint16_t port() const { return port_; }
+  SchedulerState& state() { return *state_; }
+  // Stops serving and the GC thread. Idempotent.
+  void Stop();
+
+ private:
+  SchedulerServer() = default;
+  void GcLoop();
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<SchedulerMetrics> metrics_;
+  std::unique_ptr<SchedulerState> state_;
+  std::unique_ptr<SchedulerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  uint16_t port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread gc_thread_;
+};
+
+}  // namespace df::scheduler

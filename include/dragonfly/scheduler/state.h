@@ -1,0 +1,106 @@
+// The scheduler's in-memory state: hosts, tasks and peers, and the decisions made on them
+// (which parents a peer gets, who may go back to the origin, which seed host a task is pinned
+// to, garbage collection).
+//
+// Threading contract: every public method is thread-safe; all state sits behind one mutex that
+// is held only for in-memory work. No network I/O happens under it: a seed trigger decided by
+// RegisterPeer() is started after the mutex is released, and its completion callback takes the
+// mutex again (it may run on any thread, even inline inside SeedTrigger::Trigger()).
+//
+// Decisions (RegisterPeer):
+//   * A task without a seed peer, while live seed hosts exist that have not failed it, is pinned
+//     to one seed host by consistent hashing of the task ID; a seed peer entry is created there
+//     and triggered. When that seed peer registers it gets BACK_TO_SOURCE (it is the root). If
+//     the registering host is itself the chosen seed host it gets BACK_TO_SOURCE directly.
+//   * A peer is offered as a parent only once it has a source of content: it succeeded, it was
+//     allowed back to source (a triggered seed counts once it has registered), or it has parents
+//     itself. Same host, self, blocked, failed, descendants of the child (the parent edges form a
+//     DAG) and hosts whose upload slots are all taken are never offered.
+//   * With no candidate: BACK_TO_SOURCE when nothing can feed the task (no active peer, no usable
+//     seed host) or when the peer asks for it (need_back_to_source), provided fewer than
+//     back_to_source_count normal peers of the task are back-to-source and not failed. Otherwise
+//     RETRY after retry_interval -- also when the limit is reached and the peer asked: the peer
+//     decides what to do once its own retry budget is spent. Seed peers do not count against
+//     the limit.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/scheduler.pb.h"
+#include "dragonfly/common/status.h"
+#include "dragonfly/scheduler/clock.h"
+#include "dragonfly/scheduler/config.h"
+#include "dragonfly/scheduler/metrics.h"
+#include "dragonfly/scheduler/seed_trigger.h"
+
+namespace df::scheduler {
+
+namespace api = ::dragonfly::api::scheduler;
+
+// A read-only copy of one peer, for tests and debugging.
+struct PeerInfo {
+  std::string id;
+  std::string host_id;
+  std::string task_id;
+  std::string phase;  // "pending", "triggered", "running", "succeeded", "failed"
+  bool is_seed = false;
+  bool back_to_source = false;
+  std::vector<std::string> parents;
+  std::vector<std::string> children;
+};
+
+struct GcResult {
+  size_t hosts_removed = 0;
+  size_t peers_removed = 0;
+  size_t tasks_removed = 0;
+};
+
+class SchedulerState {
+ public:
+  // `trigger` must not be null. `clock` (null = SteadyClock()) and `metrics` (may be null) must
+  // outlive this object.
+  SchedulerState(SchedulerOptions options, std::unique_ptr<SeedTrigger> trigger,
+                 const Clock* clock = nullptr, SchedulerMetrics* metrics = nullptr);
+  // Destroys the seed trigger first (waiting for its calls in flight).
+  ~SchedulerState();
+  SchedulerState(const SchedulerState&) = delete;
+  SchedulerState& operator=(const SchedulerState&) = delete;
+
+  StatusOr<api::AnnounceHostResponse> AnnounceHost(const api::AnnounceHostRequest& req);
+  // Removes the host and all its peers. Unknown hosts are ignored.
+  Status LeaveHost(const std::string& host_id);
+  // FailedPrecondition("host not announced") for an unknown host.
+  StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req);
+  // NotFound for an unknown peer (the peer should register again).
+  Status ReportPeer(const api::ReportPeerRequest& req);
+  // Removes the peer and its edges. Unknown peers are ignored.
+  Status LeavePeer(const std::string& peer_id);
+
+  // Drops hosts not announced within host_ttl (with their peers), failed peers, unfinished
+  // peers idle longer than peer_ttl, the oldest succeeded peers above the per-task cap, and
+  // tasks without peers.
+  GcResult RunGc(Clock::TimePoint now);
+
+  // Called when a seed trigger finishes; public for the trigger callback and for tests.
+  void OnSeedTriggerDone(const std::string& task_id, const std::string& peer_id,
+                         const std::string& host_id, const Status& status);
+
+  size_t host_count() const;
+  size_t peer_count() const;
+  size_t task_count() const;
+  std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
+  // The task's current seed peer ID, "" when none.
+  std::string SeedPeerOf(const std::string& task_id) const;
+  const SchedulerOptions& options() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace df::scheduler

@@ -1,0 +1,188 @@
+#include "dragonfly/daemon/config.h"
+
+#include <unistd.h>
+
+#include "dragonfly/common/config.h"
+
+namespace df::daemon {
+namespace {
+
+using config::CheckKeys;
+using config::Read;
+using config::ReadBytes;
+
+Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
+  DF_RETURN_IF_ERROR(CheckKeys(root, "",
+                               {"host", "server", "scheduler", "seedPeer", "upload", "download",
+                                "storage", "gc", "backSource", "metrics", "log", "testing"}));
+  if (!root || root.IsNull()) {
+    return Status::Ok();
+  }
+  const YAML::Node host = root["host"];
+  DF_RETURN_IF_ERROR(CheckKeys(host, "host", {"hostname", "ip", "idc", "location"}));
+  DF_RETURN_IF_ERROR(Read(host, "host", "hostname", &c->host.hostname));
+  DF_RETURN_IF_ERROR(Read(host, "host", "ip", &c->host.ip));
+  DF_RETURN_IF_ERROR(Read(host, "host", "idc", &c->host.idc));
+  DF_RETURN_IF_ERROR(Read(host, "host", "location", &c->host.location));
+
+  const YAML::Node server = root["server"];
+  DF_RETURN_IF_ERROR(CheckKeys(server, "server", {"socketPath"}));
+  DF_RETURN_IF_ERROR(Read(server, "server", "socketPath", &c->server.socket_path));
+
+  const YAML::Node sched = root["scheduler"];
+  DF_RETURN_IF_ERROR(CheckKeys(
+      sched, "scheduler",
+      {"addrs", "announceInterval", "rpcTimeout", "retryLimit", "backToSourceWhenUnreachable"}));
+  if (sched && sched["addrs"]) {
+    if (!sched["addrs"].IsSequence()) {
+      return InvalidArgument("config key 'scheduler.addrs' must be a list of host:port");
+    }
+    c->scheduler.addrs.clear();
+    for (const auto& a : sched["addrs"]) {
+      std::string addr = a.as<std::string>();
+      auto hp = SplitHostPort(addr);
+      if (!hp.ok()) {
+        return hp.status().Annotate("config key 'scheduler.addrs'");
+      }
+      c->scheduler.addrs.push_back(addr);
+    }
+  }
+  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "announceInterval", &c->scheduler.announce_interval));
+  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "rpcTimeout", &c->scheduler.rpc_timeout));
+  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "retryLimit", &c->scheduler.retry_limit));
+  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "backToSourceWhenUnreachable",
+                          &c->scheduler.back_to_source_when_unreachable));
+
+  const YAML::Node seed = root["seedPeer"];
+  DF_RETURN_IF_ERROR(CheckKeys(seed, "seedPeer", {"enable"}));
+  DF_RETURN_IF_ERROR(Read(seed, "seedPeer", "enable", &c->seed_peer.enable));
+
+  const YAML::Node up = root["upload"];
+  DF_RETURN_IF_ERROR(
+      CheckKeys(up, "upload", {"listen", "rpcListen", "maxConnections", "slots", "rateLimit"}));
+  DF_RETURN_IF_ERROR(Read(up, "upload", "listen", &c->upload.listen));
+  DF_RETURN_IF_ERROR(Read(up, "upload", "rpcListen", &c->upload.rpc_listen));
+  DF_RETURN_IF_ERROR(Read(up, "upload", "maxConnections", &c->upload.max_connections));
+  DF_RETURN_IF_ERROR(Read(up, "upload", "slots", &c->upload.slots));
+  DF_RETURN_IF_ERROR(ReadBytes(up, "upload", "rateLimit", &c->upload.rate_limit));
+
+  const YAML::Node down = root["download"];
+  DF_RETURN_IF_ERROR(
+      CheckKeys(down, "download", {"concurrentPieceCount", "pieceTimeout", "stallTimeout"}));
+  DF_RETURN_IF_ERROR(
+      Read(down, "download", "concurrentPieceCount", &c->download.concurrent_piece_count));
+  DF_RETURN_IF_ERROR(Read(down, "download", "pieceTimeout", &c->download.piece_timeout));
+  DF_RETURN_IF_ERROR(Read(down, "download", "stallTimeout", &c->download.stall_timeout));
+
+  const YAML::Node storage = root["storage"];
+  DF_RETURN_IF_ERROR(CheckKeys(storage, "storage", {"dir"}));
+  DF_RETURN_IF_ERROR(Read(storage, "storage", "dir", &c->storage.dir));
+
+  const YAML::Node gc = root["gc"];
+  DF_RETURN_IF_ERROR(CheckKeys(
+      gc, "gc",
+      {"interval", "taskTTL", "diskHighThresholdPercent", "diskLowThresholdPercent", "capacity"}));
+  DF_RETURN_IF_ERROR(Read(gc, "gc", "interval", &c->gc.interval));
+  DF_RETURN_IF_ERROR(Read(gc, "gc", "taskTTL", &c->gc.task_ttl));
+  DF_RETURN_IF_ERROR(Read(gc, "gc", "diskHighThresholdPercent", &c->gc.disk_high_percent));
+  DF_RETURN_IF_ERROR(Read(gc, "gc", "diskLowThresholdPercent", &c->gc.disk_low_percent));
+  DF_RETURN_IF_ERROR(ReadBytes(gc, "gc", "capacity", &c->gc.capacity));
+
+  const YAML::Node bs = root["backSource"];
+  DF_RETURN_IF_ERROR(CheckKeys(bs, "backSource", {"caCert", "insecure", "maxRetries"}));
+  DF_RETURN_IF_ERROR(Read(bs, "backSource", "caCert", &c->back_source.ca_cert));
+  DF_RETURN_IF_ERROR(Read(bs, "backSource", "insecure", &c->back_source.insecure));
+  DF_RETURN_IF_ERROR(Read(bs, "backSource", "maxRetries", &c->back_source.max_retries));
+
+  const YAML::Node metrics = root["metrics"];
+  DF_RETURN_IF_ERROR(CheckKeys(metrics, "metrics", {"listen"}));
+  DF_RETURN_IF_ERROR(Read(metrics, "metrics", "listen", &c->metrics.listen));
+
+  const YAML::Node log = root["log"];
+  DF_RETURN_IF_ERROR(CheckKeys(log, "log", {"level", "file"}));
+  DF_RETURN_IF_ERROR(Read(log, "log", "level", &c->log.level));
+  DF_RETURN_IF_ERROR(Read(log, "log", "file", &c->log.file));
+
+  const YAML::Node testing = root["testing"];
+  DF_RETURN_IF_ERROR(CheckKeys(testing, "testing", {"corruptUploadPieces"}));
+  if (testing && testing["corruptUploadPieces"]) {
+    for (const auto& n : testing["corruptUploadPieces"]) {
+      c->testing.corrupt_upload_pieces.push_back(n.as<uint32_t>());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Validate(DaemonConfig* c) {
+  if (c->host.hostname.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof(name) - 1);
+    c->host.hostname = name;
+  }
+  DF_RETURN_IF_ERROR(
+      SplitHostPort(c->upload.listen).status().Annotate("config key 'upload.listen'"));
+  DF_RETURN_IF_ERROR(
+      SplitHostPort(c->upload.rpc_listen).status().Annotate("config key 'upload.rpcListen'"));
+  if (!c->metrics.listen.empty()) {
+    DF_RETURN_IF_ERROR(
+        SplitHostPort(c->metrics.listen).status().Annotate("config key 'metrics.listen'"));
+  }
+  if (c->download.concurrent_piece_count == 0 || c->download.concurrent_piece_count > 64) {
+    return InvalidArgument("config key 'download.concurrentPieceCount' must be in [1, 64]");
+  }
+  if (c->gc.disk_low_percent > c->gc.disk_high_percent || c->gc.disk_high_percent > 100) {
+    return InvalidArgument(
+        "config keys 'gc.diskLowThresholdPercent' <= 'gc.diskHighThresholdPercent' <= 100");
+  }
+  if (c->storage.dir.empty()) {
+    return InvalidArgument("config key 'storage.dir' must not be empty");
+  }
+  if (c->server.socket_path.empty()) {
+    return InvalidArgument("config key 'server.socketPath' must not be empty");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size()) {
+    return InvalidArgument("bad address '" + addr + "': want host:port");
+  }
+  std::string host = addr.substr(0, colon);
+  std::string port = addr.substr(colon + 1);
+  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+      std::stoul(port) > 65535) {
+    return InvalidArgument("bad port in address '" + addr + "'");
+  }
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, static_cast<uint16_t>(std::stoul(port)));
+}
+
+StatusOr<DaemonConfig> ParseDaemonConfig(const std::string& yaml) {
+  DaemonConfig c;
+  try {
+    DF_RETURN_IF_ERROR(ParseNode(YAML::Load(yaml), &c));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string("config: ") + e.what());
+  }
+  DF_RETURN_IF_ERROR(Validate(&c));
+  return c;
+}
+
+StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path) {
+  DF_ASSIGN_OR_RETURN(YAML::Node root, config::LoadFile(path));
+  DaemonConfig c;
+  try {
+    DF_RETURN_IF_ERROR(ParseNode(root, &c).Annotate(path));
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(path + ": " + e.what());
+  }
+  DF_RETURN_IF_ERROR(Validate(&c).Annotate(path));
+  return c;
+}
+
+}  // namespace df::daemon

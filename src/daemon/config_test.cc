@@ -1,0 +1,62 @@
+#include "dragonfly/daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace df::daemon {
+namespace {
+
+TEST(DaemonConfigTest, ParsesKnownKeys) {
+  auto c = ParseDaemonConfig(R"(
+host:
+  ip: 10.0.0.5
+  idc: idc-a
+scheduler:
+  addrs: [127.0.0.1:8002]
+  announceInterval: 5s
+seedPeer:
+  enable: true
+upload:
+  listen: 0.0.0.0:4005
+  rateLimit: 100MiB
+download:
+  concurrentPieceCount: 8
+gc:
+  taskTTL: 24h
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->host.ip, "10.0.0.5");
+  EXPECT_EQ(c->scheduler.addrs.size(), 1u);
+  EXPECT_EQ(c->scheduler.announce_interval.count(), 5000);
+  EXPECT_TRUE(c->seed_peer.enable);
+  EXPECT_EQ(c->upload.rate_limit, 100u << 20);
+  EXPECT_EQ(c->download.concurrent_piece_count, 8u);
+  EXPECT_EQ(c->gc.task_ttl.count(), 24 * 3600 * 1000);
+  EXPECT_FALSE(c->host.hostname.empty());
+}
+
+TEST(DaemonConfigTest, UnknownKeyNamed) {
+  auto c = ParseDaemonConfig("upload:\n  listn: 1.2.3.4:5\n");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("upload.listn"), std::string::npos);
+}
+
+TEST(DaemonConfigTest, BadValuesNamed) {
+  auto a = ParseDaemonConfig("download:\n  concurrentPieceCount: 0\n");
+  EXPECT_FALSE(a.ok());
+  auto b = ParseDaemonConfig("scheduler:\n  addrs: [nohostport]\n");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("scheduler.addrs"), std::string::npos);
+  auto d = ParseDaemonConfig("gc:\n  taskTTL: forever\n");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("gc.taskTTL"), std::string::npos);
+}
+
+TEST(DaemonConfigTest, EmptyIsDefaults) {
+  auto c = ParseDaemonConfig("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->upload.listen, "127.0.0.1:4005");
+  EXPECT_TRUE(c->scheduler.addrs.empty());
+}
+
+}  // namespace
+}  // namespace df::daemon

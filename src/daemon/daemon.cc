@@ -1,0 +1,270 @@
+#include "dragonfly/daemon/daemon.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "daemon/local_service.h"
+#include "daemon/metrics.h"
+#include "daemon/scheduler_client.h"
+#include "daemon/task_manager.h"
+#include "dragonfly/common/http_status_server.h"
+#include "dragonfly/common/task_id.h"
+#include "dragonfly/piece/piece_server.h"
+
+namespace df::daemon {
+namespace {
+
+// Refuses to start over the socket of a live daemon; removes a stale one.
+Status PrepareSocket(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  if (ec) {
+    return PermissionDenied("cannot create directory for socket " + path + ": " + ec.message());
+  }
+  if (!std::filesystem::exists(path, ec)) {
+    return Status::Ok();
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  if (live) {
+    return FailedPrecondition("another dfdaemon is already serving " + path);
+  }
+  std::filesystem::remove(path, ec);
+  return Status::Ok();
+}
+
+class DaemonImpl : public Daemon {
+ public:
+  explicit DaemonImpl(DaemonConfig config) : config_(std::move(config)) {}
+  ~DaemonImpl() override { Teardown(); }
+  DaemonImpl(const DaemonImpl&) = delete;
+  DaemonImpl& operator=(const DaemonImpl&) = delete;
+
+  Status Start() {
+    registry_ = std::make_shared<prometheus::Registry>();
+    metrics_ = std::make_unique<DaemonMetrics>(registry_);
+    DF_ASSIGN_OR_RETURN(store_, storage::OpenTaskStore(config_.storage.dir));
+    backend::HttpOptions http;
+    http.ca_file = config_.back_source.ca_cert;
+    http.insecure = config_.back_source.insecure;
+    http.max_retries = static_cast<int>(config_.back_source.max_retries);
+    backend_ = backend::NewHttpBackend(http);
+    scheduler_ =
+        std::make_unique<SchedulerClient>(config_.scheduler.addrs, config_.scheduler.rpc_timeout);
+    const bool seed = config_.seed_peer.enable;
+    ctx_.config = &config_;
+    ctx_.store = store_.get();
+    ctx_.scheduler = scheduler_.get();
+    ctx_.backend = backend_.get();
+    ctx_.metrics = metrics_.get();
+    ctx_.host_id = MakeHostId(config_.host.ip, config_.host.hostname, seed);
+    ctx_.announce_host = [this] { (void)Announce(); };
+    tasks_ = std::make_unique<TaskManager>(&ctx_);
+
+    DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));
+    piece::PieceServerOptions po;
+    po.address = piece_addr.first;
+    po.port = piece_addr.second;
+    po.max_connections = static_cast<int>(config_.upload.max_connections);
+    po.rate_limit_bytes_per_sec = config_.upload.rate_limit;
+    po.io_timeout_ms = static_cast<int>(config_.download.piece_timeout.count());
+    po.lookup = [this](const std::string& id) -> std::shared_ptr<storage::Task> {
+      auto lease = store_->AcquireExisting(id);
+      return lease.ok() ? lease->get() : nullptr;
+    };
+    po.on_piece_sent = [this](const std::string&, uint32_t bytes) {
+      metrics_->upload_bytes.Increment(bytes);
+      metrics_->upload_pieces.Increment();
+    };
+    if (!config_.testing.corrupt_upload_pieces.empty()) {
+      std::set<uint32_t> bad(config_.testing.corrupt_upload_pieces.begin(),
+                             config_.testing.corrupt_upload_pieces.end());
+      po.corrupt_for_test = [bad](const std::string&, uint32_t n) { return bad.count(n) > 0; };
+      spdlog::warn("testing: this daemon serves corrupted pieces {}", bad.size());
+    }
+    DF_ASSIGN_OR_RETURN(piece_server_, piece::StartPieceServer(std::move(po)));
+
+    DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
+    local_service_ = std::make_unique<LocalService>(&ctx_, tasks_.get());
+    grpc::ServerBuilder local;
+    local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
+    local.RegisterService(local_service_.get());
+    local_server_ = local.BuildAndStart();
+    if (!local_server_) {
+      return Unavailable("cannot serve the local API on " + config_.server.socket_path);
+    }
+
+    upload_service_ = std::make_unique<UploadService>(&ctx_, tasks_.get());
+    grpc::ServerBuilder upload;
+    int rpc_port = 0;
+    upload.AddListeningPort(config_.upload.rpc_listen, grpc::InsecureServerCredentials(),
+                            &rpc_port);
+    upload.RegisterService(upload_service_.get());
+    upload_server_ = upload.BuildAndStart();
+    if (!upload_server_ || rpc_port == 0) {
+      return Unavailable("cannot listen on upload.rpcListen " + config_.upload.rpc_listen);
+    }
+    rpc_port_ = static_cast<uint16_t>(rpc_port);
+
+    if (!config_.metrics.listen.empty()) {
+      DF_ASSIGN_OR_RETURN(auto maddr, SplitHostPort(config_.metrics.listen));
+      DF_ASSIGN_OR_RETURN(status_server_,
+                          StartHttpStatusServer(maddr.first, maddr.second, registry_));
+    }
+    if (scheduler_->enabled()) {
+      if (Status s = Announce(); !s.ok()) {
+        spdlog::warn("first announce to the scheduler failed error=\"{}\"", s.ToString());
+      }
+    }
+    background_ = std::thread([this] { Background(); });
+    std::cout << "dfdaemon started host_id=" << ctx_.host_id
+              << " piece_port=" << piece_server_->port() << " rpc_port=" << rpc_port_
+              << " metrics_port=" << (status_server_ ? status_server_->port() : 0)
+              << " socket=" << config_.server.socket_path << std::endl;
+    spdlog::info("dfdaemon started host_id={} piece_port={} rpc_port={} seed={}", ctx_.host_id,
+                 piece_server_->port(), rpc_port_, seed);
+    return Status::Ok();
+  }
+
+  void Wait() override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return stopping_; });
+  }
+
+  void Shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Teardown() {
+    Shutdown();
+    if (background_.joinable()) {
+      background_.join();
+    }
+    if (scheduler_ && scheduler_->enabled()) {
+      scheduler_->LeaveHost(ctx_.host_id);
+    }
+    auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(2);
+    if (local_server_) {
+      local_server_->Shutdown(deadline);
+    }
+    if (upload_server_) {
+      upload_server_->Shutdown(deadline);
+    }
+    if (tasks_) {
+      tasks_->Shutdown(std::chrono::seconds(5));
+    }
+    if (piece_server_) {
+      piece_server_->Stop();
+    }
+    if (status_server_) {
+      status_server_->Stop();
+    }
+    std::error_code ec;
+    std::filesystem::remove(config_.server.socket_path, ec);
+  }
+
+  Status Announce() {
+    sched::AnnounceHostRequest req;
+    auto* h = req.mutable_host();
+    h->set_id(ctx_.host_id);
+    h->set_hostname(config_.host.hostname);
+    h->set_ip(config_.host.ip);
+    h->set_piece_port(piece_server_->port());
+    h->set_rpc_port(rpc_port_);
+    h->set_type(config_.seed_peer.enable ? sched::HOST_TYPE_SEED : sched::HOST_TYPE_NORMAL);
+    h->set_idc(config_.host.idc);
+    h->set_location(config_.host.location);
+    h->set_upload_slots(config_.upload.slots);
+    h->set_upload_rate_limit(config_.upload.rate_limit);
+    req.mutable_load()->set_active_uploads(
+        static_cast<uint32_t>(piece_server_->active_connections()));
+    return scheduler_->AnnounceHost(req);
+  }
+
+  // Announces to the scheduler and runs GC, until shutdown.
+  void Background() {
+    auto next_announce = std::chrono::steady_clock::now() + config_.scheduler.announce_interval;
+    auto next_gc = std::chrono::steady_clock::now() + config_.gc.interval;
+    storage::GcPolicy policy;
+    policy.task_ttl = config_.gc.task_ttl;
+    policy.disk_high_percent = static_cast<int>(config_.gc.disk_high_percent);
+    policy.disk_low_percent = static_cast<int>(config_.gc.disk_low_percent);
+    policy.capacity_bytes = config_.gc.capacity;
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      cv_.wait_until(lock, std::min(next_announce, next_gc), [&] { return stopping_; });
+      if (stopping_) {
+        break;
+      }
+      lock.unlock();
+      auto now = std::chrono::steady_clock::now();
+      if (now >= next_announce) {
+        next_announce = now + config_.scheduler.announce_interval;
+        if (scheduler_->enabled()) {
+          if (Status s = Announce(); !s.ok()) {
+            spdlog::warn("announce to the scheduler failed error=\"{}\"", s.ToString());
+          }
+        }
+      }
+      if (now >= next_gc) {
+        next_gc = now + config_.gc.interval;
+        storage::GcResult r = store_->RunGc(policy);
+        if (r.evicted > 0) {
+          spdlog::info("gc evicted={} freed_bytes={}", r.evicted, r.freed_bytes);
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  DaemonConfig config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<DaemonMetrics> metrics_;
+  std::unique_ptr<storage::TaskStore> store_;
+  std::unique_ptr<backend::HttpBackend> backend_;
+  std::unique_ptr<SchedulerClient> scheduler_;
+  DaemonContext ctx_;
+  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<piece::PieceServer> piece_server_;
+  std::unique_ptr<LocalService> local_service_;
+  std::unique_ptr<UploadService> upload_service_;
+  std::unique_ptr<grpc::Server> local_server_;
+  std::unique_ptr<grpc::Server> upload_server_;
+  std::unique_ptr<HttpStatusServer> status_server_;
+  uint16_t rpc_port_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread background_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Daemon>> StartDaemon(const DaemonConfig& config) {
+  auto d = std::make_unique<DaemonImpl>(config);
+  DF_RETURN_IF_ERROR(d->Start());
+  return std::unique_ptr<Daemon>(std::move(d));
+}
+
+}  // namespace df::daemon

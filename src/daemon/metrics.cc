@@ -1,0 +1,48 @@
+#include "daemon/metrics.h"
+
+namespace df::daemon {
+
+DaemonMetrics::DaemonMetrics(const std::shared_ptr<prometheus::Registry>& r)
+    : bytes_family(prometheus::BuildCounter()
+                       .Name("dragonfly_dfdaemon_download_bytes_total")
+                       .Help("Bytes of task content obtained, by source")
+                       .Register(*r)),
+      bytes_back_to_source(bytes_family.Add({{"source", "back_to_source"}})),
+      bytes_remote_peer(bytes_family.Add({{"source", "remote_peer"}})),
+      bytes_local_peer(bytes_family.Add({{"source", "local_peer"}})),
+      pieces_family(prometheus::BuildCounter()
+                        .Name("dragonfly_dfdaemon_download_pieces_total")
+                        .Help("Pieces stored, by source")
+                        .Register(*r)),
+      pieces_back_to_source(pieces_family.Add({{"source", "back_to_source"}})),
+      pieces_remote_peer(pieces_family.Add({{"source", "remote_peer"}})),
+      failures_family(prometheus::BuildCounter()
+                          .Name("dragonfly_dfdaemon_piece_failures_total")
+                          .Help("Piece download failures, by reason")
+                          .Register(*r)),
+      piece_corrupt(failures_family.Add({{"reason", "corrupt"}})),
+      parent_failures(failures_family.Add({{"reason", "parent_error"}})),
+      upload_bytes(prometheus::BuildCounter()
+                       .Name("dragonfly_dfdaemon_upload_bytes_total")
+                       .Help("Piece bytes served to other peers")
+                       .Register(*r)
+                       .Add({})),
+      upload_pieces(prometheus::BuildCounter()
+                        .Name("dragonfly_dfdaemon_upload_pieces_total")
+                        .Help("Pieces served to other peers")
+                        .Register(*r)
+                        .Add({})),
+      tasks_family(prometheus::BuildCounter()
+                       .Name("dragonfly_dfdaemon_download_tasks_total")
+                       .Help("Downloads finished, by result")
+                       .Register(*r)),
+      tasks_succeeded(tasks_family.Add({{"result", "success"}})),
+      tasks_failed(tasks_family.Add({{"result", "failure"}})),
+      cache_hits(tasks_family.Add({{"result", "cache_hit"}})),
+      active_tasks(prometheus::BuildGauge()
+                       .Name("dragonfly_dfdaemon_active_tasks")
+                       .Help("Downloads in progress")
+                       .Register(*r)
+                       .Add({})) {}
+
+}  // namespace df::daemon

@@ -1,0 +1,272 @@
+#include "dragonfly/dfget/dfget.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "api/dfdaemon.grpc.pb.h"
+#include "dragonfly/common/net.h"
+
+namespace df::dfget {
+namespace {
+
+namespace dfd = ::dragonfly::api::dfdaemon;
+using Clock = std::chrono::steady_clock;
+
+Status FromGrpc(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::OK:
+      return Status::Ok();
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return InvalidArgument(s.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+      return NotFound(s.error_message());
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return PermissionDenied(s.error_message());
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return DeadlineExceeded(s.error_message());
+    case grpc::StatusCode::DATA_LOSS:
+      return DataLoss(s.error_message());
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return FailedPrecondition(s.error_message());
+    case grpc::StatusCode::UNAVAILABLE:
+      return Unavailable(s.error_message());
+    default:
+      return Internal(s.error_message());
+  }
+}
+
+// Copies [*copied, upto) from src to dst at the same offsets, in the kernel where possible.
+Status CopyRange(int src, int dst, uint64_t* copied, uint64_t upto) {
+  while (*copied < upto) {
+    auto in = static_cast<loff_t>(*copied);
+    auto out = static_cast<loff_t>(*copied);
+    ssize_t n = ::copy_file_range(src, &in, dst, &out, upto - *copied, 0);
+    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      char buf[1 << 16];
+      ssize_t r = ::pread(src, buf, std::min<uint64_t>(sizeof(buf), upto - *copied),
+                          static_cast<off_t>(*copied));
+      if (r <= 0) {
+        return r == 0 ? DataLoss("task file is shorter than reported")
+                      : ErrnoError("read task file", errno);
+      }
+      if (::pwrite(dst, buf, static_cast<size_t>(r), static_cast<off_t>(*copied)) != r) {
+        return ErrnoError("write output", errno);
+      }
+      n = r;
+    } else if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return ErrnoError("copy to output", errno);
+    } else if (n == 0) {
+      return DataLoss("task file is shorter than reported");
+    }
+    *copied += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+std::string Human(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    u++;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+void DrawProgress(uint64_t done, int64_t total, Clock::time_point start) {
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+  if (total > 0) {
+    int pct = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
+    int bars = pct * 30 / 100;
+    std::fprintf(stderr, "\r[%-30s] %3d%% %s / %s  %s/s ", std::string(bars, '#').c_str(), pct,
+                 Human(static_cast<double>(done)).c_str(),
+                 Human(static_cast<double>(total)).c_str(), Human(rate).c_str());
+  } else {
+    std::fprintf(stderr, "\r%s  %s/s ", Human(static_cast<double>(done)).c_str(),
+                 Human(rate).c_str());
+  }
+}
+
+// A temporary file beside the output; removed unless Commit() renamed it into place.
+class TempOutput {
+ public:
+  ~TempOutput() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+    if (!path_.empty()) {
+      ::unlink(path_.c_str());
+    }
+  }
+  Status Open(const std::string& output) {
+    output_ = output;
+    std::filesystem::path p(output);
+    std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+    std::error_code ec;
+    if (std::filesystem::is_directory(output, ec)) {
+      return InvalidArgument("output " + output + " is a directory");
+    }
+    std::string tmpl = dir + "/." + p.filename().string() + ".dfget-XXXXXX";
+    fd_ = ::mkstemp(tmpl.data());
+    if (fd_ < 0) {
+      return ErrnoError("cannot write output in " + dir, errno);
+    }
+    path_ = tmpl;
+    return Status::Ok();
+  }
+  int fd() const { return fd_; }
+  Status Commit(uint64_t size) {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return ErrnoError("truncate output", errno);
+    }
+    ::fchmod(fd_, 0644);
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      return ErrnoError("close output", errno);
+    }
+    fd_ = -1;
+    if (::rename(path_.c_str(), output_.c_str()) != 0) {
+      return ErrnoError("rename to " + output_, errno);
+    }
+    path_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+  std::string output_;
+};
+
+}  // namespace
+
+StatusOr<std::pair<std::string, std::string>> ParseHeader(const std::string& h) {
+  auto colon = h.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    return InvalidArgument("bad header '" + h + "': want 'Key: Value'");
+  }
+  std::string key = h.substr(0, colon);
+  std::string value = h.substr(colon + 1);
+  value.erase(0, value.find_first_not_of(" \t"));
+  if (key.find_first_of(" \t\r\n") != std::string::npos ||
+      value.find_first_of("\r\n") != std::string::npos) {
+    return InvalidArgument("bad header '" + h + "'");
+  }
+  return std::make_pair(key, value);
+}
+
+StatusOr<Result> Download(const Options& o) {
+  auto start = Clock::now();
+  if (o.output.empty()) {
+    return InvalidArgument("missing output path (-O PATH)");
+  }
+  struct stat st{};
+  if (::stat(o.endpoint.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    return Unavailable("dfdaemon is not running: no socket at " + o.endpoint +
+                       " (start dfdaemon, or point --endpoint at its socket)");
+  }
+  TempOutput out;
+  DF_RETURN_IF_ERROR(out.Open(o.output));
+
+  auto channel = grpc::CreateChannel("unix:" + o.endpoint, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(3))) {
+    return Unavailable("dfdaemon is not running: cannot connect to " + o.endpoint);
+  }
+  auto stub = dfd::Dfdaemon::NewStub(channel);
+  dfd::DownloadRequest req;
+  req.set_url(o.url);
+  req.set_tag(o.tag);
+  req.set_application(o.application);
+  req.set_piece_length(o.piece_length);
+  for (const auto& f : o.filtered_query_params) {
+    req.add_filtered_query_params(f);
+  }
+  for (const auto& [k, v] : o.headers) {
+    (*req.mutable_headers())[k] = v;
+  }
+  req.set_digest(o.digest);
+  req.set_timeout_ms(o.timeout_ms);
+  req.set_disable_back_to_source(o.disable_back_to_source);
+
+  grpc::ClientContext ctx;
+  if (o.timeout_ms > 0) {
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(o.timeout_ms + 2000));
+  }
+  auto reader = stub->Download(&ctx, req);
+  dfd::DownloadResponse msg;
+  net::Fd src;
+  uint64_t copied = 0;
+  int64_t total = -1;
+  Result result;
+  bool finished = false;
+  Status local;
+  auto last_draw = Clock::now() - std::chrono::seconds(1);
+  while (local.ok() && reader->Read(&msg)) {
+    if (msg.has_started()) {
+      src.Reset(::open(msg.started().content_path().c_str(), O_RDONLY | O_CLOEXEC));
+      if (!src.valid()) {
+        local = ErrnoError("open task file " + msg.started().content_path(), errno);
+      }
+    } else if (msg.has_progress()) {
+      const auto& p = msg.progress();
+      total = p.content_length();
+      result.back_to_source = p.bytes_back_to_source();
+      result.remote_peer = p.bytes_remote_peer();
+      result.local = p.bytes_local();
+      if (src.valid()) {
+        local = CopyRange(src.get(), out.fd(), &copied, p.ready_bytes());
+      }
+      if (o.progress && Clock::now() - last_draw > std::chrono::milliseconds(100)) {
+        last_draw = Clock::now();
+        DrawProgress(copied, total, start);
+      }
+    } else if (msg.has_finished()) {
+      finished = true;
+      total = msg.finished().content_length();
+      result.cache_hit = msg.finished().cache_hit();
+      result.warning = msg.finished().warning();
+    }
+  }
+  if (!local.ok()) {
+    ctx.TryCancel();
+    reader->Finish();
+    return local;
+  }
+  grpc::Status gs = reader->Finish();
+  if (o.progress) {
+    if (gs.ok()) {
+      DrawProgress(copied, total, start);
+    }
+    std::fprintf(stderr, "\n");
+  }
+  if (!gs.ok()) {
+    if (gs.error_code() == grpc::StatusCode::UNAVAILABLE && !finished && !src.valid()) {
+      return Unavailable("dfdaemon unavailable: " + gs.error_message());
+    }
+    return FromGrpc(gs);
+  }
+  if (!finished || !src.valid() || total < 0) {
+    return Internal("dfdaemon ended the download without finishing it");
+  }
+  DF_RETURN_IF_ERROR(CopyRange(src.get(), out.fd(), &copied, static_cast<uint64_t>(total)));
+  DF_RETURN_IF_ERROR(out.Commit(static_cast<uint64_t>(total)));
+  result.bytes = static_cast<uint64_t>(total);
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace df::dfget

@@ -1,0 +1,91 @@
+#include "dragonfly/scheduler/config.h"
+
+#include <charconv>
+
+#include "dragonfly/common/config.h"
+
+namespace df::scheduler {
+namespace {
+
+Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
+  const std::string p = "scheduler";
+  DF_RETURN_IF_ERROR(config::CheckKeys(n, p,
+                                       {"candidateParentLimit", "backToSourceCount",
+                                        "retryInterval", "peerTTL", "hostTTL", "gcInterval"}));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "candidateParentLimit", &o->candidate_parent_limit));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "backToSourceCount", &o->back_to_source_count));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "retryInterval", &o->retry_interval));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "peerTTL", &o->peer_ttl));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "hostTTL", &o->host_ttl));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "gcInterval", &o->gc_interval));
+  if (o->candidate_parent_limit < 1 || o->candidate_parent_limit > 20) {
+    return InvalidArgument("scheduler.candidateParentLimit must be in [1, 20]");
+  }
+  if (o->retry_interval.count() <= 0 || o->peer_ttl.count() <= 0 || o->host_ttl.count() <= 0 ||
+      o->gc_interval.count() <= 0) {
+    return InvalidArgument(
+        "scheduler.retryInterval, peerTTL, hostTTL and gcInterval must be positive");
+  }
+  return Status::Ok();
+}
+
+Status ReadListen(const YAML::Node& root, const char* section, std::string* out) {
+  const YAML::Node n = root[section];
+  DF_RETURN_IF_ERROR(config::CheckKeys(n, section, {"listen"}));
+  return config::Read(n, section, "listen", out);
+}
+
+}  // namespace
+
+StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root) {
+  SchedulerConfig c;
+  if (!root || root.IsNull()) {
+    return c;
+  }
+  DF_RETURN_IF_ERROR(config::CheckKeys(root, "", {"server", "metrics", "scheduler", "log"}));
+  DF_RETURN_IF_ERROR(ReadListen(root, "server", &c.listen));
+  DF_RETURN_IF_ERROR(ReadListen(root, "metrics", &c.metrics_listen));
+  DF_RETURN_IF_ERROR(ReadScheduler(root["scheduler"], &c.scheduler));
+  const YAML::Node log = root["log"];
+  DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level"}));
+  DF_RETURN_IF_ERROR(config::Read(log, "log", "level", &c.log_level));
+  DF_RETURN_IF_ERROR(SplitHostPort(c.listen).status().Annotate("server.listen"));
+  if (!c.metrics_listen.empty()) {
+    DF_RETURN_IF_ERROR(SplitHostPort(c.metrics_listen).status().Annotate("metrics.listen"));
+  }
+  return c;
+}
+
+StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allow_missing) {
+  StatusOr<YAML::Node> root = config::LoadFile(path);
+  if (!root.ok()) {
+    if (allow_missing && root.status().code() == StatusCode::kNotFound) {
+      return SchedulerConfig{};
+    }
+    return root.status();
+  }
+  return ParseSchedulerConfig(*root);
+}
+
+StatusOr<HostPort> SplitHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return InvalidArgument("address '" + address + "' must be HOST:PORT");
+  }
+  HostPort hp;
+  hp.host = address.substr(0, colon);
+  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
+    hp.host = hp.host.substr(1, hp.host.size() - 2);
+  }
+  const char* first = address.data() + colon + 1;
+  const char* last = address.data() + address.size();
+  unsigned port = 0;
+  auto [ptr, ec] = std::from_chars(first, last, port);
+  if (first == last || ec != std::errc() || ptr != last || port > 65535 || hp.host.empty()) {
+    return InvalidArgument("address '" + address + "' must be HOST:PORT");
+  }
+  hp.port = static_cast<uint16_t>(port);
+  return hp;
+}
+
+}  // namespace df::scheduler

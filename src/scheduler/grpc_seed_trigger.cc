@@ -1,0 +1,84 @@
+// DfdaemonUpload/TriggerSeed over the gRPC callback client API.
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "api/dfdaemon.grpc.pb.h"
+#include "dragonfly/scheduler/seed_trigger.h"
+
+namespace df::scheduler {
+namespace {
+
+namespace dfdaemon = ::dragonfly::api::dfdaemon;
+
+struct Call {
+  grpc::ClientContext ctx;
+  dfdaemon::TriggerSeedRequest req;
+  dfdaemon::TriggerSeedResponse resp;
+};
+
+class GrpcSeedTrigger final : public SeedTrigger {
+ public:
+  explicit GrpcSeedTrigger(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+
+  ~GrpcSeedTrigger() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+
+  void Trigger(const dragonfly::api::scheduler::Host& host, const std::string& peer_id,
+               const dragonfly::api::scheduler::TaskSpec& spec, Done done) override {
+    std::string target =
+        host.ip().find(':') != std::string::npos ? "[" + host.ip() + "]" : host.ip();
+    target += ":" + std::to_string(host.rpc_port());
+    auto* call = new Call;
+    call->req.set_peer_id(peer_id);
+    *call->req.mutable_task() = spec;
+    call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    dfdaemon::DfdaemonUpload::Stub* stub = StubFor(target);
+    stub->async()->TriggerSeed(
+        &call->ctx, &call->req, &call->resp,
+        [this, call, target, done = std::move(done)](grpc::Status s) {
+          delete call;
+          if (s.ok()) {
+            done(Status::Ok());
+          } else {
+            done(Unavailable("TriggerSeed " + target + ": " + s.error_message()));
+          }
+          std::lock_guard<std::mutex> lock(mu_);
+          if (--in_flight_ == 0) {
+            cv_.notify_all();
+          }
+        });
+  }
+
+ private:
+  // Counts the call as in flight and returns the cached stub of `target`.
+  dfdaemon::DfdaemonUpload::Stub* StubFor(const std::string& target) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++in_flight_;
+    auto& stub = stubs_[target];
+    if (!stub) {
+      stub = dfdaemon::DfdaemonUpload::NewStub(
+          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    }
+    return stub.get();
+  }
+
+  const std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int in_flight_ = 0;
+  std::map<std::string, std::unique_ptr<dfdaemon::DfdaemonUpload::Stub>> stubs_;
+};
+
+}  // namespace
+
+std::unique_ptr<SeedTrigger> MakeGrpcSeedTrigger(std::chrono::milliseconds timeout) {
+  return std::make_unique<GrpcSeedTrigger>(timeout);
+}
+
+}  // namespace df::scheduler

@@ -1,0 +1,57 @@
+#include "dragonfly/scheduler/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+namespace df::scheduler {
+
+SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry) {
+  auto& reg = prometheus::BuildCounter()
+                  .Name("dragonfly_scheduler_register_peer_total")
+                  .Help("RegisterPeer answers by action")
+                  .Register(registry);
+  register_[dragonfly::api::scheduler::ACTION_PARENTS] = &reg.Add({{"action", "parents"}});
+  register_[dragonfly::api::scheduler::ACTION_BACK_TO_SOURCE] =
+      &reg.Add({{"action", "back_to_source"}});
+  register_[dragonfly::api::scheduler::ACTION_RETRY] = &reg.Add({{"action", "retry"}});
+  register_[dragonfly::api::scheduler::ACTION_FAIL] = &reg.Add({{"action", "fail"}});
+  auto& seed = prometheus::BuildCounter()
+                   .Name("dragonfly_scheduler_seed_triggers_total")
+                   .Help("Seed peer triggers by result")
+                   .Register(registry);
+  seed_ok_ = &seed.Add({{"result", "ok"}});
+  seed_error_ = &seed.Add({{"result", "error"}});
+  hosts_ = &prometheus::BuildGauge()
+                .Name("dragonfly_scheduler_hosts")
+                .Help("Announced hosts")
+                .Register(registry)
+                .Add({});
+  peers_ = &prometheus::BuildGauge()
+                .Name("dragonfly_scheduler_peers")
+                .Help("Known peers")
+                .Register(registry)
+                .Add({});
+  tasks_ = &prometheus::BuildGauge()
+                .Name("dragonfly_scheduler_tasks")
+                .Help("Known tasks")
+                .Register(registry)
+                .Add({});
+}
+
+void SchedulerMetrics::CountRegister(dragonfly::api::scheduler::Action action) {
+  int i = static_cast<int>(action);
+  if (i >= 0 && i < 4) {
+    register_[i]->Increment();
+  }
+}
+
+void SchedulerMetrics::CountSeedTrigger(bool ok) { (ok ? seed_ok_ : seed_error_)->Increment(); }
+
+void SchedulerMetrics::SetSizes(size_t hosts, size_t peers, size_t tasks) {
+  hosts_->Set(static_cast<double>(hosts));
+  peers_->Set(static_cast<double>(peers));
+  tasks_->Set(static_cast<double>(tasks));
+}
+
+}  // namespace df::scheduler

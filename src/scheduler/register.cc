@@ -1,0 +1,229 @@
+// RegisterPeer: origin protection through a hash-selected seed, parent selection and the
+// back-to-source decision. See the contract in dragonfly/scheduler/state.h.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "dragonfly/common/task_id.h"
+#include "dragonfly/scheduler/evaluator.h"
+#include "scheduler/state_impl.h"
+
+namespace df::scheduler {
+namespace {
+
+using Impl = SchedulerState::Impl;
+
+api::RegisterPeerResponse BackToSource(PeerEntry& peer, const std::string& reason) {
+  peer.back_to_source = true;
+  peer.phase = Phase::kRunning;
+  api::RegisterPeerResponse r;
+  r.set_action(api::ACTION_BACK_TO_SOURCE);
+  r.set_reason(reason);
+  return r;
+}
+
+api::RegisterPeerResponse Retry(const SchedulerOptions& opts, const std::string& reason) {
+  api::RegisterPeerResponse r;
+  r.set_action(api::ACTION_RETRY);
+  r.set_retry_after_ms(static_cast<uint32_t>(opts.retry_interval.count()));
+  r.set_reason(reason);
+  return r;
+}
+
+// Peers reachable from `root` through child edges (the root excluded).
+std::set<std::string> Descendants(const Impl& m, const PeerEntry& root) {
+  std::set<std::string> seen;
+  std::vector<const PeerEntry*> stack = {&root};
+  while (!stack.empty()) {
+    const PeerEntry* p = stack.back();
+    stack.pop_back();
+    for (const std::string& c : p->children) {
+      auto it = m.peers.find(c);
+      if (it != m.peers.end() && seen.insert(c).second) {
+        stack.push_back(&it->second);
+      }
+    }
+  }
+  return seen;
+}
+
+bool IsUsableSeedHost(const Impl& m, const TaskEntry& task, const std::string& host_id) {
+  return task.failed_seed_hosts.count(host_id) == 0 && m.hosts.count(host_id) > 0;
+}
+
+struct Scored {
+  double score;
+  PeerEntry* peer;
+};
+
+std::vector<PeerEntry*> FindParents(Impl& m, const TaskEntry& task, const PeerEntry& child,
+                                    const HostEntry& child_host,
+                                    const std::set<std::string>& blocked) {
+  std::set<std::string> descendants = Descendants(m, child);
+  bool seed_sole_source = true;
+  double best_throughput = 0;
+  std::vector<PeerEntry*> eligible;
+  for (const std::string& id : task.peers) {
+    PeerEntry& p = m.peers.at(id);
+    if (p.phase == Phase::kSucceeded && !p.is_seed) {
+      seed_sole_source = false;
+    }
+    if (id == child.id || p.host_id == child.host_id || blocked.count(id) > 0 ||
+        !Impl::HasSource(p) || descendants.count(id) > 0) {
+      continue;
+    }
+    auto h = m.hosts.find(p.host_id);
+    if (h == m.hosts.end() || h->second.children >= m.SlotsOf(h->second)) {
+      continue;
+    }
+    best_throughput = std::max(best_throughput, h->second.throughput_bps);
+    eligible.push_back(&p);
+  }
+  std::vector<Scored> scored;
+  for (PeerEntry* p : eligible) {
+    const HostEntry& h = m.hosts.at(p->host_id);
+    EvalInput in;
+    in.upload_slots = m.SlotsOf(h);
+    in.children = h.children;
+    in.throughput_bps = h.throughput_bps;
+    in.best_throughput_bps = best_throughput;
+    if (p->phase == Phase::kSucceeded) {
+      in.progress = 1;
+    } else if (p->total_pieces > 0) {
+      in.progress = static_cast<double>(p->finished_pieces) / p->total_pieces;
+    }
+    in.parent_is_seed = h.info.type() == api::HOST_TYPE_SEED;
+    in.seed_is_sole_source = seed_sole_source;
+    in.parent_idc = h.info.idc();
+    in.child_idc = child_host.info.idc();
+    in.parent_location = h.info.location();
+    in.child_location = child_host.info.location();
+    scored.push_back({Evaluate(in), p});
+  }
+  std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+    return a.score != b.score ? a.score > b.score : a.peer->id < b.peer->id;
+  });
+  std::vector<PeerEntry*> out;
+  for (size_t i = 0; i < scored.size() && i < m.opts.candidate_parent_limit; ++i) {
+    out.push_back(scored[i].peer);
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerRequest& req,
+                                                   std::optional<PendingTrigger>* trigger_out) {
+  auto host_it = hosts.find(req.host_id());
+  if (host_it == hosts.end()) {
+    return FailedPrecondition("host not announced: " + req.host_id());
+  }
+  if (req.peer_id().empty() || req.task().task_id().empty()) {
+    return InvalidArgument("peer_id and task.task_id are required");
+  }
+  HostEntry& host = host_it->second;
+  const std::string& task_id = req.task().task_id();
+  auto [task_it, new_task] = tasks.try_emplace(task_id);
+  TaskEntry& task = task_it->second;
+  if (new_task) {
+    task.spec = req.task();
+  }
+  auto [peer_it, new_peer] = peers.try_emplace(req.peer_id());
+  PeerEntry& peer = peer_it->second;
+  if (new_peer) {
+    peer.id = req.peer_id();
+    peer.host_id = host.info.id();
+    peer.task_id = task_id;
+    task.peers.insert(peer.id);
+    host.peers.insert(peer.id);
+  } else if (peer.host_id != host.info.id() || peer.task_id != task_id) {
+    return InvalidArgument("peer " + peer.id + " is registered with another host or task");
+  }
+  // A re-registration replaces the peer's parent edges.
+  ClearParents(peer);
+  peer.registered = true;
+  peer.last_active = clock->Now();
+  if (peer.phase != Phase::kRunning) {
+    peer.phase = Phase::kPending;
+  }
+
+  if (peer.id == task.seed_peer_id) {
+    return BackToSource(peer, "seed peer of the task");
+  }
+  // Origin protection: pin the task to one seed host.
+  bool any_source = false;
+  for (const std::string& id : task.peers) {
+    any_source = any_source || (id != peer.id && HasSource(peers.at(id)));
+  }
+  if (task.seed_peer_id.empty() && !any_source) {
+    std::string seed_host = seed_ring.Pick(
+        task_id, [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); });
+    if (seed_host == host.info.id()) {
+      task.seed_peer_id = peer.id;
+      peer.is_seed = true;
+      return BackToSource(peer, "this host is the task's seed host");
+    }
+    if (!seed_host.empty()) {
+      const HostEntry& seed = hosts.at(seed_host);
+      PeerEntry sp;
+      sp.id = MakePeerId(seed.info.ip(), seed.info.hostname(), true);
+      sp.host_id = seed_host;
+      sp.task_id = task_id;
+      sp.phase = Phase::kTriggered;
+      sp.is_seed = true;
+      sp.last_active = peer.last_active;
+      task.seed_peer_id = sp.id;
+      task.peers.insert(sp.id);
+      hosts.at(seed_host).peers.insert(sp.id);
+      *trigger_out = PendingTrigger{seed.info, sp.id, task.spec};
+      peers.emplace(sp.id, std::move(sp));
+    }
+  }
+
+  std::set<std::string> blocked(req.blocked_parents().begin(), req.blocked_parents().end());
+  std::vector<PeerEntry*> parents = FindParents(*this, task, peer, host, blocked);
+  if (!parents.empty()) {
+    api::RegisterPeerResponse r;
+    r.set_action(api::ACTION_PARENTS);
+    for (PeerEntry* p : parents) {
+      AddEdge(*p, peer);
+      const HostEntry& h = hosts.at(p->host_id);
+      api::Parent* out = r.add_parents();
+      out->set_peer_id(p->id);
+      out->set_host_id(h.info.id());
+      out->set_ip(h.info.ip());
+      out->set_piece_port(h.info.piece_port());
+      out->set_host_type(h.info.type());
+    }
+    return r;
+  }
+
+  // No candidate parent.
+  bool seed_available = !task.seed_peer_id.empty();
+  if (!seed_available) {
+    seed_available =
+        !seed_ring
+             .Pick(task_id,
+                   [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); })
+             .empty();
+  }
+  uint32_t back_to_source = 0;
+  for (const std::string& id : task.peers) {
+    const PeerEntry& p = peers.at(id);
+    if (id != peer.id && !p.is_seed && p.back_to_source && p.phase != Phase::kFailed) {
+      ++back_to_source;
+    }
+  }
+  bool nothing_feeds = !any_source && !seed_available;
+  if (nothing_feeds || req.need_back_to_source()) {
+    if (back_to_source < opts.back_to_source_count) {
+      return BackToSource(
+          peer, nothing_feeds ? "no peer or seed has the task" : "back to source as requested");
+    }
+    return Retry(opts, "back-to-source limit of the task reached");
+  }
+  return Retry(opts, "no parent available");
+}
+
+}  // namespace df::scheduler

@@ -1,0 +1,168 @@
+#include "dragonfly/scheduler/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+namespace df::scheduler {
+namespace {
+
+template <typename Fn>
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, Fn&& fn) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(std::forward<Fn>(fn)()));
+  return reactor;
+}
+
+template <typename T>
+Status Assign(StatusOr<T> result, T* out) {
+  if (!result.ok()) {
+    return result.status();
+  }
+  *out = std::move(result).value();
+  return Status::Ok();
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const Status& status) {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return grpc::Status::OK;
+    case StatusCode::kCancelled:
+      code = grpc::StatusCode::CANCELLED;
+      break;
+    case StatusCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case StatusCode::kNotFound:
+      code = grpc::StatusCode::NOT_FOUND;
+      break;
+    case StatusCode::kAlreadyExists:
+      code = grpc::StatusCode::ALREADY_EXISTS;
+      break;
+    case StatusCode::kPermissionDenied:
+      code = grpc::StatusCode::PERMISSION_DENIED;
+      break;
+    case StatusCode::kUnauthenticated:
+      code = grpc::StatusCode::UNAUTHENTICATED;
+      break;
+    case StatusCode::kResourceExhausted:
+      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
+      break;
+    case StatusCode::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case StatusCode::kAborted:
+      code = grpc::StatusCode::ABORTED;
+      break;
+    case StatusCode::kDeadlineExceeded:
+      code = grpc::StatusCode::DEADLINE_EXCEEDED;
+      break;
+    case StatusCode::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    case StatusCode::kDataLoss:
+      code = grpc::StatusCode::DATA_LOSS;
+      break;
+    case StatusCode::kInternal:
+      code = grpc::StatusCode::INTERNAL;
+      break;
+  }
+  return {code, status.message()};
+}
+
+grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
+                                                         const api::AnnounceHostRequest* req,
+                                                         api::AnnounceHostResponse* resp) {
+  return Finish(ctx, [&] { return Assign(state_->AnnounceHost(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContext* ctx,
+                                                      const api::LeaveHostRequest* req,
+                                                      api::LeaveHostResponse* /*resp*/) {
+  return Finish(ctx, [&] { return state_->LeaveHost(req->host_id()); });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerContext* ctx,
+                                                         const api::RegisterPeerRequest* req,
+                                                         api::RegisterPeerResponse* resp) {
+  return Finish(ctx, [&] { return Assign(state_->RegisterPeer(*req), resp); });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerContext* ctx,
+                                                       const api::ReportPeerRequest* req,
+                                                       api::ReportPeerResponse* /*resp*/) {
+  return Finish(ctx, [&] { return state_->ReportPeer(*req); });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContext* ctx,
+                                                      const api::LeavePeerRequest* req,
+                                                      api::LeavePeerResponse* /*resp*/) {
+  return Finish(ctx, [&] { return state_->LeavePeer(req->peer_id()); });
+}
+
+StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
+    const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
+    std::unique_ptr<SeedTrigger> trigger) {
+  DF_RETURN_IF_ERROR(SplitHostPort(config.listen).status());
+  std::unique_ptr<SchedulerServer> s(new SchedulerServer);
+  s->registry_ = std::move(registry);
+  if (s->registry_) {
+    s->metrics_ = std::make_unique<SchedulerMetrics>(*s->registry_);
+  }
+  if (!trigger) {
+    trigger = MakeGrpcSeedTrigger(config.scheduler.seed_trigger_timeout);
+  }
+  s->state_ = std::make_unique<SchedulerState>(config.scheduler, std::move(trigger), nullptr,
+                                               s->metrics_.get());
+  s->service_ = std::make_unique<SchedulerService>(s->state_.get());
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(s->service_.get());
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || port == 0) {
+    return Unavailable("scheduler cannot listen on " + config.listen);
+  }
+  s->port_ = static_cast<uint16_t>(port);
+  s->gc_thread_ = std::thread([p = s.get()] { p->GcLoop(); });
+  return s;
+}
+
+SchedulerServer::~SchedulerServer() { Stop(); }
+
+void SchedulerServer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+  }
+  if (gc_thread_.joinable()) {
+    gc_thread_.join();
+  }
+}
+
+void SchedulerServer::GcLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto interval = state_->options().gc_interval;
+  while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+    lock.unlock();
+    GcResult r = state_->RunGc(SteadyClock()->Now());
+    if (r.hosts_removed + r.peers_removed + r.tasks_removed > 0) {
+      spdlog::info("gc hosts_removed={} peers_removed={} tasks_removed={}", r.hosts_removed,
+                   r.peers_removed, r.tasks_removed);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace df::scheduler

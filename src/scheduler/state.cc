@@ -1,0 +1,412 @@
+#include "dragonfly/scheduler/state.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "scheduler/state_impl.h"
+
+namespace df::scheduler {
+namespace {
+
+constexpr double kThroughputAlpha = 0.3;  // EWMA weight of the newest sample
+
+}  // namespace
+
+const char* PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kPending:
+      return "pending";
+    case Phase::kTriggered:
+      return "triggered";
+    case Phase::kRunning:
+      return "running";
+    case Phase::kSucceeded:
+      return "succeeded";
+    case Phase::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+uint32_t SchedulerState::Impl::SlotsOf(const HostEntry& h) const {
+  return h.info.upload_slots() > 0 ? h.info.upload_slots() : opts.default_upload_slots;
+}
+
+bool SchedulerState::Impl::HasSource(const PeerEntry& p) {
+  if (!p.registered || p.phase == Phase::kFailed) {
+    return false;
+  }
+  return p.phase == Phase::kSucceeded || p.back_to_source || !p.parents.empty();
+}
+
+void SchedulerState::Impl::AddEdge(PeerEntry& parent, PeerEntry& child) {
+  if (!parent.children.insert(child.id).second) {
+    return;
+  }
+  child.parents.insert(parent.id);
+  auto h = hosts.find(parent.host_id);
+  if (h != hosts.end()) {
+    ++h->second.children;
+  }
+}
+
+void SchedulerState::Impl::RemoveEdge(const std::string& parent_id, const std::string& child_id) {
+  auto p = peers.find(parent_id);
+  auto c = peers.find(child_id);
+  if (c != peers.end()) {
+    c->second.parents.erase(parent_id);
+  }
+  if (p == peers.end() || p->second.children.erase(child_id) == 0) {
+    return;
+  }
+  auto h = hosts.find(p->second.host_id);
+  if (h != hosts.end() && h->second.children > 0) {
+    --h->second.children;
+  }
+}
+
+void SchedulerState::Impl::ClearParents(PeerEntry& p) {
+  std::set<std::string> parents = std::move(p.parents);
+  p.parents.clear();
+  for (const std::string& id : parents) {
+    RemoveEdge(id, p.id);
+  }
+}
+
+void SchedulerState::Impl::ClearChildren(PeerEntry& p) {
+  std::set<std::string> children = p.children;
+  for (const std::string& id : children) {
+    RemoveEdge(p.id, id);
+  }
+}
+
+void SchedulerState::Impl::FailPeer(PeerEntry& p) {
+  p.phase = Phase::kFailed;
+  ClearParents(p);
+  ClearChildren(p);
+  auto t = tasks.find(p.task_id);
+  if (t != tasks.end() && t->second.seed_peer_id == p.id) {
+    t->second.seed_peer_id.clear();
+    t->second.failed_seed_hosts.insert(p.host_id);
+  }
+}
+
+void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
+  auto it = peers.find(peer_id);
+  if (it == peers.end()) {
+    return;
+  }
+  PeerEntry& p = it->second;
+  ClearParents(p);
+  ClearChildren(p);
+  auto t = tasks.find(p.task_id);
+  if (t != tasks.end()) {
+    t->second.peers.erase(peer_id);
+    if (t->second.seed_peer_id == peer_id) {
+      t->second.seed_peer_id.clear();
+    }
+  }
+  auto h = hosts.find(p.host_id);
+  if (h != hosts.end()) {
+    h->second.peers.erase(peer_id);
+  }
+  peers.erase(it);
+}
+
+void SchedulerState::Impl::RemoveHost(const std::string& host_id) {
+  auto it = hosts.find(host_id);
+  if (it == hosts.end()) {
+    return;
+  }
+  std::vector<std::string> ids(it->second.peers.begin(), it->second.peers.end());
+  for (const std::string& id : ids) {
+    RemovePeer(id);
+  }
+  seed_ring.Remove(host_id);
+  hosts.erase(host_id);
+}
+
+void SchedulerState::Impl::UpdateGauges() {
+  if (metrics != nullptr) {
+    metrics->SetSizes(hosts.size(), peers.size(), tasks.size());
+  }
+}
+
+SchedulerState::SchedulerState(SchedulerOptions options, std::unique_ptr<SeedTrigger> trigger,
+                               const Clock* clock, SchedulerMetrics* metrics)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->opts = options;
+  impl_->trigger = std::move(trigger);
+  impl_->clock = clock != nullptr ? clock : SteadyClock();
+  impl_->metrics = metrics;
+}
+
+SchedulerState::~SchedulerState() { impl_->trigger.reset(); }
+
+const SchedulerOptions& SchedulerState::options() const { return impl_->opts; }
+
+StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
+    const api::AnnounceHostRequest& req) {
+  const api::Host& info = req.host();
+  if (info.id().empty() || info.ip().empty()) {
+    return InvalidArgument("host id and ip are required");
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto [it, inserted] = impl_->hosts.try_emplace(info.id());
+  HostEntry& h = it->second;
+  if (inserted) {
+    spdlog::info("host announced id={} ip={} type={}", info.id(), info.ip(),
+                 info.type() == api::HOST_TYPE_SEED ? "seed" : "normal");
+  }
+  h.info = info;
+  h.load = req.load();
+  h.last_announce = impl_->clock->Now();
+  if (info.type() == api::HOST_TYPE_SEED) {
+    impl_->seed_ring.Add(info.id());
+  } else {
+    impl_->seed_ring.Remove(info.id());
+  }
+  impl_->UpdateGauges();
+  api::AnnounceHostResponse resp;
+  auto interval = std::max<int64_t>(1000, impl_->opts.host_ttl.count() / 4);
+  resp.set_announce_interval_ms(static_cast<uint32_t>(std::min<int64_t>(interval, 60000)));
+  return resp;
+}
+
+Status SchedulerState::LeaveHost(const std::string& host_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->RemoveHost(host_id);
+  impl_->UpdateGauges();
+  return Status::Ok();
+}
+
+StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
+    const api::RegisterPeerRequest& req) {
+  std::optional<PendingTrigger> pending;
+  StatusOr<api::RegisterPeerResponse> resp = InvalidArgument("unset");
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    resp = impl_->Register(req, &pending);
+    if (resp.ok() && impl_->metrics != nullptr) {
+      impl_->metrics->CountRegister(resp->action());
+    }
+    impl_->UpdateGauges();
+  }
+  if (pending) {
+    spdlog::info("trigger seed task={} peer={} host={}", pending->spec.task_id(), pending->peer_id,
+                 pending->host.id());
+    impl_->trigger->Trigger(pending->host, pending->peer_id, pending->spec,
+                            [this, task_id = pending->spec.task_id(), peer_id = pending->peer_id,
+                             host_id = pending->host.id()](Status s) {
+                              OnSeedTriggerDone(task_id, peer_id, host_id, s);
+                            });
+  }
+  return resp;
+}
+
+void SchedulerState::OnSeedTriggerDone(const std::string& task_id, const std::string& peer_id,
+                                       const std::string& host_id, const Status& status) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->metrics != nullptr) {
+    impl_->metrics->CountSeedTrigger(status.ok());
+  }
+  if (status.ok()) {
+    return;
+  }
+  spdlog::warn("seed trigger failed task={} peer={} host={} error={}", task_id, peer_id, host_id,
+               status.ToString());
+  auto p = impl_->peers.find(peer_id);
+  if (p != impl_->peers.end()) {
+    impl_->FailPeer(p->second);
+  }
+  auto t = impl_->tasks.find(task_id);
+  if (t != impl_->tasks.end()) {
+    t->second.failed_seed_hosts.insert(host_id);
+    if (t->second.seed_peer_id == peer_id) {
+      t->second.seed_peer_id.clear();
+    }
+  }
+}
+
+Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->peers.find(req.peer_id());
+  if (it == impl_->peers.end()) {
+    return NotFound("peer " + req.peer_id() + " is not registered");
+  }
+  PeerEntry& p = it->second;
+  if ((!req.task_id().empty() && req.task_id() != p.task_id) ||
+      (!req.host_id().empty() && req.host_id() != p.host_id)) {
+    return InvalidArgument("peer " + p.id + " belongs to another task or host");
+  }
+  p.last_active = impl_->clock->Now();
+  p.registered = true;
+  p.finished_pieces = req.finished_pieces();
+  p.total_pieces = req.total_pieces();
+  if (req.back_to_source()) {
+    p.back_to_source = true;
+  }
+  TaskEntry& task = impl_->tasks[p.task_id];
+  if (req.content_length() >= 0) {
+    task.content_length = req.content_length();
+  }
+  if (req.piece_length() > 0) {
+    task.piece_length = req.piece_length();
+  }
+  if (req.total_pieces() > 0) {
+    task.total_pieces = req.total_pieces();
+  }
+  for (const api::ParentStat& s : req.parents()) {
+    auto parent = impl_->peers.find(s.peer_id());
+    if (parent != impl_->peers.end()) {
+      auto h = impl_->hosts.find(parent->second.host_id);
+      if (h != impl_->hosts.end()) {
+        if (s.bytes() > 0 && s.busy_ms() > 0) {
+          double sample =
+              static_cast<double>(s.bytes()) * 1000.0 / static_cast<double>(s.busy_ms());
+          double& ewma = h->second.throughput_bps;
+          ewma = ewma > 0 ? kThroughputAlpha * sample + (1 - kThroughputAlpha) * ewma : sample;
+        }
+        h->second.upload_failures += s.failures();
+      }
+    }
+    if (s.dropped()) {
+      impl_->RemoveEdge(s.peer_id(), p.id);
+    }
+  }
+  switch (req.state()) {
+    case api::PEER_STATE_SUCCEEDED:
+      if (p.phase != Phase::kSucceeded) {
+        p.succeeded_at = p.last_active;
+      }
+      p.phase = Phase::kSucceeded;
+      p.finished_pieces = std::max(p.finished_pieces, p.total_pieces);
+      impl_->ClearParents(p);
+      break;
+    case api::PEER_STATE_FAILED:
+      spdlog::info("peer failed peer={} task={} error={}", p.id, p.task_id, req.error());
+      impl_->FailPeer(p);
+      break;
+    default:
+      p.phase = Phase::kRunning;
+      break;
+  }
+  return Status::Ok();
+}
+
+Status SchedulerState::LeavePeer(const std::string& peer_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->RemovePeer(peer_id);
+  impl_->UpdateGauges();
+  return Status::Ok();
+}
+
+GcResult SchedulerState::RunGc(Clock::TimePoint now) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl& m = *impl_;
+  GcResult r;
+  std::vector<std::string> ids;
+  for (const auto& [id, h] : m.hosts) {
+    if (now - h.last_announce > m.opts.host_ttl) {
+      ids.push_back(id);
+    }
+  }
+  size_t peers_before = m.peers.size();
+  for (const std::string& id : ids) {
+    spdlog::info("host expired id={}", id);
+    m.RemoveHost(id);
+  }
+  r.hosts_removed = ids.size();
+  ids.clear();
+  for (const auto& [id, p] : m.peers) {
+    bool idle = now - p.last_active > m.opts.peer_ttl;
+    if (p.phase == Phase::kFailed || (p.phase != Phase::kSucceeded && idle)) {
+      ids.push_back(id);
+    }
+  }
+  for (const std::string& id : ids) {
+    m.RemovePeer(id);
+  }
+  // Cap succeeded peers per task: evict childless ones first, oldest first.
+  for (auto& [task_id, t] : m.tasks) {
+    std::vector<const PeerEntry*> done;
+    for (const std::string& id : t.peers) {
+      const PeerEntry& p = m.peers.at(id);
+      if (p.phase == Phase::kSucceeded) {
+        done.push_back(&p);
+      }
+    }
+    if (done.size() <= m.opts.max_succeeded_peers_per_task) {
+      continue;
+    }
+    std::sort(done.begin(), done.end(), [](const PeerEntry* a, const PeerEntry* b) {
+      if (a->children.empty() != b->children.empty()) {
+        return a->children.empty();
+      }
+      return a->succeeded_at < b->succeeded_at;
+    });
+    size_t excess = done.size() - m.opts.max_succeeded_peers_per_task;
+    std::vector<std::string> evict;
+    for (size_t i = 0; i < excess; ++i) {
+      evict.push_back(done[i]->id);
+    }
+    for (const std::string& id : evict) {
+      m.RemovePeer(id);
+    }
+  }
+  r.peers_removed = peers_before - m.peers.size();
+  for (auto it = m.tasks.begin(); it != m.tasks.end();) {
+    if (it->second.peers.empty()) {
+      it = m.tasks.erase(it);
+      ++r.tasks_removed;
+    } else {
+      ++it;
+    }
+  }
+  m.UpdateGauges();
+  return r;
+}
+
+size_t SchedulerState::host_count() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->hosts.size();
+}
+
+size_t SchedulerState::peer_count() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->peers.size();
+}
+
+size_t SchedulerState::task_count() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->tasks.size();
+}
+
+std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->peers.find(peer_id);
+  if (it == impl_->peers.end()) {
+    return std::nullopt;
+  }
+  const PeerEntry& p = it->second;
+  PeerInfo info;
+  info.id = p.id;
+  info.host_id = p.host_id;
+  info.task_id = p.task_id;
+  info.phase = PhaseName(p.phase);
+  info.is_seed = p.is_seed;
+  info.back_to_source = p.back_to_source;
+  info.parents.assign(p.parents.begin(), p.parents.end());
+  info.children.assign(p.children.begin(), p.children.end());
+  return info;
+}
+
+std::string SchedulerState::SeedPeerOf(const std::string& task_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->tasks.find(task_id);
+  return it == impl_->tasks.end() ? "" : it->second.seed_peer_id;
+}
+
+}  // namespace df::scheduler

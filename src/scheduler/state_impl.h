@@ -1,0 +1,95 @@
+// Internal model of SchedulerState. Every function here requires Impl::mu to be held.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "dragonfly/scheduler/hash_ring.h"
+#include "dragonfly/scheduler/state.h"
+
+namespace df::scheduler {
+
+using TimePoint = Clock::TimePoint;
+
+struct HostEntry {
+  api::Host info;
+  api::HostLoad load;
+  TimePoint last_announce;
+  double throughput_bps = 0;  // EWMA of bytes/busy time reported by children of this host
+  uint64_t upload_failures = 0;
+  uint32_t children = 0;  // parent edges whose parent peer is on this host
+  std::unordered_set<std::string> peers;
+};
+
+enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
+
+struct PeerEntry {
+  std::string id;
+  std::string host_id;
+  std::string task_id;
+  Phase phase = Phase::kPending;
+  bool is_seed = false;         // the task's (possibly former) seed peer
+  bool registered = false;      // false for a triggered seed that has not registered yet
+  bool back_to_source = false;  // allowed to or reported to fetch from the origin
+  uint32_t finished_pieces = 0;
+  uint32_t total_pieces = 0;
+  TimePoint last_active;
+  TimePoint succeeded_at;
+  std::set<std::string> parents;
+  std::set<std::string> children;
+};
+
+struct TaskEntry {
+  api::TaskSpec spec;
+  std::unordered_set<std::string> peers;
+  std::string seed_peer_id;                 // "" = none
+  std::set<std::string> failed_seed_hosts;  // seed hosts whose trigger or download failed
+  int64_t content_length = -1;
+  uint32_t piece_length = 0;
+  uint32_t total_pieces = 0;
+};
+
+// A seed trigger decided under the mutex and started after it is released.
+struct PendingTrigger {
+  api::Host host;
+  std::string peer_id;
+  api::TaskSpec spec;
+};
+
+struct SchedulerState::Impl {
+  SchedulerOptions opts;
+  std::unique_ptr<SeedTrigger> trigger;
+  const Clock* clock;
+  SchedulerMetrics* metrics;
+
+  mutable std::mutex mu;
+  std::unordered_map<std::string, HostEntry> hosts;
+  std::unordered_map<std::string, PeerEntry> peers;
+  std::unordered_map<std::string, TaskEntry> tasks;
+  HashRing seed_ring;
+
+  // register.cc
+  StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
+                                               std::optional<PendingTrigger>* trigger_out);
+
+  // state.cc
+  uint32_t SlotsOf(const HostEntry& h) const;
+  static bool HasSource(const PeerEntry& p);
+  void AddEdge(PeerEntry& parent, PeerEntry& child);
+  void RemoveEdge(const std::string& parent_id, const std::string& child_id);
+  void ClearParents(PeerEntry& p);
+  void ClearChildren(PeerEntry& p);
+  // The peer fails: edges go, and a failed seed makes its task look for another seed host.
+  void FailPeer(PeerEntry& p);
+  void RemovePeer(const std::string& peer_id);
+  void RemoveHost(const std::string& host_id);
+  void UpdateGauges();
+};
+
+const char* PhaseName(Phase p);
+
+}  // namespace df::scheduler

@@ -1,0 +1,355 @@
+#include "dragonfly/scheduler/state.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "scheduler/state_test_util.h"
+
+namespace df::scheduler {
+namespace {
+
+using testing::FakeClock;
+using testing::HostReq;
+using testing::PeerReq;
+using testing::RecordingTrigger;
+using testing::TriggerCall;
+
+class StateTest : public ::testing::Test {
+ protected:
+  void Make(SchedulerOptions opts = {}) {
+    state_ = std::make_unique<SchedulerState>(opts, std::make_unique<RecordingTrigger>(&calls_),
+                                              &clock_);
+  }
+  void SetUp() override { Make(); }
+
+  void Announce(const std::string& id, bool seed = false, uint32_t slots = 10,
+                const std::string& idc = "", const std::string& location = "") {
+    ASSERT_TRUE(state_->AnnounceHost(HostReq(id, seed, slots, idc, location)).ok());
+  }
+  api::RegisterPeerResponse Register(const api::RegisterPeerRequest& req) {
+    auto r = state_->RegisterPeer(req);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : api::RegisterPeerResponse();
+  }
+  api::RegisterPeerResponse Register(const std::string& host, const std::string& peer,
+                                     std::vector<std::string> blocked = {}, bool need = false) {
+    return Register(PeerReq(host, peer, "task1", std::move(blocked), need));
+  }
+  static std::vector<std::string> Parents(const api::RegisterPeerResponse& r) {
+    std::vector<std::string> out;
+    for (const auto& p : r.parents()) {
+      out.push_back(p.peer_id());
+    }
+    return out;
+  }
+  void Report(const std::string& host, const std::string& peer, api::PeerState st,
+              std::vector<api::ParentStat> stats = {}) {
+    api::ReportPeerRequest r;
+    r.set_host_id(host);
+    r.set_peer_id(peer);
+    r.set_task_id("task1");
+    r.set_state(st);
+    r.set_content_length(100);
+    r.set_total_pieces(10);
+    r.set_finished_pieces(st == api::PEER_STATE_SUCCEEDED ? 10 : 3);
+    for (auto& s : stats) {
+      *r.add_parents() = s;
+    }
+    ASSERT_TRUE(state_->ReportPeer(r).ok());
+  }
+
+  FakeClock clock_;
+  std::vector<TriggerCall> calls_;
+  std::unique_ptr<SchedulerState> state_;
+};
+
+TEST_F(StateTest, UnknownHostIsFailedPrecondition) {
+  auto r = state_->RegisterPeer(PeerReq("nohost", "p1"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("host not announced"), std::string::npos);
+}
+
+TEST_F(StateTest, WithoutSeedsFirstPeerGoesToSourceAndFeedsTheNext) {
+  Announce("A");
+  Announce("B");
+  auto a = Register("A", "a");
+  EXPECT_EQ(a.action(), api::ACTION_BACK_TO_SOURCE);
+  auto b = Register("B", "b");
+  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
+  EXPECT_EQ(Parents(b), std::vector<std::string>{"a"});
+  EXPECT_EQ(b.parents(0).host_id(), "A");
+  EXPECT_EQ(b.parents(0).piece_port(), 4000u);
+  EXPECT_TRUE(calls_.empty());
+}
+
+TEST_F(StateTest, SeedChosenByConsistentHashIsStableAndSpread) {
+  for (int i = 0; i < 3; ++i) {
+    Announce("seed" + std::to_string(i), true);
+  }
+  Announce("N");
+  // A second state with the seeds announced in another order picks the same seeds.
+  std::vector<TriggerCall> other_calls;
+  SchedulerState other({}, std::make_unique<RecordingTrigger>(&other_calls), &clock_);
+  for (int i = 2; i >= 0; --i) {
+    ASSERT_TRUE(other.AnnounceHost(HostReq("seed" + std::to_string(i), true)).ok());
+  }
+  ASSERT_TRUE(other.AnnounceHost(HostReq("N")).ok());
+  std::map<std::string, int> per_seed;
+  for (int t = 0; t < 60; ++t) {
+    std::string task = "task-" + std::to_string(t);
+    auto r = Register(PeerReq("N", "p" + std::to_string(t), task));
+    EXPECT_EQ(r.action(), api::ACTION_RETRY);
+    ASSERT_TRUE(other.RegisterPeer(PeerReq("N", "q" + std::to_string(t), task)).ok());
+    ASSERT_EQ(calls_.size(), static_cast<size_t>(t + 1));
+    ASSERT_EQ(other_calls.size(), static_cast<size_t>(t + 1));
+    EXPECT_EQ(calls_.back().host.id(), other_calls.back().host.id());
+    EXPECT_EQ(calls_.back().spec.task_id(), task);
+    ++per_seed[calls_.back().host.id()];
+  }
+  EXPECT_EQ(per_seed.size(), 3u);
+  for (const auto& [seed, n] : per_seed) {
+    EXPECT_GE(n, 5) << seed;
+  }
+}
+
+TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
+  Announce("S", true);
+  Announce("A");
+  Announce("B");
+  auto a = Register("A", "a");
+  EXPECT_EQ(a.action(), api::ACTION_RETRY);  // the seed has not registered yet
+  EXPECT_EQ(a.retry_after_ms(), 200u);
+  ASSERT_EQ(calls_.size(), 1u);
+  const std::string seed_peer = calls_[0].peer_id;
+  EXPECT_EQ(calls_[0].host.id(), "S");
+  EXPECT_EQ(seed_peer.rfind(calls_[0].host.ip() + "-S-", 0), 0u);
+  EXPECT_EQ(seed_peer.substr(seed_peer.size() - 5), "-seed");
+  EXPECT_EQ(state_->SeedPeerOf("task1"), seed_peer);
+  calls_[0].done(Status::Ok());
+
+  auto s = Register("S", seed_peer);
+  EXPECT_EQ(s.action(), api::ACTION_BACK_TO_SOURCE);
+  auto b = Register("B", "b");
+  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
+  EXPECT_EQ(Parents(b)[0], seed_peer);
+  EXPECT_EQ(b.parents(0).host_type(), api::HOST_TYPE_SEED);
+  // Only one trigger per task.
+  EXPECT_EQ(calls_.size(), 1u);
+}
+
+TEST_F(StateTest, RegisteringHostThatIsTheSeedGoesToSourceDirectly) {
+  Announce("S", true);
+  auto r = Register("S", "s-local");
+  EXPECT_EQ(r.action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_TRUE(calls_.empty());
+  EXPECT_EQ(state_->SeedPeerOf("task1"), "s-local");
+}
+
+TEST_F(StateTest, FailedTriggerMovesToAnotherSeedThenToSource) {
+  Announce("S1", true);
+  Announce("S2", true);
+  Announce("A");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_RETRY);
+  ASSERT_EQ(calls_.size(), 1u);
+  std::string first = calls_[0].host.id();
+  calls_[0].done(Unavailable("connection refused"));
+  EXPECT_EQ(state_->SeedPeerOf("task1"), "");
+  EXPECT_EQ(state_->GetPeer(calls_[0].peer_id)->phase, "failed");
+
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_RETRY);
+  ASSERT_EQ(calls_.size(), 2u);
+  EXPECT_NE(calls_[1].host.id(), first);
+  calls_[1].done(Unavailable("connection refused"));
+
+  // No usable seed left and nothing else has the task: back to source.
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(calls_.size(), 2u);
+}
+
+TEST_F(StateTest, SameHostPeersAreExcluded) {
+  Announce("A");
+  EXPECT_EQ(Register("A", "a1").action(), api::ACTION_BACK_TO_SOURCE);
+  auto r = Register("A", "a2");
+  EXPECT_EQ(r.action(), api::ACTION_RETRY);
+  EXPECT_TRUE(r.parents().empty());
+}
+
+TEST_F(StateTest, BlockedParentsAreExcluded) {
+  Announce("A");
+  Announce("B");
+  Announce("C");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Parents(Register("B", "b", {"a"})), std::vector<std::string>{"c"});
+  EXPECT_EQ(Register("B", "b", {"a", "c"}).action(), api::ACTION_RETRY);
+}
+
+TEST_F(StateTest, ParentEdgesStayAcyclic) {
+  Announce("A");
+  Announce("B");
+  Announce("C");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  std::vector<std::string> c = Parents(Register("C", "c"));
+  EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"a", "b"}));
+  // a is an ancestor of b and c: neither may become a's parent.
+  auto r = Register("A", "a");
+  EXPECT_TRUE(r.parents().empty());
+  // b re-registers: c is b's child, so only a is offered.
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  // Re-registering replaces edges: c drops b, then b may take c.
+  EXPECT_EQ(Parents(Register("C", "c", {"b"})), std::vector<std::string>{"a"});
+  std::vector<std::string> b = Parents(Register("B", "b", {"a"}));
+  EXPECT_EQ(b, std::vector<std::string>{"c"});
+}
+
+TEST_F(StateTest, ChildrenPerHostAreBoundedByUploadSlots) {
+  Announce("A", false, /*slots=*/1);
+  Announce("B");
+  Announce("C");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});
+  // b finishing frees a's slot.
+  Report("B", "b", api::PEER_STATE_SUCCEEDED);
+  std::vector<std::string> c = Parents(Register("C", "c"));
+  EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"a", "b"}));
+}
+
+TEST_F(StateTest, BackToSourceLimitIsRespected) {
+  for (const char* h : {"A", "B", "C", "D", "E"}) {
+    Announce(h);
+  }
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Register("B", "b", {"a"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Register("C", "c", {"a", "b"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+  auto d = Register("D", "d", {"a", "b", "c"}, true);
+  EXPECT_EQ(d.action(), api::ACTION_RETRY);
+  EXPECT_NE(d.reason().find("limit"), std::string::npos);
+  // Without the flag it just waits for a parent.
+  EXPECT_EQ(Register("E", "e", {"a", "b", "c"}).action(), api::ACTION_RETRY);
+  // A failed back-to-source peer frees its place.
+  Report("C", "c", api::PEER_STATE_FAILED);
+  EXPECT_EQ(Register("D", "d", {"a", "b", "c"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+}
+
+TEST_F(StateTest, MeasuredThroughputRanksParents) {
+  SchedulerOptions opts;
+  opts.candidate_parent_limit = 1;
+  Make(opts);
+  Announce("A");
+  Announce("B");
+  Announce("C");
+  Announce("D");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Register("B", "b", {"a"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+  ASSERT_EQ(Register("C", "c").parents_size(), 1);
+  api::ParentStat slow;
+  slow.set_peer_id("a");
+  slow.set_bytes(1 << 20);
+  slow.set_busy_ms(1000);
+  api::ParentStat fast;
+  fast.set_peer_id("b");
+  fast.set_bytes(100 << 20);
+  fast.set_busy_ms(1000);
+  Report("C", "c", api::PEER_STATE_RUNNING, {slow, fast});
+  // Leave the slot counts equal again, then ask.
+  ASSERT_TRUE(state_->LeavePeer("c").ok());
+  EXPECT_EQ(Parents(Register("D", "d")), std::vector<std::string>{"b"});
+}
+
+TEST_F(StateTest, SameIdcRanksParents) {
+  SchedulerOptions opts;
+  opts.candidate_parent_limit = 1;
+  Make(opts);
+  Announce("A", false, 10, "idc-x");
+  Announce("B", false, 10, "idc-y");
+  Announce("C", false, 10, "idc-y");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Register("B", "b", {"a"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});
+}
+
+TEST_F(StateTest, ReportsUpdateEdgesAndLeavesRemoveThem) {
+  Announce("A");
+  Announce("B");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  api::ParentStat drop;
+  drop.set_peer_id("a");
+  drop.set_dropped(true);
+  Report("B", "b", api::PEER_STATE_RUNNING, {drop});
+  EXPECT_TRUE(state_->GetPeer("a")->children.empty());
+  EXPECT_TRUE(state_->GetPeer("b")->parents.empty());
+
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  ASSERT_TRUE(state_->LeavePeer("a").ok());
+  EXPECT_TRUE(state_->GetPeer("b")->parents.empty());
+  EXPECT_FALSE(state_->ReportPeer(api::ReportPeerRequest()).ok());
+
+  ASSERT_TRUE(state_->LeaveHost("B").ok());
+  EXPECT_FALSE(state_->GetPeer("b").has_value());
+  EXPECT_EQ(state_->host_count(), 1u);
+}
+
+TEST_F(StateTest, GcRemovesDeadHostsAndIdlePeers) {
+  using std::chrono::minutes;
+  using std::chrono::seconds;
+  Announce("A");
+  Announce("B");
+  Announce("C");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Parents(Register(PeerReq("C", "c", "task2"))).size(), 0u);
+  Report("A", "a", api::PEER_STATE_SUCCEEDED);
+
+  clock_.Advance(seconds(90));
+  Announce("A");
+  Announce("C");
+  EXPECT_EQ(state_->RunGc(clock_.Now()).hosts_removed, 0u);
+  clock_.Advance(seconds(60));  // B silent for 150 s > hostTTL 2 min
+  GcResult r = state_->RunGc(clock_.Now());
+  EXPECT_EQ(r.hosts_removed, 1u);
+  EXPECT_FALSE(state_->GetPeer("b").has_value());
+  EXPECT_TRUE(state_->GetPeer("a")->children.empty());
+
+  // c (running on task2) idles past peerTTL; succeeded a stays while A lives.
+  for (int i = 0; i < 11; ++i) {
+    clock_.Advance(minutes(1));
+    Announce("A");
+    Announce("C");
+  }
+  r = state_->RunGc(clock_.Now());
+  EXPECT_EQ(r.peers_removed, 1u);
+  EXPECT_EQ(r.tasks_removed, 1u);
+  EXPECT_FALSE(state_->GetPeer("c").has_value());
+  EXPECT_TRUE(state_->GetPeer("a").has_value());
+  EXPECT_EQ(state_->task_count(), 1u);
+
+  clock_.Advance(minutes(3));
+  r = state_->RunGc(clock_.Now());
+  EXPECT_EQ(r.hosts_removed, 2u);
+  EXPECT_EQ(state_->peer_count(), 0u);
+  EXPECT_EQ(state_->task_count(), 0u);
+}
+
+TEST_F(StateTest, GcCapsSucceededPeersPerTask) {
+  SchedulerOptions opts;
+  opts.max_succeeded_peers_per_task = 2;
+  Make(opts);
+  for (const char* h : {"A", "B", "C"}) {
+    Announce(h);
+    Register(h, std::string(h) + "p", {}, true);
+    Report(h, std::string(h) + "p", api::PEER_STATE_SUCCEEDED);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(state_->RunGc(clock_.Now()).peers_removed, 1u);
+  EXPECT_FALSE(state_->GetPeer("Ap").has_value());
+  EXPECT_TRUE(state_->GetPeer("Cp").has_value());
+}
+
+}  // namespace
+}  // namespace df::scheduler

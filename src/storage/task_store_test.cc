@@ -1,0 +1,172 @@
+#include "dragonfly/storage/task_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "dragonfly/common/digest.h"
+#include "dragonfly/common/piece.h"
+
+namespace df::storage {
+namespace {
+
+constexpr uint32_t kPiece = 64 * 1024;  // small pieces keep the test fast
+const std::string kId = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+class TaskStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/df-store-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    data_.resize(3 * kPiece + 100);
+    std::mt19937 rng(42);
+    for (auto& c : data_) {
+      c = static_cast<char>(rng());
+    }
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Status Write(Task& t, uint32_t n) {
+    uint32_t len = PieceSize(static_cast<int64_t>(data_.size()), kPiece, n);
+    const char* p = data_.data() + PieceOffset(kPiece, n);
+    return t.WritePiece(n, p, len, Crc32c(0, p, len));
+  }
+
+  std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  std::string dir_;
+  std::string data_;
+};
+
+TEST_F(TaskStoreTest, PiecesSurviveRestart) {
+  {
+    auto store = OpenTaskStore(dir_);
+    ASSERT_TRUE(store.ok());
+    auto lease = (*store)->Acquire(kId, "http://o/f");
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+    ASSERT_TRUE(Write(**lease, 0).ok());
+    ASSERT_TRUE(Write(**lease, 2).ok());
+    ASSERT_TRUE((*lease)->Flush().ok());
+    EXPECT_EQ((*lease)->ReadyBytes(), kPiece);
+    EXPECT_FALSE((*lease)->done());
+  }
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->AcquireExisting(kId);
+  ASSERT_TRUE(lease.ok());
+  EXPECT_TRUE((*lease)->HasPiece(0));
+  EXPECT_FALSE((*lease)->HasPiece(1));
+  EXPECT_TRUE((*lease)->HasPiece(2));
+  EXPECT_EQ((*lease)->Stat().finished_pieces, 2u);
+  ASSERT_TRUE(Write(**lease, 1).ok());
+  ASSERT_TRUE(Write(**lease, 3).ok());
+  EXPECT_TRUE((*lease)->done());
+  EXPECT_EQ((*lease)->ReadyBytes(), data_.size());
+  EXPECT_EQ(ReadFile((*lease)->data_path()), data_);
+}
+
+TEST_F(TaskStoreTest, CorruptPieceRejected) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+  std::string bad = data_.substr(0, kPiece);
+  uint32_t crc = Crc32c(0, bad.data(), bad.size());
+  bad[100] ^= 1;
+  Status s = (*lease)->WritePiece(0, bad.data(), kPiece, crc);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_FALSE((*lease)->HasPiece(0));
+  // Wrong length for a known geometry.
+  EXPECT_FALSE((*lease)->WritePiece(3, data_.data(), 10, Crc32c(0, data_.data(), 10)).ok());
+}
+
+TEST_F(TaskStoreTest, UnknownLengthThenFinal) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(kUnknownLength, kPiece).ok());
+  for (uint32_t n = 0; n < 4; ++n) {
+    ASSERT_TRUE(Write(**lease, n).ok());
+  }
+  EXPECT_FALSE((*lease)->done());
+  EXPECT_EQ((*lease)->Map().total_pieces, 0u);
+  ASSERT_TRUE((*lease)->SetFinalLength(static_cast<int64_t>(data_.size())).ok());
+  EXPECT_TRUE((*lease)->done());
+  EXPECT_EQ((*lease)->Map().total_pieces, 4u);
+  EXPECT_EQ(ReadFile((*lease)->data_path()), data_);
+}
+
+TEST_F(TaskStoreTest, EmptyTaskIsDoneAtOnce) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(0, kPiece).ok());
+  EXPECT_TRUE((*lease)->done());
+  EXPECT_EQ((*lease)->ReadyBytes(), 0u);
+}
+
+TEST_F(TaskStoreTest, WaitForChangeWakesOnPiece) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+  uint64_t v = (*lease)->Map().version;
+  std::thread writer([&] { ASSERT_TRUE(Write(**lease, 1).ok()); });
+  uint64_t got = (*lease)->WaitForChange(v, std::chrono::seconds(30));
+  writer.join();
+  EXPECT_GT(got, v);
+  EXPECT_TRUE((*lease)->Map().Has(1));
+}
+
+TEST_F(TaskStoreTest, DeleteAndGcRespectLeases) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  const std::string other = std::string(64, 'a');
+  {
+    auto lease = (*store)->Acquire(other, "u2");
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+    for (uint32_t n = 0; n < 4; ++n) {
+      ASSERT_TRUE(Write(**lease, n).ok());
+    }
+  }
+  auto lease = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+  ASSERT_TRUE(Write(**lease, 0).ok());
+  EXPECT_EQ((*store)->Delete(kId).code(), StatusCode::kFailedPrecondition);
+
+  // Over the watermark: only the task not in use is evicted.
+  GcPolicy policy;
+  policy.capacity_bytes = data_.size();
+  policy.disk_high_percent = 50;
+  policy.disk_low_percent = 10;
+  GcResult r = (*store)->RunGc(policy);
+  EXPECT_EQ(r.evicted, 1);
+  EXPECT_FALSE((*store)->Stat(other).ok());
+  EXPECT_TRUE((*store)->Stat(kId).ok());
+
+  // TTL: once released, an expired task goes.
+  lease->Reset();
+  policy = GcPolicy{};
+  policy.task_ttl = std::chrono::milliseconds(-1);
+  r = (*store)->RunGc(policy);
+  EXPECT_EQ(r.evicted, 1);
+  EXPECT_TRUE((*store)->List().empty());
+  EXPECT_FALSE((*store)->Acquire("../etc", "u").ok());
+}
+
+}  // namespace
+}  // namespace df::storage

@@ -1,0 +1,245 @@
+"""A local Dragonfly cluster of real processes on loopback, for end-to-end tests and demos.
+
+Starts the test origin (tools/test_origin.py), a scheduler and dfdaemons (seed peer or normal
+peers) as separate processes, each with its own temp directory, ephemeral ports and log file.
+Ports are read from the one line each binary prints on stdout when it is serving.
+"""
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
+
+
+def _read_start_line(proc, pattern, timeout=30.0, log=None):
+    """Reads stdout lines until one matches `pattern`; returns the match."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            buf += chunk
+            for line in buf.decode(errors="replace").splitlines():
+                m = re.search(pattern, line)
+                if m:
+                    return m
+        elif proc.poll() is not None:
+            break
+    detail = ""
+    if log and os.path.exists(log):
+        with open(log, errors="replace") as f:
+            detail = f.read()[-2000:]
+    raise RuntimeError(f"process did not start (want /{pattern}/): {buf!r} {detail}")
+
+
+def metric(text, name, labels=None):
+    """Sums the samples of metric `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        m = re.match(r"^([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(got.get(k) == v for k, v in (labels or {}).items()):
+            total += float(m.group(3))
+    return total
+
+
+class Proc:
+    def __init__(self, name, argv, workdir, pattern, env=None):
+        self.name = name
+        self.argv = argv
+        self.workdir = workdir
+        self.pattern = pattern
+        self.env = env
+        self.log = os.path.join(workdir, name + ".log")
+        self.proc = None
+        self.match = None
+
+    def start(self):
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=logf,
+                                     cwd=self.workdir, env=self.env)
+        logf.close()
+        self.match = _read_start_line(self.proc, self.pattern, log=self.log)
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+
+    def logs(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+class Origin(Proc):
+    def __init__(self, workdir, root):
+        super().__init__("origin", ["python3", os.path.join(ROOT, "tools", "test_origin.py"),
+                                    "--root", root, "--port", "0"],
+                         workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
+        self.root = root
+
+    @property
+    def port(self):
+        return int(self.match.group(1))
+
+    def url(self, name):
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def stats(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as r:
+            return json.load(r)
+
+    def reset(self):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", method="POST")
+        urllib.request.urlopen(req, timeout=10).read()
+
+
+class Scheduler(Proc):
+    def __init__(self, workdir, extra_yaml=""):
+        cfg = os.path.join(workdir, "scheduler.yaml")
+        with open(cfg, "w") as f:
+            f.write("server:\n  listen: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\n"
+                    + extra_yaml)
+        super().__init__("scheduler", [os.path.join(BIN, "scheduler"), "--config", cfg],
+                         workdir, r"scheduler listening on 127\.0\.0\.1:(\d+)")
+
+    @property
+    def addr(self):
+        return f"127.0.0.1:{self.match.group(1)}"
+
+
+class Daemon(Proc):
+    def __init__(self, workdir, name, scheduler_addr=None, seed=False, extra=None):
+        self.home = os.path.join(workdir, name)
+        os.makedirs(self.home, exist_ok=True)
+        self.socket = os.path.join(self.home, "dfdaemon.sock")
+        self.store = os.path.join(self.home, "store")
+        cfg = {
+            "host": {"hostname": name, "ip": "127.0.0.1"},
+            "server": {"socketPath": self.socket},
+            "seedPeer": {"enable": seed},
+            "upload": {"listen": "127.0.0.1:0", "rpcListen": "127.0.0.1:0"},
+            "storage": {"dir": self.store},
+            "metrics": {"listen": "127.0.0.1:0"},
+            "scheduler": {"addrs": [scheduler_addr] if scheduler_addr else [],
+                          "announceInterval": "2s", "rpcTimeout": "2s"},
+            "download": {"stallTimeout": "10s", "pieceTimeout": "10s"},
+            "log": {"level": "info"},
+        }
+        for section, values in (extra or {}).items():
+            cfg.setdefault(section, {}).update(values)
+        self.config_path = os.path.join(self.home, "dfdaemon.yaml")
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)  # JSON is YAML
+        super().__init__(name, [os.path.join(BIN, "dfdaemon"), "--config", self.config_path],
+                         workdir, r"dfdaemon started .*piece_port=(\d+) rpc_port=(\d+) "
+                                  r"metrics_port=(\d+)")
+
+    @property
+    def metrics_port(self):
+        return int(self.match.group(3))
+
+    def metrics(self):
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read().decode()
+
+    def metric(self, name, labels=None):
+        return metric(self.metrics(), name, labels)
+
+    def dfget(self, url, output, *args, check=True, timeout=300):
+        argv = [os.path.join(BIN, "dfget"), url, "-O", output, "-e", self.socket, "-v", *args]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"dfget failed ({r.returncode}): {r.stderr}\n"
+                                 f"--- {self.name} log ---\n{self.logs()[-3000:]}")
+        return r
+
+    def dfget_async(self, url, output, *args):
+        argv = [os.path.join(BIN, "dfget"), url, "-O", output, "-e", self.socket, "-v", *args]
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+class Cluster:
+    """Owns a temp dir and every process started through it; stop() kills them all."""
+
+    def __init__(self, prefix="df-e2e-"):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.procs = []
+        self.origin_root = os.path.join(self.dir, "origin")
+        os.makedirs(self.origin_root)
+
+    def add(self, proc):
+        self.procs.append(proc)
+        return proc.start()
+
+    def origin(self):
+        return self.add(Origin(self.dir, self.origin_root))
+
+    def scheduler(self, extra_yaml=""):
+        return self.add(Scheduler(self.dir, extra_yaml))
+
+    def daemon(self, name, scheduler=None, seed=False, extra=None):
+        addr = scheduler.addr if isinstance(scheduler, Scheduler) else scheduler
+        return self.add(Daemon(self.dir, name, addr, seed, extra))
+
+    def make_file(self, name, size):
+        path = os.path.join(self.origin_root, name)
+        with open(path, "wb") as f:
+            left = size
+            while left > 0:
+                n = min(left, 8 << 20)
+                f.write(os.urandom(n))
+                left -= n
+        return path
+
+    def stop(self, keep_on_failure=False):
+        for p in reversed(self.procs):
+            p.kill(signal.SIGTERM)
+        if not keep_on_failure:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sha256_file(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(1 << 20)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def wait_for(predicate, timeout=60.0, interval=0.05, what="condition"):
+    """Polls `predicate` until true; the interval is a polling period, not a synchronisation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
