@@ -3,7 +3,7 @@
 set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 pkgs=(
-  build-essential cmake ninja-build pkgconf ccache git ca-certificates curl python3
+  build-essential cmake ninja-build pkgconf ccache git ca-certificates curl python3 openssl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev

@@ -15,6 +15,7 @@ Behaviour switches, as query parameters of the request URL:
   redirect=1        302 to the same URL without the redirect parameter
   echo=1            200 with a JSON object of the request headers as body (header names
                     lower-cased); the headers are also echoed back as X-Echo-<Name>
+--tls-cert/--tls-key serve HTTPS instead of HTTP.
 Counters: GET /_stats -> {"requests": {path: n}, "bytes": {path: n}, "total_bytes": n}
 (body bytes actually sent, query stripped); POST (or GET) /_reset zeroes them and the
 fail_first / reset_after state. Neither endpoint is counted.
@@ -272,7 +273,13 @@ class Handler(BaseHTTPRequestHandler):
             # Counted before sending so a client that has every byte also sees it counted.
             stats.add_bytes(path, n)
             try:
-                sent = os.sendfile(sock.fileno(), f.fileno(), offset + sent_total, n)
+                if self.server.tls:
+                    f.seek(offset + sent_total)
+                    data = f.read(min(n, 1 << 20))
+                    sock.sendall(data)
+                    sent = len(data)
+                else:
+                    sent = os.sendfile(sock.fileno(), f.fileno(), offset + sent_total, n)
             except OSError:
                 stats.add_bytes(path, -n)
                 self.close_connection = True
@@ -306,6 +313,8 @@ def main():
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--port-file")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="private key of --tls-cert")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="shut down when the parent process goes away (for test harnesses)")
     args = parser.parse_args()
@@ -314,6 +323,12 @@ def main():
     server.root = os.path.realpath(args.root)
     server.stats = Stats()
     server.verbose = args.verbose
+    server.tls = bool(args.tls_cert)
+    if server.tls:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     port = server.server_address[1]
 
     def stop(signum, frame):

@@ -67,10 +67,12 @@ int main(int argc, char** argv) {
   }
   if (o.verbose || o.progress) {
     std::fprintf(stderr,
-                 "dfget: %llu bytes in %.2f s; back_to_source=%llu remote_peer=%llu local=%llu%s\n",
+                 "dfget: %llu bytes in %.2f s; back_to_source=%llu remote_peer=%llu "
+                 "(seed_peer=%llu) local=%llu%s\n",
                  static_cast<unsigned long long>(r->bytes), r->seconds,
                  static_cast<unsigned long long>(r->back_to_source),
                  static_cast<unsigned long long>(r->remote_peer),
+                 static_cast<unsigned long long>(r->seed_peer),
                  static_cast<unsigned long long>(r->local), r->cache_hit ? " (cache hit)" : "");
   }
   return 0;

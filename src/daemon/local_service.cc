@@ -199,6 +199,7 @@ grpc::Status LocalService::Download(grpc::ServerContext* context,
       p->set_total_pieces(st.total_pieces);
       p->set_bytes_back_to_source(b.back_to_source);
       p->set_bytes_remote_peer(b.remote_peer);
+      p->set_bytes_seed_peer(b.seed_peer);
       if (!writer->Write(msg)) {
         return {grpc::StatusCode::CANCELLED, "client went away"};
       }

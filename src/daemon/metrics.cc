@@ -10,6 +10,11 @@ DaemonMetrics::DaemonMetrics(const std::shared_ptr<prometheus::Registry>& r)
       bytes_back_to_source(bytes_family.Add({{"source", "back_to_source"}})),
       bytes_remote_peer(bytes_family.Add({{"source", "remote_peer"}})),
       bytes_local_peer(bytes_family.Add({{"source", "local_peer"}})),
+      bytes_seed_peer(prometheus::BuildCounter()
+                          .Name("dragonfly_dfdaemon_download_seed_peer_bytes_total")
+                          .Help("Bytes received from seed peers (included in remote_peer)")
+                          .Register(*r)
+                          .Add({})),
       pieces_family(prometheus::BuildCounter()
                         .Name("dragonfly_dfdaemon_download_pieces_total")
                         .Help("Pieces stored, by source")

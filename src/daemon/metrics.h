@@ -16,6 +16,7 @@ struct DaemonMetrics {
   prometheus::Counter& bytes_back_to_source;
   prometheus::Counter& bytes_remote_peer;
   prometheus::Counter& bytes_local_peer;
+  prometheus::Counter& bytes_seed_peer;  // the part of remote_peer that came from seed peers
   prometheus::Family<prometheus::Counter>& pieces_family;
   prometheus::Counter& pieces_back_to_source;
   prometheus::Counter& pieces_remote_peer;

@@ -79,7 +79,9 @@ std::string PeerTask::warning() const {
   return warning_;
 }
 
-SourceBytes PeerTask::bytes() const { return {bytes_b2s_.load(), bytes_peer_.load()}; }
+SourceBytes PeerTask::bytes() const {
+  return {bytes_b2s_.load(), bytes_peer_.load(), bytes_seed_.load()};
+}
 
 bool PeerTask::WaitCancelled(milliseconds d) {
   std::unique_lock lock(mu_);
@@ -373,6 +375,10 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
     p.busy_ms += static_cast<uint64_t>(busy);
     bytes_peer_ += header->length;
     ctx_->metrics->bytes_remote_peer.Increment(header->length);
+    if (info.host_type() == sched::HOST_TYPE_SEED) {
+      bytes_seed_ += header->length;
+      ctx_->metrics->bytes_seed_peer.Increment(header->length);
+    }
     ctx_->metrics->pieces_remote_peer.Increment();
   }
   std::lock_guard lock(s->mu);

@@ -51,6 +51,7 @@ struct DownloadOptions {
 struct SourceBytes {
   uint64_t back_to_source = 0;
   uint64_t remote_peer = 0;
+  uint64_t seed_peer = 0;  // part of remote_peer
 };
 
 class PeerTask : public std::enable_shared_from_this<PeerTask> {
@@ -91,6 +92,7 @@ class PeerTask : public std::enable_shared_from_this<PeerTask> {
   std::atomic<bool> cancelled_{false};
   std::atomic<uint64_t> bytes_b2s_{0};
   std::atomic<uint64_t> bytes_peer_{0};
+  std::atomic<uint64_t> bytes_seed_{0};
   bool back_to_source_ = false;
 
   mutable std::mutex mu_;

@@ -226,6 +226,7 @@ StatusOr<Result> Download(const Options& o) {
       total = p.content_length();
       result.back_to_source = p.bytes_back_to_source();
       result.remote_peer = p.bytes_remote_peer();
+      result.seed_peer = p.bytes_seed_peer();
       result.local = p.bytes_local();
       if (src.valid()) {
         local = CopyRange(src.get(), out.fd(), &copied, p.ready_bytes());

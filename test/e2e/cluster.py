@@ -95,26 +95,34 @@ class Proc:
 
 
 class Origin(Proc):
-    def __init__(self, workdir, root):
-        super().__init__("origin", ["python3", os.path.join(ROOT, "tools", "test_origin.py"),
-                                    "--root", root, "--port", "0"],
-                         workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
+    def __init__(self, workdir, root, tls=None):
+        argv = ["python3", os.path.join(ROOT, "tools", "test_origin.py"), "--root", root,
+                "--port", "0"]
+        if tls:
+            argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        super().__init__("origin", argv, workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
         self.root = root
+        self.scheme = "https" if tls else "http"
+        self.context = None
+        if tls:
+            import ssl
+            self.context = ssl.create_default_context(cafile=tls[0])
 
     @property
     def port(self):
         return int(self.match.group(1))
 
-    def url(self, name):
-        return f"http://127.0.0.1:{self.port}/{name}"
+    def url(self, name, host="127.0.0.1"):
+        return f"{self.scheme}://{host}:{self.port}/{name}"
 
     def stats(self):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_stats", timeout=10) as r:
+        with urllib.request.urlopen(self.url("_stats", "localhost"), timeout=10,
+                                    context=self.context) as r:
             return json.load(r)
 
     def reset(self):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/_reset", method="POST")
-        urllib.request.urlopen(req, timeout=10).read()
+        req = urllib.request.Request(self.url("_reset", "localhost"), method="POST")
+        urllib.request.urlopen(req, timeout=10, context=self.context).read()
 
 
 class Scheduler(Proc):
@@ -178,6 +186,13 @@ class Daemon(Proc):
                                  f"--- {self.name} log ---\n{self.logs()[-3000:]}")
         return r
 
+    def dfctl(self, *args):
+        r = subprocess.run([os.path.join(BIN, "dfctl"), "-e", self.socket, *args],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"dfctl {args} failed: {r.stderr}")
+        return r.stdout
+
     def dfget_async(self, url, output, *args):
         argv = [os.path.join(BIN, "dfget"), url, "-O", output, "-e", self.socket, "-v", *args]
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -196,8 +211,19 @@ class Cluster:
         self.procs.append(proc)
         return proc.start()
 
-    def origin(self):
-        return self.add(Origin(self.dir, self.origin_root))
+    def origin(self, tls=None):
+        """tls: (cert, key) paths to serve HTTPS."""
+        return self.add(Origin(self.dir, self.origin_root, tls))
+
+    def self_signed_cert(self, name="localhost"):
+        """A self-signed certificate for `name` (and 127.0.0.1); returns (cert, key)."""
+        cert = os.path.join(self.dir, "tls.crt")
+        key = os.path.join(self.dir, "tls.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", f"/CN={name}", "-addext",
+                        f"subjectAltName=DNS:{name},IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        return cert, key
 
     def scheduler(self, extra_yaml=""):
         return self.add(Scheduler(self.dir, extra_yaml))

@@ -71,6 +71,17 @@ class P2PDistributionTest(ClusterTest):
                          before_seed_upload)
         self.assertEqual(peer.metric("dragonfly_dfdaemon_download_bytes_total",
                                      {"source": "local_peer"}), 9 * MIB)
+        # The local API lists, stats and deletes the stored task; after a delete the next
+        # download fetches it again.
+        listing = peer.dfctl("list")
+        self.assertIn("done", listing)
+        task_id = listing.split()[0]
+        self.assertIn("9437184 bytes", peer.dfctl("stat", task_id))
+        self.assertIn("deleted", peer.dfctl("delete", task_id))
+        self.assertEqual(peer.dfctl("list").strip(), "")
+        r = peer.dfget(url, self.out("c"))
+        self.assertNotIn("cache hit", r.stderr)
+        self.assertSameFile(self.out("c"), want)
 
     def test_unknown_content_length(self):
         origin = self.c.origin()
@@ -189,6 +200,25 @@ class SchedulerUnreachableTest(ClusterTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("scheduler unreachable", r.stderr)
         self.assertFalse(os.path.exists(self.out("v")))
+
+
+class HttpsOriginTest(ClusterTest):
+    def test_custom_ca_insecure_and_untrusted(self):
+        cert, key = self.c.self_signed_cert()
+        origin = self.c.origin(tls=(cert, key))
+        want = sha256_file(self.c.make_file("s.bin", 6 * MIB))
+        url = origin.url("s.bin", "localhost")
+        trusting = self.c.daemon("trusting", extra={"backSource": {"caCert": cert}})
+        trusting.dfget(url, self.out("s1"))
+        self.assertSameFile(self.out("s1"), want)
+        insecure = self.c.daemon("insecure", extra={"backSource": {"insecure": True}})
+        insecure.dfget(url, self.out("s2"))
+        self.assertSameFile(self.out("s2"), want)
+        strict = self.c.daemon("strict")
+        r = strict.dfget(url, self.out("s3"), check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("certificate", r.stderr.lower())
+        self.assertFalse(os.path.exists(self.out("s3")))
 
 
 class BadInputTest(ClusterTest):

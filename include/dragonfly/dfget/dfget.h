@@ -32,7 +32,8 @@ struct Options {
 struct Result {
   uint64_t bytes = 0;
   uint64_t back_to_source = 0;
-  uint64_t remote_peer = 0;
+  uint64_t remote_peer = 0;  // from other hosts, seed peers included
+  uint64_t seed_peer = 0;
   uint64_t local = 0;
   bool cache_hit = false;
   std::string warning;

@@ -1,0 +1,77 @@
+// dfctl: list, stat and delete the tasks stored by the local dfdaemon.
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "api/dfdaemon.grpc.pb.h"
+
+namespace dfd = ::dragonfly::api::dfdaemon;
+
+namespace {
+
+void Print(const dfd::TaskInfo& t) {
+  std::printf("%s  %s  %lld bytes  %u/%u pieces%s  %s\n", t.task_id().c_str(),
+              t.done() ? "done   " : "partial", static_cast<long long>(t.content_length()),
+              t.finished_pieces(), t.total_pieces(), t.in_use() ? "  in-use" : "", t.url().c_str());
+}
+
+int Fail(const std::string& what, const grpc::Status& s) {
+  std::cerr << "dfctl: " << what << ": " << s.error_message() << std::endl;
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dfctl: manage the tasks stored by the local dfdaemon"};
+  std::string endpoint = "/var/run/dragonfly/dfdaemon.sock";
+  std::string task_id;
+  app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
+  auto* list = app.add_subcommand("list", "List stored tasks");
+  auto* stat = app.add_subcommand("stat", "Show one task");
+  stat->add_option("task_id", task_id)->required();
+  auto* del = app.add_subcommand("delete", "Delete a task that is not in use");
+  del->add_option("task_id", task_id)->required();
+  app.require_subcommand(1);
+  CLI11_PARSE(app, argc, argv);
+
+  auto channel = grpc::CreateChannel("unix:" + endpoint, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(3))) {
+    std::cerr << "dfctl: dfdaemon is not running: cannot connect to " << endpoint << std::endl;
+    return 1;
+  }
+  auto stub = dfd::Dfdaemon::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (list->parsed()) {
+    dfd::ListTasksResponse resp;
+    grpc::Status s = stub->ListTasks(&ctx, dfd::ListTasksRequest(), &resp);
+    if (!s.ok()) {
+      return Fail("list", s);
+    }
+    for (const auto& t : resp.tasks()) {
+      Print(t);
+    }
+  } else if (stat->parsed()) {
+    dfd::StatTaskRequest req;
+    req.set_task_id(task_id);
+    dfd::TaskInfo info;
+    grpc::Status s = stub->StatTask(&ctx, req, &info);
+    if (!s.ok()) {
+      return Fail("stat " + task_id, s);
+    }
+    Print(info);
+  } else if (del->parsed()) {
+    dfd::DeleteTaskRequest req;
+    req.set_task_id(task_id);
+    dfd::DeleteTaskResponse resp;
+    grpc::Status s = stub->DeleteTask(&ctx, req, &resp);
+    if (!s.ok()) {
+      return Fail("delete " + task_id, s);
+    }
+    std::printf("deleted %s\n", task_id.c_str());
+  }
+  return 0;
+}
