@@ -67,7 +67,8 @@ def main():
     except KeyboardInterrupt:
         return 130
     finally:
-        c.stop()
+        for problem in c.stop():
+            print(problem, file=sys.stderr)
 
 
 if __name__ == "__main__":

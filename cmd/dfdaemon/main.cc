@@ -9,6 +9,14 @@
 #include "dragonfly/daemon/daemon.h"
 
 int main(int argc, char** argv) {
+  // Before any thread exists, so that every thread inherits the mask and only the signal
+  // thread below receives SIGINT/SIGTERM.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"dfdaemon: Dragonfly P2P daemon"};
   std::string config_path = "/etc/dragonfly/dfdaemon.yaml";
   std::string log_level;
@@ -33,12 +41,6 @@ int main(int argc, char** argv) {
     std::cerr << "dfdaemon: " << s.message() << std::endl;
     return 1;
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   auto daemon = df::daemon::StartDaemon(*config);
   if (!daemon.ok()) {

@@ -30,9 +30,9 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(Read(server, "server", "socketPath", &c->server.socket_path));
 
   const YAML::Node sched = root["scheduler"];
-  DF_RETURN_IF_ERROR(CheckKeys(
-      sched, "scheduler",
-      {"addrs", "announceInterval", "rpcTimeout", "retryLimit", "backToSourceWhenUnreachable"}));
+  DF_RETURN_IF_ERROR(CheckKeys(sched, "scheduler",
+                               {"addrs", "announceInterval", "rpcTimeout", "scheduleTimeout",
+                                "backToSourceWhenUnreachable"}));
   if (sched && sched["addrs"]) {
     if (!sched["addrs"].IsSequence()) {
       return InvalidArgument("config key 'scheduler.addrs' must be a list of host:port");
@@ -49,7 +49,7 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   }
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "announceInterval", &c->scheduler.announce_interval));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "rpcTimeout", &c->scheduler.rpc_timeout));
-  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "retryLimit", &c->scheduler.retry_limit));
+  DF_RETURN_IF_ERROR(Read(sched, "scheduler", "scheduleTimeout", &c->scheduler.schedule_timeout));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "backToSourceWhenUnreachable",
                           &c->scheduler.back_to_source_when_unreachable));
 

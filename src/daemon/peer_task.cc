@@ -122,7 +122,7 @@ void PeerTask::Run() {
 }
 
 Status PeerTask::Download() {
-  if (task().done()) {
+  if (task().done() && !options_.seed) {
     return Status::Ok();
   }
   if (options_.seed) {
@@ -139,7 +139,7 @@ Status PeerTask::Download() {
                      options_.spec.task_id(), resp.status().ToString());
       }
     }
-    return BackToSource();
+    return task().done() ? Status::Ok() : BackToSource();
   }
   if (!ctx_->scheduler->enabled()) {
     if (options_.disable_back_to_source) {
@@ -152,7 +152,7 @@ Status PeerTask::Download() {
   req.set_host_id(ctx_->host_id);
   req.set_peer_id(options_.peer_id);
   *req.mutable_task() = options_.spec;
-  uint32_t retries = 0;
+  std::optional<Clock::time_point> waiting_since;  // first RETRY of the current round
   uint32_t parent_rounds = 0;
   uint32_t scheduler_errors = 0;
   while (!cancelled_) {
@@ -195,6 +195,7 @@ Status PeerTask::Download() {
         }
         return BackToSource();
       case sched::ACTION_PARENTS: {
+        waiting_since.reset();
         std::vector<std::string> failed;
         Status s = DownloadFromParents(*resp, &failed);
         if (s.ok() || s.code() == StatusCode::kCancelled || s.code() == StatusCode::kInternal ||
@@ -212,18 +213,23 @@ Status PeerTask::Download() {
         }
         break;
       }
-      case sched::ACTION_RETRY:
-        if (++retries >= cfg.retry_limit) {
+      case sched::ACTION_RETRY: {
+        auto now = Clock::now();
+        if (!waiting_since) {
+          waiting_since = now;
+        }
+        if (now - *waiting_since >= cfg.schedule_timeout) {
           if (options_.disable_back_to_source) {
-            if (retries >= cfg.retry_limit * 3) {
+            if (now - *waiting_since >= 3 * cfg.schedule_timeout) {
               return Unavailable("no parent became available and back-to-source is disabled");
             }
           } else {
             req.set_need_back_to_source(true);
           }
         }
-        WaitCancelled(milliseconds(std::max<uint32_t>(resp->retry_after_ms(), 50)));
+        WaitCancelled(milliseconds(std::clamp<uint32_t>(resp->retry_after_ms(), 5, 5000)));
         break;
+      }
       case sched::ACTION_FAIL:
       default:
         return Unavailable("scheduler refused the download: " + resp->reason());
@@ -422,6 +428,7 @@ Status PeerTask::DownloadFromParents(const sched::RegisterPeerResponse& resp,
   uint64_t version = task().Map().version;
   auto last_progress = Clock::now();
   auto last_report = Clock::now();
+  auto last_flush = Clock::now();
   Status result;
   while (true) {
     if (task().done()) {
@@ -451,6 +458,13 @@ Status PeerTask::DownloadFromParents(const sched::RegisterPeerResponse& resp,
       result =
           DeadlineExceeded("no progress from parents for " + std::to_string(stall.count()) + " ms");
       break;
+    }
+    if (now - last_flush > std::chrono::seconds(1)) {
+      last_flush = now;
+      if (Status f = task().Flush(); !f.ok()) {
+        result = f;
+        break;
+      }
     }
     if (now - last_report > std::chrono::seconds(2)) {
       last_report = now;

@@ -14,6 +14,8 @@ namespace {
 
 using Impl = SchedulerState::Impl;
 
+constexpr uint32_t kSeedWaitRetryMs = 10;
+
 api::RegisterPeerResponse BackToSource(PeerEntry& peer, const std::string& reason) {
   peer.back_to_source = true;
   peer.phase = Phase::kRunning;
@@ -222,6 +224,13 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
           peer, nothing_feeds ? "no peer or seed has the task" : "back to source as requested");
     }
     return Retry(opts, "back-to-source limit of the task reached");
+  }
+  auto seed = peers.find(task.seed_peer_id);
+  if (seed != peers.end() && seed->second.phase == Phase::kTriggered) {
+    // The seed peer was just triggered and registers within milliseconds: ask again soon.
+    api::RegisterPeerResponse r = Retry(opts, "waiting for the seed peer to start");
+    r.set_retry_after_ms(std::min<uint32_t>(r.retry_after_ms(), kSeedWaitRetryMs));
+    return r;
   }
   return Retry(opts, "no parent available");
 }

@@ -39,16 +39,36 @@ Status WriteFileAtomically(const std::string& path, const std::string& content) 
     p += w;
     left -= static_cast<size_t>(w);
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    return ErrnoError("fsync " + tmp, err);
-  }
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return ErrnoError("rename " + tmp, errno);
   }
   return Status::Ok();
+}
+
+// The kernel's boot ID: metadata written in this boot describes page-cache contents that a
+// process crash cannot lose; after a reboot the stored pieces are verified against their CRCs.
+const std::string& BootId() {
+  static const std::string kBootId = [] {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    std::getline(in, id);
+    return id;
+  }();
+  return kBootId;
+}
+
+bool PieceMatches(int fd, uint64_t offset, uint32_t size, uint32_t crc) {
+  std::vector<char> buf(size);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t r = ::pread(fd, buf.data() + got, size - got, static_cast<off_t>(offset + got));
+    if (r <= 0) {
+      return false;
+    }
+    got += static_cast<size_t>(r);
+  }
+  return Crc32c(0, buf.data(), size) == crc;
 }
 
 }  // namespace
@@ -93,6 +113,7 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::Load(const std::string& dir, const
   if (::fstat(t->fd_, &st) != 0) {
     return ErrnoError("stat " + t->data_path(), errno);
   }
+  const bool verify = j.value("boot_id", "") != BootId();
   std::lock_guard lock(t->mu_);
   t->url_ = j.value("url", "");
   t->created_at_ms_ = j.value("created_at_ms", int64_t{0});
@@ -114,7 +135,8 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::Load(const std::string& dir, const
         uint32_t total = t->TotalLocked();
         // Pieces past the data file's end (or the task) are dropped and fetched again.
         if ((total != 0 && n >= total) || size == 0 || size > piece_length ||
-            end > static_cast<uint64_t>(st.st_size) || t->HasLocked(n)) {
+            end > static_cast<uint64_t>(st.st_size) || t->HasLocked(n) ||
+            (verify && !PieceMatches(t->fd_, PieceOffset(piece_length, n), size, crc))) {
           continue;
         }
         t->GrowLocked(n + 1);
@@ -348,13 +370,11 @@ uint64_t TaskImpl::WaitForChange(uint64_t known_version, std::chrono::millisecon
 
 Status TaskImpl::Flush() {
   std::lock_guard flush_lock(flush_mu_);
-  if (::fdatasync(fd_) != 0) {
-    return ErrnoError("fdatasync " + data_path(), errno);
-  }
   nlohmann::json j;
   {
     std::lock_guard lock(mu_);
     j["task_id"] = id_;
+    j["boot_id"] = BootId();
     j["url"] = url_;
     j["content_length"] = content_length_;
     j["piece_length"] = piece_length_;

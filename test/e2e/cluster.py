@@ -69,8 +69,10 @@ class Proc:
         self.log = os.path.join(workdir, name + ".log")
         self.proc = None
         self.match = None
+        self.killed = False  # SIGKILLed on purpose by a test
 
     def start(self):
+        self.killed = False
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=logf,
                                      cwd=self.workdir, env=self.env)
@@ -79,7 +81,10 @@ class Proc:
         return self
 
     def kill(self, sig=signal.SIGKILL):
+        """Stops the process; returns its exit code (None if it was not running)."""
         if self.proc and self.proc.poll() is None:
+            if sig == signal.SIGKILL:
+                self.killed = True
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=15)
@@ -88,6 +93,7 @@ class Proc:
                 self.proc.wait()
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
+        return self.proc.returncode if self.proc else None
 
     def logs(self):
         with open(self.log, errors="replace") as f:
@@ -242,11 +248,20 @@ class Cluster:
                 left -= n
         return path
 
-    def stop(self, keep_on_failure=False):
+    def stop(self):
+        """Stops every process with SIGTERM and returns the problems seen: a process that did
+        not exit cleanly, or a sanitizer report in its log."""
+        problems = []
         for p in reversed(self.procs):
-            p.kill(signal.SIGTERM)
-        if not keep_on_failure:
+            rc = p.kill(signal.SIGTERM)
+            if p.killed or isinstance(p, Origin):
+                continue
+            log = p.logs() if os.path.exists(p.log) else ""
+            if rc not in (0, None) or "Sanitizer" in log or "runtime error:" in log:
+                problems.append(f"{p.name}: exit code {rc}\n{log[-4000:]}")
+        if not problems:
             shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
 
 
 def sha256_file(path):

@@ -17,7 +17,8 @@ class ClusterTest(unittest.TestCase):
         self.c = Cluster()
 
     def tearDown(self):
-        self.c.stop()
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
     def assertSameFile(self, path, want_sha):
         self.assertTrue(os.path.exists(path), path)

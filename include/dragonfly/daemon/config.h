@@ -27,7 +27,8 @@ struct DaemonConfig {
     std::vector<std::string> addrs;  // host:port; empty = no scheduler (always back-to-source)
     milliseconds announce_interval{30000};
     milliseconds rpc_timeout{5000};
-    uint32_t retry_limit = 10;  // RETRY answers before asking to go back to source
+    // How long RETRY answers are accepted before asking to go back to source.
+    milliseconds schedule_timeout{5000};
     bool back_to_source_when_unreachable = true;
   } scheduler;
   struct SeedPeer {

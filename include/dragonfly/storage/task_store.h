@@ -1,6 +1,9 @@
 // Local piece storage of a dfdaemon: one data file per task plus a crash-safe metadata file
-// (written to a temporary name, fsynced, renamed, after the data is fdatasynced), so a restart
-// resumes a half-finished task without fetching its stored pieces again.
+// (replaced atomically: written to a temporary name, then renamed), so a restart resumes a
+// half-finished task without fetching its stored pieces again. No fsync on the data path: the
+// metadata records the kernel boot ID; after a process crash the page cache still holds every
+// piece the metadata lists, and after a reboot (possible power loss) each listed piece is
+// verified against its CRC32C on load and dropped if it does not match.
 //
 // Layout: <dir>/<task_id>/data and <dir>/<task_id>/meta.json.
 //
@@ -86,8 +89,8 @@ class Task {
   // Descriptor of the data file, open for reading (pread/sendfile), valid for the Task's life.
   virtual int read_fd() const = 0;
 
-  // Makes stored pieces durable: fdatasync the data, then atomically replace the metadata.
-  // Called periodically by writers and when the task finishes.
+  // Atomically replaces the metadata with the current piece list. Called periodically by
+  // writers and when the task finishes.
   virtual Status Flush() = 0;
 
   // Marks the task used now (for TTL GC).
