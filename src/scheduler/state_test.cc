@@ -121,7 +121,7 @@ TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
   Announce("B");
   auto a = Register("A", "a");
   EXPECT_EQ(a.action(), api::ACTION_RETRY);  // the seed has not registered yet
-  EXPECT_EQ(a.retry_after_ms(), 10u);  // the seed registers within milliseconds
+  EXPECT_EQ(a.retry_after_ms(), 10u);        // the seed registers within milliseconds
   ASSERT_EQ(calls_.size(), 1u);
   const std::string seed_peer = calls_[0].peer_id;
   EXPECT_EQ(calls_[0].host.id(), "S");
