@@ -2,6 +2,7 @@
 on loopback (issue #2, "Done when" 1-7)."""
 
 import os
+import re
 import signal
 import subprocess
 import unittest
@@ -269,6 +270,24 @@ class BadInputTest(ClusterTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("dfdaemon is not running", r.stderr)
         self.assertFalse(os.path.exists(self.out("x")))
+
+    def test_timeout(self):
+        self.c.make_file("slow.bin", 8 * MIB)
+        self.assertFails(self.origin.url("slow.bin") + "?slow=1048576", self.out("x"),
+                         "--timeout", "1s", want="timed out")
+
+    def test_health_endpoints(self):
+        import urllib.request
+        url = f"http://127.0.0.1:{self.d.metrics_port}/healthy"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        sched = self.c.scheduler()
+        port = int(re.search(r"metrics listening on 127\.0\.0\.1:(\d+)",
+                             sched.logs()).group(1))
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthy", timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            self.assertIn("dragonfly_scheduler_hosts", r.read().decode())
 
     def test_good_digest_passes(self):
         want = sha256_file(os.path.join(self.c.origin_root, "ok.bin"))
