@@ -6,59 +6,14 @@
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/rpc/status.h"
 
 namespace df::daemon {
 
+using rpc::ToGrpc;
+
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-grpc::Status ToGrpc(const Status& s) {
-  if (s.ok()) {
-    return grpc::Status::OK;
-  }
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  switch (s.code()) {
-    case StatusCode::kCancelled:
-      code = grpc::StatusCode::CANCELLED;
-      break;
-    case StatusCode::kInvalidArgument:
-      code = grpc::StatusCode::INVALID_ARGUMENT;
-      break;
-    case StatusCode::kNotFound:
-      code = grpc::StatusCode::NOT_FOUND;
-      break;
-    case StatusCode::kAlreadyExists:
-      code = grpc::StatusCode::ALREADY_EXISTS;
-      break;
-    case StatusCode::kPermissionDenied:
-      code = grpc::StatusCode::PERMISSION_DENIED;
-      break;
-    case StatusCode::kUnauthenticated:
-      code = grpc::StatusCode::UNAUTHENTICATED;
-      break;
-    case StatusCode::kResourceExhausted:
-      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
-      break;
-    case StatusCode::kFailedPrecondition:
-      code = grpc::StatusCode::FAILED_PRECONDITION;
-      break;
-    case StatusCode::kAborted:
-      code = grpc::StatusCode::ABORTED;
-      break;
-    case StatusCode::kDeadlineExceeded:
-      code = grpc::StatusCode::DEADLINE_EXCEEDED;
-      break;
-    case StatusCode::kUnavailable:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
-    case StatusCode::kDataLoss:
-      code = grpc::StatusCode::DATA_LOSS;
-      break;
-    default:
-      break;
-  }
-  return {code, s.message()};
-}
 
 namespace {
 

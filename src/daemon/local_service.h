@@ -39,6 +39,4 @@ class UploadService final : public dfd::DfdaemonUpload::Service {
   TaskManager* tasks_;
 };
 
-grpc::Status ToGrpc(const Status& s);
-
 }  // namespace df::daemon

@@ -4,49 +4,9 @@
 
 #include <functional>
 
-namespace df::daemon {
+#include "dragonfly/rpc/status.h"
 
-Status FromGrpc(const std::string& what, const grpc::Status& s) {
-  if (s.ok()) {
-    return Status::Ok();
-  }
-  StatusCode code = StatusCode::kInternal;
-  switch (s.error_code()) {
-    case grpc::StatusCode::UNAVAILABLE:
-      code = StatusCode::kUnavailable;
-      break;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      code = StatusCode::kDeadlineExceeded;
-      break;
-    case grpc::StatusCode::NOT_FOUND:
-      code = StatusCode::kNotFound;
-      break;
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      code = StatusCode::kInvalidArgument;
-      break;
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      code = StatusCode::kFailedPrecondition;
-      break;
-    case grpc::StatusCode::PERMISSION_DENIED:
-      code = StatusCode::kPermissionDenied;
-      break;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      code = StatusCode::kResourceExhausted;
-      break;
-    case grpc::StatusCode::CANCELLED:
-      code = StatusCode::kCancelled;
-      break;
-    case grpc::StatusCode::DATA_LOSS:
-      code = StatusCode::kDataLoss;
-      break;
-    case grpc::StatusCode::ABORTED:
-      code = StatusCode::kAborted;
-      break;
-    default:
-      break;
-  }
-  return {code, what + ": " + s.error_message()};
-}
+namespace df::daemon {
 
 SchedulerClient::SchedulerClient(const std::vector<std::string>& addrs,
                                  std::chrono::milliseconds timeout)
@@ -71,7 +31,7 @@ Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
     size_t k = (start + i) % stubs_.size();
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-    last = FromGrpc("scheduler " + addrs_[k], call(*stubs_[k], &ctx));
+    last = rpc::FromGrpc(call(*stubs_[k], &ctx), "scheduler " + addrs_[k]);
     if (last.code() != StatusCode::kUnavailable && last.code() != StatusCode::kDeadlineExceeded) {
       return last;
     }
@@ -112,7 +72,7 @@ Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     sched::AnnounceHostResponse resp;
-    Status s = FromGrpc("scheduler " + addrs_[k], stubs_[k]->AnnounceHost(&ctx, req, &resp));
+    Status s = rpc::FromGrpc(stubs_[k]->AnnounceHost(&ctx, req, &resp), "scheduler " + addrs_[k]);
     if (s.ok() || result.code() == StatusCode::kUnavailable) {
       result = s;
     }

@@ -36,7 +36,4 @@ class SchedulerClient {
   std::chrono::milliseconds timeout_;
 };
 
-// grpc::Status → df::Status.
-Status FromGrpc(const std::string& what, const class grpc::Status& s);
-
 }  // namespace df::daemon

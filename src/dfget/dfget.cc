@@ -12,35 +12,13 @@
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/rpc/status.h"
 
 namespace df::dfget {
 namespace {
 
 namespace dfd = ::dragonfly::api::dfdaemon;
 using Clock = std::chrono::steady_clock;
-
-Status FromGrpc(const grpc::Status& s) {
-  switch (s.error_code()) {
-    case grpc::StatusCode::OK:
-      return Status::Ok();
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return InvalidArgument(s.error_message());
-    case grpc::StatusCode::NOT_FOUND:
-      return NotFound(s.error_message());
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return PermissionDenied(s.error_message());
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return DeadlineExceeded(s.error_message());
-    case grpc::StatusCode::DATA_LOSS:
-      return DataLoss(s.error_message());
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return FailedPrecondition(s.error_message());
-    case grpc::StatusCode::UNAVAILABLE:
-      return Unavailable(s.error_message());
-    default:
-      return Internal(s.error_message());
-  }
-}
 
 // Copies [*copied, upto) from src to dst at the same offsets, in the kernel where possible.
 Status CopyRange(int src, int dst, uint64_t* copied, uint64_t upto) {
@@ -258,7 +236,7 @@ StatusOr<Result> Download(const Options& o) {
     if (gs.error_code() == grpc::StatusCode::UNAVAILABLE && !finished && !src.valid()) {
       return Unavailable("dfdaemon unavailable: " + gs.error_message());
     }
-    return FromGrpc(gs);
+    return rpc::FromGrpc(gs);
   }
   if (!finished || !src.valid() || total < 0) {
     return Internal("dfdaemon ended the download without finishing it");

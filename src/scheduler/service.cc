@@ -4,6 +4,8 @@
 
 #include <utility>
 
+#include "dragonfly/rpc/status.h"
+
 namespace df::scheduler {
 namespace {
 
@@ -25,53 +27,7 @@ Status Assign(StatusOr<T> result, T* out) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const Status& status) {
-  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
-  switch (status.code()) {
-    case StatusCode::kOk:
-      return grpc::Status::OK;
-    case StatusCode::kCancelled:
-      code = grpc::StatusCode::CANCELLED;
-      break;
-    case StatusCode::kInvalidArgument:
-      code = grpc::StatusCode::INVALID_ARGUMENT;
-      break;
-    case StatusCode::kNotFound:
-      code = grpc::StatusCode::NOT_FOUND;
-      break;
-    case StatusCode::kAlreadyExists:
-      code = grpc::StatusCode::ALREADY_EXISTS;
-      break;
-    case StatusCode::kPermissionDenied:
-      code = grpc::StatusCode::PERMISSION_DENIED;
-      break;
-    case StatusCode::kUnauthenticated:
-      code = grpc::StatusCode::UNAUTHENTICATED;
-      break;
-    case StatusCode::kResourceExhausted:
-      code = grpc::StatusCode::RESOURCE_EXHAUSTED;
-      break;
-    case StatusCode::kFailedPrecondition:
-      code = grpc::StatusCode::FAILED_PRECONDITION;
-      break;
-    case StatusCode::kAborted:
-      code = grpc::StatusCode::ABORTED;
-      break;
-    case StatusCode::kDeadlineExceeded:
-      code = grpc::StatusCode::DEADLINE_EXCEEDED;
-      break;
-    case StatusCode::kUnavailable:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
-    case StatusCode::kDataLoss:
-      code = grpc::StatusCode::DATA_LOSS;
-      break;
-    case StatusCode::kInternal:
-      code = grpc::StatusCode::INTERNAL;
-      break;
-  }
-  return {code, status.message()};
-}
+grpc::Status ToGrpcStatus(const Status& status) { return rpc::ToGrpc(status); }
 
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
                                                          const api::AnnounceHostRequest* req,
