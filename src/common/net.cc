@@ -134,10 +134,11 @@ void SetBufferSizes(int fd, int bytes) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
 }
 
-Status WriteAll(int fd, const void* data, size_t n) {
+Status WriteAll(int fd, const void* data, size_t n, bool more) {
   const char* p = static_cast<const char*>(data);
+  const int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
   while (n > 0) {
-    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    ssize_t w = ::send(fd, p, n, flags);
     if (w < 0) {
       if (errno == EINTR) {
         continue;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/piece/piece_protocol.h"
 
 namespace df::piece::wire {
@@ -110,20 +111,7 @@ Status ErrorCodeToStatus(uint8_t code, const std::string& message) {
 }
 
 Status SendAll(int fd, const void* data, size_t n, bool more) {
-  const char* p = static_cast<const char*>(data);
-  int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
-  while (n > 0) {
-    ssize_t w = ::send(fd, p, n, flags);
-    if (w < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return ErrnoError("send", errno);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::Ok();
+  return net::WriteAll(fd, data, n, more);
 }
 
 }  // namespace df::piece::wire

@@ -36,7 +36,8 @@ StatusOr<Fd> Connect(const std::string& host, uint16_t port, int timeout_ms);
 // Send/receive timeouts (SO_SNDTIMEO/SO_RCVTIMEO); 0 = none.
 void SetTimeouts(int fd, int timeout_ms);
 void SetBufferSizes(int fd, int bytes);
-Status WriteAll(int fd, const void* data, size_t n);
+// `more` sets MSG_MORE: more data follows at once (lets the kernel coalesce small writes).
+Status WriteAll(int fd, const void* data, size_t n, bool more = false);
 Status ReadFull(int fd, void* data, size_t n);  // Unavailable("connection closed") on EOF
 // Sends [offset, offset+n) of file `file_fd` on socket `fd` with sendfile(2).
 Status SendFile(int fd, int file_fd, uint64_t offset, size_t n);
