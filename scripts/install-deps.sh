@@ -10,7 +10,8 @@ pkgs=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 clang-format-19 libclang-rt-19-dev lld-19
-  nginx-light
+  nginx-light aria2 opentracker mktorrent
+  docker-registry containerd runc skopeo
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/fetch_attempt.h"
+#include "backend/tls.h"
 #include "backend/url_util.h"
 
 namespace df::backend {
@@ -105,13 +106,7 @@ Status CurlHttpBackend::Configure(CURL* curl, const FetchRequest& request) const
     set(curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
                          static_cast<long>(options_.low_speed_timeout_s)));
   }
-  if (!options_.ca_file.empty()) {
-    set(curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str()));
-  }
-  if (options_.insecure) {
-    set(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L));
-    set(curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L));
-  }
+  set(ConfigureTls(curl, options_, request.url));
   set(curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kReceiveBufferBytes));
   set(curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L));
   if (rc != CURLE_OK) {

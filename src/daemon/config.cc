@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <regex>
+
 #include "dragonfly/common/config.h"
 
 namespace df::daemon {
@@ -11,10 +13,77 @@ using config::CheckKeys;
 using config::Read;
 using config::ReadBytes;
 
+Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
+  DF_RETURN_IF_ERROR(CheckKeys(node, "proxy",
+                               {"listen", "rules", "registryMirror", "registries", "basicAuth",
+                                "allowHosts", "maxConnections"}));
+  if (!node || node.IsNull()) {
+    return Status::Ok();
+  }
+  DF_RETURN_IF_ERROR(Read(node, "proxy", "listen", &p->listen));
+  DF_RETURN_IF_ERROR(Read(node, "proxy", "maxConnections", &p->max_connections));
+  if (const YAML::Node rules = node["rules"]; rules) {
+    if (!rules.IsSequence()) {
+      return InvalidArgument("config key 'proxy.rules' must be a list");
+    }
+    p->rules.clear();
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::string prefix = "proxy.rules[" + std::to_string(i) + "]";
+      DF_RETURN_IF_ERROR(CheckKeys(rules[i], prefix, {"regex", "useTLS", "redirect"}));
+      DaemonConfig::Proxy::Rule r;
+      DF_RETURN_IF_ERROR(Read(rules[i], prefix, "regex", &r.regex));
+      DF_RETURN_IF_ERROR(Read(rules[i], prefix, "useTLS", &r.use_tls));
+      DF_RETURN_IF_ERROR(Read(rules[i], prefix, "redirect", &r.redirect));
+      try {
+        std::regex re(r.regex);
+      } catch (const std::regex_error& e) {
+        return InvalidArgument("config key '" + prefix + ".regex': " + e.what());
+      }
+      p->rules.push_back(r);
+    }
+  }
+  const YAML::Node mirror = node["registryMirror"];
+  DF_RETURN_IF_ERROR(CheckKeys(mirror, "proxy.registryMirror",
+                               {"addr", "nsScheme", "enableTaskIDBasedBlobDigest"}));
+  DF_RETURN_IF_ERROR(Read(mirror, "proxy.registryMirror", "addr", &p->registry_mirror.addr));
+  DF_RETURN_IF_ERROR(
+      Read(mirror, "proxy.registryMirror", "nsScheme", &p->registry_mirror.ns_scheme));
+  DF_RETURN_IF_ERROR(Read(mirror, "proxy.registryMirror", "enableTaskIDBasedBlobDigest",
+                          &p->registry_mirror.enable_task_id_based_blob_digest));
+  if (p->registry_mirror.ns_scheme != "http" && p->registry_mirror.ns_scheme != "https") {
+    return InvalidArgument("config key 'proxy.registryMirror.nsScheme' must be http or https");
+  }
+  if (const YAML::Node regs = node["registries"]; regs) {
+    for (size_t i = 0; i < regs.size(); ++i) {
+      std::string prefix = "proxy.registries[" + std::to_string(i) + "]";
+      DF_RETURN_IF_ERROR(CheckKeys(regs[i], prefix, {"host", "caCert", "insecure"}));
+      DaemonConfig::Proxy::Registry r;
+      DF_RETURN_IF_ERROR(Read(regs[i], prefix, "host", &r.host));
+      DF_RETURN_IF_ERROR(Read(regs[i], prefix, "caCert", &r.ca_cert));
+      DF_RETURN_IF_ERROR(Read(regs[i], prefix, "insecure", &r.insecure));
+      if (r.host.empty()) {
+        return InvalidArgument("config key '" + prefix + ".host' is required");
+      }
+      p->registries.push_back(r);
+    }
+  }
+  const YAML::Node auth = node["basicAuth"];
+  DF_RETURN_IF_ERROR(CheckKeys(auth, "proxy.basicAuth", {"username", "password"}));
+  DF_RETURN_IF_ERROR(Read(auth, "proxy.basicAuth", "username", &p->basic_auth_username));
+  DF_RETURN_IF_ERROR(Read(auth, "proxy.basicAuth", "password", &p->basic_auth_password));
+  if (const YAML::Node allow = node["allowHosts"]; allow) {
+    for (const auto& a : allow) {
+      p->allow_hosts.push_back(a.as<std::string>());
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
-  DF_RETURN_IF_ERROR(CheckKeys(root, "",
-                               {"host", "server", "scheduler", "seedPeer", "upload", "download",
-                                "storage", "gc", "backSource", "metrics", "log", "testing"}));
+  DF_RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"host", "server", "scheduler", "seedPeer", "upload", "download", "storage", "gc",
+                 "backSource", "proxy", "metrics", "log", "testing"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
@@ -94,6 +163,8 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "insecure", &c->back_source.insecure));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "maxRetries", &c->back_source.max_retries));
 
+  DF_RETURN_IF_ERROR(ParseProxy(root["proxy"], &c->proxy));
+
   const YAML::Node metrics = root["metrics"];
   DF_RETURN_IF_ERROR(CheckKeys(metrics, "metrics", {"listen"}));
   DF_RETURN_IF_ERROR(Read(metrics, "metrics", "listen", &c->metrics.listen));
@@ -123,6 +194,10 @@ Status Validate(DaemonConfig* c) {
       SplitHostPort(c->upload.listen).status().Annotate("config key 'upload.listen'"));
   DF_RETURN_IF_ERROR(
       SplitHostPort(c->upload.rpc_listen).status().Annotate("config key 'upload.rpcListen'"));
+  if (!c->proxy.listen.empty()) {
+    DF_RETURN_IF_ERROR(
+        SplitHostPort(c->proxy.listen).status().Annotate("config key 'proxy.listen'"));
+  }
   if (!c->metrics.listen.empty()) {
     DF_RETURN_IF_ERROR(
         SplitHostPort(c->metrics.listen).status().Annotate("config key 'metrics.listen'"));

@@ -16,6 +16,8 @@
 
 #include "daemon/local_service.h"
 #include "daemon/metrics.h"
+#include "daemon/proxy/p2p.h"
+#include "daemon/proxy/proxy_server.h"
 #include "daemon/scheduler_client.h"
 #include "daemon/task_manager.h"
 #include "dragonfly/common/http_status_server.h"
@@ -59,9 +61,7 @@ class DaemonImpl : public Daemon {
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<DaemonMetrics>(registry_);
     DF_ASSIGN_OR_RETURN(store_, storage::OpenTaskStore(config_.storage.dir));
-    backend::HttpOptions http;
-    http.ca_file = config_.back_source.ca_cert;
-    http.insecure = config_.back_source.insecure;
+    backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
     backend_ = backend::NewHttpBackend(http);
     scheduler_ =
@@ -121,6 +121,9 @@ class DaemonImpl : public Daemon {
     }
     rpc_port_ = static_cast<uint16_t>(rpc_port);
 
+    if (!config_.proxy.listen.empty()) {
+      DF_ASSIGN_OR_RETURN(proxy_server_, proxy::StartProxyServer(&ctx_, tasks_.get()));
+    }
     if (!config_.metrics.listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto maddr, SplitHostPort(config_.metrics.listen));
       DF_ASSIGN_OR_RETURN(status_server_,
@@ -135,6 +138,7 @@ class DaemonImpl : public Daemon {
     std::cout << "dfdaemon started host_id=" << ctx_.host_id
               << " piece_port=" << piece_server_->port() << " rpc_port=" << rpc_port_
               << " metrics_port=" << (status_server_ ? status_server_->port() : 0)
+              << " proxy_port=" << (proxy_server_ ? proxy_server_->port() : 0)
               << " socket=" << config_.server.socket_path << std::endl;
     spdlog::info("dfdaemon started host_id={} piece_port={} rpc_port={} seed={}", ctx_.host_id,
                  piece_server_->port(), rpc_port_, seed);
@@ -169,6 +173,9 @@ class DaemonImpl : public Daemon {
     }
     if (upload_server_) {
       upload_server_->Shutdown(deadline);
+    }
+    if (proxy_server_) {
+      proxy_server_->Stop();
     }
     if (tasks_) {
       tasks_->Shutdown(std::chrono::seconds(5));
@@ -251,6 +258,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<grpc::Server> local_server_;
   std::unique_ptr<grpc::Server> upload_server_;
   std::unique_ptr<HttpStatusServer> status_server_;
+  std::unique_ptr<proxy::ProxyServer> proxy_server_;
   uint16_t rpc_port_ = 0;
 
   std::mutex mu_;

@@ -48,6 +48,19 @@ DaemonMetrics::DaemonMetrics(const std::shared_ptr<prometheus::Registry>& r)
                        .Name("dragonfly_dfdaemon_active_tasks")
                        .Help("Downloads in progress")
                        .Register(*r)
-                       .Add({})) {}
+                       .Add({})),
+      proxy_family(prometheus::BuildCounter()
+                       .Name("dragonfly_dfdaemon_proxy_requests_total")
+                       .Help("Proxy and registry mirror requests, by how they were served")
+                       .Register(*r)),
+      proxy_p2p(proxy_family.Add({{"kind", "p2p"}})),
+      proxy_passthrough(proxy_family.Add({{"kind", "passthrough"}})),
+      proxy_tunnels(proxy_family.Add({{"kind", "tunnel"}})),
+      proxy_errors(proxy_family.Add({{"kind", "error"}})),
+      proxy_bytes(prometheus::BuildCounter()
+                      .Name("dragonfly_dfdaemon_proxy_p2p_bytes_total")
+                      .Help("Body bytes sent to proxy clients from P2P tasks")
+                      .Register(*r)
+                      .Add({})) {}
 
 }  // namespace df::daemon

@@ -30,6 +30,12 @@ struct DaemonMetrics {
   prometheus::Counter& tasks_failed;
   prometheus::Counter& cache_hits;
   prometheus::Gauge& active_tasks;
+  prometheus::Family<prometheus::Counter>& proxy_family;
+  prometheus::Counter& proxy_p2p;          // requests served through P2P
+  prometheus::Counter& proxy_passthrough;  // requests forwarded unchanged
+  prometheus::Counter& proxy_tunnels;      // CONNECT tunnels
+  prometheus::Counter& proxy_errors;       // error responses made by the proxy
+  prometheus::Counter& proxy_bytes;        // body bytes sent to clients from P2P tasks
 };
 
 }  // namespace df::daemon

@@ -158,6 +158,7 @@ class Daemon(Proc):
             "upload": {"listen": "127.0.0.1:0", "rpcListen": "127.0.0.1:0"},
             "storage": {"dir": self.store},
             "metrics": {"listen": "127.0.0.1:0"},
+            "proxy": {"listen": "127.0.0.1:0"},
             "scheduler": {"addrs": [scheduler_addr] if scheduler_addr else [],
                           "announceInterval": "2s", "rpcTimeout": "2s"},
             "download": {"stallTimeout": "10s", "pieceTimeout": "10s"},
@@ -170,11 +171,15 @@ class Daemon(Proc):
             json.dump(cfg, f)  # JSON is YAML
         super().__init__(name, [os.path.join(BIN, "dfdaemon"), "--config", self.config_path],
                          workdir, r"dfdaemon started .*piece_port=(\d+) rpc_port=(\d+) "
-                                  r"metrics_port=(\d+)")
+                                  r"metrics_port=(\d+) proxy_port=(\d+)")
 
     @property
     def metrics_port(self):
         return int(self.match.group(3))
+
+    @property
+    def proxy_port(self):
+        return int(self.match.group(4))
 
     def metrics(self):
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

@@ -16,9 +16,16 @@
 
 namespace df::backend {
 
+// TLS settings for one upstream host ("host" or "host:port", as in the URL).
+struct HostTls {
+  std::string ca_file;
+  bool insecure = false;
+};
+
 struct HttpOptions {
-  std::string ca_file;    // extra CA bundle (PEM); empty = system trust
-  bool insecure = false;  // skip TLS verification
+  std::string ca_file;                      // extra CA bundle (PEM); empty = system trust
+  bool insecure = false;                    // skip TLS verification
+  std::map<std::string, HostTls> host_tls;  // per-host overrides of ca_file / insecure
   int connect_timeout_ms = 10000;
   int max_retries = 3;           // transient failures retried this many times
   int retry_backoff_ms = 200;    // doubled after each retry, with jitter

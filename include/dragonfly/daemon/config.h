@@ -61,6 +61,33 @@ struct DaemonConfig {
     bool insecure = false;
     uint32_t max_retries = 3;
   } back_source;
+  // HTTP proxy and registry mirror (one port). See docs/registry-mirror.md.
+  struct Proxy {
+    std::string listen = "127.0.0.1:65001";  // empty = off
+    struct Rule {
+      std::string regex;     // matched against the upstream URL without query
+      bool use_tls = false;  // rewrite http:// to https:// for the upstream
+      std::string redirect;  // replace the upstream authority (host:port)
+    };
+    std::vector<Rule> rules = {{"blobs/sha256.*", false, ""}};  // what goes through P2P
+    struct RegistryMirror {
+      std::string addr = "https://index.docker.io";  // upstream without header or ns=
+      std::string ns_scheme = "https";               // scheme for ?ns=<host> upstreams
+      bool enable_task_id_based_blob_digest = true;  // a blob's task ID is its digest
+    } registry_mirror;
+    struct Registry {
+      std::string host;  // host:port
+      std::string ca_cert;
+      bool insecure = false;
+    };
+    std::vector<Registry> registries;  // per-upstream TLS (also used by back-to-source)
+    std::string basic_auth_username;   // Proxy-Authorization for proxy (not mirror) requests
+    std::string basic_auth_password;
+    // Absolute-form and CONNECT targets (regex on "host:port") allowed besides rule matches.
+    // When the proxy listens on loopback only, every target is allowed.
+    std::vector<std::string> allow_hosts;
+    uint32_t max_connections = 1024;
+  } proxy;
   struct Metrics {
     std::string listen = "127.0.0.1:4002";  // /metrics and /healthy; empty = off
   } metrics;

@@ -1,0 +1,285 @@
+#include "daemon/proxy/p2p.h"
+
+#include <spdlog/spdlog.h>
+
+#include <regex>
+
+#include "daemon/metrics.h"
+#include "daemon/proxy/range.h"
+#include "dragonfly/common/digest.h"
+#include "dragonfly/common/net.h"
+#include "dragonfly/common/piece.h"
+#include "dragonfly/common/task_id.h"
+
+namespace df::daemon::proxy {
+namespace {
+
+using std::chrono::milliseconds;
+
+// "sha256:<hex>" from ".../blobs/sha256:<hex>", or empty.
+std::string BlobDigest(const std::string& url) {
+  static const std::regex kBlob(R"(/v2/.+/blobs/(sha256:[0-9a-f]{64})$)");
+  std::smatch m;
+  std::string path = url.substr(0, url.find('?'));
+  return std::regex_search(path, m, kBlob) ? m[1].str() : std::string();
+}
+
+int HttpStatusOf(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kDeadlineExceeded:
+      return 504;
+    case StatusCode::kUnavailable:
+      return 502;
+    default:
+      return 500;
+  }
+}
+
+const char* ReasonOf(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 416:
+      return "Range Not Satisfiable";
+    case 502:
+      return "Bad Gateway";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+bool SendSimple(int fd, int status, const std::string& type, const std::string& message,
+                bool keep_alive, const std::string& extra = "") {
+  std::string body = message + "\n";
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + ReasonOf(status) +
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Dragonfly-Error-Type: " + type + "\r\n" +
+      extra + "Content-Length: " + std::to_string(body.size()) +
+      (keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close") + "\r\n\r\n" + body;
+  return net::WriteAll(fd, out.data(), out.size()).ok() && keep_alive;
+}
+
+// Bytes stored contiguously from `pos` (the pieces covering it are present).
+uint64_t AvailableFrom(const storage::Task& task, uint64_t pos) {
+  storage::TaskStat st = task.Stat();
+  if (st.piece_length == 0) {
+    return pos;
+  }
+  auto n = static_cast<uint32_t>(pos / st.piece_length);
+  uint64_t end = pos;
+  while (task.HasPiece(n)) {
+    end = PieceOffset(st.piece_length, n) + task.PieceSize(n);
+    ++n;
+  }
+  return std::max(end, pos);
+}
+
+}  // namespace
+
+backend::HttpOptions UpstreamTls(const DaemonConfig& config) {
+  backend::HttpOptions o;
+  o.ca_file = config.back_source.ca_cert;
+  o.insecure = config.back_source.insecure;
+  for (const auto& r : config.proxy.registries) {
+    o.host_tls[r.host] = backend::HostTls{r.ca_cert, r.insecure};
+  }
+  return o;
+}
+
+P2PServer::P2PServer(DaemonContext* ctx, TaskManager* tasks)
+    : ctx_(ctx), tasks_(tasks), tls_(UpstreamTls(*ctx->config)) {}
+
+bool P2PServer::VerifyOnce(storage::Task& task, const std::string& digest) {
+  std::string key = task.id() + "@" + std::to_string(task.Stat().created_at_ms);
+  {
+    std::lock_guard lock(mu_);
+    if (verified_.count(key) > 0) {
+      return true;
+    }
+  }
+  Status s = VerifyFileDigest(task.data_path(), digest);
+  if (!s.ok()) {
+    spdlog::error("blob digest mismatch task_id={} error=\"{}\"", task.id(), s.ToString());
+    return false;
+  }
+  std::lock_guard lock(mu_);
+  verified_.insert(key);
+  return true;
+}
+
+bool P2PServer::Serve(int fd, const P2PRequest& req) {
+  auto& metrics = *ctx_->metrics;
+  // 1. Ask the upstream whether this client may have the content, with its own credentials.
+  Headers auth;
+  for (const auto& [k, v] : req.headers) {
+    if (EqualsIgnoreCase(k, "Authorization") || EqualsIgnoreCase(k, "Cookie")) {
+      auth.emplace_back(k, v);
+    }
+  }
+  auto head = Head(tls_, req.url, auth);
+  if (!head.ok()) {
+    return SendSimple(fd, 502, "backend", head.status().message(), false);
+  }
+  bool head_unsupported = head->status == 405 || head->status == 501;
+  if (!head_unsupported && (head->status < 200 || head->status >= 300)) {
+    // Relay the upstream's own answer (e.g. 401 with WWW-Authenticate) unchanged.
+    UpstreamRequest up;
+    up.method = "GET";
+    up.url = req.url;
+    up.headers = req.headers;
+    ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
+    return r.complete && req.keep_alive;
+  }
+
+  // 2. The task: the blob digest or Dragonfly's URL rule names it.
+  std::string digest = req.registry ? BlobDigest(req.url) : "";
+  sched::TaskSpec spec;
+  if (!digest.empty() && ctx_->config->proxy.registry_mirror.enable_task_id_based_blob_digest) {
+    spec.set_task_id(digest.substr(7));
+  } else {
+    TaskIdInput in;
+    in.url = req.url;
+    in.tag = req.tag;
+    in.application = req.application;
+    in.filtered_query_params = req.filtered_query_params;
+    auto id = MakeTaskId(in);
+    if (!id.ok()) {
+      return SendSimple(fd, 400, "proxy", id.status().message(), false);
+    }
+    spec.set_task_id(*id);
+  }
+  spec.set_url(req.url);
+  spec.set_tag(req.tag);
+  spec.set_application(req.application);
+  for (const auto& [k, v] : auth) {
+    (*spec.mutable_headers())[k] = v;
+  }
+  for (const auto& f : req.filtered_query_params) {
+    spec.add_filtered_query_params(f);
+  }
+
+  std::shared_ptr<PeerTask> download;
+  storage::TaskLease cached;
+  if (auto lease = ctx_->store->AcquireExisting(spec.task_id()); lease.ok() && (*lease)->done()) {
+    cached = std::move(lease).value();
+    metrics.bytes_local_peer.Increment(static_cast<double>(cached->Stat().content_length));
+  } else {
+    DownloadOptions options;
+    options.spec = spec;
+    auto started = tasks_->StartOrAttach(options);
+    if (!started.ok()) {
+      return SendSimple(fd, 500, "dfdaemon", started.status().message(), false);
+    }
+    download = std::move(started).value();
+  }
+  storage::Task& task = download ? download->task() : *cached;
+  metrics.proxy_p2p.Increment();
+  auto failed = [&]() -> Status {
+    if (download && download->finished() && !download->result().ok()) {
+      return download->result();
+    }
+    return Status::Ok();
+  };
+
+  // 3. The length: from the store once the task's geometry is known.
+  uint64_t version = 0;
+  while (task.Stat().content_length < 0) {
+    if (Status s = failed(); !s.ok()) {
+      return SendSimple(fd, HttpStatusOf(s), "backend", s.message(), false);
+    }
+    version = task.WaitForChange(version, milliseconds(200));
+  }
+  auto total = static_cast<uint64_t>(task.Stat().content_length);
+  if (head->content_length >= 0 && static_cast<uint64_t>(head->content_length) != total) {
+    return SendSimple(fd, 502, "backend", "upstream length differs from the task's", false);
+  }
+  auto range = ParseRange(req.range, total);
+  if (!range.ok()) {
+    return SendSimple(fd, 416, "proxy", "range not satisfiable", req.keep_alive,
+                      "Content-Range: bytes */" + std::to_string(total) + "\r\n");
+  }
+  uint64_t start = *range ? (*range)->start : 0;
+  uint64_t end = *range ? (*range)->end : total;
+  std::string out = *range ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n";
+  out += "Content-Type: application/octet-stream\r\nAccept-Ranges: bytes\r\n";
+  out += "Content-Length: " + std::to_string(end - start) + "\r\n";
+  if (*range) {
+    out += "Content-Range: bytes " + std::to_string(start) + "-" + std::to_string(end - 1) + "/" +
+           std::to_string(total) + "\r\n";
+  }
+  if (!digest.empty()) {
+    out += "Docker-Content-Digest: " + digest + "\r\n";
+  }
+  out += "X-Dragonfly-Task-ID: " + spec.task_id() + "\r\n";
+  if (cached) {
+    out += "X-Dragonfly-Task-Download-Finished: true\r\n";
+  }
+  out += req.keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+  if (!net::WriteAll(fd, out.data(), out.size(), true).ok()) {
+    return false;
+  }
+
+  // 4. Stream as pieces arrive. The last byte of a whole blob waits for its digest check.
+  const bool hold_last = !digest.empty() && start == 0 && end == total && total > 0;
+  const uint64_t limit = hold_last ? end - 1 : end;
+  uint64_t pos = start;
+  while (pos < limit) {
+    uint64_t ready = std::min(AvailableFrom(task, pos), limit);
+    if (ready > pos) {
+      if (!net::SendFile(fd, task.read_fd(), pos, ready - pos).ok()) {
+        return false;
+      }
+      metrics.proxy_bytes.Increment(static_cast<double>(ready - pos));
+      pos = ready;
+      continue;
+    }
+    if (Status s = failed(); !s.ok()) {
+      spdlog::warn("proxy download failed mid-response url=\"{}\" error=\"{}\"",
+                   req.url.substr(0, req.url.find('?')), s.ToString());
+      return false;
+    }
+    version = task.WaitForChange(version, milliseconds(200));
+  }
+  if (hold_last) {
+    while (!task.done()) {
+      if (Status s = failed(); !s.ok()) {
+        return false;
+      }
+      version = task.WaitForChange(version, milliseconds(200));
+    }
+    if (!VerifyOnce(task, digest)) {
+      std::string id = task.id();
+      download.reset();
+      cached.Reset();
+      (void)ctx_->store->Delete(id);
+      return false;  // the client sees a truncated body and retries
+    }
+    if (!net::SendFile(fd, task.read_fd(), end - 1, 1).ok()) {
+      return false;
+    }
+    metrics.proxy_bytes.Increment(1);
+  }
+  return req.keep_alive;
+}
+
+}  // namespace df::daemon::proxy

@@ -1,0 +1,49 @@
+// P2PServer: answers a proxied GET from the P2P network. See proxy_server.h for the flow.
+// Thread-safe: Serve runs on each client connection's thread.
+#pragma once
+
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "daemon/peer_task.h"
+#include "daemon/proxy/upstream.h"
+#include "daemon/task_manager.h"
+#include "dragonfly/backend/http_backend.h"
+
+namespace df::daemon::proxy {
+
+struct P2PRequest {
+  std::string url;        // upstream URL (ns= removed)
+  bool registry = false;  // a registry mirror request (blob digests apply)
+  bool keep_alive = true;
+  std::string range;  // the client's Range header, if any
+  std::string tag;
+  std::string application;
+  std::vector<std::string> filtered_query_params;
+  Headers headers;  // the client's end-to-end headers (Authorization, Accept, ...)
+};
+
+// The upstream TLS settings of a daemon config (backSource + proxy.registries).
+backend::HttpOptions UpstreamTls(const DaemonConfig& config);
+
+class P2PServer {
+ public:
+  P2PServer(DaemonContext* ctx, TaskManager* tasks);
+
+  // Writes the whole response to `fd`; returns whether the connection may be kept open.
+  bool Serve(int fd, const P2PRequest& req);
+  const backend::HttpOptions& tls() const { return tls_; }
+
+ private:
+  bool VerifyOnce(storage::Task& task, const std::string& digest);
+
+  DaemonContext* ctx_;
+  TaskManager* tasks_;
+  backend::HttpOptions tls_;
+  std::mutex mu_;
+  std::set<std::string> verified_;  // "<task id>@<created ms>" whose digest was checked
+};
+
+}  // namespace df::daemon::proxy

@@ -1,0 +1,538 @@
+#include "daemon/proxy/proxy_server.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "daemon/metrics.h"
+#include "daemon/proxy/p2p.h"
+#include "daemon/proxy/upstream.h"
+#include "dragonfly/common/net.h"
+
+namespace df::daemon::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+constexpr uint32_t kHeaderLimit = 64 * 1024;
+
+std::string UrlDecode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// host[:port] with the characters a registry name may have.
+bool ValidAuthority(std::string_view a) {
+  return !a.empty() && a.size() < 256 &&
+         a.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]_") ==
+             std::string_view::npos;
+}
+
+// "http(s)://host[:port]" without a path.
+bool ValidBaseUrl(std::string_view u) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (u.substr(0, scheme.size()) == scheme) {
+      std::string_view rest = u.substr(scheme.size());
+      while (!rest.empty() && rest.back() == '/') {
+        rest.remove_suffix(1);
+      }
+      return ValidAuthority(rest);
+    }
+  }
+  return false;
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+class Server;
+
+class Connection {
+ public:
+  Connection(Server* server, int fd) : server_(server), sock_(io_) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof(ss);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    sock_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
+  }
+  void Run();
+
+ private:
+  using Parser = http::request_parser<http::buffer_body>;
+  bool Handle(Parser& parser);
+  bool HandleMirror(Parser& parser, std::string_view target);
+  bool HandleProxy(Parser& parser, std::string_view target);
+  bool HandleConnect(Parser& parser, std::string_view target);
+  bool ForwardTo(Parser& parser, const std::string& url);
+  P2PRequest MakeP2PRequest(const Parser& parser, const std::string& url, bool registry) const;
+  bool CheckProxyAuth(Parser& parser);
+  Headers ForwardHeaders(const Parser& parser) const;
+  bool SendError(int status, const std::string& type, const std::string& message, bool keep_alive,
+                 const std::string& extra_headers = "");
+  int fd() { return sock_.native_handle(); }
+
+  Server* server_;
+  asio::io_context io_;
+  tcp::socket sock_;
+  beast::flat_buffer buf_;
+};
+
+class Server : public ProxyServer {
+ public:
+  Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback)
+      : ctx_(ctx),
+        tasks_(tasks),
+        listener_(std::move(listener)),
+        port_(port),
+        loopback_(loopback),
+        p2p_(ctx, tasks) {
+    const auto& cfg = ctx->config->proxy;
+    for (const auto& r : cfg.rules) {
+      rules_.push_back({std::regex(r.regex), r});
+    }
+    for (const auto& a : cfg.allow_hosts) {
+      allow_.emplace_back(a);
+    }
+    std::string addr = cfg.registry_mirror.addr;
+    while (!addr.empty() && addr.back() == '/') {
+      addr.pop_back();
+    }
+    default_registry_ = addr;
+    thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~Server() override { Stop(); }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  uint16_t port() const override { return port_; }
+  void Stop() override {
+    if (stopping_.exchange(true)) {
+      return;
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+    std::unique_lock lock(mu_);
+    for (int fd : fds_) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    idle_.wait_for(lock, std::chrono::seconds(5), [&] { return fds_.empty(); });
+  }
+
+  DaemonContext* ctx() { return ctx_; }
+  P2PServer& p2p() { return p2p_; }
+  const std::string& default_registry() const { return default_registry_; }
+
+  // The first rule matching `url` (query excluded), or nullptr.
+  const DaemonConfig::Proxy::Rule* MatchRule(const std::string& url) const {
+    std::string bare = url.substr(0, url.find('?'));
+    for (const auto& [re, rule] : rules_) {
+      if (std::regex_search(bare, re)) {
+        return &rule;
+      }
+    }
+    return nullptr;
+  }
+
+  // May this proxy contact `authority` for a client? Everything when it listens on loopback
+  // only; otherwise the mirror's registries, rule matches and allowHosts.
+  bool Allowed(const std::string& authority, const std::string& url) const {
+    if (loopback_) {
+      return true;
+    }
+    if (default_registry_.find("://" + authority) != std::string::npos) {
+      return true;
+    }
+    for (const auto& r : ctx_->config->proxy.registries) {
+      if (r.host == authority) {
+        return true;
+      }
+    }
+    if (MatchRule(url) != nullptr) {
+      return true;
+    }
+    return std::any_of(allow_.begin(), allow_.end(),
+                       [&](const std::regex& re) { return std::regex_match(authority, re); });
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      pollfd p{listener_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) {
+        continue;
+      }
+      int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (fds_.size() >= ctx_->config->proxy.max_connections) {
+          static const char kBusy[] =
+              "HTTP/1.1 503 Service Unavailable\r\nX-Dragonfly-Error-Type: proxy\r\n"
+              "Content-Length: 0\r\nConnection: close\r\n\r\n";
+          (void)net::WriteAll(fd, kBusy, sizeof(kBusy) - 1);
+          ::close(fd);
+          continue;
+        }
+        fds_.insert(fd);
+      }
+      std::thread([this, fd] {
+        {
+          Connection conn(this, fd);  // owns and closes fd
+          conn.Run();
+        }
+        std::lock_guard lock(mu_);
+        fds_.erase(fd);
+        idle_.notify_all();
+      }).detach();
+    }
+  }
+
+  DaemonContext* ctx_;
+  TaskManager* tasks_;
+  net::Fd listener_;
+  uint16_t port_;
+  bool loopback_;
+  P2PServer p2p_;
+  std::vector<std::pair<std::regex, DaemonConfig::Proxy::Rule>> rules_;
+  std::vector<std::regex> allow_;
+  std::string default_registry_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::set<int> fds_;
+};
+
+void Connection::Run() {
+  net::SetTimeouts(fd(), 300000);
+  while (true) {
+    Parser parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(boost::none);
+    beast::error_code ec;
+    http::read_header(sock_, buf_, parser, ec);
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      return;
+    }
+    if (ec == http::error::header_limit) {
+      SendError(431, "proxy", "request header fields too large", false);
+      return;
+    }
+    if (ec) {
+      SendError(400, "proxy", "malformed request: " + ec.message(), false);
+      return;
+    }
+    bool keep = false;
+    try {
+      keep = Handle(parser);
+    } catch (const std::exception& e) {
+      spdlog::error("proxy request failed error=\"{}\"", e.what());
+      keep = false;
+    }
+    if (!keep || !parser.is_done()) {
+      return;
+    }
+  }
+}
+
+bool Connection::Handle(Parser& parser) {
+  const auto& req = parser.get();
+  std::string_view target(req.target().data(), req.target().size());
+  if (req.method() == http::verb::connect) {
+    return HandleConnect(parser, target);
+  }
+  if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
+    return HandleProxy(parser, target);
+  }
+  if (target.rfind("/v2", 0) == 0) {
+    return HandleMirror(parser, target);
+  }
+  return SendError(404, "proxy", "not a registry (/v2/...) or proxy request", req.keep_alive());
+}
+
+Headers Connection::ForwardHeaders(const Parser& parser) const {
+  Headers out;
+  for (const auto& f : parser.get()) {
+    std::string name(f.name_string());
+    if (IsHopByHop(name) || EqualsIgnoreCase(name, "Host") ||
+        EqualsIgnoreCase(name, "Content-Length") ||
+        (name.size() > 12 && EqualsIgnoreCase(name.substr(0, 12), "X-Dragonfly-"))) {
+      continue;
+    }
+    out.emplace_back(std::move(name), std::string(f.value()));
+  }
+  return out;
+}
+
+P2PRequest Connection::MakeP2PRequest(const Parser& parser, const std::string& url,
+                                      bool registry) const {
+  const auto& req = parser.get();
+  auto get = [&](std::string_view name) {
+    auto it = req.find(name);
+    return it == req.end() ? std::string() : std::string(it->value());
+  };
+  P2PRequest r;
+  r.url = url;
+  r.registry = registry;
+  r.keep_alive = req.keep_alive();
+  r.range = get("Range");
+  r.tag = get("X-Dragonfly-Tag");
+  r.application = get("X-Dragonfly-Application");
+  std::string filtered = get("X-Dragonfly-Filtered-Query-Params");
+  for (size_t pos = 0; pos < filtered.size();) {
+    size_t comma = std::min(filtered.find(',', pos), filtered.size());
+    std::string p = filtered.substr(pos, comma - pos);
+    p.erase(0, p.find_first_not_of(' '));
+    if (!p.empty()) {
+      r.filtered_query_params.push_back(p);
+    }
+    pos = comma + 1;
+  }
+  r.headers = ForwardHeaders(parser);
+  return r;
+}
+
+bool Connection::SendError(int status, const std::string& type, const std::string& message,
+                           bool keep_alive, const std::string& extra_headers) {
+  std::string body = message + "\n";
+  std::string reason(http::obsolete_reason(static_cast<http::status>(status)));
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason +
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Dragonfly-Error-Type: " + type + "\r\n" +
+      extra_headers + "Content-Length: " + std::to_string(body.size()) +
+      (keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + body;
+  server_->ctx()->metrics->proxy_errors.Increment();
+  return net::WriteAll(fd(), out.data(), out.size()).ok() && keep_alive;
+}
+
+bool Connection::ForwardTo(Parser& parser, const std::string& url) {
+  const auto& req = parser.get();
+  UpstreamRequest up;
+  up.method = std::string(req.method_string());
+  up.url = url;
+  up.headers = ForwardHeaders(parser);
+  up.has_body = !parser.is_done() && (req.has_content_length() || req.chunked());
+  up.body_length = req.has_content_length() && parser.content_length()
+                       ? static_cast<int64_t>(*parser.content_length())
+                       : -1;
+  up.read_body = [this, &parser](char* out, size_t cap) -> long {
+    if (parser.is_done()) {
+      return 0;
+    }
+    parser.get().body().data = out;
+    parser.get().body().size = cap;
+    beast::error_code ec;
+    http::read(sock_, buf_, parser, ec);
+    if (ec == http::error::need_buffer) {
+      ec = {};
+    }
+    if (ec) {
+      return -1;
+    }
+    return static_cast<long>(cap - parser.get().body().size);
+  };
+  server_->ctx()->metrics->proxy_passthrough.Increment();
+  ForwardResult r = Forward(server_->p2p().tls(), up, fd(), req.keep_alive());
+  if (r.complete) {
+    return req.keep_alive();
+  }
+  spdlog::warn("proxy forward failed url=\"{}\" error=\"{}\"", url.substr(0, url.find('?')),
+               r.error.ToString());
+  if (!r.response_started) {
+    SendError(502, "backend", r.error.message(), false);
+  }
+  return false;
+}
+
+bool Connection::HandleMirror(Parser& parser, std::string_view target) {
+  const auto& req = parser.get();
+  std::string path(target.substr(0, target.find('?')));
+  std::string query = target.find('?') == std::string_view::npos
+                          ? ""
+                          : std::string(target.substr(target.find('?') + 1));
+  std::string ns;
+  std::string kept;
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string::npos) {
+      amp = query.size();
+    }
+    std::string pair = query.substr(pos, amp - pos);
+    if (pair.rfind("ns=", 0) == 0) {
+      ns = UrlDecode(pair.substr(3));
+    } else if (!pair.empty()) {
+      kept += (kept.empty() ? "" : "&") + pair;
+    }
+    pos = amp + 1;
+  }
+  std::string base;
+  auto header = req.find("X-Dragonfly-Registry");
+  const auto& cfg = server_->ctx()->config->proxy;
+  if (header != req.end()) {
+    base = std::string(header->value());
+    if (!ValidBaseUrl(base)) {
+      return SendError(400, "proxy", "bad X-Dragonfly-Registry: want http(s)://host[:port]", false);
+    }
+  } else if (!ns.empty()) {
+    if (!ValidAuthority(ns)) {
+      return SendError(400, "proxy", "bad ns parameter: want host[:port]", false);
+    }
+    base = cfg.registry_mirror.ns_scheme + "://" + ns;
+  } else {
+    base = server_->default_registry();
+  }
+  while (!base.empty() && base.back() == '/') {
+    base.pop_back();
+  }
+  std::string url = base + path + (kept.empty() ? "" : "?" + kept);
+  std::string authority = base.substr(base.find("://") + 3);
+  if (!server_->Allowed(authority, url)) {
+    return SendError(403, "proxy", "registry " + authority + " is not allowed by this mirror",
+                     false);
+  }
+  return req.method() == http::verb::get && server_->MatchRule(url) != nullptr
+             ? server_->p2p().Serve(fd(), MakeP2PRequest(parser, url, true))
+             : ForwardTo(parser, url);
+}
+
+bool Connection::CheckProxyAuth(Parser& parser) {
+  const auto& cfg = server_->ctx()->config->proxy;
+  if (cfg.basic_auth_username.empty()) {
+    return true;
+  }
+  auto h = parser.get().find(http::field::proxy_authorization);
+  std::string want = cfg.basic_auth_username + ":" + cfg.basic_auth_password;
+  std::string encoded(beast::detail::base64::encoded_size(want.size()), '\0');
+  encoded.resize(beast::detail::base64::encode(encoded.data(), want.data(), want.size()));
+  if (h != parser.get().end() && h->value() == "Basic " + encoded) {
+    return true;
+  }
+  SendError(407, "proxy", "proxy authentication required", false,
+            "Proxy-Authenticate: Basic realm=\"dragonfly\"\r\n");
+  return false;
+}
+
+bool Connection::HandleProxy(Parser& parser, std::string_view target) {
+  if (!CheckProxyAuth(parser)) {
+    return false;
+  }
+  const auto& req = parser.get();
+  std::string url(target);
+  std::string rest = url.substr(url.find("://") + 3);
+  std::string authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (!ValidAuthority(authority)) {
+    return SendError(400, "proxy", "bad URL authority", false);
+  }
+  const DaemonConfig::Proxy::Rule* rule = server_->MatchRule(url);
+  if (!server_->Allowed(authority, url)) {
+    return SendError(403, "proxy", "host " + authority + " is not allowed by this proxy", false);
+  }
+  auto use = req.find("X-Dragonfly-Use-P2P");
+  bool p2p = req.method() == http::verb::get &&
+             (rule != nullptr || (use != req.end() && EqualsIgnoreCase(use->value(), "true")));
+  if (rule != nullptr && rule->use_tls && url.rfind("http://", 0) == 0) {
+    url = "https://" + url.substr(7);
+  }
+  if (rule != nullptr && !rule->redirect.empty()) {
+    url = url.substr(0, url.find("://") + 3) + rule->redirect +
+          url.substr(url.find("://") + 3 + authority.size());
+  }
+  return p2p ? server_->p2p().Serve(fd(), MakeP2PRequest(parser, url, false))
+             : ForwardTo(parser, url);
+}
+
+bool Connection::HandleConnect(Parser& parser, std::string_view target) {
+  if (!CheckProxyAuth(parser)) {
+    return false;
+  }
+  std::string authority(target);
+  auto colon = authority.rfind(':');
+  if (!ValidAuthority(authority) || colon == std::string::npos) {
+    return SendError(400, "proxy", "CONNECT wants host:port", false);
+  }
+  if (!server_->Allowed(authority, "https://" + authority + "/")) {
+    return SendError(403, "proxy", "host " + authority + " is not allowed by this proxy", false);
+  }
+  std::string host = authority.substr(0, colon);
+  auto port = static_cast<uint16_t>(std::atoi(authority.c_str() + colon + 1));
+  auto upstream = net::Connect(host, port, 10000);
+  if (!upstream.ok()) {
+    return SendError(502, "backend", upstream.status().message(), false);
+  }
+  static const char kOk[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+  if (!net::WriteAll(fd(), kOk, sizeof(kOk) - 1).ok()) {
+    return false;
+  }
+  server_->ctx()->metrics->proxy_tunnels.Increment();
+  // Bytes the client sent after the CONNECT head belong to the tunnel.
+  if (buf_.size() > 0) {
+    auto data = buf_.data();
+    if (!net::WriteAll(upstream->get(), data.data(), data.size()).ok()) {
+      return false;
+    }
+    buf_.consume(buf_.size());
+  }
+  int a = fd();
+  int b = upstream->get();
+  net::SetTimeouts(b, 0);
+  char chunk[64 * 1024];
+  while (true) {
+    pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+    if (::poll(p, 2, 300000) <= 0) {
+      return false;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+        continue;
+      }
+      ssize_t n = ::recv(p[i].fd, chunk, sizeof(chunk), 0);
+      if (n <= 0 || !net::WriteAll(i == 0 ? b : a, chunk, static_cast<size_t>(n)).ok()) {
+        return false;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, TaskManager* tasks) {
+  DF_ASSIGN_OR_RETURN(auto addr, SplitHostPort(ctx->config->proxy.listen));
+  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(addr.first, addr.second, 1024));
+  DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(fd.get()));
+  return std::unique_ptr<ProxyServer>(
+      std::make_unique<Server>(ctx, tasks, std::move(fd), port, IsLoopback(addr.first)));
+}
+
+}  // namespace df::daemon::proxy
