@@ -15,7 +15,9 @@ Behaviour switches, as query parameters of the request URL:
   redirect=1        302 to the same URL without the redirect parameter
   echo=1            200 with a JSON object of the request headers as body (header names
                     lower-cased); the headers are also echoed back as X-Echo-<Name>
---tls-cert/--tls-key serve HTTPS instead of HTTP.
+--tls-cert/--tls-key serve HTTPS instead of HTTP. --auth-prefix P: paths under P answer 401 with
+WWW-Authenticate unless "Authorization: Bearer <--auth-token>" is sent. hang=S sleeps S seconds
+before answering.
 Counters: GET /_stats -> {"requests": {path: n}, "bytes": {path: n}, "total_bytes": n}
 (body bytes actually sent, query stripped); POST (or GET) /_reset zeroes them and the
 fail_first / reset_after state. Neither endpoint is counted.
@@ -193,6 +195,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, b'{"ok": true}\n', "application/json", head=head)
             return
         stats.count_request(path)
+        auth_prefix = self.server.auth_prefix
+        if auth_prefix and path.startswith(auth_prefix) and \
+                self.headers.get("Authorization") != "Bearer " + self.server.auth_token:
+            self.send_status(401, path, head, {
+                "WWW-Authenticate": 'Bearer realm="http://127.0.0.1/token",service="test"'})
+            return
+        if "hang" in query:
+            time.sleep(float(query["hang"]))
         if "status" in query:
             self.send_status(int(query["status"]), path, head)
             return
@@ -207,6 +217,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "echo" in query:
             echoed = {k.lower(): v for k, v in self.headers.items()}
+            echoed["_accept_lines"] = self.headers.get_all("Accept") or []
             extra = {"X-Echo-" + k: v for k, v in self.headers.items()}
             body = json.dumps(echoed, sort_keys=True).encode()
             self.send_body(200, body, "application/json", path, head, extra)
@@ -313,6 +324,9 @@ def main():
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--port-file")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--auth-prefix", help="paths under this prefix need --auth-token")
+    parser.add_argument("--auth-token", default="secret",
+                        help="the Bearer token that --auth-prefix paths require")
     parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate chain")
     parser.add_argument("--tls-key", help="private key of --tls-cert")
     parser.add_argument("--exit-with-parent", action="store_true",
@@ -323,6 +337,8 @@ def main():
     server.root = os.path.realpath(args.root)
     server.stats = Stats()
     server.verbose = args.verbose
+    server.auth_prefix = args.auth_prefix
+    server.auth_token = args.auth_token
     server.tls = bool(args.tls_cert)
     if server.tls:
         import ssl

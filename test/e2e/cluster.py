@@ -101,9 +101,9 @@ class Proc:
 
 
 class Origin(Proc):
-    def __init__(self, workdir, root, tls=None):
+    def __init__(self, workdir, root, tls=None, extra_args=()):
         argv = ["python3", os.path.join(ROOT, "tools", "test_origin.py"), "--root", root,
-                "--port", "0"]
+                "--port", "0", *extra_args]
         if tls:
             argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
         super().__init__("origin", argv, workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
@@ -222,9 +222,9 @@ class Cluster:
         self.procs.append(proc)
         return proc.start()
 
-    def origin(self, tls=None):
-        """tls: (cert, key) paths to serve HTTPS."""
-        return self.add(Origin(self.dir, self.origin_root, tls))
+    def origin(self, tls=None, extra_args=()):
+        """tls: (cert, key) paths to serve HTTPS; extra_args go to tools/test_origin.py."""
+        return self.add(Origin(self.dir, self.origin_root, tls, extra_args))
 
     def self_signed_cert(self, name="localhost"):
         """A self-signed certificate for `name` (and 127.0.0.1); returns (cert, key)."""
