@@ -13,12 +13,14 @@ Behaviour switches, as query parameters of the request URL:
   ignore_range=1    ignore Range and always send the whole file with 200
   shift_range=K     answer 206 whose range starts K bytes later than asked (a broken server)
   redirect=1        302 to the same URL without the redirect parameter
+  redirect_to=URL   307 to URL (e.g. another host, as registries do for object storage)
   echo=1            200 with a JSON object of the request headers as body (header names
                     lower-cased); the headers are also echoed back as X-Echo-<Name>
 --tls-cert/--tls-key serve HTTPS instead of HTTP. --auth-prefix P: paths under P answer 401 with
 WWW-Authenticate unless "Authorization: Bearer <--auth-token>" is sent. hang=S sleeps S seconds
 before answering.
-Counters: GET /_stats -> {"requests": {path: n}, "bytes": {path: n}, "total_bytes": n}
+Counters: GET /_stats -> {"requests": {path: n}, "bytes": {path: n}, "total_bytes": n,
+"authorized_requests": n (requests that carried an Authorization header)}
 (body bytes actually sent, query stripped); POST (or GET) /_reset zeroes them and the
 fail_first / reset_after state. Neither endpoint is counted.
 """
@@ -48,6 +50,7 @@ class Stats:
     def reset(self):
         with self.lock:
             self.requests = {}
+            self.authorized = 0  # requests that carried an Authorization header
             self.bytes = {}
             self.total_bytes = 0
             self.failures = {}
@@ -83,6 +86,7 @@ class Stats:
                 "requests": dict(self.requests),
                 "bytes": dict(self.bytes),
                 "total_bytes": self.total_bytes,
+                "authorized_requests": self.authorized,
             }
 
 
@@ -195,6 +199,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, b'{"ok": true}\n', "application/json", head=head)
             return
         stats.count_request(path)
+        if self.headers.get("Authorization"):
+            with stats.lock:
+                stats.authorized += 1
+        if "redirect_to" in query:
+            self.send_status(307, path, head, {"Location": query["redirect_to"]})
+            return
         auth_prefix = self.server.auth_prefix
         if auth_prefix and path.startswith(auth_prefix) and \
                 self.headers.get("Authorization") != "Bearer " + self.server.auth_token:

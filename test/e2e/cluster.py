@@ -101,12 +101,12 @@ class Proc:
 
 
 class Origin(Proc):
-    def __init__(self, workdir, root, tls=None, extra_args=()):
+    def __init__(self, workdir, root, tls=None, extra_args=(), name="origin"):
         argv = ["python3", os.path.join(ROOT, "tools", "test_origin.py"), "--root", root,
                 "--port", "0", *extra_args]
         if tls:
             argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
-        super().__init__("origin", argv, workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
+        super().__init__(name, argv, workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
         self.root = root
         self.scheme = "https" if tls else "http"
         self.context = None

@@ -137,6 +137,24 @@ class MirrorTest(unittest.TestCase):
             self.assertIn("Bearer realm", hdr["WWW-Authenticate"])
             self.assertNotIn(data[:64], body)
 
+    def test_blob_redirect_drops_credentials_for_the_other_host(self):
+        (a,) = self.mirror_daemons(1)
+        digest, data = self.add_blob("lib/app", 3 * MIB)
+        cdn_root = os.path.join(self.c.dir, "cdn")
+        os.makedirs(cdn_root)
+        with open(os.path.join(cdn_root, "blob"), "wb") as f:
+            f.write(data)
+        from cluster import Origin
+        cdn = self.c.add(Origin(self.c.dir, cdn_root, name="cdn"))
+        # "localhost" is another host than 127.0.0.1 for the HTTP client.
+        to = f"http://localhost:{cdn.port}/blob"
+        target = f"/v2/lib/app/blobs/sha256:{digest}?redirect_to={to}&{self.ns()}"
+        st, _, body = request(a.proxy_port, "GET", target, [("Authorization", "Bearer tok")])
+        self.assertEqual((st, body), (200, data))
+        self.assertGreaterEqual(self.origin.stats()["authorized_requests"], 1)
+        self.assertEqual(cdn.stats()["authorized_requests"], 0)
+        self.assertEqual(cdn.stats()["total_bytes"], len(data))
+
     def test_wrong_digest_is_never_served_whole_nor_cached(self):
         (a,) = self.mirror_daemons(1)
         digest, data = self.add_blob("lib/app", 5 * MIB, corrupt=True)
