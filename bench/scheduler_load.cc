@@ -502,6 +502,14 @@ void PrintPhase(const PhaseResult& r) {
       "  errors %zu\n",
       r.name.c_str(), r.calls, r.seconds, r.rate(), r.Percentile(0.5), r.Percentile(0.99),
       r.latency_us.empty() ? 0.0 : r.latency_us.back(), r.error_count());
+  std::printf("#     cpu: generator %.2f s (%.0f%% of wall)", r.client_cpu_s,
+              100 * r.client_cpu_s / std::max(1e-9, r.seconds));
+  if (r.server_cpu_s >= 0) {
+    std::printf(", scheduler %.2f s (%.0f%% of wall, %.1f us per call)", r.server_cpu_s,
+                100 * r.server_cpu_s / std::max(1e-9, r.seconds),
+                1e6 * r.server_cpu_s / static_cast<double>(std::max<size_t>(1, r.calls)));
+  }
+  std::printf("\n");
   for (const auto& [a, n] : r.actions) {
     std::printf("#     action %-15s %zu\n", ActionName(a), n);
   }

@@ -84,7 +84,9 @@ std::optional<uint32_t> PiecePicker::Pick(int parent, const std::function<bool(u
   if (from.empty()) {
     return std::nullopt;
   }
-  uint32_t n = from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng_)];
+  // Candidates are in piece order: choose among the first few.
+  size_t window = std::min(from.size(), kWindow);
+  uint32_t n = from[std::uniform_int_distribution<size_t>(0, window - 1)(rng_)];
   if (in_flight_[n] == 0) {
     requested_at_[n] = now;
   }

@@ -1,8 +1,10 @@
 // PiecePicker: which piece to ask a parent for next. Rarest first among the pieces the parent
-// has and we lack, random among equally rare ones (so children of one seed fetch different
-// pieces and can trade them). In the endgame (everything missing is already in flight) a piece
-// that has been in flight longer than `endgame_after` may be requested from a second parent, so
-// one slow parent cannot hold up the tail. Thread-compatible: the caller holds its lock.
+// has and we lack; among equally rare ones, a random one of the lowest-numbered few (so children
+// of one seed fetch different pieces and can trade them, while a local client streaming the
+// file in order still gets its bytes early). In the endgame (everything missing is already in
+// flight) a piece that has been in flight longer than `endgame_after` may be requested from a
+// second parent, so one slow parent cannot hold up the tail. Thread-compatible: the caller holds
+// its lock.
 #pragma once
 
 #include <chrono>
@@ -19,6 +21,8 @@ namespace df::daemon {
 class PiecePicker {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
+
+  static constexpr size_t kWindow = 4;  // equally rare candidates to choose among
 
   explicit PiecePicker(uint64_t seed,
                        std::chrono::milliseconds endgame_after = std::chrono::seconds(2))

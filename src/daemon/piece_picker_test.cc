@@ -60,18 +60,19 @@ TEST(PiecePickerTest, RemovedParentReleasesItsPieces) {
   EXPECT_EQ(picker.Pick(1, none), 0u);
 }
 
-TEST(PiecePickerTest, RandomTieBreakSpreadsChildren) {
-  // Two children of one seed with different seeds should not start with the same piece often.
+TEST(PiecePickerTest, TieBreakIsNearlySequentialButSpreadsChildren) {
+  // Children of one seed start near the front (a streaming client gets bytes early) but not
+  // all with the same piece.
   std::vector<uint8_t> all = Bits(std::string(64, '1'));
-  int same = 0;
+  std::set<uint32_t> firsts;
   for (uint64_t s = 0; s < 20; ++s) {
-    PiecePicker a(s), b(s + 1000);
-    a.UpdateParent(0, all);
-    b.UpdateParent(0, all);
-    auto none = [](uint32_t) { return false; };
-    same += *a.Pick(0, none) == *b.Pick(0, none) ? 1 : 0;
+    PiecePicker p(s);
+    p.UpdateParent(0, all);
+    uint32_t n = *p.Pick(0, [](uint32_t) { return false; });
+    EXPECT_LT(n, PiecePicker::kWindow);
+    firsts.insert(n);
   }
-  EXPECT_LT(same, 5);
+  EXPECT_GT(firsts.size(), 1u);
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ def metric(text, name, labels=None):
     for line in text.splitlines():
         if line.startswith("#") or not line.startswith(name):
             continue
-        m = re.match(r"^([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)$", line)
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$", line)
         if not m or m.group(1) != name:
             continue
         got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))

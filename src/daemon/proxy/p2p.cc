@@ -238,15 +238,20 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   if (!net::WriteAll(fd, out.data(), out.size(), true).ok()) {
     return false;
   }
+  spdlog::info("proxy served task_id={} status={} start={} end={} total={} cached={}",
+               spec.task_id(), *range ? 206 : 200, start, end, total, cached ? true : false);
 
   // 4. Stream as pieces arrive. The last byte of a whole blob waits for its digest check.
   const bool hold_last = !digest.empty() && start == 0 && end == total && total > 0;
   const uint64_t limit = hold_last ? end - 1 : end;
   uint64_t pos = start;
   while (pos < limit) {
-    uint64_t ready = std::min(AvailableFrom(task, pos), limit);
+    // At most 4 MiB per call, so progress (and the metric) advances while a client reads.
+    uint64_t ready = std::min({AvailableFrom(task, pos), limit, pos + (4u << 20)});
     if (ready > pos) {
-      if (!net::SendFile(fd, task.read_fd(), pos, ready - pos).ok()) {
+      if (Status s = net::SendFile(fd, task.read_fd(), pos, ready - pos); !s.ok()) {
+        spdlog::info("proxy client went away task_id={} sent={} error=\"{}\"", spec.task_id(),
+                     pos - start, s.ToString());
         return false;
       }
       metrics.proxy_bytes.Increment(static_cast<double>(ready - pos));
