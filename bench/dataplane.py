@@ -8,6 +8,8 @@ One run measures, each case repeated --runs times (median reported):
   (d) cp            cp of the peer's cached task data file (baseline for b)
   (e) tiny          1 KiB end to end (fresh task each time: ?i=N) and 1 KiB cache hit,
                     --tiny-runs times, median and p90 in ms
+  (f) proxy-remote  curl -x through a fresh peer's HTTP proxy (X-Dragonfly-Use-P2P), the
+                    file coming from the seed (baseline: c)
 All runs are warm (the page cache is not dropped). See bench/README.md.
 """
 
@@ -233,6 +235,24 @@ def main():
             raise RuntimeError("cache-hit output has the wrong sha256")
         res["cache-hit"] = times
 
+        # (f) the same through the peer's HTTP proxy (curl -x, P2P forced): a fresh peer each run.
+        times = []
+        for i in range(runs):
+            pp = c.daemon(f"proxy-peer{i}", sched)
+            rm(out)
+            dt, r = timed([CURL, "-s", "-f", "-x", f"http://127.0.0.1:{pp.proxy_port}",
+                           "-H", "X-Dragonfly-Use-P2P: true", "-o", out, url])
+            if pp.metric("dragonfly_dfdaemon_download_bytes_total",
+                         {"source": "remote_peer"}) != size:
+                raise RuntimeError(f"proxy-peer{i} did not get the file from the seed")
+            times.append(dt)
+            log(f"  proxy-remote run {i}: {dt:.3f}s")
+            pp.kill(signal.SIGTERM)
+            shutil.rmtree(pp.home, ignore_errors=True)
+        if sha256_file(out) != want:
+            raise RuntimeError("proxy output has the wrong sha256")
+        res["proxy-remote"] = times
+
         # (c) baseline: curl from nginx serving the origin's file.
         nginx = Nginx(c.origin_root).start()
         times = []
@@ -282,7 +302,11 @@ def main():
     finally:
         if nginx is not None:
             nginx.stop()
-        c.stop(keep_on_failure=args.keep or not ok)
+        if args.keep or not ok:
+            for p in c.procs:
+                p.kill(signal.SIGTERM)
+        else:
+            c.stop()
         if not ok or args.keep:
             print(f"[bench] cluster dir kept: {c.dir}", file=sys.stderr)
 
@@ -300,7 +324,8 @@ def main():
 def render(res, args, size):
     mib = size / MIB
     med = {k: statistics.median(v) for k, v in res.items()}
-    tput = {k: mib / med[k] for k in ("dfget-remote", "cache-hit", "curl-nginx", "cp")}
+    tput = {k: mib / med[k]
+            for k in ("dfget-remote", "proxy-remote", "cache-hit", "curl-nginx", "cp")}
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     argv = " ".join(["python3", "bench/dataplane.py"] + sys.argv[1:])
     lines = [
@@ -316,6 +341,7 @@ def render(res, args, size):
     ]
     names = {
         "dfget-remote": "(a) dfget from remote peer (seed)",
+        "proxy-remote": "(f) curl through the dfdaemon proxy, from remote peer (seed)",
         "cache-hit": "(b) dfget local cache hit",
         "curl-nginx": "(c) baseline: curl from nginx",
         "cp": "(d) baseline: cp of cached task data",
@@ -332,6 +358,7 @@ def render(res, args, size):
                  f" | | min {min(th) * 1e3:.1f} ms, max {max(th) * 1e3:.1f} ms |")
     r_remote = tput["dfget-remote"] / tput["curl-nginx"]
     r_hit = tput["cache-hit"] / tput["cp"]
+    r_proxy = tput["proxy-remote"] / tput["curl-nginx"]
     tiny_ms = statistics.median(te) * 1e3
     mark = lambda good: "met" if good else "MISSED"  # noqa: E731
     lines += [
@@ -340,6 +367,7 @@ def render(res, args, size):
         "| --- | ---: | ---: | --- |",
         f"| dfget-remote / curl-nginx | {r_remote:.2f} | >= 0.90 | {mark(r_remote >= 0.9)} |",
         f"| cache-hit / cp | {r_hit:.2f} | >= 0.95 | {mark(r_hit >= 0.95)} |",
+        f"| proxy-remote / curl-nginx | {r_proxy:.2f} | (>= 0.90) | {mark(r_proxy >= 0.9)} |",
         f"| 1 KiB end to end, median | {tiny_ms:.1f} ms | <= 20 ms | {mark(tiny_ms <= 20)} |",
         "",
     ]

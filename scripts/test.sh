@@ -12,6 +12,8 @@ echo "== clang-format check"
 git ls-files '*.cc' '*.h' | xargs clang-format-19 --dry-run --Werror
 
 jobs=$(nproc)
+# ccache hits across clones and build dirs: hash paths relative to the source tree.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 echo "== gcc build"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDF_WERROR=ON >/dev/null
 ninja -C build -j"$jobs"

@@ -16,12 +16,16 @@ using config::ReadBytes;
 Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
   DF_RETURN_IF_ERROR(CheckKeys(node, "proxy",
                                {"listen", "rules", "registryMirror", "registries", "basicAuth",
-                                "allowHosts", "maxConnections"}));
+                                "allowHosts", "maxConnections", "upstreamTimeout"}));
   if (!node || node.IsNull()) {
     return Status::Ok();
   }
   DF_RETURN_IF_ERROR(Read(node, "proxy", "listen", &p->listen));
   DF_RETURN_IF_ERROR(Read(node, "proxy", "maxConnections", &p->max_connections));
+  DF_RETURN_IF_ERROR(Read(node, "proxy", "upstreamTimeout", &p->upstream_timeout));
+  if (p->upstream_timeout.count() < 1000) {
+    return InvalidArgument("config key 'proxy.upstreamTimeout' must be at least 1s");
+  }
   if (const YAML::Node rules = node["rules"]; rules) {
     if (!rules.IsSequence()) {
       return InvalidArgument("config key 'proxy.rules' must be a list");

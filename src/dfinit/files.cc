@@ -346,8 +346,10 @@ StatusOr<std::vector<Change>> Restore(const std::string& state_dir) {
   }
   changes.push_back({"removed", state_path.string()});
   std::vector<std::string> dirs = ledger.directories;
-  std::stable_sort(dirs.begin(), dirs.end(),
-                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  // Deepest first (longer paths), ties in name order.
+  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
   for (const std::string& d : dirs) {
     if (fs::is_directory(d, ec) && fs::is_empty(d, ec) && !ec) {
       if (::rmdir(d.c_str()) == 0) {

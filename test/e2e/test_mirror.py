@@ -165,7 +165,7 @@ class MirrorTest(unittest.TestCase):
         self.assertEqual(a.dfctl("list").strip(), "")
 
     def test_bad_input_gets_clear_errors_and_daemon_keeps_serving(self):
-        (a,) = self.mirror_daemons(1)
+        (a,) = self.mirror_daemons(1, extra={"proxy": {"upstreamTimeout": "2s"}})
         digest, data = self.add_blob("lib/app", 2 * MIB)
         port = a.proxy_port
 
@@ -184,6 +184,15 @@ class MirrorTest(unittest.TestCase):
         self.assertEqual(hdr["X-Dragonfly-Error-Type"], "backend")
         st, _, _ = request(port, "GET", f"/v2/lib/app/blobs/sha256:{'0' * 64}?{self.ns()}")
         self.assertEqual(st, 404)
+        # An upstream that hangs: a clear 504 after proxy.upstreamTimeout (2 s here).
+        self.set_manifest("lib/app", "v1", b"{}")
+        st, hdr, _ = request(port, "GET", f"/v2/lib/app/manifests/v1?hang=30&{self.ns()}")
+        self.assertEqual((st, hdr["X-Dragonfly-Error-Type"]), (504, "backend"))
+        st, hdr, _ = request(port, "GET", f"/v2/lib/app/blobs/sha256:{digest}?hang=30&{self.ns()}")
+        self.assertEqual((st, hdr["X-Dragonfly-Error-Type"]), (504, "backend"))
+        # An upstream error keeps its status and says which side failed.
+        st, hdr, _ = request(port, "GET", f"/v2/lib/app/manifests/v1?status=503&{self.ns()}")
+        self.assertEqual((st, hdr["X-Dragonfly-Error-Type"]), (503, "backend"))
         # An upstream that resets mid-body: the back-to-source fetch resumes by range.
         st, _, body = request(port, "GET",
                               f"/v2/lib/app/blobs/sha256:{digest}?reset_after=100000&{self.ns()}")

@@ -87,6 +87,8 @@ struct DaemonConfig {
     // When the proxy listens on loopback only, every target is allowed.
     std::vector<std::string> allow_hosts;
     uint32_t max_connections = 1024;
+    // An upstream silent this long (no response, or a stalled body) is given up: 504/502.
+    milliseconds upstream_timeout{30000};
   } proxy;
   struct Metrics {
     std::string listen = "127.0.0.1:4002";  // /metrics and /healthy; empty = off

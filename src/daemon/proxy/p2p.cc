@@ -136,9 +136,11 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
       auth.emplace_back(k, v);
     }
   }
-  auto head = Head(tls_, req.url, auth);
+  const long timeout_s = static_cast<long>(ctx_->config->proxy.upstream_timeout.count() / 1000);
+  auto head = Head(tls_, req.url, auth, timeout_s);
   if (!head.ok()) {
-    return SendSimple(fd, 502, "backend", head.status().message(), false);
+    int status = head.status().code() == StatusCode::kDeadlineExceeded ? 504 : 502;
+    return SendSimple(fd, status, "backend", head.status().message(), false);
   }
   bool head_unsupported = head->status == 405 || head->status == 501;
   if (!head_unsupported && (head->status < 200 || head->status >= 300)) {
@@ -147,6 +149,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     up.method = "GET";
     up.url = req.url;
     up.headers = req.headers;
+    up.timeout_s = timeout_s;
     ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
     return r.complete && req.keep_alive;
   }

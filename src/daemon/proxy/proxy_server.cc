@@ -108,7 +108,6 @@ class Server : public ProxyServer {
  public:
   Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback)
       : ctx_(ctx),
-        tasks_(tasks),
         listener_(std::move(listener)),
         port_(port),
         loopback_(loopback),
@@ -218,7 +217,6 @@ class Server : public ProxyServer {
   }
 
   DaemonContext* ctx_;
-  TaskManager* tasks_;
   net::Fd listener_;
   uint16_t port_;
   bool loopback_;
@@ -362,6 +360,7 @@ bool Connection::ForwardTo(Parser& parser, const std::string& url) {
     }
     return static_cast<long>(cap - parser.get().body().size);
   };
+  up.timeout_s = static_cast<long>(server_->ctx()->config->proxy.upstream_timeout.count() / 1000);
   server_->ctx()->metrics->proxy_passthrough.Increment();
   ForwardResult r = Forward(server_->p2p().tls(), up, fd(), req.keep_alive());
   if (r.complete) {
@@ -370,7 +369,8 @@ bool Connection::ForwardTo(Parser& parser, const std::string& url) {
   spdlog::warn("proxy forward failed url=\"{}\" error=\"{}\"", url.substr(0, url.find('?')),
                r.error.ToString());
   if (!r.response_started) {
-    SendError(502, "backend", r.error.message(), false);
+    SendError(r.error.code() == StatusCode::kDeadlineExceeded ? 504 : 502, "backend",
+              r.error.message(), false);
   }
   return false;
 }

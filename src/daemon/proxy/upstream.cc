@@ -43,7 +43,7 @@ SlistPtr MakeHeaders(const Headers& headers, bool upload) {
   return {list, &curl_slist_free_all};
 }
 
-CurlPtr NewHandle(const backend::HttpOptions& tls, const std::string& url) {
+CurlPtr NewHandle(const backend::HttpOptions& tls, const std::string& url, long timeout_s) {
   CurlPtr curl(curl_easy_init(), &curl_easy_cleanup);
   if (!curl) {
     return curl;
@@ -54,7 +54,7 @@ CurlPtr NewHandle(const backend::HttpOptions& tls, const std::string& url) {
   curl_easy_setopt(curl.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl.get(), CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(curl.get(), CURLOPT_LOW_SPEED_TIME, timeout_s);
   curl_easy_setopt(curl.get(), CURLOPT_USERAGENT, nullptr);
   backend::ConfigureTls(curl.get(), tls, url);
   return curl;
@@ -83,6 +83,9 @@ struct ForwardState {
         continue;
       }
       out += k + ": " + v + "\r\n";
+    }
+    if (status >= 400) {
+      out += "X-Dragonfly-Error-Type: backend\r\n";
     }
     if (BodyAllowed() && content_length < 0) {
       chunked = true;
@@ -169,7 +172,7 @@ bool IsHopByHop(std::string_view name) {
 ForwardResult Forward(const backend::HttpOptions& tls, const UpstreamRequest& req, int client_fd,
                       bool keep_alive) {
   ForwardResult result;
-  CurlPtr curl = NewHandle(tls, req.url);
+  CurlPtr curl = NewHandle(tls, req.url, req.timeout_s);
   if (!curl) {
     result.error = ResourceExhausted("curl_easy_init failed");
     return result;
@@ -211,15 +214,17 @@ ForwardResult Forward(const backend::HttpOptions& tls, const UpstreamRequest& re
     result.complete = st.write_error.ok();
     return result;
   }
-  result.error = !st.write_error.ok()
-                     ? st.write_error.Annotate("client")
-                     : Unavailable(std::string("upstream: ") + curl_easy_strerror(rc));
+  result.error =
+      !st.write_error.ok() ? st.write_error.Annotate("client")
+      : rc == CURLE_OPERATION_TIMEDOUT
+          ? DeadlineExceeded("upstream stalled for " + std::to_string(req.timeout_s) + " s")
+          : Unavailable(std::string("upstream: ") + curl_easy_strerror(rc));
   return result;
 }
 
 StatusOr<HeadResult> Head(const backend::HttpOptions& tls, const std::string& url,
-                          const Headers& headers) {
-  CurlPtr curl = NewHandle(tls, url);
+                          const Headers& headers, long timeout_s) {
+  CurlPtr curl = NewHandle(tls, url, timeout_s);
   if (!curl) {
     return ResourceExhausted("curl_easy_init failed");
   }
@@ -229,7 +234,11 @@ StatusOr<HeadResult> Head(const backend::HttpOptions& tls, const std::string& ur
   curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
   CURLcode rc = curl_easy_perform(c);
+  if (rc == CURLE_OPERATION_TIMEDOUT) {
+    return DeadlineExceeded("upstream did not answer within " + std::to_string(timeout_s) + " s");
+  }
   if (rc != CURLE_OK) {
     return Unavailable(std::string("upstream: ") + curl_easy_strerror(rc));
   }

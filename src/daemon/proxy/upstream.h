@@ -23,6 +23,7 @@ struct UpstreamRequest {
   Headers headers;  // sent as given, one line each (Host and hop-by-hop already removed)
   bool has_body = false;
   int64_t body_length = -1;  // -1 = unknown (sent chunked)
+  long timeout_s = 30;       // give up on an upstream silent this long
   // Reads up to `cap` body bytes; 0 at the end, -1 on error.
   std::function<long(char* out, size_t cap)> read_body;
 };
@@ -35,7 +36,8 @@ struct ForwardResult {
 };
 
 // Relays `req` and writes the HTTP/1.1 response to `client_fd`. Hop-by-hop headers are dropped;
-// a body without Content-Length is re-framed as chunked. `keep_alive` picks the Connection
+// a body without Content-Length is re-framed as chunked; an error status (>= 400) gets
+// `X-Dragonfly-Error-Type: backend`. `keep_alive` picks the Connection
 // header sent to the client.
 ForwardResult Forward(const backend::HttpOptions& tls, const UpstreamRequest& req, int client_fd,
                       bool keep_alive);
@@ -47,7 +49,7 @@ struct HeadResult {
 
 // HEAD `url` with `headers`, following redirects (credentials are not sent to other hosts).
 StatusOr<HeadResult> Head(const backend::HttpOptions& tls, const std::string& url,
-                          const Headers& headers);
+                          const Headers& headers, long timeout_s);
 
 // True for headers that must not be forwarded by a proxy (RFC 9110 §7.6.1).
 bool IsHopByHop(std::string_view name);
