@@ -30,8 +30,18 @@ struct PeerTask::Swarm {
   };
   explicit Swarm(uint64_t seed) : picker(seed) {}
 
+  // Records how long a piece took from request to arrival and adapts the endgame threshold
+  // to twice the running average (at least 2 s).
+  void RecordLatency(milliseconds latency) {
+    latency_ms = latency_ms == 0 ? static_cast<double>(latency.count())
+                                 : 0.8 * latency_ms + 0.2 * static_cast<double>(latency.count());
+    picker.set_endgame_after(
+        std::max(milliseconds(2000), milliseconds(static_cast<int64_t>(2 * latency_ms))));
+  }
+
   std::mutex mu;
   PiecePicker picker;
+  double latency_ms = 0;  // running average, request to arrival
   std::vector<Parent> parents;
   int alive = 0;
   Status fatal;  // a local (disk) error that ends the download
@@ -274,7 +284,7 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
   if (!conn.ok()) {
     error = conn.status();
   }
-  std::deque<uint32_t> pending;
+  std::deque<std::pair<uint32_t, Clock::time_point>> pending;  // piece, requested at
   std::vector<char> buf;
   uint64_t version = 0;
   int misses = 0;
@@ -293,7 +303,7 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
       if (!error.ok()) {
         break;
       }
-      pending.push_back(*n);
+      pending.emplace_back(*n, Clock::now());
     }
     if (!error.ok()) {
       break;
@@ -321,7 +331,7 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
       s->picker.UpdateParent(index, map->bitmap);
       continue;
     }
-    uint32_t n = pending.front();
+    auto [n, requested_at] = pending.front();
     pending.pop_front();
     auto t0 = Clock::now();
     auto header = (*conn)->ReadPieceHeader();
@@ -379,6 +389,7 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
     }
     p.bytes += header->length;
     p.busy_ms += static_cast<uint64_t>(busy);
+    s->RecordLatency(std::chrono::duration_cast<milliseconds>(Clock::now() - requested_at));
     bytes_peer_ += header->length;
     ctx_->metrics->bytes_remote_peer.Increment(header->length);
     if (info.host_type() == sched::HOST_TYPE_SEED) {
@@ -388,7 +399,7 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
     ctx_->metrics->pieces_remote_peer.Increment();
   }
   std::lock_guard lock(s->mu);
-  for (uint32_t n : pending) {
+  for (const auto& [n, at] : pending) {
     s->picker.Finished(n, index);
   }
   s->picker.RemoveParent(index);

@@ -40,6 +40,9 @@ class PiecePicker {
   void Finished(uint32_t n, int parent);
 
   int in_flight(uint32_t n) const { return n < in_flight_.size() ? in_flight_[n] : 0; }
+  // How long a request must be outstanding before the endgame may duplicate it; callers raise
+  // it on slow (saturated) links so duplicates do not eat scarce upload.
+  void set_endgame_after(std::chrono::milliseconds d) { endgame_after_ = d; }
 
  private:
   void Grow(size_t pieces);
