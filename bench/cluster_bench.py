@@ -182,7 +182,7 @@ class Service:
         return self.proc.returncode
 
 
-def daemon_config(home, host, ip, sched_ip, seed):
+def daemon_config(home, host, ip, sched_ip, seed, upload_slots=None):
     cfg = {
         "host": {"hostname": host, "ip": ip},
         "server": {"socketPath": os.path.join(home, "dfdaemon.sock")},
@@ -193,6 +193,8 @@ def daemon_config(home, host, ip, sched_ip, seed):
         "scheduler": {"addrs": [f"{sched_ip}:{SCHED_PORT}"]},
         "log": {"level": "info"},
     }
+    if upload_slots:
+        cfg["upload"]["slots"] = upload_slots
     path = os.path.join(home, "dfdaemon.yaml")
     with open(path, "w") as f:
         json.dump(cfg, f, indent=1)  # JSON is YAML
@@ -296,7 +298,7 @@ def run_all(topo, hosts, argv_of, logdir, tag, timeout):
 
 # --- the systems ---------------------------------------------------------------------------
 
-def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout):
+def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout, upload_slots=None):
     seed_ip = topo.ip("seed")
     res = {"name": "Dragonfly", "ok": False}
     services = []
@@ -314,7 +316,8 @@ def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout):
         for h in ["seed"] + hosts:
             home = os.path.join(work, h)
             os.makedirs(home)
-            path = daemon_config(home, h, topo.ip(h), seed_ip, seed=(h == "seed"))
+            path = daemon_config(home, h, topo.ip(h), seed_ip, seed=(h == "seed"),
+                                 upload_slots=upload_slots)
             daemons[h] = Service(topo, h, f"dfdaemon-{h}",
                                  [os.path.join(BIN, "dfdaemon"), "--config", path], work,
                                  "dfdaemon started")
@@ -725,6 +728,8 @@ def main():
                     help="CI check: 3 hosts, 16 MiB, 25 MB/s, no BitTorrent; fails unless every "
                          "output matches")
     ap.add_argument("--no-bittorrent", action="store_true", help="skip baseline (b)")
+    ap.add_argument("--upload-slots", type=int, default=None,
+                    help="dfdaemon upload.slots (children per host; default: daemon default)")
     ap.add_argument("--results-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, data)")
     args = ap.parse_args()
@@ -757,7 +762,7 @@ def main():
             url = origin.url("blob.bin")
             df_timeout = max(120.0, 20 * ideal)
             results.append(run_dragonfly(topo, hosts, origin, url, want,
-                                         os.path.join(work), df_timeout))
+                                         os.path.join(work), df_timeout, args.upload_slots))
             if not results[0]["ok"]:
                 log(f"Dragonfly run FAILED: {results[0].get('error')}")
             results.append(run_direct(topo, hosts, origin, url, want, work,

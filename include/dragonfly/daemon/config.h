@@ -38,7 +38,10 @@ struct DaemonConfig {
     std::string listen = "127.0.0.1:4005";      // piece server
     std::string rpc_listen = "127.0.0.1:4000";  // DfdaemonUpload gRPC (seed trigger)
     uint32_t max_connections = 128;
-    uint32_t slots = 50;      // children this host accepts (told to scheduler)
+    // Children this host feeds at once (told to the scheduler). Few children per parent keep
+    // every host's uplink busy and each child's share of it large: with equal links, 2 gives
+    // 2.0 x the ideal time in the 8-host bench, 50 gives 7.3 x (docs/benchmarks.md).
+    uint32_t slots = 2;
     uint64_t rate_limit = 0;  // bytes/s; 0 = unlimited
   } upload;
   struct Download {
