@@ -41,6 +41,9 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import netns  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "e2e"))
+from cluster import metric as metric_sum  # noqa: E402  (Prometheus text: sum of a metric)
+
 BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
 MIB = 1 << 20
 GIB = 1 << 30
@@ -208,21 +211,6 @@ def http_get(topo, host, url, timeout=20):
     if r.returncode != 0:
         raise BenchError(f"GET {url} from {host} failed ({r.returncode}): {r.stderr}")
     return r.stdout
-
-
-def metric_sum(text, name, labels=None):
-    import re
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        m = re.match(r"^([a-zA-Z_:]+)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(got.get(k) == v for k, v in (labels or {}).items()):
-            total += float(m.group(3))
-    return total
 
 
 class Origin:

@@ -43,42 +43,6 @@ int HttpStatusOf(const Status& s) {
   }
 }
 
-const char* ReasonOf(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 206:
-      return "Partial Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 416:
-      return "Range Not Satisfiable";
-    case 502:
-      return "Bad Gateway";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Internal Server Error";
-  }
-}
-
-bool SendSimple(int fd, int status, const std::string& type, const std::string& message,
-                bool keep_alive, const std::string& extra = "") {
-  std::string body = message + "\n";
-  std::string out =
-      "HTTP/1.1 " + std::to_string(status) + " " + ReasonOf(status) +
-      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Dragonfly-Error-Type: " + type + "\r\n" +
-      extra + "Content-Length: " + std::to_string(body.size()) +
-      (keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close") + "\r\n\r\n" + body;
-  return net::WriteAll(fd, out.data(), out.size()).ok() && keep_alive;
-}
-
 // Bytes stored contiguously from `pos` (the pieces covering it are present).
 uint64_t AvailableFrom(const storage::Task& task, uint64_t pos) {
   storage::TaskStat st = task.Stat();
@@ -127,6 +91,12 @@ bool P2PServer::VerifyOnce(storage::Task& task, const std::string& digest) {
   return true;
 }
 
+bool P2PServer::Fail(int fd, int status, const std::string& type, const std::string& message,
+                     bool keep_alive, const std::string& extra_headers) {
+  ctx_->metrics->proxy_errors.Increment();
+  return SendErrorResponse(fd, status, type, message, keep_alive, extra_headers);
+}
+
 bool P2PServer::Serve(int fd, const P2PRequest& req) {
   auto& metrics = *ctx_->metrics;
   // 1. Ask the upstream whether this client may have the content, with its own credentials.
@@ -140,7 +110,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   auto head = Head(tls_, req.url, auth, timeout_s);
   if (!head.ok()) {
     int status = head.status().code() == StatusCode::kDeadlineExceeded ? 504 : 502;
-    return SendSimple(fd, status, "backend", head.status().message(), false);
+    return Fail(fd, status, "backend", head.status().message(), false);
   }
   bool head_unsupported = head->status == 405 || head->status == 501;
   if (!head_unsupported && (head->status < 200 || head->status >= 300)) {
@@ -167,7 +137,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     in.filtered_query_params = req.filtered_query_params;
     auto id = MakeTaskId(in);
     if (!id.ok()) {
-      return SendSimple(fd, 400, "proxy", id.status().message(), false);
+      return Fail(fd, 400, "proxy", id.status().message(), false);
     }
     spec.set_task_id(*id);
   }
@@ -191,7 +161,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     options.spec = spec;
     auto started = tasks_->StartOrAttach(options);
     if (!started.ok()) {
-      return SendSimple(fd, 500, "dfdaemon", started.status().message(), false);
+      return Fail(fd, 500, "dfdaemon", started.status().message(), false);
     }
     download = std::move(started).value();
   }
@@ -208,18 +178,18 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   uint64_t version = 0;
   while (task.Stat().content_length < 0) {
     if (Status s = failed(); !s.ok()) {
-      return SendSimple(fd, HttpStatusOf(s), "backend", s.message(), false);
+      return Fail(fd, HttpStatusOf(s), "backend", s.message(), false);
     }
     version = task.WaitForChange(version, milliseconds(200));
   }
   auto total = static_cast<uint64_t>(task.Stat().content_length);
   if (head->content_length >= 0 && static_cast<uint64_t>(head->content_length) != total) {
-    return SendSimple(fd, 502, "backend", "upstream length differs from the task's", false);
+    return Fail(fd, 502, "backend", "upstream length differs from the task's", false);
   }
   auto range = ParseRange(req.range, total);
   if (!range.ok()) {
-    return SendSimple(fd, 416, "proxy", "range not satisfiable", req.keep_alive,
-                      "Content-Range: bytes */" + std::to_string(total) + "\r\n");
+    return Fail(fd, 416, "proxy", "range not satisfiable", req.keep_alive,
+                "Content-Range: bytes */" + std::to_string(total) + "\r\n");
   }
   uint64_t start = *range ? (*range)->start : 0;
   uint64_t end = *range ? (*range)->end : total;

@@ -38,6 +38,8 @@ class P2PServer {
 
  private:
   bool VerifyOnce(storage::Task& task, const std::string& digest);
+  bool Fail(int fd, int status, const std::string& type, const std::string& message,
+            bool keep_alive, const std::string& extra_headers = "");
 
   DaemonContext* ctx_;
   TaskManager* tasks_;

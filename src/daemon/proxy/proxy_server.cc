@@ -323,15 +323,8 @@ P2PRequest Connection::MakeP2PRequest(const Parser& parser, const std::string& u
 
 bool Connection::SendError(int status, const std::string& type, const std::string& message,
                            bool keep_alive, const std::string& extra_headers) {
-  std::string body = message + "\n";
-  std::string reason(http::obsolete_reason(static_cast<http::status>(status)));
-  std::string out =
-      "HTTP/1.1 " + std::to_string(status) + " " + reason +
-      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Dragonfly-Error-Type: " + type + "\r\n" +
-      extra_headers + "Content-Length: " + std::to_string(body.size()) +
-      (keep_alive ? "\r\nConnection: keep-alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n") + body;
   server_->ctx()->metrics->proxy_errors.Increment();
-  return net::WriteAll(fd(), out.data(), out.size()).ok() && keep_alive;
+  return SendErrorResponse(fd(), status, type, message, keep_alive, extra_headers);
 }
 
 bool Connection::ForwardTo(Parser& parser, const std::string& url) {

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <boost/beast/http/status.hpp>
 #include <memory>
 
 #include "backend/tls.h"
@@ -153,6 +154,19 @@ size_t OnRead(char* out, size_t size, size_t n, void* user) {
 }
 
 }  // namespace
+
+bool SendErrorResponse(int fd, int status, const std::string& type, const std::string& message,
+                       bool keep_alive, const std::string& extra_headers) {
+  std::string body = message + "\n";
+  std::string reason(
+      boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status)));
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + reason +
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nX-Dragonfly-Error-Type: " + type + "\r\n" +
+      extra_headers + "Content-Length: " + std::to_string(body.size()) +
+      (keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close") + "\r\n\r\n" + body;
+  return net::WriteAll(fd, out.data(), out.size()).ok() && keep_alive;
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {

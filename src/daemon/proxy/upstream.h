@@ -51,6 +51,12 @@ struct HeadResult {
 StatusOr<HeadResult> Head(const backend::HttpOptions& tls, const std::string& url,
                           const Headers& headers, long timeout_s);
 
+// Writes a complete error response made by the proxy itself: a plain-text body and
+// `X-Dragonfly-Error-Type: <type>` (proxy, backend or dfdaemon: which side failed).
+// `extra_headers` are full "Name: value\r\n" lines. Returns whether the connection may be kept.
+bool SendErrorResponse(int fd, int status, const std::string& type, const std::string& message,
+                       bool keep_alive, const std::string& extra_headers = "");
+
 // True for headers that must not be forwarded by a proxy (RFC 9110 §7.6.1).
 bool IsHopByHop(std::string_view name);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
