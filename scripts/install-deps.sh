@@ -4,6 +4,7 @@ set -euo pipefail
 if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 pkgs=(
   build-essential cmake ninja-build pkgconf ccache git ca-certificates curl python3 openssl
+  iproute2 zlib1g-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev
@@ -19,6 +20,17 @@ for p in "${pkgs[@]}"; do
 done
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
+  # Packages such as docker-registry, containerd and opentracker ship services; the tests start
+  # their own instances, so keep apt from starting the system ones (where nothing forbids it).
+  created_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [[ -n $created_policy ]]; then
+    $SUDO rm -f /usr/sbin/policy-rc.d
+  fi
 fi
