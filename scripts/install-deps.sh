@@ -22,15 +22,11 @@ if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   # Packages such as docker-registry, containerd and opentracker ship services; the tests start
   # their own instances, so keep apt from starting the system ones (where nothing forbids it).
-  created_policy=
   if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
     $SUDO chmod +x /usr/sbin/policy-rc.d
-    created_policy=1
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  if [[ -n $created_policy ]]; then
-    $SUDO rm -f /usr/sbin/policy-rc.d
-  fi
 fi
