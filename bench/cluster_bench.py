@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -43,6 +44,7 @@ import netns  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "e2e"))
 from cluster import metric as metric_sum  # noqa: E402  (Prometheus text: sum of a metric)
+from cluster import read_start_line  # noqa: E402
 
 BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
 MIB = 1 << 20
@@ -127,29 +129,6 @@ def machine_info():
             f"Linux {os.uname().release}")
 
 
-def read_start_line(proc, pattern_prefix, timeout, logpath):
-    """Reads the process's stdout until a line starts with `pattern_prefix`."""
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if ready:
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                break
-            buf += chunk
-            for line in buf.decode(errors="replace").splitlines():
-                if line.startswith(pattern_prefix):
-                    return line
-        elif proc.poll() is not None:
-            break
-    tail = ""
-    if os.path.exists(logpath):
-        with open(logpath, errors="replace") as f:
-            tail = f.read()[-2000:]
-    raise BenchError(f"did not start (want '{pattern_prefix}'): {buf!r}\n{tail}")
-
-
 # --- the cluster ---------------------------------------------------------------------------
 
 class Service:
@@ -162,7 +141,11 @@ class Service:
         self.proc = topo.popen(host, argv, stdout=subprocess.PIPE, stderr=logf,
                                stdin=subprocess.DEVNULL, cwd=workdir)
         logf.close()
-        self.line = read_start_line(self.proc, ready_prefix, timeout, self.log)
+        try:
+            self.line = read_start_line(self.proc, "^" + re.escape(ready_prefix), timeout,
+                                        self.log).string
+        except RuntimeError as e:
+            raise BenchError(str(e)) from e
         # `ip netns exec` execs the command in place: the pid is the program's own.
         with open(f"/proc/{self.proc.pid}/comm") as f:
             self.comm = f.read().strip()

@@ -20,7 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
 
 
-def _read_start_line(proc, pattern, timeout=30.0, log=None):
+def read_start_line(proc, pattern, timeout=30.0, log=None):
     """Reads stdout lines until one matches `pattern`; returns the match."""
     deadline = time.monotonic() + timeout
     buf = b""
@@ -77,7 +77,7 @@ class Proc:
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=logf,
                                      cwd=self.workdir, env=self.env)
         logf.close()
-        self.match = _read_start_line(self.proc, self.pattern, log=self.log)
+        self.match = read_start_line(self.proc, self.pattern, log=self.log)
         return self
 
     def kill(self, sig=signal.SIGKILL):
