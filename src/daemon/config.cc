@@ -16,7 +16,7 @@ using config::ReadBytes;
 Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
   DF_RETURN_IF_ERROR(CheckKeys(node, "proxy",
                                {"listen", "rules", "registryMirror", "registries", "basicAuth",
-                                "allowHosts", "maxConnections", "upstreamTimeout"}));
+                                "allowHosts", "maxConnections", "upstreamTimeout", "hijackHTTPS"}));
   if (!node || node.IsNull()) {
     return Status::Ok();
   }
@@ -75,6 +75,39 @@ Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
   DF_RETURN_IF_ERROR(CheckKeys(auth, "proxy.basicAuth", {"username", "password"}));
   DF_RETURN_IF_ERROR(Read(auth, "proxy.basicAuth", "username", &p->basic_auth_username));
   DF_RETURN_IF_ERROR(Read(auth, "proxy.basicAuth", "password", &p->basic_auth_password));
+  const YAML::Node hijack = node["hijackHTTPS"];
+  DF_RETURN_IF_ERROR(CheckKeys(hijack, "proxy.hijackHTTPS", {"cert", "key", "hosts"}));
+  DF_RETURN_IF_ERROR(Read(hijack, "proxy.hijackHTTPS", "cert", &p->hijack_https.cert));
+  DF_RETURN_IF_ERROR(Read(hijack, "proxy.hijackHTTPS", "key", &p->hijack_https.key));
+  if (p->hijack_https.cert.empty() != p->hijack_https.key.empty()) {
+    return InvalidArgument("config keys 'proxy.hijackHTTPS.cert' and 'key' go together");
+  }
+  if (const YAML::Node hosts = hijack && hijack.IsMap() ? hijack["hosts"] : YAML::Node();
+      hosts && !hosts.IsNull()) {
+    if (!hosts.IsSequence()) {
+      return InvalidArgument("config key 'proxy.hijackHTTPS.hosts' must be a list");
+    }
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      std::string prefix = "proxy.hijackHTTPS.hosts[" + std::to_string(i) + "]";
+      std::string regex;
+      if (hosts[i].IsScalar()) {
+        regex = hosts[i].as<std::string>();
+      } else {
+        // Go dfdaemon's form: {regx: "host:443"}.
+        DF_RETURN_IF_ERROR(CheckKeys(hosts[i], prefix, {"regx"}));
+        DF_RETURN_IF_ERROR(Read(hosts[i], prefix, "regx", &regex));
+      }
+      try {
+        std::regex re(regex);
+      } catch (const std::regex_error& e) {
+        return InvalidArgument("config key '" + prefix + "': " + e.what());
+      }
+      if (regex.empty()) {
+        return InvalidArgument("config key '" + prefix + "' is empty");
+      }
+      p->hijack_https.hosts.push_back(regex);
+    }
+  }
   if (const YAML::Node allow = node["allowHosts"]; allow) {
     for (const auto& a : allow) {
       p->allow_hosts.push_back(a.as<std::string>());

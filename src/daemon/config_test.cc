@@ -34,6 +34,29 @@ gc:
   EXPECT_FALSE(c->host.hostname.empty());
 }
 
+TEST(DaemonConfigTest, HijackHttps) {
+  auto c = ParseDaemonConfig(R"(
+proxy:
+  hijackHTTPS:
+    hosts:
+      - regx: registry\.example\.com:443
+      - "cdn\\..*:443"
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_EQ(c->proxy.hijack_https.hosts.size(), 2u);
+  EXPECT_EQ(c->proxy.hijack_https.hosts[0], "registry\\.example\\.com:443");
+  EXPECT_TRUE(ParseDaemonConfig("proxy: {}\n")->proxy.hijack_https.hosts.empty());
+  auto half = ParseDaemonConfig("proxy:\n  hijackHTTPS:\n    cert: /ca.crt\n");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("go together"), std::string::npos);
+  auto bad = ParseDaemonConfig("proxy:\n  hijackHTTPS:\n    hosts: [\"(\"]\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("hosts[0]"), std::string::npos);
+  auto typo = ParseDaemonConfig("proxy:\n  hijackHTTPS:\n    hosts: [{regex: x}]\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("hosts[0].regex"), std::string::npos);
+}
+
 TEST(DaemonConfigTest, UnknownKeyNamed) {
   auto c = ParseDaemonConfig("upload:\n  listn: 1.2.3.4:5\n");
   ASSERT_FALSE(c.ok());

@@ -56,6 +56,7 @@ DaemonMetrics::DaemonMetrics(const std::shared_ptr<prometheus::Registry>& r)
       proxy_p2p(proxy_family.Add({{"kind", "p2p"}})),
       proxy_passthrough(proxy_family.Add({{"kind", "passthrough"}})),
       proxy_tunnels(proxy_family.Add({{"kind", "tunnel"}})),
+      proxy_intercepted(proxy_family.Add({{"kind", "intercepted"}})),
       proxy_errors(proxy_family.Add({{"kind", "error"}})),
       proxy_bytes(prometheus::BuildCounter()
                       .Name("dragonfly_dfdaemon_proxy_p2p_bytes_total")

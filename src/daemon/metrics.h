@@ -34,6 +34,7 @@ struct DaemonMetrics {
   prometheus::Counter& proxy_p2p;          // requests served through P2P
   prometheus::Counter& proxy_passthrough;  // requests forwarded unchanged
   prometheus::Counter& proxy_tunnels;      // CONNECT tunnels
+  prometheus::Counter& proxy_intercepted;  // CONNECTs TLS-terminated (proxy.hijackHTTPS)
   prometheus::Counter& proxy_errors;       // error responses made by the proxy
   prometheus::Counter& proxy_bytes;        // body bytes sent to clients from P2P tasks
 };

@@ -2,13 +2,15 @@
 in for a registry (issue #4). The real-registry + containerd tests are in test_containerd.py."""
 
 import hashlib
+import json
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import unittest
 
-from cluster import Cluster
+from cluster import BIN, Cluster
 
 MIB = 1 << 20
 
@@ -236,6 +238,109 @@ class ProxyTest(unittest.TestCase):
         with open(out, "rb") as f, open(path, "rb") as g:
             self.assertEqual(f.read(), g.read())
         self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "tunnel"}), 1)
+
+    def curl_via(self, d, url, out, *args):
+        return subprocess.run(["curl", "-sS", "-f", "-x", f"http://127.0.0.1:{d.proxy_port}",
+                               "-o", out, *args, url], capture_output=True, text=True, timeout=60)
+
+    def test_https_interception_is_opt_in_per_host_and_serves_through_p2p(self):
+        cert, key = self.c.self_signed_cert()
+        origin = self.c.origin(tls=(cert, key))
+        path = self.c.make_file("mitm.bin", 4 * MIB)
+        d = self.c.daemon("d", extra={
+            "proxy": {"listen": "127.0.0.1:0", "rules": [{"regex": r"mitm\.bin$"}],
+                      "hijackHTTPS": {"hosts": [{"regx": rf"localhost:{origin.port}"}]}},
+            "backSource": {"caCert": cert}})
+        # No CA configured: one was generated at first start, next to the store.
+        ca = os.path.join(d.home, "proxy-ca.crt")
+        self.assertTrue(os.path.exists(ca), "generated CA missing")
+        self.assertEqual(os.stat(os.path.join(d.home, "proxy-ca.key")).st_mode & 0o777, 0o600)
+        out = os.path.join(self.c.dir, "mitm.out")
+        # The client trusts only the generated CA: the proxy's certificate for the host
+        # verifies (no -k), and the request inside the tunnel goes through P2P.
+        r = self.curl_via(d, origin.url("mitm.bin", "localhost"), out, "--cacert", ca)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f, open(path, "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        kind = {"kind": "intercepted"}
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", kind), 1)
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "p2p"}), 1)
+        served = origin.stats()["total_bytes"]
+        # Again: from the local store, the origin sends nothing more.
+        os.unlink(out)
+        r = self.curl_via(d, origin.url("mitm.bin", "localhost"), out, "--cacert", ca)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f, open(path, "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        self.assertEqual(origin.stats()["total_bytes"], served)
+        # A client that does not trust the CA refuses the intercepted connection.
+        r = self.curl_via(d, origin.url("mitm.bin", "localhost"), out, "--cacert", cert)
+        self.assertEqual(r.returncode, 60, r.stderr)
+        # A host no pattern names is tunnelled untouched: the origin's own certificate.
+        r = self.curl_via(d, origin.url("mitm.bin", "127.0.0.1"), out, "--cacert", cert)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "tunnel"}),
+                         1)
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", kind), 3)
+        # A restart keeps the generated CA (clients keep trusting it).
+        with open(ca, "rb") as f:
+            before = f.read()
+        self.assertEqual(d.kill(signal.SIGTERM), 0)
+        d.start()
+        with open(ca, "rb") as f:
+            self.assertEqual(f.read(), before)
+        r = self.curl_via(d, origin.url("mitm.bin", "localhost"), out, "--cacert", ca)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_https_interception_with_configured_ca(self):
+        cert, key = self.c.self_signed_cert()
+        origin = self.c.origin(tls=(cert, key))
+        path = self.c.make_file("page.txt", 1000)
+        ca_key = os.path.join(self.c.dir, "myca.key")
+        ca_cert = os.path.join(self.c.dir, "myca.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=My CA",
+                        "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                        "keyUsage=critical,keyCertSign", "-keyout", ca_key, "-out", ca_cert],
+                       check=True, capture_output=True)
+        extra = {"proxy": {"listen": "127.0.0.1:0",
+                           "hijackHTTPS": {"cert": ca_cert, "key": ca_key,
+                                           "hosts": [r"localhost:\d+"]}},
+                 "backSource": {"caCert": cert}}
+        d = self.c.daemon("d", extra=extra)
+        out = os.path.join(self.c.dir, "page.out")
+        # Not a P2P rule match: forwarded (passthrough) inside the intercepted connection,
+        # keep-alive across two requests on one TLS connection.
+        r = subprocess.run(["curl", "-sS", "-f", "-x", f"http://127.0.0.1:{d.proxy_port}",
+                            "--cacert", ca_cert, "-o", out, origin.url("page.txt", "localhost"),
+                            "-o", out + "2", origin.url("page.txt", "localhost")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for o in (out, out + "2"):
+            with open(o, "rb") as f, open(path, "rb") as g:
+                self.assertEqual(f.read(), g.read())
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total",
+                                  {"kind": "intercepted"}), 1)
+        self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total",
+                                  {"kind": "passthrough"}), 2)
+        self.assertFalse(os.path.exists(os.path.join(d.home, "proxy-ca.crt")))
+        # A key that is not the certificate's: the daemon refuses to start, naming the files.
+        other_key = os.path.join(self.c.dir, "other.key")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", other_key], check=True)
+        bad = os.path.join(self.c.dir, "bad.yaml")
+        with open(bad, "w") as f:
+            json.dump({"server": {"socketPath": os.path.join(self.c.dir, "bad.sock")},
+                       "storage": {"dir": os.path.join(self.c.dir, "bad-store")},
+                       "upload": {"listen": "127.0.0.1:0", "rpcListen": "127.0.0.1:0"},
+                       "metrics": {"listen": "127.0.0.1:0"},
+                       "proxy": {"listen": "127.0.0.1:0",
+                                 "hijackHTTPS": {"cert": ca_cert, "key": other_key,
+                                                 "hosts": ["x:443"]}}}, f)
+        r = subprocess.run([os.path.join(BIN, "dfdaemon"), "--config", bad],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("is not the key of", r.stderr)
 
     def test_basic_auth_and_no_open_relay(self):
         origin = self.c.origin()

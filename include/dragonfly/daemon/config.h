@@ -92,6 +92,15 @@ struct DaemonConfig {
     uint32_t max_connections = 1024;
     // An upstream silent this long (no response, or a stalled body) is given up: 504/502.
     milliseconds upstream_timeout{30000};
+    // HTTPS interception (off unless `hosts` is set): CONNECT targets ("host:port") matching
+    // one of the regexes are TLS-terminated by the proxy with a leaf certificate signed by this
+    // CA; every other CONNECT is tunnelled untouched. With cert and key empty, a CA is
+    // generated at first start as proxy-ca.crt / proxy-ca.key next to storage.dir.
+    struct HijackHttps {
+      std::string cert;
+      std::string key;
+      std::vector<std::string> hosts;
+    } hijack_https;
   } proxy;
   struct Metrics {
     std::string listen = "127.0.0.1:4002";  // /metrics and /healthy; empty = off

@@ -7,17 +7,20 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <regex>
 #include <set>
 #include <thread>
 
 #include "daemon/metrics.h"
+#include "daemon/proxy/mitm.h"
 #include "daemon/proxy/p2p.h"
 #include "daemon/proxy/upstream.h"
 #include "dragonfly/common/net.h"
@@ -28,7 +31,6 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 
 constexpr uint32_t kHeaderLimit = 64 * 1024;
 
@@ -76,12 +78,10 @@ class Server;
 
 class Connection {
  public:
-  Connection(Server* server, int fd) : server_(server), sock_(io_) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof(ss);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-    sock_.assign(ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd);
-  }
+  // Owns and closes `fd`. `intercepted` is "https://host[:port]" for the plaintext side of an
+  // intercepted CONNECT: origin-form requests then go to that origin.
+  Connection(Server* server, int fd, std::string intercepted = "")
+      : server_(server), sock_(io_, fd), intercepted_(std::move(intercepted)) {}
   void Run();
 
  private:
@@ -90,6 +90,7 @@ class Connection {
   bool HandleMirror(Parser& parser, std::string_view target);
   bool HandleProxy(Parser& parser, std::string_view target);
   bool HandleConnect(Parser& parser, std::string_view target);
+  bool Intercept(const std::string& authority, const std::string& host);
   bool ForwardTo(Parser& parser, const std::string& url);
   P2PRequest MakeP2PRequest(const Parser& parser, const std::string& url, bool registry) const;
   bool CheckProxyAuth(Parser& parser);
@@ -100,19 +101,25 @@ class Connection {
 
   Server* server_;
   asio::io_context io_;
-  tcp::socket sock_;
+  asio::posix::stream_descriptor sock_;
   beast::flat_buffer buf_;
+  std::string intercepted_;
 };
 
 class Server : public ProxyServer {
  public:
-  Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback)
+  Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback,
+         std::unique_ptr<CertAuthority> ca)
       : ctx_(ctx),
         listener_(std::move(listener)),
         port_(port),
         loopback_(loopback),
-        p2p_(ctx, tasks) {
+        p2p_(ctx, tasks),
+        ca_(std::move(ca)) {
     const auto& cfg = ctx->config->proxy;
+    for (const auto& h : cfg.hijack_https.hosts) {
+      hijack_.emplace_back(h);
+    }
     for (const auto& r : cfg.rules) {
       rules_.push_back({std::regex(r.regex), r});
     }
@@ -147,6 +154,12 @@ class Server : public ProxyServer {
 
   DaemonContext* ctx() { return ctx_; }
   P2PServer& p2p() { return p2p_; }
+  // The CA to intercept a CONNECT to `authority` with, or nullptr to tunnel it untouched.
+  CertAuthority* InterceptionCa(const std::string& authority) const {
+    bool match = std::any_of(hijack_.begin(), hijack_.end(),
+                             [&](const std::regex& re) { return std::regex_match(authority, re); });
+    return match ? ca_.get() : nullptr;
+  }
   const std::string& default_registry() const { return default_registry_; }
 
   // The first rule matching `url` (query excluded), or nullptr.
@@ -221,6 +234,8 @@ class Server : public ProxyServer {
   uint16_t port_;
   bool loopback_;
   P2PServer p2p_;
+  std::unique_ptr<CertAuthority> ca_;
+  std::vector<std::regex> hijack_;
   std::vector<std::pair<std::regex, DaemonConfig::Proxy::Rule>> rules_;
   std::vector<std::regex> allow_;
   std::string default_registry_;
@@ -269,6 +284,9 @@ bool Connection::Handle(Parser& parser) {
   std::string_view target(req.target().data(), req.target().size());
   if (req.method() == http::verb::connect) {
     return HandleConnect(parser, target);
+  }
+  if (!intercepted_.empty() && target.rfind("/", 0) == 0) {
+    return HandleProxy(parser, intercepted_ + std::string(target));
   }
   if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
     return HandleProxy(parser, target);
@@ -438,7 +456,8 @@ bool Connection::CheckProxyAuth(Parser& parser) {
 }
 
 bool Connection::HandleProxy(Parser& parser, std::string_view target) {
-  if (!CheckProxyAuth(parser)) {
+  // Inside an intercepted CONNECT the client authenticated with the CONNECT.
+  if (intercepted_.empty() && !CheckProxyAuth(parser)) {
     return false;
   }
   const auto& req = parser.get();
@@ -480,6 +499,9 @@ bool Connection::HandleConnect(Parser& parser, std::string_view target) {
   }
   std::string host = authority.substr(0, colon);
   auto port = static_cast<uint16_t>(std::atoi(authority.c_str() + colon + 1));
+  if (server_->InterceptionCa(authority) != nullptr) {
+    return Intercept(authority, host);
+  }
   auto upstream = net::Connect(host, port, 10000);
   if (!upstream.ok()) {
     return SendError(502, "backend", upstream.status().message(), false);
@@ -518,14 +540,72 @@ bool Connection::HandleConnect(Parser& parser, std::string_view target) {
   }
 }
 
+// Answers the CONNECT, terminates the client's TLS with a certificate for `host`, and serves
+// the requests inside as proxy requests to https://authority on a plaintext socketpair.
+bool Connection::Intercept(const std::string& authority, const std::string& host) {
+  auto ctx = server_->InterceptionCa(authority)->ServerContext(host);
+  if (!ctx.ok()) {
+    return SendError(502, "proxy", ctx.status().message(), false);
+  }
+  if (buf_.size() > 0) {
+    return SendError(400, "proxy", "data sent before the CONNECT was answered", false);
+  }
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+    return SendError(503, "proxy", "socketpair: " + std::string(std::strerror(errno)), false);
+  }
+  static const char kOk[] = "HTTP/1.1 200 Connection Established\r\n\r\n";
+  if (!net::WriteAll(fd(), kOk, sizeof(kOk) - 1).ok()) {
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return false;
+  }
+  server_->ctx()->metrics->proxy_intercepted.Increment();
+  net::SetTimeouts(pair[0], 300000);
+  std::string origin = authority.size() > 4 && authority.ends_with(":443")
+                           ? "https://" + authority.substr(0, authority.size() - 4)
+                           : "https://" + authority;
+  std::thread bridge([&, plain = pair[0]] {
+    Status s = RunTlsBridge(*ctx, fd(), plain, 300000);
+    if (!s.ok()) {
+      spdlog::warn("intercepted connection to {} ended error=\"{}\"", authority, s.ToString());
+    }
+    ::shutdown(plain, SHUT_RDWR);
+  });
+  {
+    Connection inner(server_, pair[1], origin);  // closes pair[1]
+    inner.Run();
+  }
+  bridge.join();
+  ::close(pair[0]);
+  return false;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, TaskManager* tasks) {
   DF_ASSIGN_OR_RETURN(auto addr, SplitHostPort(ctx->config->proxy.listen));
   DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(addr.first, addr.second, 1024));
   DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(fd.get()));
-  return std::unique_ptr<ProxyServer>(
-      std::make_unique<Server>(ctx, tasks, std::move(fd), port, IsLoopback(addr.first)));
+  std::unique_ptr<CertAuthority> ca;
+  const auto& hijack = ctx->config->proxy.hijack_https;
+  if (!hijack.hosts.empty()) {
+    bool generate = hijack.cert.empty();
+    auto dir = std::filesystem::path(ctx->config->storage.dir).parent_path();
+    std::string cert = generate ? (dir / "proxy-ca.crt").string() : hijack.cert;
+    std::string key = generate ? (dir / "proxy-ca.key").string() : hijack.key;
+    bool existed = std::filesystem::exists(cert);
+    DF_ASSIGN_OR_RETURN(ca, CertAuthority::LoadOrCreate(cert, key, generate));
+    if (generate && !existed) {
+      spdlog::warn(
+          "generated the HTTPS interception CA {}: install it in the trust store of "
+          "clients that use this proxy",
+          cert);
+    }
+    spdlog::info("HTTPS interception on for {} host pattern(s) ca={}", hijack.hosts.size(), cert);
+  }
+  return std::unique_ptr<ProxyServer>(std::make_unique<Server>(
+      ctx, tasks, std::move(fd), port, IsLoopback(addr.first), std::move(ca)));
 }
 
 }  // namespace df::daemon::proxy
