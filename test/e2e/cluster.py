@@ -14,6 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -131,6 +132,80 @@ class Origin(Proc):
         urllib.request.urlopen(req, timeout=10, context=self.context).read()
 
 
+class Manager(Proc):
+    """The manager with its embedded SQLite (or `database`, a dict for the database section)."""
+
+    def __init__(self, workdir, name="manager", root_password="root-secret-1", database=None,
+                 extra=None):
+        self.home = os.path.join(workdir, name)
+        os.makedirs(self.home, exist_ok=True)
+        self.root_password = root_password
+        cfg = {
+            "server": {"rest": {"addr": "127.0.0.1:0"}, "grpc": {"addr": "127.0.0.1:0"},
+                       "name": name},
+            "database": database or {"type": "sqlite",
+                                     "sqlite": {"path": os.path.join(self.home, "manager.db")}},
+            "auth": {"rootPassword": root_password},
+            "job": {"pollInterval": "100ms", "lease": "3s"},
+            "keepAlive": {"interval": "1s", "timeout": "3s"},
+            "log": {"level": "info"},
+        }
+        for section, values in (extra or {}).items():
+            cfg.setdefault(section, {}).update(values)
+        self.config_path = os.path.join(self.home, "manager.yaml")
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+        super().__init__(name, [os.path.join(BIN, "manager"), "--config", self.config_path],
+                         workdir, r"manager started rest_port=(\d+) grpc_port=(\d+)")
+
+    @property
+    def rest_port(self):
+        return int(self.match.group(1))
+
+    @property
+    def grpc_addr(self):
+        return f"127.0.0.1:{self.match.group(2)}"
+
+    def request(self, method, path, body=None, token=None, headers=None, raw=None):
+        """(status, parsed JSON or text, headers) of a REST call."""
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        req = urllib.request.Request(f"http://127.0.0.1:{self.rest_port}{path}", data=data,
+                                     method=method, headers=h)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status, text, rh = r.status, r.read().decode(), r.headers
+        except urllib.error.HTTPError as e:
+            status, text, rh = e.code, e.read().decode(), e.headers
+        try:
+            return status, json.loads(text), rh
+        except ValueError:
+            return status, text, rh
+
+    def signin(self, name="root", password=None):
+        st, body, _ = self.request("POST", "/api/v1/users/signin",
+                                   {"name": name, "password": password or self.root_password})
+        assert st == 200, (st, body)
+        return body["token"]
+
+    def wait_job(self, job_id, token, prefix="/oapi/v1/jobs", timeout=120):
+        result = {}
+
+        def done():
+            st, body, _ = self.request("GET", f"{prefix}/{job_id}", token=token)
+            assert st == 200, (st, body)
+            result["job"] = body
+            return body["state"] != "PENDING"
+
+        wait_for(done, timeout=timeout, interval=0.2, what=f"job {job_id} to finish")
+        return result["job"]
+
+
 class Scheduler(Proc):
     def __init__(self, workdir, extra_yaml=""):
         cfg = os.path.join(workdir, "scheduler.yaml")
@@ -235,6 +310,9 @@ class Cluster:
                         f"subjectAltName=DNS:{name},IP:127.0.0.1", "-keyout", key, "-out", cert],
                        check=True, capture_output=True)
         return cert, key
+
+    def manager(self, name="manager", **kw):
+        return self.add(Manager(self.dir, name, **kw))
 
     def scheduler(self, extra_yaml=""):
         return self.add(Scheduler(self.dir, extra_yaml))

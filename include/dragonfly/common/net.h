@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "dragonfly/common/status.h"
 
@@ -29,6 +30,9 @@ class Fd {
 };
 
 // Listens on address:port (port 0 = ephemeral) with SO_REUSEADDR.
+// "host:port" -> (host, port); IPv6 as "[::1]:4000" (brackets removed).
+StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr);
+
 StatusOr<Fd> Listen(const std::string& address, uint16_t port, int backlog = 1024);
 StatusOr<uint16_t> LocalPort(int fd);
 // Connects with a timeout; sets TCP_NODELAY.

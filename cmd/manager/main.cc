@@ -1,0 +1,52 @@
+// The manager binary: flags, config, logging; everything else is in df_manager.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "dragonfly/common/logging.h"
+#include "dragonfly/manager/config.h"
+#include "manager/manager.h"
+
+int main(int argc, char** argv) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  CLI::App app{"Dragonfly manager"};
+  std::string config_path = df::manager::kDefaultConfigPath;
+  std::string log_level;
+  CLI::Option* config_opt = app.add_option("--config", config_path, "YAML config file");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = df::manager::LoadManagerConfig(config_path, config_opt->count() == 0);
+  if (!config.ok()) {
+    std::cerr << "manager: " << config.status().message() << "\n";
+    return 1;
+  }
+  if (!log_level.empty()) {
+    config->log_level = log_level;
+  }
+  df::Status s = df::InitLogging("manager", config->log_level);
+  if (!s.ok()) {
+    std::cerr << "manager: " << s.message() << "\n";
+    return 1;
+  }
+  auto manager = df::manager::StartManager(*config);
+  if (!manager.ok()) {
+    std::cerr << "manager: " << manager.status().message() << "\n";
+    return 1;
+  }
+  std::printf("manager started rest_port=%u grpc_port=%u\n", (*manager)->rest_port(),
+              (*manager)->grpc_port());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  (*manager)->Stop();
+  return 0;
+}

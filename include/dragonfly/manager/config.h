@@ -1,0 +1,56 @@
+// Manager configuration (YAML, camelCase keys; /etc/dragonfly/manager.yaml by default). The
+// embedded default needs nothing else: SQLite next to the binary's data dir, in-process job
+// workers. Unknown keys and bad values are rejected at start with a message naming the key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "dragonfly/common/status.h"
+#include "dragonfly/manager/db.h"
+
+namespace df::manager {
+
+using std::chrono::milliseconds;
+
+inline constexpr char kDefaultConfigPath[] = "/etc/dragonfly/manager.yaml";
+
+struct ManagerConfig {
+  struct Server {
+    std::string rest_listen = "127.0.0.1:8080";   // server.rest.addr: REST API + console
+    std::string grpc_listen = "127.0.0.1:65003";  // server.grpc.addr: KeepAlive, ListSchedulers
+    std::string name;                             // this replica's name in job claims
+    uint64_t max_body_bytes = 1 << 20;            // REST request bodies larger get 413
+  } server;
+  // database.type: sqlite (default), postgres or mysql; the section of that name holds the
+  // connection (host, port, user, password, dbname; sqlite: path).
+  db::Config database{db::Dialect::kSqlite, "/var/lib/dragonfly/manager.db"};
+  struct Auth {
+    std::string root_password;  // initial password of user "root"; empty = "dragonfly" + warning
+    milliseconds jwt_timeout{std::chrono::hours(48)};
+    bool open_api_anonymous = false;  // /oapi/v1 and Harbor's old API without credentials
+  } auth;
+  struct Job {
+    uint32_t workers = 4;
+    milliseconds poll_interval{1000};  // how often idle workers look for pending jobs
+    milliseconds lease{15000};         // a running job whose manager is silent this long is
+                                       // taken over by another replica
+    milliseconds registry_timeout{60000};
+    std::string registry_ca_cert;  // job.preheat.tls.caCert
+    bool registry_insecure = false;
+    milliseconds default_timeout{std::chrono::hours(1)};
+  } job;
+  struct KeepAlive {
+    milliseconds interval{2000};  // components send one message per interval
+    milliseconds timeout{6000};   // silent this long (or stream broken): inactive
+  } keep_alive;
+  std::string metrics_listen;  // empty = off
+  std::string log_level = "info";
+};
+
+StatusOr<ManagerConfig> ParseManagerConfig(const std::string& yaml);
+// A missing file is NotFound unless `allow_missing` (then the defaults).
+StatusOr<ManagerConfig> LoadManagerConfig(const std::string& path, bool allow_missing);
+
+}  // namespace df::manager

@@ -1,0 +1,208 @@
+#include "manager/grpc_service.h"
+
+#include <arpa/inet.h>
+#include <spdlog/spdlog.h>
+
+#include <regex>
+
+namespace df::manager {
+namespace {
+
+// Is `ip` inside `cidr` ("10.0.0.0/8", "fd00::/8", or a single address)?
+bool InCidr(const std::string& ip, const std::string& cidr) {
+  size_t slash = cidr.find('/');
+  std::string net = cidr.substr(0, slash);
+  unsigned char a[16] = {};
+  unsigned char b[16] = {};
+  int family = net.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  int bytes = family == AF_INET6 ? 16 : 4;
+  if (::inet_pton(family, net.c_str(), a) != 1 || ::inet_pton(family, ip.c_str(), b) != 1) {
+    return false;
+  }
+  int bits = bytes * 8;
+  if (slash != std::string::npos) {
+    bits = std::atoi(cidr.c_str() + slash + 1);
+    if (bits < 0 || bits > bytes * 8) {
+      return false;
+    }
+  }
+  for (int i = 0; i < bytes && bits > 0; ++i, bits -= 8) {
+    unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+    if ((a[i] & mask) != (b[i] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Length of the common "|"-separated prefix of two locations.
+int LocationPrefix(const std::string& a, const std::string& b) {
+  int n = 0;
+  size_t i = 0;
+  size_t j = 0;
+  while (i < a.size() && j < b.size()) {
+    size_t ea = std::min(a.find('|', i), a.size());
+    size_t eb = std::min(b.find('|', j), b.size());
+    if (a.compare(i, ea - i, b, j, eb - j) != 0) {
+      break;
+    }
+    ++n;
+    i = ea + 1;
+    j = eb + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::string& hostname,
+                 const std::string& idc, const std::string& location) {
+  const json& s = cluster.scopes;
+  int score = 0;
+  if (s.contains("cidrs") && s["cidrs"].is_array()) {
+    for (const auto& c : s["cidrs"]) {
+      if (c.is_string() && InCidr(ip, c.get<std::string>())) {
+        score += 1000;
+        break;
+      }
+    }
+  }
+  if (s.contains("hostnames") && s["hostnames"].is_array()) {
+    for (const auto& h : s["hostnames"]) {
+      try {
+        if (h.is_string() && std::regex_match(hostname, std::regex(h.get<std::string>()))) {
+          score += 500;
+          break;
+        }
+      } catch (const std::regex_error&) {
+      }
+    }
+  }
+  if (!idc.empty() && s.contains("idc") && s["idc"].is_string()) {
+    // "idc-a|idc-b": any of them.
+    std::string list = "|" + s["idc"].get<std::string>() + "|";
+    if (list.find("|" + idc + "|") != std::string::npos) {
+      score += 100;
+    }
+  }
+  if (!location.empty() && s.contains("location") && s["location"].is_string()) {
+    score += 10 * LocationPrefix(location, s["location"].get<std::string>());
+  }
+  if (score == 0 && cluster.is_default) {
+    score = 1;
+  }
+  return score;
+}
+
+grpc::Status ManagerService::KeepAlive(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<mgr::KeepAliveResponse, mgr::KeepAliveRequest>* stream) {
+  mgr::KeepAliveRequest req;
+  if (!stream->Read(&req)) {
+    return grpc::Status::OK;
+  }
+  if (req.hostname().empty() || req.ip().empty() || req.hostname().size() > 191 ||
+      req.ip().size() > 64 || req.port() == 0 || req.port() > 65535) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "hostname, ip and port are required"};
+  }
+  ComponentRow c;
+  c.type = req.source_type() == mgr::SOURCE_TYPE_SCHEDULER ? "scheduler" : "seed_peer";
+  c.hostname = req.hostname();
+  c.ip = req.ip();
+  c.port = static_cast<int>(req.port());
+  c.piece_port = static_cast<int>(req.piece_port());
+  c.idc = req.idc();
+  c.location = req.location();
+  c.cluster_id = static_cast<int64_t>(req.cluster_id());
+  if (c.cluster_id == 0) {
+    auto clusters = store_->ListClusters();
+    if (clusters.ok()) {
+      for (const auto& cl : *clusters) {
+        if (cl.is_default) {
+          c.cluster_id = cl.id;
+          break;
+        }
+      }
+    }
+  }
+  auto cluster = store_->GetCluster(c.cluster_id);
+  if (!cluster.ok()) {
+    return {grpc::StatusCode::NOT_FOUND,
+            "scheduler cluster " + std::to_string(c.cluster_id) + " does not exist"};
+  }
+  auto row = store_->UpsertComponent(c, config_.server.name);
+  if (!row.ok()) {
+    return {grpc::StatusCode::UNAVAILABLE, row.status().message()};
+  }
+  spdlog::info("{} registered id={} hostname={} ip={} port={} cluster={}", c.type, row->id,
+               c.hostname, c.ip, c.port, c.cluster_id);
+  while (true) {
+    mgr::KeepAliveResponse resp;
+    resp.set_id(static_cast<uint64_t>(row->id));
+    resp.set_interval_ms(static_cast<uint32_t>(config_.keep_alive.interval.count()));
+    if (auto cl = store_->GetCluster(c.cluster_id); cl.ok()) {
+      auto* cfg = resp.mutable_config();
+      const json& j = cl->config;
+      cfg->set_candidate_parent_limit(j.value("candidate_parent_limit", 0u));
+      cfg->set_filter_parent_limit(j.value("filter_parent_limit", 0u));
+      cfg->set_back_to_source_count(j.value("back_to_source_count", 0u));
+      cfg->set_upload_slots(j.value("upload_slots", 0u));
+      if (j.contains("blocked_hosts") && j["blocked_hosts"].is_array()) {
+        for (const auto& h : j["blocked_hosts"]) {
+          if (h.is_string()) {
+            cfg->add_blocked_hosts(h.get<std::string>());
+          }
+        }
+      }
+      cfg->set_version(static_cast<uint64_t>(cl->config_version));
+    }
+    if (!stream->Write(resp) || !stream->Read(&req) || context->IsCancelled()) {
+      break;
+    }
+    (void)store_->TouchComponent(row->id, config_.server.name);
+  }
+  (void)store_->SetComponentState(row->id, "inactive");
+  spdlog::info("{} inactive id={} hostname={} (keepalive stream ended)", c.type, row->id,
+               c.hostname);
+  return grpc::Status::OK;
+}
+
+grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
+                                            const mgr::ListSchedulersRequest* request,
+                                            mgr::ListSchedulersResponse* response) {
+  response->set_refresh_interval_ms(30000);
+  auto clusters = store_->ListClusters();
+  auto schedulers = store_->ListComponents("scheduler", "active");
+  if (!clusters.ok() || !schedulers.ok()) {
+    return {grpc::StatusCode::UNAVAILABLE, "database unavailable"};
+  }
+  // Best-scoring cluster that has an active scheduler.
+  std::vector<std::pair<int, const ClusterRow*>> ranked;
+  for (const auto& c : *clusters) {
+    int score =
+        ScoreCluster(c, request->ip(), request->hostname(), request->idc(), request->location());
+    if (score > 0) {
+      ranked.emplace_back(score, &c);
+    }
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [score, cluster] : ranked) {
+    for (const auto& s : *schedulers) {
+      if (s.cluster_id == cluster->id) {
+        auto* out = response->add_schedulers();
+        out->set_id(static_cast<uint64_t>(s.id));
+        out->set_hostname(s.hostname);
+        out->set_ip(s.ip);
+        out->set_port(static_cast<uint32_t>(s.port));
+        out->set_scheduler_cluster_id(static_cast<uint64_t>(s.cluster_id));
+      }
+    }
+    if (response->schedulers_size() > 0) {
+      break;
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace df::manager

@@ -1,0 +1,39 @@
+// The manager's gRPC service: schedulers and seed peers keep a KeepAlive stream (active while
+// it is open and talking, inactive when it breaks or goes silent), schedulers get their
+// cluster's config on it; daemons ask which schedulers to use (ListSchedulers), answered by
+// scoring clusters against the daemon's IP (CIDRs), hostname (regexes), IDC and location.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/manager.grpc.pb.h"
+#include "dragonfly/manager/config.h"
+#include "manager/store.h"
+
+namespace df::manager {
+
+namespace mgr = dragonfly::api::manager;
+
+// How well a cluster's scopes match a host; higher is better, 0 = no match. A default cluster
+// matches everything with the lowest positive score.
+int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::string& hostname,
+                 const std::string& idc, const std::string& location);
+
+class ManagerService final : public mgr::Manager::Service {
+ public:
+  ManagerService(Store* store, const ManagerConfig& config) : store_(store), config_(config) {}
+
+  grpc::Status KeepAlive(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<mgr::KeepAliveResponse, mgr::KeepAliveRequest>* stream) override;
+  grpc::Status ListSchedulers(grpc::ServerContext* context,
+                              const mgr::ListSchedulersRequest* request,
+                              mgr::ListSchedulersResponse* response) override;
+
+ private:
+  Store* store_;
+  const ManagerConfig& config_;
+};
+
+}  // namespace df::manager

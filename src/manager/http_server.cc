@@ -1,0 +1,281 @@
+#include "manager/http_server.h"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "dragonfly/common/net.h"
+
+namespace df::manager {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string::npos) {
+      slash = path.size();
+    }
+    if (slash > pos) {
+      out.push_back(path.substr(pos, slash - pos));
+    }
+    pos = slash + 1;
+  }
+  return out;
+}
+
+std::string UrlDecode(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(uint8_t(s[i + 1])) &&
+               std::isxdigit(uint8_t(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+class Server : public HttpServer {
+ public:
+  Server(net::Fd listener, uint16_t port, const HttpRouter* router, uint64_t max_body,
+         uint32_t max_connections)
+      : listener_(std::move(listener)),
+        port_(port),
+        router_(router),
+        max_body_(max_body),
+        max_connections_(max_connections) {
+    thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~Server() override { Stop(); }
+  uint16_t port() const override { return port_; }
+  void Stop() override {
+    if (stopping_.exchange(true)) {
+      return;
+    }
+    thread_.join();
+    std::unique_lock lock(mu_);
+    for (int fd : fds_) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    idle_.wait(lock, [&] { return fds_.empty(); });
+  }
+
+ private:
+  void AcceptLoop() {
+    while (!stopping_) {
+      pollfd p{listener_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) {
+        continue;
+      }
+      int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        if (fds_.size() >= max_connections_) {
+          ::close(fd);
+          continue;
+        }
+        fds_.insert(fd);
+      }
+      std::thread([this, fd] {
+        Serve(fd);
+        std::lock_guard lock(mu_);
+        fds_.erase(fd);
+        idle_.notify_all();
+      }).detach();
+    }
+  }
+
+  void Serve(int fd) {
+    net::SetTimeouts(fd, 120000);
+    asio::io_context io;
+    asio::posix::stream_descriptor sock(io, fd);  // closes fd
+    beast::flat_buffer buf;
+    while (true) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(64 * 1024);
+      parser.body_limit(max_body_);
+      beast::error_code ec;
+      http::read(sock, buf, parser, ec);
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset) {
+        return;
+      }
+      HttpResponse resp;
+      bool keep = false;
+      if (ec == http::error::body_limit) {
+        resp = HttpResponse::Error(
+            413, "request body larger than " + std::to_string(max_body_) + " bytes");
+      } else if (ec == http::error::header_limit) {
+        resp = HttpResponse::Error(431, "request header fields too large");
+      } else if (ec) {
+        resp = HttpResponse::Error(400, "malformed request: " + ec.message());
+      } else {
+        auto& r = parser.get();
+        keep = r.keep_alive();
+        HttpRequest req;
+        req.method = std::string(r.method_string());
+        std::string target(r.target());
+        size_t q = target.find('?');
+        req.path = target.substr(0, q);
+        if (q != std::string::npos) {
+          for (const auto& pair : SplitQuery(target.substr(q + 1))) {
+            req.query[pair.first] = pair.second;
+          }
+        }
+        for (const auto& f : r) {
+          std::string name(f.name_string());
+          std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+          req.headers[name] = std::string(f.value());
+        }
+        req.body = std::move(r.body());
+        try {
+          resp = router_->Dispatch(req);
+        } catch (const std::exception& e) {
+          spdlog::error("manager: {} {} failed error=\"{}\"", req.method, req.path, e.what());
+          resp = HttpResponse::Error(500, "internal error");
+        }
+        spdlog::debug("manager: {} {} status={}", req.method, req.path, resp.status);
+      }
+      http::response<http::string_body> out{static_cast<http::status>(resp.status), 11};
+      out.set(http::field::server, "dragonfly-manager");
+      out.set(http::field::content_type, resp.content_type);
+      for (const auto& [k, v] : resp.headers) {
+        out.set(k, v);
+      }
+      out.body() = std::move(resp.body);
+      out.keep_alive(keep);
+      out.prepare_payload();
+      http::write(sock, out, ec);
+      if (ec || !keep) {
+        return;
+      }
+    }
+  }
+
+  static std::vector<std::pair<std::string, std::string>> SplitQuery(const std::string& q) {
+    std::vector<std::pair<std::string, std::string>> out;
+    size_t pos = 0;
+    while (pos <= q.size()) {
+      size_t amp = q.find('&', pos);
+      if (amp == std::string::npos) {
+        amp = q.size();
+      }
+      std::string pair = q.substr(pos, amp - pos);
+      if (!pair.empty()) {
+        size_t eq = pair.find('=');
+        out.emplace_back(UrlDecode(pair.substr(0, eq)),
+                         eq == std::string::npos ? "" : UrlDecode(pair.substr(eq + 1)));
+      }
+      pos = amp + 1;
+    }
+    return out;
+  }
+
+  net::Fd listener_;
+  uint16_t port_;
+  const HttpRouter* router_;
+  uint64_t max_body_;
+  uint32_t max_connections_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::set<int> fds_;
+};
+
+}  // namespace
+
+std::string HttpRequest::Header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpResponse HttpResponse::Json(int status, const nlohmann::json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+HttpResponse HttpResponse::Error(int status, const std::string& message) {
+  return Json(status, {{"message", message}});
+}
+
+void HttpRouter::Add(const std::string& method, const std::string& pattern, HttpHandler handler) {
+  routes_.push_back({method, SplitPath(pattern), std::move(handler)});
+}
+
+HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
+  std::vector<std::string> segs = SplitPath(req.path);
+  bool path_matched = false;
+  for (const auto& r : routes_) {
+    std::map<std::string, std::string> params;
+    bool match = true;
+    size_t i = 0;
+    for (; i < r.segments.size(); ++i) {
+      if (r.segments[i] == "*") {
+        break;
+      }
+      if (i >= segs.size()) {
+        match = false;
+        break;
+      }
+      if (r.segments[i][0] == ':') {
+        params[r.segments[i].substr(1)] = UrlDecode(segs[i]);
+      } else if (r.segments[i] != segs[i]) {
+        match = false;
+        break;
+      }
+    }
+    if (match && i == r.segments.size() && i != segs.size()) {
+      match = false;
+    }
+    if (!match) {
+      continue;
+    }
+    path_matched = true;
+    if (r.method != req.method) {
+      continue;
+    }
+    req.params = std::move(params);
+    return r.handler(req);
+  }
+  return path_matched ? HttpResponse::Error(405, "method not allowed")
+                      : HttpResponse::Error(404, "no such endpoint: " + req.path);
+}
+
+StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen,
+                                                      const HttpRouter* router, uint64_t max_body,
+                                                      uint32_t max_connections) {
+  DF_ASSIGN_OR_RETURN(auto addr, net::SplitHostPort(listen));
+  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(addr.first, addr.second, 512));
+  DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(fd.get()));
+  return std::unique_ptr<HttpServer>(
+      std::make_unique<Server>(std::move(fd), port, router, max_body, max_connections));
+}
+
+}  // namespace df::manager

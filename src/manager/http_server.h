@@ -1,0 +1,73 @@
+// A small HTTP/1.1 server for the manager's REST API: a router of (method, path pattern) to
+// handlers, JSON bodies, bounded request sizes. One thread per connection (bounded); handlers
+// block and must be thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "dragonfly/common/status.h"
+
+namespace df::manager {
+
+struct HttpRequest {
+  std::string method;                          // "GET", "POST", ...
+  std::string path;                            // without the query
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> params;   // ":name" segments of the matched pattern
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string remote;
+
+  std::string Header(const std::string& lower_name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static HttpResponse Json(int status, const nlohmann::json& body);
+  // {"message": message} with `status`.
+  static HttpResponse Error(int status, const std::string& message);
+};
+
+using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
+
+class HttpRouter {
+ public:
+  // `pattern` segments starting with ':' capture; a trailing "*" matches the rest.
+  void Add(const std::string& method, const std::string& pattern, HttpHandler handler);
+  HttpResponse Dispatch(HttpRequest& req) const;
+  // Keeps `owner` (the object the handlers point into) alive as long as the router.
+  void Keep(std::shared_ptr<void> owner) { owned_.push_back(std::move(owner)); }
+
+ private:
+  struct Route {
+    std::string method;
+    std::vector<std::string> segments;
+    HttpHandler handler;
+  };
+  std::vector<Route> routes_;
+  std::vector<std::shared_ptr<void>> owned_;
+};
+
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  virtual uint16_t port() const = 0;
+  virtual void Stop() = 0;
+};
+
+// Listens on `listen` ("host:port"); requests with bodies over `max_body` get 413.
+StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen,
+                                                      const HttpRouter* router, uint64_t max_body,
+                                                      uint32_t max_connections = 256);
+
+}  // namespace df::manager

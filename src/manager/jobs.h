@@ -1,0 +1,49 @@
+// Job workers: claim PENDING jobs from the database (atomically, with a lease that the worker
+// renews; a job whose manager died is taken over when its lease runs out), run them, record
+// SUCCESS or FAILURE with the per-task results. Jobs: preheat (image or file, into one seed peer
+// picked by hash, all seed peers, or all peers), get_task, delete_task.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dragonfly/manager/config.h"
+#include "manager/store.h"
+
+namespace df::manager {
+
+// Validates and normalizes the args of a new job of `type` (defaults filled in). The error
+// message names the bad field.
+StatusOr<json> ValidateJobArgs(const std::string& type, const json& args);
+
+class JobRunner {
+ public:
+  JobRunner(Store* store, const ManagerConfig& config);
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  void Start();
+  void Stop();
+  // Wakes an idle worker (a job was just created).
+  void Poke();
+
+ private:
+  void Worker();
+  void Run(const JobRow& job);
+  json Execute(const JobRow& job, const std::atomic<bool>& lost);
+
+  Store* store_;
+  const ManagerConfig& config_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  uint64_t pokes_ = 0;
+};
+
+}  // namespace df::manager

@@ -1,0 +1,133 @@
+#include "manager/manager.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <thread>
+
+#include "dragonfly/common/http_status_server.h"
+#include "dragonfly/common/net.h"
+#include "manager/api.h"
+#include "manager/grpc_service.h"
+#include "manager/http_server.h"
+#include "manager/jobs.h"
+#include "manager/store.h"
+
+namespace df::manager {
+namespace {
+
+class ManagerImpl : public Manager {
+ public:
+  explicit ManagerImpl(const ManagerConfig& config) : config_(config) {}
+  ~ManagerImpl() override { Stop(); }
+
+  Status Init() {
+    if (config_.database.dialect == db::Dialect::kSqlite) {
+      std::error_code ec;
+      std::filesystem::create_directories(
+          std::filesystem::path(config_.database.sqlite_path).parent_path(), ec);
+    }
+    DF_ASSIGN_OR_RETURN(auto database, db::Open(config_.database));
+    store_ = std::make_unique<Store>(std::move(database));
+    bool default_password = false;
+    DF_RETURN_IF_ERROR(
+        store_->Bootstrap(config_.auth.root_password, &api_.jwt_key, &default_password));
+    if (default_password) {
+      spdlog::warn(
+          "manager: user root has the default password 'dragonfly': change it "
+          "(POST /api/v1/users/1/reset_password) or set auth.rootPassword");
+    }
+    jobs_ = std::make_unique<JobRunner>(store_.get(), config_);
+    api_.store = store_.get();
+    api_.jobs = jobs_.get();
+    api_.config = &config_;
+    RegisterApi(router_, &api_);
+    DF_ASSIGN_OR_RETURN(rest_, StartHttpServer(config_.server.rest_listen, &router_,
+                                               config_.server.max_body_bytes));
+
+    DF_ASSIGN_OR_RETURN(auto addr, net::SplitHostPort(config_.server.grpc_listen));
+    service_ = std::make_unique<ManagerService>(store_.get(), config_);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    std::string host =
+        addr.first.find(':') != std::string::npos ? "[" + addr.first + "]" : addr.first;
+    builder.AddListeningPort(host + ":" + std::to_string(addr.second),
+                             grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    grpc_ = builder.BuildAndStart();
+    if (!grpc_ || port == 0) {
+      return Unavailable("cannot listen on " + config_.server.grpc_listen);
+    }
+    grpc_port_ = static_cast<uint16_t>(port);
+    jobs_->Start();
+    reaper_ = std::thread([this] { Reap(); });
+    return Status::Ok();
+  }
+
+  uint16_t rest_port() const override { return rest_->port(); }
+  uint16_t grpc_port() const override { return grpc_port_; }
+
+  void Stop() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopped_) {
+        return;
+      }
+      stopped_ = true;
+    }
+    cv_.notify_all();
+    if (reaper_.joinable()) {
+      reaper_.join();
+    }
+    if (grpc_) {
+      grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    }
+    if (rest_) {
+      rest_->Stop();
+    }
+    if (jobs_) {
+      jobs_->Stop();
+    }
+  }
+
+ private:
+  // Components whose stream went silent (a host that vanished without closing it) turn
+  // inactive after keepAlive.timeout.
+  void Reap() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(1000), [&] { return stopped_; })) {
+      lock.unlock();
+      Status s = store_->ExpireComponents(NowMs() - config_.keep_alive.timeout.count());
+      if (!s.ok()) {
+        spdlog::warn("manager: expiring components failed error=\"{}\"", s.ToString());
+      }
+      lock.lock();
+    }
+  }
+
+  ManagerConfig config_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<JobRunner> jobs_;
+  ApiContext api_{};
+  HttpRouter router_;
+  std::unique_ptr<HttpServer> rest_;
+  std::unique_ptr<ManagerService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  uint16_t grpc_port_ = 0;
+  std::thread reaper_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Manager>> StartManager(const ManagerConfig& config) {
+  auto m = std::make_unique<ManagerImpl>(config);
+  DF_RETURN_IF_ERROR(m->Init());
+  return std::unique_ptr<Manager>(std::move(m));
+}
+
+}  // namespace df::manager

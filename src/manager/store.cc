@@ -1,0 +1,643 @@
+#include "manager/store.h"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "dragonfly/manager/auth.h"
+#include "manager/schema.h"
+
+namespace df::manager {
+namespace {
+
+using db::Value;
+
+constexpr char kUserCols[] = "id, name, email, password_hash, role, state";
+constexpr char kTokenCols[] = "id, name, scopes, state, expired_at, user_id";
+constexpr char kClusterCols[] =
+    "id, name, bio, scopes, config, config_version, is_default, created_at, updated_at";
+constexpr char kComponentCols[] =
+    "id, type, hostname, ip, port, piece_port, idc, location, state, cluster_id, "
+    "last_keepalive_at";
+constexpr char kJobCols[] =
+    "id, task_id, bio, type, state, args, result, user_id, scheduler_cluster_ids, harbor_key, "
+    "created_at, updated_at, owner";
+
+json ParseJson(const std::string& s, json fallback) {
+  if (s.empty()) {
+    return fallback;
+  }
+  try {
+    return json::parse(s);
+  } catch (const json::exception&) {
+    return fallback;
+  }
+}
+
+UserRow ToUser(const db::Row& r) {
+  return {r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5)};
+}
+
+TokenRow ToToken(const db::Row& r) {
+  TokenRow t{r.Int(0), r.Text(1), {}, r.Text(3), r.Int(4), r.Int(5)};
+  for (const auto& s : ParseJson(r.Text(2), json::array())) {
+    t.scopes.push_back(s.get<std::string>());
+  }
+  return t;
+}
+
+ClusterRow ToCluster(const db::Row& r) {
+  ClusterRow c;
+  c.id = r.Int(0);
+  c.name = r.Text(1);
+  c.bio = r.Text(2);
+  c.scopes = ParseJson(r.Text(3), json::object());
+  c.config = ParseJson(r.Text(4), json::object());
+  c.config_version = r.Int(5);
+  c.is_default = r.Int(6) != 0;
+  c.created_at = r.Int(7);
+  c.updated_at = r.Int(8);
+  return c;
+}
+
+ComponentRow ToComponent(const db::Row& r) {
+  ComponentRow c;
+  c.id = r.Int(0);
+  c.type = r.Text(1);
+  c.hostname = r.Text(2);
+  c.ip = r.Text(3);
+  c.port = static_cast<int>(r.Int(4));
+  c.piece_port = static_cast<int>(r.Int(5));
+  c.idc = r.Text(6);
+  c.location = r.Text(7);
+  c.state = r.Text(8);
+  c.cluster_id = r.Int(9);
+  c.last_keepalive_at = r.Int(10);
+  return c;
+}
+
+JobRow ToJob(const db::Row& r) {
+  JobRow j;
+  j.id = r.Int(0);
+  j.task_id = r.Text(1);
+  j.bio = r.Text(2);
+  j.type = r.Text(3);
+  j.state = r.Text(4);
+  j.args = ParseJson(r.Text(5), json::object());
+  j.result = ParseJson(r.Text(6), json::object());
+  j.user_id = r.Int(7);
+  for (const auto& id : ParseJson(r.Text(8), json::array())) {
+    j.scheduler_cluster_ids.push_back(id.get<int64_t>());
+  }
+  j.harbor_key = r.Text(9);
+  j.created_at = r.Int(10);
+  j.updated_at = r.Int(11);
+  j.owner = r.Text(12);
+  return j;
+}
+
+std::string NewGroupId() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof(b));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char out[37];
+  std::snprintf(out, sizeof(out),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return std::string("group_") + out;
+}
+
+template <typename T, typename F>
+StatusOr<T> One(StatusOr<db::Result> r, const std::string& what, F convert) {
+  if (!r.ok()) {
+    return r.status();
+  }
+  if (r->rows.empty()) {
+    return NotFound(what + " not found");
+  }
+  return convert(r->rows[0]);
+}
+
+}  // namespace
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Rfc3339(int64_t ms) {
+  time_t s = ms / 1000;
+  tm t{};
+  gmtime_r(&s, &t);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &t);
+  return buf;
+}
+
+StatusOr<int64_t> ParseRfc3339(const std::string& s) {
+  tm t{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &t);
+  if (end == nullptr) {
+    return InvalidArgument("bad time '" + s + "': want RFC 3339 (2026-01-02T15:04:05Z)");
+  }
+  int64_t secs = timegm(&t);
+  if (*end == '.') {
+    ++end;
+    while (std::isdigit(static_cast<unsigned char>(*end))) {
+      ++end;
+    }
+  }
+  if (*end == 'Z' || *end == 'z') {
+    ++end;
+  } else if (*end == '+' || *end == '-') {
+    int hh = 0;
+    int mm = 0;
+    if (std::sscanf(end + 1, "%2d:%2d", &hh, &mm) != 2) {
+      return InvalidArgument("bad time zone in '" + s + "'");
+    }
+    secs -= (*end == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+    end += 6;
+  }
+  if (*end != '\0') {
+    return InvalidArgument("bad time '" + s + "': want RFC 3339 (2026-01-02T15:04:05Z)");
+  }
+  return secs * 1000;
+}
+
+json UserRow::ToJson() const {
+  return {{"id", id}, {"name", name}, {"email", email}, {"role", role}, {"state", state}};
+}
+
+json ComponentRow::ToJson() const {
+  json j = {{"id", id},       {"host_name", hostname},
+            {"ip", ip},       {"port", port},
+            {"idc", idc},     {"location", location},
+            {"state", state}, {"updated_at", Rfc3339(last_keepalive_at)}};
+  if (type == "scheduler") {
+    j["scheduler_cluster_id"] = cluster_id;
+    j["features"] = json::array({"schedule", "preheat"});
+  } else {
+    j["seed_peer_cluster_id"] = cluster_id;
+    j["download_port"] = piece_port;
+    j["type"] = "super";
+  }
+  return j;
+}
+
+json ClusterRow::ToJson() const {
+  return {{"id", id},
+          {"name", name},
+          {"bio", bio},
+          {"scopes", scopes},
+          {"scheduler_cluster_id", id},
+          {"seed_peer_cluster_id", id},
+          {"scheduler_cluster_config", config},
+          {"config_version", config_version},
+          {"is_default", is_default},
+          {"created_at", Rfc3339(created_at)},
+          {"updated_at", Rfc3339(updated_at)}};
+}
+
+json JobRow::ToJson() const {
+  json clusters = json::array();
+  for (int64_t cid : scheduler_cluster_ids) {
+    clusters.push_back({{"id", cid}});
+  }
+  return {{"id", id},
+          {"created_at", Rfc3339(created_at)},
+          {"updated_at", Rfc3339(updated_at)},
+          {"is_del", 0},
+          {"task_id", task_id},
+          {"bio", bio},
+          {"type", type},
+          {"state", state},
+          {"args", args},
+          {"result", result},
+          {"user_id", user_id},
+          {"scheduler_clusters", clusters},
+          {"seed_peer_clusters", json::array()}};
+}
+
+Status Store::Bootstrap(const std::string& root_password, std::string* jwt_key,
+                        bool* default_password) {
+  DF_RETURN_IF_ERROR(db::Migrate(*db_, Migrations()));
+  int64_t now = NowMs();
+  // Concurrent replicas: the unique keys make every insert here happen once.
+  auto key = db_->Exec("SELECT value FROM settings WHERE name = ?", {std::string("jwt_key")});
+  if (!key.ok()) {
+    return key.status();
+  }
+  if (key->rows.empty()) {
+    auto s = db_->Exec("INSERT INTO settings (name, value) VALUES (?, ?)",
+                       {std::string("jwt_key"), auth::RandomToken(48)});
+    if (!s.ok() && s.status().code() != StatusCode::kAlreadyExists) {
+      return s.status();
+    }
+    key = db_->Exec("SELECT value FROM settings WHERE name = ?", {std::string("jwt_key")});
+    if (!key.ok() || key->rows.empty()) {
+      return Internal("cannot read the JWT key");
+    }
+  }
+  *jwt_key = key->rows[0].Text(0);
+  auto clusters = db_->Exec("SELECT COUNT(*) FROM clusters");
+  if (!clusters.ok()) {
+    return clusters.status();
+  }
+  if (clusters->rows[0].Int(0) == 0) {
+    auto s = db_->Insert(
+        "INSERT INTO clusters (name, bio, scopes, config, config_version, is_default, "
+        "created_at, updated_at) VALUES (?, ?, ?, ?, 1, 1, ?, ?)",
+        {std::string("cluster-1"), std::string("default cluster"), std::string("{}"),
+         json{{"candidate_parent_limit", 4}, {"filter_parent_limit", 15}}.dump(), now, now});
+    if (!s.ok() && s.status().code() != StatusCode::kAlreadyExists) {
+      return s.status();
+    }
+  }
+  *default_password = false;
+  auto root = db_->Exec("SELECT id FROM users WHERE name = ?", {std::string("root")});
+  if (!root.ok()) {
+    return root.status();
+  }
+  if (root->rows.empty()) {
+    std::string pw = root_password;
+    if (pw.empty()) {
+      pw = "dragonfly";
+      *default_password = true;
+    }
+    auto u = CreateUser("root", "", pw, "root");
+    if (!u.ok() && u.status().code() != StatusCode::kAlreadyExists) {
+      return u.status();
+    }
+  }
+  return Status::Ok();
+}
+
+StatusOr<UserRow> Store::CreateUser(const std::string& name, const std::string& email,
+                                    const std::string& password, const std::string& role) {
+  DF_ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
+  int64_t now = NowMs();
+  auto id = db_->Insert(
+      "INSERT INTO users (name, email, password_hash, role, state, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, 'enable', ?, ?)",
+      {name, email, hash, role, now, now});
+  if (!id.ok()) {
+    return id.status().code() == StatusCode::kAlreadyExists
+               ? Status(StatusCode::kAlreadyExists, "user " + name + " already exists")
+               : id.status();
+  }
+  return UserRow{*id, name, email, hash, role, "enable"};
+}
+
+StatusOr<UserRow> Store::GetUser(int64_t id) {
+  return One<UserRow>(
+      db_->Exec(std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?", {id}), "user",
+      ToUser);
+}
+
+StatusOr<UserRow> Store::GetUserByName(const std::string& name) {
+  return One<UserRow>(
+      db_->Exec(std::string("SELECT ") + kUserCols + " FROM users WHERE name = ?", {name}), "user",
+      ToUser);
+}
+
+StatusOr<std::vector<UserRow>> Store::ListUsers() {
+  DF_ASSIGN_OR_RETURN(auto r,
+                      db_->Exec(std::string("SELECT ") + kUserCols + " FROM users ORDER BY id"));
+  std::vector<UserRow> out;
+  for (const auto& row : r.rows) {
+    out.push_back(ToUser(row));
+  }
+  return out;
+}
+
+Status Store::UpdateUser(int64_t id, const json& patch) {
+  for (const char* field : {"email", "state", "role"}) {
+    if (patch.contains(field)) {
+      std::string sql =
+          std::string("UPDATE users SET ") + field + " = ?, updated_at = ? WHERE id = ?";
+      DF_RETURN_IF_ERROR(db_->Exec(sql, {patch[field].get<std::string>(), NowMs(), id}).status());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Store::SetPassword(int64_t id, const std::string& password) {
+  DF_ASSIGN_OR_RETURN(std::string hash, auth::HashPassword(password));
+  return db_
+      ->Exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", {hash, NowMs(), id})
+      .status();
+}
+
+StatusOr<TokenRow> Store::CreateToken(const std::string& name, const std::string& bio,
+                                      const std::vector<std::string>& scopes, int64_t expired_at,
+                                      int64_t user_id, std::string* plaintext) {
+  *plaintext = "dfp_" + auth::RandomToken(32);
+  int64_t now = NowMs();
+  DF_ASSIGN_OR_RETURN(
+      int64_t id,
+      db_->Insert("INSERT INTO personal_access_tokens (name, bio, token_hash, scopes, state, "
+                  "expired_at, user_id, created_at, updated_at) "
+                  "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                  {name, bio, auth::Sha256Hex(*plaintext), json(scopes).dump(), expired_at, user_id,
+                   now, now}));
+  return TokenRow{id, name, scopes, "active", expired_at, user_id};
+}
+
+StatusOr<TokenRow> Store::FindToken(const std::string& plaintext) {
+  return One<TokenRow>(db_->Exec(std::string("SELECT ") + kTokenCols +
+                                     " FROM personal_access_tokens WHERE token_hash = ?",
+                                 {auth::Sha256Hex(plaintext)}),
+                       "token", ToToken);
+}
+
+StatusOr<json> Store::ListTokens(int64_t user_id) {
+  std::string sql = std::string("SELECT ") + kTokenCols + ", bio, created_at, updated_at " +
+                    "FROM personal_access_tokens" + (user_id > 0 ? " WHERE user_id = ?" : "") +
+                    " ORDER BY id";
+  DF_ASSIGN_OR_RETURN(auto r, user_id > 0 ? db_->Exec(sql, {user_id}) : db_->Exec(sql));
+  json out = json::array();
+  for (const auto& row : r.rows) {
+    TokenRow t = ToToken(row);
+    out.push_back({{"id", t.id},
+                   {"name", t.name},
+                   {"bio", row.Text(6)},
+                   {"scopes", t.scopes},
+                   {"state", t.state},
+                   {"expired_at", Rfc3339(t.expired_at)},
+                   {"user_id", t.user_id},
+                   {"created_at", Rfc3339(row.Int(7))},
+                   {"updated_at", Rfc3339(row.Int(8))}});
+  }
+  return out;
+}
+
+Status Store::UpdateTokenState(int64_t id, const std::string& state) {
+  DF_ASSIGN_OR_RETURN(
+      auto r, db_->Exec("UPDATE personal_access_tokens SET state = ?, updated_at = ? WHERE id = ?",
+                        {state, NowMs(), id}));
+  return r.affected_rows == 0 ? NotFound("token not found") : Status::Ok();
+}
+
+Status Store::DeleteToken(int64_t id) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("DELETE FROM personal_access_tokens WHERE id = ?", {id}));
+  return r.affected_rows == 0 ? NotFound("token not found") : Status::Ok();
+}
+
+StatusOr<ClusterRow> Store::CreateCluster(const ClusterRow& c) {
+  int64_t now = NowMs();
+  auto id = db_->Insert(
+      "INSERT INTO clusters (name, bio, scopes, config, config_version, is_default, created_at, "
+      "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+      {c.name, c.bio, c.scopes.dump(), c.config.dump(), int64_t{c.is_default ? 1 : 0}, now, now});
+  if (!id.ok()) {
+    return id.status().code() == StatusCode::kAlreadyExists
+               ? Status(StatusCode::kAlreadyExists, "cluster " + c.name + " already exists")
+               : id.status();
+  }
+  return GetCluster(*id);
+}
+
+StatusOr<ClusterRow> Store::GetCluster(int64_t id) {
+  return One<ClusterRow>(
+      db_->Exec(std::string("SELECT ") + kClusterCols + " FROM clusters WHERE id = ?", {id}),
+      "cluster", ToCluster);
+}
+
+StatusOr<std::vector<ClusterRow>> Store::ListClusters() {
+  DF_ASSIGN_OR_RETURN(
+      auto r, db_->Exec(std::string("SELECT ") + kClusterCols + " FROM clusters ORDER BY id"));
+  std::vector<ClusterRow> out;
+  for (const auto& row : r.rows) {
+    out.push_back(ToCluster(row));
+  }
+  return out;
+}
+
+StatusOr<ClusterRow> Store::UpdateCluster(int64_t id, const json& patch) {
+  Status s = db_->Transaction([&](db::Database& tx) -> Status {
+    auto cur = One<ClusterRow>(
+        tx.Exec(std::string("SELECT ") + kClusterCols + " FROM clusters WHERE id = ?", {id}),
+        "cluster", ToCluster);
+    if (!cur.ok()) {
+      return cur.status();
+    }
+    ClusterRow c = *cur;
+    if (patch.contains("name")) {
+      c.name = patch["name"].get<std::string>();
+    }
+    if (patch.contains("bio")) {
+      c.bio = patch["bio"].get<std::string>();
+    }
+    if (patch.contains("scopes")) {
+      c.scopes = patch["scopes"];
+    }
+    if (patch.contains("is_default")) {
+      c.is_default = patch["is_default"].get<bool>();
+    }
+    if (patch.contains("config")) {
+      c.config.update(patch["config"]);
+      ++c.config_version;
+    }
+    return tx
+        .Exec(
+            "UPDATE clusters SET name = ?, bio = ?, scopes = ?, config = ?, config_version = ?, "
+            "is_default = ?, updated_at = ? WHERE id = ?",
+            {c.name, c.bio, c.scopes.dump(), c.config.dump(), c.config_version,
+             int64_t{c.is_default ? 1 : 0}, NowMs(), id})
+        .status();
+  });
+  DF_RETURN_IF_ERROR(s);
+  return GetCluster(id);
+}
+
+Status Store::DeleteCluster(int64_t id) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("DELETE FROM clusters WHERE id = ?", {id}));
+  return r.affected_rows == 0 ? NotFound("cluster not found") : Status::Ok();
+}
+
+StatusOr<ComponentRow> Store::UpsertComponent(const ComponentRow& c, const std::string& manager) {
+  int64_t now = NowMs();
+  std::vector<Value> key = {c.type, c.hostname, c.ip, c.cluster_id};
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    DF_ASSIGN_OR_RETURN(
+        auto r, db_->Exec("UPDATE components SET port = ?, piece_port = ?, idc = ?, "
+                          "location = ?, state = 'active', manager = ?, "
+                          "last_keepalive_at = ?, updated_at = ? WHERE type = ? "
+                          "AND hostname = ? AND ip = ? AND cluster_id = ?",
+                          {int64_t{c.port}, int64_t{c.piece_port}, c.idc, c.location, manager, now,
+                           now, c.type, c.hostname, c.ip, c.cluster_id}));
+    if (r.affected_rows == 0) {
+      auto id = db_->Insert(
+          "INSERT INTO components (type, hostname, ip, port, piece_port, idc, location, state, "
+          "cluster_id, manager, last_keepalive_at, created_at, updated_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+          {c.type, c.hostname, c.ip, int64_t{c.port}, int64_t{c.piece_port}, c.idc, c.location,
+           c.cluster_id, manager, now, now, now});
+      if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
+        continue;  // another replica inserted it first: update it
+      }
+      if (!id.ok()) {
+        return id.status();
+      }
+    }
+    return One<ComponentRow>(
+        db_->Exec(std::string("SELECT ") + kComponentCols +
+                      " FROM components WHERE type = ? AND hostname = ? AND ip = ? AND "
+                      "cluster_id = ?",
+                  key),
+        "component", ToComponent);
+  }
+  return Aborted("component registration raced twice");
+}
+
+Status Store::TouchComponent(int64_t id, const std::string& manager) {
+  int64_t now = NowMs();
+  return db_
+      ->Exec(
+          "UPDATE components SET state = 'active', manager = ?, last_keepalive_at = ?, "
+          "updated_at = ? WHERE id = ?",
+          {manager, now, now, id})
+      .status();
+}
+
+Status Store::SetComponentState(int64_t id, const std::string& state) {
+  return db_
+      ->Exec("UPDATE components SET state = ?, updated_at = ? WHERE id = ?", {state, NowMs(), id})
+      .status();
+}
+
+Status Store::ExpireComponents(int64_t stale_before_ms) {
+  return db_
+      ->Exec(
+          "UPDATE components SET state = 'inactive', updated_at = ? WHERE state = 'active' "
+          "AND last_keepalive_at < ?",
+          {NowMs(), stale_before_ms})
+      .status();
+}
+
+StatusOr<std::vector<ComponentRow>> Store::ListComponents(const std::string& type,
+                                                          const std::string& state) {
+  std::string sql = std::string("SELECT ") + kComponentCols + " FROM components WHERE type = ?";
+  std::vector<Value> params = {type};
+  if (!state.empty()) {
+    sql += " AND state = ?";
+    params.emplace_back(state);
+  }
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec(sql + " ORDER BY id", params));
+  std::vector<ComponentRow> out;
+  for (const auto& row : r.rows) {
+    out.push_back(ToComponent(row));
+  }
+  return out;
+}
+
+StatusOr<JobRow> Store::CreateJob(JobRow job) {
+  job.task_id = NewGroupId();
+  job.state = "PENDING";
+  job.created_at = job.updated_at = NowMs();
+  json ids = job.scheduler_cluster_ids;
+  Value harbor = job.harbor_key.empty() ? Value(nullptr) : Value(job.harbor_key);
+  DF_ASSIGN_OR_RETURN(
+      job.id,
+      db_->Insert("INSERT INTO jobs (task_id, bio, type, state, args, result, user_id, "
+                  "scheduler_cluster_ids, owner, lease_until, attempts, harbor_key, created_at, "
+                  "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?, ?)",
+                  {job.task_id, job.bio, job.type, job.state, job.args.dump(), job.result.dump(),
+                   job.user_id, ids.dump(), harbor, job.created_at, job.updated_at}));
+  return job;
+}
+
+StatusOr<JobRow> Store::GetJob(int64_t id) {
+  return One<JobRow>(db_->Exec(std::string("SELECT ") + kJobCols + " FROM jobs WHERE id = ?", {id}),
+                     "job", ToJob);
+}
+
+StatusOr<std::optional<JobRow>> Store::FindJobByHarborKey(const std::string& key) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec(std::string("SELECT ") + kJobCols +
+                                            " FROM jobs WHERE harbor_key = ? ORDER BY id DESC",
+                                        {key}));
+  if (r.rows.empty()) {
+    return std::optional<JobRow>();
+  }
+  return std::optional<JobRow>(ToJob(r.rows[0]));
+}
+
+StatusOr<std::vector<JobRow>> Store::ListJobs(const std::string& type, const std::string& state,
+                                              int64_t user_id, int64_t page, int64_t per_page,
+                                              int64_t* total) {
+  std::string where = " WHERE 1 = 1";
+  std::vector<Value> params;
+  if (!type.empty()) {
+    where += " AND type = ?";
+    params.emplace_back(type);
+  }
+  if (!state.empty()) {
+    where += " AND state = ?";
+    params.emplace_back(state);
+  }
+  if (user_id > 0) {
+    where += " AND user_id = ?";
+    params.emplace_back(user_id);
+  }
+  DF_ASSIGN_OR_RETURN(auto count, db_->Exec("SELECT COUNT(*) FROM jobs" + where, params));
+  *total = count.rows[0].Int(0);
+  params.emplace_back(per_page);
+  params.emplace_back((page - 1) * per_page);
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec(std::string("SELECT ") + kJobCols + " FROM jobs" + where +
+                                            " ORDER BY id DESC LIMIT ? OFFSET ?",
+                                        params));
+  std::vector<JobRow> out;
+  for (const auto& row : r.rows) {
+    out.push_back(ToJob(row));
+  }
+  return out;
+}
+
+Status Store::DeleteJob(int64_t id) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("DELETE FROM jobs WHERE id = ?", {id}));
+  return r.affected_rows == 0 ? NotFound("job not found") : Status::Ok();
+}
+
+StatusOr<std::optional<JobRow>> Store::ClaimJob(const std::string& owner, int64_t now,
+                                                int64_t lease_until) {
+  DF_ASSIGN_OR_RETURN(auto candidates,
+                      db_->Exec("SELECT id FROM jobs WHERE state = 'PENDING' AND lease_until < ? "
+                                "ORDER BY id LIMIT 8",
+                                {now}));
+  for (const auto& row : candidates.rows) {
+    int64_t id = row.Int(0);
+    // The compare-and-set: exactly one manager's UPDATE matches.
+    DF_ASSIGN_OR_RETURN(
+        auto r, db_->Exec("UPDATE jobs SET owner = ?, lease_until = ?, attempts = attempts + 1 "
+                          "WHERE id = ? AND state = 'PENDING' AND lease_until < ?",
+                          {owner, lease_until, id, now}));
+    if (r.affected_rows == 1) {
+      DF_ASSIGN_OR_RETURN(JobRow job, GetJob(id));
+      return std::optional<JobRow>(std::move(job));
+    }
+  }
+  return std::optional<JobRow>();
+}
+
+StatusOr<bool> Store::RenewJob(int64_t id, const std::string& owner, int64_t lease_until) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = "
+                                        "? AND state = 'PENDING'",
+                                        {lease_until, id, owner}));
+  return r.affected_rows == 1;
+}
+
+StatusOr<bool> Store::FinishJob(int64_t id, const std::string& owner, const std::string& state,
+                                const json& result) {
+  DF_ASSIGN_OR_RETURN(auto r,
+                      db_->Exec("UPDATE jobs SET state = ?, result = ?, updated_at = ? WHERE id = "
+                                "? AND owner = ? AND state = 'PENDING'",
+                                {state, result.dump(), NowMs(), id, owner}));
+  return r.affected_rows == 1;
+}
+
+}  // namespace df::manager

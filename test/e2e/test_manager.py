@@ -1,0 +1,237 @@
+"""End-to-end tests of the manager (issue #5) with the embedded SQLite: components registering
+over gRPC, users / JWT / personal access tokens, jobs (file preheat, get_task, delete_task) run
+against real seed peers, bad input and secrets in logs. Image preheat and Harbor's request
+sequences against a real registry are in test_manager_registry.py."""
+
+import datetime
+import os
+import signal
+import unittest
+
+from cluster import Cluster, wait_for
+
+MIB = 1 << 20
+
+
+def rfc3339(delta_s):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=delta_s)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ManagerTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster(prefix="df-manager-e2e-")
+        self.m = self.c.manager()
+        self.root = self.m.signin()
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def components(self, kind, state="active"):
+        st, body, _ = self.m.request("GET", f"/api/v1/{kind}?state={state}", token=self.root)
+        self.assertEqual(st, 200, body)
+        return body
+
+    def cluster_with_seeds(self, n=2):
+        sched = self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n"
+                                 "  keepAliveInterval: 1s\n")
+        seeds = [self.c.daemon(f"seed-{i}", sched, seed=True,
+                               extra={"manager": {"addrs": [self.m.grpc_addr],
+                                                  "keepAliveInterval": "1s"}})
+                 for i in range(n)]
+        wait_for(lambda: len(self.components("schedulers")) == 1 and
+                 len(self.components("seed-peers")) == n, timeout=30,
+                 what="scheduler and seed peers registered")
+        return sched, seeds
+
+    def token(self, scopes=("job",), expired_at=None, name="ci"):
+        body = {"name": name, "scopes": list(scopes)}
+        if expired_at:
+            body["expired_at"] = expired_at
+        st, t, _ = self.m.request("POST", "/api/v1/personal-access-tokens", body,
+                                  token=self.root)
+        self.assertEqual(st, 200, t)
+        return t
+
+    def test_components_register_and_turn_inactive_when_killed(self):
+        sched, seeds = self.cluster_with_seeds(2)
+        names = sorted(s["host_name"] for s in self.components("seed-peers"))
+        self.assertEqual(names, ["seed-0", "seed-1"])
+        sched.kill(signal.SIGKILL)
+        wait_for(lambda: not self.components("schedulers"), timeout=10,
+                 what="the killed scheduler inactive within 10 s")
+        self.assertEqual(len(self.components("schedulers", "inactive")), 1)
+        seeds[0].kill(signal.SIGKILL)
+        wait_for(lambda: len(self.components("seed-peers")) == 1, timeout=10,
+                 what="the killed seed peer inactive")
+
+    def test_file_preheat_get_task_delete_task(self):
+        origin = self.c.origin()
+        self.c.make_file("model.bin", 12 * MIB)
+        _, seeds = self.cluster_with_seeds(2)
+        pat = self.token()["token"]
+        url = origin.url("model.bin")
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": url, "scope": "all_seed_peers"}},
+            token=pat)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["state"], "PENDING")
+        self.assertTrue(job["task_id"].startswith("group_"))
+        job = self.m.wait_job(job["id"], pat)
+        self.assertEqual(job["state"], "SUCCESS", job)
+        results = job["result"]["job_states"][0]["results"][0]
+        self.assertEqual(sorted(t["hostname"] for t in results["success_tasks"]),
+                         ["seed-0", "seed-1"])
+        self.assertEqual(results["failure_tasks"], [])
+        for s in seeds:
+            self.assertEqual(s.metric("dragonfly_dfdaemon_download_bytes_total"), 12 * MIB)
+        # The origin served the file about once: the second seed peer got it from the first.
+        self.assertLessEqual(origin.stats()["total_bytes"], 2 * 12 * MIB)
+
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "get_task", "args": {"url": url}}, token=pat)
+        self.assertEqual(st, 200, job)
+        job = self.m.wait_job(job["id"], pat)
+        peers = job["result"]["job_states"][0]["results"][0]["peers"]
+        self.assertEqual(sorted(p["hostname"] for p in peers), ["seed-0", "seed-1"])
+
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "delete_task", "args": {"url": url}}, token=pat)
+        job = self.m.wait_job(job["id"], pat)
+        self.assertEqual(job["state"], "SUCCESS", job)
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "get_task", "args": {"url": url}}, token=pat)
+        job = self.m.wait_job(job["id"], pat)
+        self.assertEqual(job["result"]["job_states"][0]["results"][0]["peers"], [])
+
+        # Listing with filters.
+        st, jobs, headers = self.m.request("GET", "/api/v1/jobs?type=get_task&state=SUCCESS",
+                                           token=self.root)
+        self.assertEqual(st, 200)
+        self.assertEqual(len(jobs), 2)
+        self.assertEqual(headers["X-Total-Count"], "2")
+
+    def test_preheat_without_seed_peers_fails_with_a_reason(self):
+        pat = self.token()["token"]
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": "http://127.0.0.1:9/x"}},
+            token=pat)
+        job = self.m.wait_job(job["id"], pat)
+        self.assertEqual(job["state"], "FAILURE")
+        self.assertIn("no active seed peer", job["result"]["job_states"][0]["error"])
+
+    def test_tokens_scopes_expiry_revocation(self):
+        body = {"type": "get_task", "args": {"task_id": "ab" * 32}}
+        good = self.token(("job",))
+        st, _, _ = self.m.request("POST", "/oapi/v1/jobs", body, token=good["token"])
+        self.assertEqual(st, 200)
+        # Wrong, expired, revoked, wrong scope.
+        st, msg, h = self.m.request("POST", "/oapi/v1/jobs", body, token="dfp_wrong")
+        self.assertEqual((st, msg["message"]), (401, "invalid token"))
+        self.assertIn("Bearer", h["WWW-Authenticate"])
+        expired = self.token(("job",), expired_at=rfc3339(-60), name="old")
+        st, msg, _ = self.m.request("POST", "/oapi/v1/jobs", body, token=expired["token"])
+        self.assertEqual((st, msg["message"]), (401, "token expired"))
+        cluster_only = self.token(("cluster",), name="clusters")
+        st, msg, _ = self.m.request("POST", "/oapi/v1/jobs", body, token=cluster_only["token"])
+        self.assertEqual(st, 403, msg)
+        st, _, _ = self.m.request("GET", "/oapi/v1/clusters", token=cluster_only["token"])
+        self.assertEqual(st, 200)
+        st, _, _ = self.m.request("PATCH", f"/api/v1/personal-access-tokens/{good['id']}",
+                                  {"state": "inactive"}, token=self.root)
+        self.assertEqual(st, 200)
+        st, msg, _ = self.m.request("POST", "/oapi/v1/jobs", body, token=good["token"])
+        self.assertEqual((st, msg["message"]), (401, "token revoked"))
+        st, _, _ = self.m.request("POST", "/oapi/v1/jobs", body)
+        self.assertEqual(st, 401)
+        # A tampered JWT and a guest's JWT on a root-only route.
+        st, _, _ = self.m.request("GET", "/api/v1/users", token=self.root[:-2] + "xx")
+        self.assertEqual(st, 401)
+        st, _, _ = self.m.request("POST", "/api/v1/users", {"name": "guest1",
+                                                            "password": "guest-pass-1"},
+                                  token=self.root)
+        self.assertEqual(st, 200)
+        guest = self.m.signin("guest1", "guest-pass-1")
+        st, _, _ = self.m.request("GET", "/api/v1/users", token=guest)
+        self.assertEqual(st, 403)
+        st, _, _ = self.m.request("POST", "/api/v1/users/signin",
+                                  {"name": "root", "password": "wrong-password"})
+        self.assertEqual(st, 401)
+
+    def test_bad_input_gets_4xx_and_secrets_stay_out_of_logs(self):
+        pat = self.token()["token"]
+        cases = [
+            ("malformed JSON", b"{not json", 400),
+            ("array body", b"[1, 2]", 400),
+            ("unknown job type", b'{"type": "format_disk", "args": {}}', 400),
+            ("bad scope", b'{"type": "preheat", "args": {"type": "file", "url": "http://x/a",'
+                          b' "scope": "everyone"}}', 400),
+            ("bad url", b'{"type": "preheat", "args": {"type": "file", "url": "file:///etc"}}',
+             400),
+            ("bad header", b'{"type": "preheat", "args": {"type": "file", "url": "http://x/a",'
+                           b' "headers": {"X": "a\\r\\nInjected: 1"}}}', 400),
+            ("injection in task id", b'{"type": "get_task", "args": {"task_id":'
+                                     b' "x\' OR 1=1; DROP TABLE jobs; --"}}', 400),
+            ("unknown cluster", b'{"type": "get_task", "args": {"task_id": "ab"},'
+                                b' "scheduler_cluster_ids": [999]}', 400),
+        ]
+        for what, raw, want in cases:
+            st, body, _ = self.m.request("POST", "/oapi/v1/jobs", token=pat, raw=raw)
+            self.assertEqual(st, want, f"{what}: {body}")
+            self.assertTrue(body["message"], what)
+        st, body, _ = self.m.request("POST", "/oapi/v1/jobs", token=pat,
+                                     raw=b'{"pad": "' + b"x" * (2 * MIB) + b'"}')
+        self.assertEqual(st, 413, body)
+        st, body, _ = self.m.request("POST", "/api/v1/users", token=self.root,
+                                     body={"name": "x'; DROP TABLE users; --",
+                                           "password": "long-enough-1"})
+        self.assertEqual(st, 400)
+        st, body, _ = self.m.request("GET", "/api/v1/jobs/1%20OR%201=1", token=self.root)
+        self.assertEqual(st, 400)
+        st, users, _ = self.m.request("GET", "/api/v1/users", token=self.root)
+        self.assertEqual([u["name"] for u in users], ["root"])
+        # Credentials given to a job are never returned.
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": "http://127.0.0.1:9/f",
+                                        "headers": {"Authorization": "Bearer sekrit-123"},
+                                        "password": "pw-sekrit-456"}}, token=pat)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["args"]["headers"]["Authorization"], "******")
+        self.m.wait_job(job["id"], pat)
+        logs = self.m.logs()
+        for secret in (self.m.root_password, pat, self.root, "sekrit-123", "pw-sekrit-456"):
+            self.assertNotIn(secret, logs)
+        # Passwords are stored as argon2id, the JWT key is generated (not a constant).
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.m.home, "manager.db"))
+        (hash_,) = db.execute("SELECT password_hash FROM users WHERE name='root'").fetchone()
+        self.assertTrue(hash_.startswith("$argon2id$"), hash_)
+        (key,) = db.execute("SELECT value FROM settings WHERE name='jwt_key'").fetchone()
+        self.assertGreaterEqual(len(key), 64)
+        db.close()
+
+    def test_cluster_crud_and_openapi(self):
+        st, c, _ = self.m.request("POST", "/api/v1/clusters", {
+            "name": "gpu", "scopes": {"cidrs": ["10.8.0.0/16"], "idc": "idc-a"},
+            "scheduler_cluster_config": {"candidate_parent_limit": 6}}, token=self.root)
+        self.assertEqual(st, 200, c)
+        st, c2, _ = self.m.request("PATCH", f"/api/v1/clusters/{c['id']}", {
+            "scheduler_cluster_config": {"candidate_parent_limit": 2}}, token=self.root)
+        self.assertEqual(st, 200, c2)
+        self.assertEqual(c2["scheduler_cluster_config"]["candidate_parent_limit"], 2)
+        self.assertEqual(c2["config_version"], c["config_version"] + 1)
+        st, msg, _ = self.m.request("PATCH", f"/api/v1/clusters/{c['id']}", {
+            "scheduler_cluster_config": {"candidate_parent_limit": 99}}, token=self.root)
+        self.assertEqual(st, 400, msg)
+        st, _, _ = self.m.request("POST", "/api/v1/clusters", {"name": "gpu"}, token=self.root)
+        self.assertEqual(st, 409)
+        st, doc, _ = self.m.request("GET", "/openapi.json")
+        self.assertEqual(st, 200)
+        self.assertIn("/oapi/v1/jobs", doc["paths"])
+        st, text, _ = self.m.request("GET", "/healthy")
+        self.assertEqual((st, text), (200, "OK"))
+
+
+if __name__ == "__main__":
+    unittest.main()
