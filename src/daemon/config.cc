@@ -116,11 +116,52 @@ Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
   return Status::Ok();
 }
 
+// A list of host:port at `prefix.key`; absent leaves *out unchanged.
+Status ReadAddrs(const YAML::Node& map, const std::string& prefix, const char* key,
+                 std::vector<std::string>* out) {
+  if (!map || !map.IsMap() || !map[key]) {
+    return Status::Ok();
+  }
+  const std::string name = "config key '" + prefix + "." + key + "'";
+  const YAML::Node list = map[key];
+  if (!list.IsSequence()) {
+    return InvalidArgument(name + " must be a list of host:port");
+  }
+  out->clear();
+  for (const auto& a : list) {
+    if (!a.IsScalar()) {
+      return InvalidArgument(name + " must be a list of host:port");
+    }
+    std::string addr = a.as<std::string>();
+    DF_RETURN_IF_ERROR(SplitHostPort(addr).status().Annotate(name));
+    out->push_back(addr);
+  }
+  return Status::Ok();
+}
+
+Status ParseManager(const YAML::Node& node, DaemonConfig::Manager* m) {
+  DF_RETURN_IF_ERROR(CheckKeys(node, "manager", {"addrs", "refreshInterval", "keepAliveInterval"}));
+  if (!node || node.IsNull()) {
+    return Status::Ok();
+  }
+  DF_RETURN_IF_ERROR(ReadAddrs(node, "manager", "addrs", &m->addrs));
+  DF_RETURN_IF_ERROR(Read(node, "manager", "refreshInterval", &m->refresh_interval));
+  DF_RETURN_IF_ERROR(Read(node, "manager", "keepAliveInterval", &m->keep_alive_interval));
+  if (m->refresh_interval < milliseconds(1000)) {
+    return InvalidArgument("config key 'manager.refreshInterval' must be at least 1s");
+  }
+  if (m->keep_alive_interval < milliseconds(100) ||
+      m->keep_alive_interval > std::chrono::minutes(5)) {
+    return InvalidArgument("config key 'manager.keepAliveInterval' must be in [100ms, 5m]");
+  }
+  return Status::Ok();
+}
+
 Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(
       CheckKeys(root, "",
-                {"host", "server", "scheduler", "seedPeer", "upload", "download", "storage", "gc",
-                 "backSource", "proxy", "metrics", "log", "testing"}));
+                {"host", "server", "scheduler", "manager", "seedPeer", "upload", "download",
+                 "storage", "gc", "backSource", "proxy", "metrics", "log", "testing"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
@@ -139,29 +180,24 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(CheckKeys(sched, "scheduler",
                                {"addrs", "announceInterval", "rpcTimeout", "scheduleTimeout",
                                 "backToSourceWhenUnreachable"}));
-  if (sched && sched["addrs"]) {
-    if (!sched["addrs"].IsSequence()) {
-      return InvalidArgument("config key 'scheduler.addrs' must be a list of host:port");
-    }
-    c->scheduler.addrs.clear();
-    for (const auto& a : sched["addrs"]) {
-      std::string addr = a.as<std::string>();
-      auto hp = SplitHostPort(addr);
-      if (!hp.ok()) {
-        return hp.status().Annotate("config key 'scheduler.addrs'");
-      }
-      c->scheduler.addrs.push_back(addr);
-    }
-  }
+  DF_RETURN_IF_ERROR(ReadAddrs(sched, "scheduler", "addrs", &c->scheduler.addrs));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "announceInterval", &c->scheduler.announce_interval));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "rpcTimeout", &c->scheduler.rpc_timeout));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "scheduleTimeout", &c->scheduler.schedule_timeout));
   DF_RETURN_IF_ERROR(Read(sched, "scheduler", "backToSourceWhenUnreachable",
                           &c->scheduler.back_to_source_when_unreachable));
 
+  DF_RETURN_IF_ERROR(ParseManager(root["manager"], &c->manager));
+
   const YAML::Node seed = root["seedPeer"];
-  DF_RETURN_IF_ERROR(CheckKeys(seed, "seedPeer", {"enable"}));
+  DF_RETURN_IF_ERROR(CheckKeys(seed, "seedPeer", {"enable", "clusterID"}));
   DF_RETURN_IF_ERROR(Read(seed, "seedPeer", "enable", &c->seed_peer.enable));
+  int64_t cluster_id = 0;
+  DF_RETURN_IF_ERROR(Read(seed, "seedPeer", "clusterID", &cluster_id));
+  if (cluster_id < 0) {
+    return InvalidArgument("config key 'seedPeer.clusterID' must not be negative");
+  }
+  c->seed_peer.cluster_id = static_cast<uint64_t>(cluster_id);
 
   const YAML::Node up = root["upload"];
   DF_RETURN_IF_ERROR(

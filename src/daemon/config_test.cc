@@ -74,6 +74,50 @@ TEST(DaemonConfigTest, BadValuesNamed) {
   EXPECT_NE(d.status().message().find("gc.taskTTL"), std::string::npos);
 }
 
+TEST(DaemonConfigTest, ManagerSection) {
+  auto d = ParseDaemonConfig("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->manager.addrs.empty());  // no manager by default
+  EXPECT_EQ(d->manager.refresh_interval.count(), 30000);
+  EXPECT_EQ(d->manager.keep_alive_interval.count(), 2000);
+
+  auto c = ParseDaemonConfig(R"(
+manager:
+  addrs: [10.0.0.1:65003, "[::1]:65003"]
+  refreshInterval: 1m
+  keepAliveInterval: 500ms
+scheduler:
+  addrs: [10.0.0.2:8002]
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->manager.addrs, (std::vector<std::string>{"10.0.0.1:65003", "[::1]:65003"}));
+  EXPECT_EQ(c->manager.refresh_interval.count(), 60000);
+  EXPECT_EQ(c->manager.keep_alive_interval.count(), 500);
+  EXPECT_EQ(c->scheduler.addrs, std::vector<std::string>{"10.0.0.2:8002"});
+
+  struct Bad {
+    const char* yaml;
+    const char* named;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"manager: {addr: [x:1]}", "manager.addr"},
+           {"manager: {refresh: 1s}", "manager.refresh"},
+           {"manager: {addrs: x:1}", "manager.addrs"},
+           {"manager: {addrs: [nohostport]}", "manager.addrs"},
+           {"manager: {addrs: [[a]]}", "manager.addrs"},
+           {"manager: {refreshInterval: 10ms}", "manager.refreshInterval"},
+           {"manager: {refreshInterval: often}", "manager.refreshInterval"},
+           {"manager: {keepAliveInterval: 0s}", "manager.keepAliveInterval"},
+           {"manager: {keepAliveInterval: 1h}", "manager.keepAliveInterval"},
+           {"manager: 3", "manager"},
+       }) {
+    auto r = ParseDaemonConfig(b.yaml);
+    ASSERT_FALSE(r.ok()) << b.yaml;
+    EXPECT_NE(r.status().message().find(b.named), std::string::npos)
+        << b.yaml << ": " << r.status().message();
+  }
+}
+
 TEST(DaemonConfigTest, EmptyIsDefaults) {
   auto c = ParseDaemonConfig("");
   ASSERT_TRUE(c.ok());

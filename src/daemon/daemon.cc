@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <iostream>
@@ -19,10 +20,12 @@
 #include "daemon/proxy/p2p.h"
 #include "daemon/proxy/proxy_server.h"
 #include "daemon/scheduler_client.h"
+#include "daemon/scheduler_discovery.h"
 #include "daemon/task_manager.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/piece/piece_server.h"
+#include "dragonfly/scheduler/manager_keepalive.h"
 
 namespace df::daemon {
 namespace {
@@ -64,8 +67,15 @@ class DaemonImpl : public Daemon {
     backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
     backend_ = backend::NewHttpBackend(http);
-    scheduler_ =
-        std::make_unique<SchedulerClient>(config_.scheduler.addrs, config_.scheduler.rpc_timeout);
+    SchedulerClient::Hooks hooks;
+    hooks.host_request = [this] { return HostAnnouncement(); };
+    hooks.on_all_unreachable = [this] {
+      if (SchedulerDiscovery* d = discovery_ptr_.load(); d != nullptr) {
+        d->RequestRefresh();
+      }
+    };
+    scheduler_ = std::make_unique<SchedulerClient>(config_.scheduler.addrs,
+                                                   config_.scheduler.rpc_timeout, std::move(hooks));
     const bool seed = config_.seed_peer.enable;
     ctx_.config = &config_;
     ctx_.store = store_.get();
@@ -100,15 +110,8 @@ class DaemonImpl : public Daemon {
     DF_ASSIGN_OR_RETURN(piece_server_, piece::StartPieceServer(std::move(po)));
 
     DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
-    local_service_ = std::make_unique<LocalService>(&ctx_, tasks_.get());
-    grpc::ServerBuilder local;
-    local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
-    local.RegisterService(local_service_.get());
-    local_server_ = local.BuildAndStart();
-    if (!local_server_) {
-      return Unavailable("cannot serve the local API on " + config_.server.socket_path);
-    }
-
+    // The upload service (and its port) before the local one: a download started from the
+    // local API may announce this host, which needs the RPC port.
     upload_service_ = std::make_unique<UploadService>(&ctx_, tasks_.get());
     grpc::ServerBuilder upload;
     int rpc_port = 0;
@@ -121,6 +124,15 @@ class DaemonImpl : public Daemon {
     }
     rpc_port_ = static_cast<uint16_t>(rpc_port);
 
+    local_service_ = std::make_unique<LocalService>(&ctx_, tasks_.get());
+    grpc::ServerBuilder local;
+    local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
+    local.RegisterService(local_service_.get());
+    local_server_ = local.BuildAndStart();
+    if (!local_server_) {
+      return Unavailable("cannot serve the local API on " + config_.server.socket_path);
+    }
+
     if (!config_.proxy.listen.empty()) {
       DF_ASSIGN_OR_RETURN(proxy_server_, proxy::StartProxyServer(&ctx_, tasks_.get()));
     }
@@ -129,6 +141,7 @@ class DaemonImpl : public Daemon {
       DF_ASSIGN_OR_RETURN(status_server_,
                           StartHttpStatusServer(maddr.first, maddr.second, registry_));
     }
+    StartManager();
     if (scheduler_->enabled()) {
       if (Status s = Announce(); !s.ok()) {
         spdlog::warn("first announce to the scheduler failed error=\"{}\"", s.ToString());
@@ -136,12 +149,12 @@ class DaemonImpl : public Daemon {
     }
     background_ = std::thread([this] { Background(); });
     std::cout << "dfdaemon started host_id=" << ctx_.host_id
-              << " piece_port=" << piece_server_->port() << " rpc_port=" << rpc_port_
+              << " piece_port=" << piece_server_->port() << " rpc_port=" << rpc_port_.load()
               << " metrics_port=" << (status_server_ ? status_server_->port() : 0)
               << " proxy_port=" << (proxy_server_ ? proxy_server_->port() : 0)
               << " socket=" << config_.server.socket_path << std::endl;
     spdlog::info("dfdaemon started host_id={} piece_port={} rpc_port={} seed={}", ctx_.host_id,
-                 piece_server_->port(), rpc_port_, seed);
+                 piece_server_->port(), rpc_port_.load(), seed);
     return Status::Ok();
   }
 
@@ -163,6 +176,13 @@ class DaemonImpl : public Daemon {
     Shutdown();
     if (background_.joinable()) {
       background_.join();
+    }
+    discovery_ptr_ = nullptr;
+    if (discovery_) {
+      discovery_->Stop();
+    }
+    if (keepalive_) {
+      keepalive_->Stop();
     }
     if (scheduler_ && scheduler_->enabled()) {
       scheduler_->LeaveHost(ctx_.host_id);
@@ -190,7 +210,52 @@ class DaemonImpl : public Daemon {
     std::filesystem::remove(config_.server.socket_path, ec);
   }
 
-  Status Announce() {
+  // With manager.addrs: the scheduler list from the manager (refreshed in the background) and,
+  // for a seed peer, the KeepAlive stream that registers it with the manager.
+  void StartManager() {
+    const DaemonConfig::Manager& m = config_.manager;
+    if (m.addrs.empty()) {
+      return;
+    }
+    SchedulerDiscovery::Options o;
+    o.manager_addrs = m.addrs;
+    o.fallback = config_.scheduler.addrs;
+    o.refresh_interval = m.refresh_interval;
+    o.rpc_timeout = config_.scheduler.rpc_timeout;
+    o.request.set_hostname(config_.host.hostname);
+    o.request.set_ip(config_.host.ip);
+    o.request.set_idc(config_.host.idc);
+    o.request.set_location(config_.host.location);
+    if (!config_.seed_peer.enable) {
+      // Recorded by the manager as a peer (preheat scope all_peers); seed peers register
+      // through their KeepAlive stream instead.
+      o.request.set_rpc_port(rpc_port_.load());
+      o.request.set_piece_port(piece_server_->port());
+    }
+    discovery_ = SchedulerDiscovery::Start(std::move(o), scheduler_.get());
+    discovery_ptr_ = discovery_.get();
+    if (!config_.seed_peer.enable) {
+      return;
+    }
+    scheduler::mgr::KeepAliveRequest req;
+    req.set_source_type(scheduler::mgr::SOURCE_TYPE_SEED_PEER);
+    req.set_hostname(config_.host.hostname);
+    req.set_ip(config_.host.ip);
+    req.set_port(rpc_port_);
+    req.set_piece_port(piece_server_->port());
+    req.set_idc(config_.host.idc);
+    req.set_location(config_.host.location);
+    req.set_cluster_id(config_.seed_peer.cluster_id);
+    scheduler::ManagerKeepAliveOptions ko;
+    ko.addrs = m.addrs;
+    ko.interval = m.keep_alive_interval;
+    keepalive_ = scheduler::ManagerKeepAlive::Start(
+        std::move(ko), std::move(req), [](const scheduler::mgr::KeepAliveResponse&) {});
+  }
+
+  Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
+
+  sched::AnnounceHostRequest HostAnnouncement() {
     sched::AnnounceHostRequest req;
     auto* h = req.mutable_host();
     h->set_id(ctx_.host_id);
@@ -205,7 +270,7 @@ class DaemonImpl : public Daemon {
     h->set_upload_rate_limit(config_.upload.rate_limit);
     req.mutable_load()->set_active_uploads(
         static_cast<uint32_t>(piece_server_->active_connections()));
-    return scheduler_->AnnounceHost(req);
+    return req;
   }
 
   // Announces to the scheduler and runs GC, until shutdown.
@@ -250,6 +315,9 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<storage::TaskStore> store_;
   std::unique_ptr<backend::HttpBackend> backend_;
   std::unique_ptr<SchedulerClient> scheduler_;
+  std::unique_ptr<SchedulerDiscovery> discovery_;
+  std::atomic<SchedulerDiscovery*> discovery_ptr_{nullptr};  // for the scheduler client's hook
+  std::unique_ptr<scheduler::ManagerKeepAlive> keepalive_;   // seed peers with a manager
   DaemonContext ctx_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<piece::PieceServer> piece_server_;
@@ -259,7 +327,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<grpc::Server> upload_server_;
   std::unique_ptr<HttpStatusServer> status_server_;
   std::unique_ptr<proxy::ProxyServer> proxy_server_;
-  uint16_t rpc_port_ = 0;
+  std::atomic<uint16_t> rpc_port_{0};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -49,7 +49,20 @@ Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* sp
   }
   in.filtered_query_params.assign(req.filtered_query_params().begin(),
                                   req.filtered_query_params().end());
-  DF_ASSIGN_OR_RETURN(std::string task_id, MakeTaskId(in));
+  std::string task_id = req.task_id();
+  if (!task_id.empty()) {
+    // A blob named by its digest, as the registry mirror names it (the manager's preheat).
+    if (task_id.size() != 64 ||
+        task_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return InvalidArgument("task_id must be 64 lowercase hex digits");
+    }
+    if (req.digest().size() != 71 || req.digest().compare(0, 7, "sha256:") != 0 ||
+        req.digest().compare(7, 64, task_id) != 0) {
+      return InvalidArgument("task_id is only accepted with the matching sha256 digest");
+    }
+  } else {
+    DF_ASSIGN_OR_RETURN(task_id, MakeTaskId(in));
+  }
   spec->set_task_id(task_id);
   spec->set_url(req.url());
   spec->set_tag(req.tag());
@@ -76,9 +89,8 @@ void FillInfo(const storage::TaskStat& s, dfd::TaskInfo* out) {
 
 }  // namespace
 
-grpc::Status LocalService::Download(grpc::ServerContext* context,
-                                    const dfd::DownloadRequest* request,
-                                    grpc::ServerWriter<dfd::DownloadResponse>* writer) {
+grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
+                                grpc::ServerWriter<dfd::DownloadResponse>* writer) const {
   sched::TaskSpec spec;
   if (Status s = ValidateAndBuildSpec(*request, &spec); !s.ok()) {
     return ToGrpc(s);
@@ -187,8 +199,8 @@ grpc::Status LocalService::Download(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status LocalService::StatTask(grpc::ServerContext*, const dfd::StatTaskRequest* request,
-                                    dfd::TaskInfo* response) {
+grpc::Status TaskRpcs::StatTask(const dfd::StatTaskRequest* request,
+                                dfd::TaskInfo* response) const {
   auto st = ctx_->store->Stat(request->task_id());
   if (!st.ok()) {
     return ToGrpc(st.status());
@@ -197,16 +209,14 @@ grpc::Status LocalService::StatTask(grpc::ServerContext*, const dfd::StatTaskReq
   return grpc::Status::OK;
 }
 
-grpc::Status LocalService::ListTasks(grpc::ServerContext*, const dfd::ListTasksRequest*,
-                                     dfd::ListTasksResponse* response) {
+grpc::Status TaskRpcs::ListTasks(dfd::ListTasksResponse* response) const {
   for (const auto& st : ctx_->store->List()) {
     FillInfo(st, response->add_tasks());
   }
   return grpc::Status::OK;
 }
 
-grpc::Status LocalService::DeleteTask(grpc::ServerContext*, const dfd::DeleteTaskRequest* request,
-                                      dfd::DeleteTaskResponse*) {
+grpc::Status TaskRpcs::DeleteTask(const dfd::DeleteTaskRequest* request) const {
   return ToGrpc(ctx_->store->Delete(request->task_id()));
 }
 

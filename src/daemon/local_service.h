@@ -1,5 +1,7 @@
-// The dfdaemon services: `Dfdaemon` for local CLIs (unix socket) and `DfdaemonUpload` for the
-// scheduler (seed trigger). gRPC sync API: each call runs on a gRPC thread and may block.
+// The dfdaemon services: `Dfdaemon` for local CLIs (unix socket) and `DfdaemonUpload` over TCP
+// for the scheduler (seed trigger) and the manager's jobs (preheat = Download, get_task =
+// StatTask, delete_task = DeleteTask). gRPC sync API: each call runs on a gRPC thread and may
+// block.
 #pragma once
 
 #include "api/dfdaemon.grpc.pb.h"
@@ -10,33 +12,75 @@ namespace df::daemon {
 
 namespace dfd = ::dragonfly::api::dfdaemon;
 
-class LocalService final : public dfd::Dfdaemon::Service {
+// The task RPCs both services offer, implemented once: the upload service's Download, StatTask
+// and DeleteTask behave exactly like the local service's. Thread-safe (stateless over `ctx` and
+// `tasks`, which must outlive it).
+class TaskRpcs {
  public:
-  LocalService(DaemonContext* ctx, TaskManager* tasks) : ctx_(ctx), tasks_(tasks) {}
+  TaskRpcs(DaemonContext* ctx, TaskManager* tasks) : ctx_(ctx), tasks_(tasks) {}
 
+  // Streams started / progress / finished; a finished stored task is a local cache hit.
   grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
-                        grpc::ServerWriter<dfd::DownloadResponse>* writer) override;
-  grpc::Status StatTask(grpc::ServerContext* context, const dfd::StatTaskRequest* request,
-                        dfd::TaskInfo* response) override;
-  grpc::Status ListTasks(grpc::ServerContext* context, const dfd::ListTasksRequest* request,
-                         dfd::ListTasksResponse* response) override;
-  grpc::Status DeleteTask(grpc::ServerContext* context, const dfd::DeleteTaskRequest* request,
-                          dfd::DeleteTaskResponse* response) override;
+                        grpc::ServerWriter<dfd::DownloadResponse>* writer) const;
+  grpc::Status StatTask(const dfd::StatTaskRequest* request, dfd::TaskInfo* response) const;
+  grpc::Status ListTasks(dfd::ListTasksResponse* response) const;
+  grpc::Status DeleteTask(const dfd::DeleteTaskRequest* request) const;
 
  private:
   DaemonContext* ctx_;
   TaskManager* tasks_;
 };
 
+class LocalService final : public dfd::Dfdaemon::Service {
+ public:
+  LocalService(DaemonContext* ctx, TaskManager* tasks) : rpcs_(ctx, tasks) {}
+
+  grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
+                        grpc::ServerWriter<dfd::DownloadResponse>* writer) override {
+    return rpcs_.Download(context, request, writer);
+  }
+  grpc::Status StatTask(grpc::ServerContext*, const dfd::StatTaskRequest* request,
+                        dfd::TaskInfo* response) override {
+    return rpcs_.StatTask(request, response);
+  }
+  grpc::Status ListTasks(grpc::ServerContext*, const dfd::ListTasksRequest*,
+                         dfd::ListTasksResponse* response) override {
+    return rpcs_.ListTasks(response);
+  }
+  grpc::Status DeleteTask(grpc::ServerContext*, const dfd::DeleteTaskRequest* request,
+                          dfd::DeleteTaskResponse*) override {
+    return rpcs_.DeleteTask(request);
+  }
+
+ private:
+  TaskRpcs rpcs_;
+};
+
 class UploadService final : public dfd::DfdaemonUpload::Service {
  public:
-  UploadService(DaemonContext* ctx, TaskManager* tasks) : ctx_(ctx), tasks_(tasks) {}
+  UploadService(DaemonContext* ctx, TaskManager* tasks)
+      : ctx_(ctx), tasks_(tasks), rpcs_(ctx, tasks) {}
+
   grpc::Status TriggerSeed(grpc::ServerContext* context, const dfd::TriggerSeedRequest* request,
                            dfd::TriggerSeedResponse* response) override;
+  // The same as LocalService's (TaskRpcs).
+  grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
+                        grpc::ServerWriter<dfd::DownloadResponse>* writer) override {
+    return rpcs_.Download(context, request, writer);
+  }
+  grpc::Status StatTask(grpc::ServerContext*, const dfd::StatTaskRequest* request,
+                        dfd::TaskInfo* response) override {
+    return rpcs_.StatTask(request, response);
+  }
+  grpc::Status DeleteTask(grpc::ServerContext*, const dfd::DeleteTaskRequest* request,
+                          dfd::DeleteTaskResponse*) override {
+    return rpcs_.DeleteTask(request);
+  }
 
  private:
   DaemonContext* ctx_;
   TaskManager* tasks_;
+  TaskRpcs rpcs_;
 };
 
 }  // namespace df::daemon

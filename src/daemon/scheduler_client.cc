@@ -1,40 +1,183 @@
 #include "daemon/scheduler_client.h"
 
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "dragonfly/rpc/status.h"
 
 namespace df::daemon {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool Unreachable(const Status& s) {
+  return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+}
+
+// The scheduler does not know this host (it restarted, or it is new to this daemon).
+bool HostUnknown(const Status& s) {
+  return s.code() == StatusCode::kFailedPrecondition &&
+         s.message().find("host not announced") != std::string::npos;
+}
+
+}  // namespace
+
+struct SchedulerClient::Entry {
+  std::string addr;
+  std::unique_ptr<sched::Scheduler::Stub> stub;
+  // Steady-clock ms until which the scheduler is tried last; 0 = it answered last time.
+  std::atomic<int64_t> down_until_ms{0};
+
+  bool down(int64_t now) const {
+    int64_t until = down_until_ms.load();
+    return until != 0 && now < until;
+  }
+};
 
 SchedulerClient::SchedulerClient(const std::vector<std::string>& addrs,
-                                 std::chrono::milliseconds timeout)
-    : addrs_(addrs), timeout_(timeout) {
-  for (const auto& a : addrs) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    stubs_.push_back(sched::Scheduler::NewStub(
-        grpc::CreateCustomChannel(a, grpc::InsecureChannelCredentials(), args)));
+                                 std::chrono::milliseconds timeout, Hooks hooks)
+    : timeout_(timeout), hooks_(std::move(hooks)), list_(std::make_shared<const List>()) {
+  (void)SetSchedulers(addrs, /*announce_added=*/false);
+}
+
+std::shared_ptr<SchedulerClient::Entry> SchedulerClient::MakeEntry(const std::string& addr) const {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  auto e = std::make_shared<Entry>();
+  e->addr = addr;
+  e->stub = sched::Scheduler::NewStub(
+      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+  return e;
+}
+
+std::shared_ptr<const SchedulerClient::List> SchedulerClient::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return list_;
+}
+
+bool SchedulerClient::enabled() const { return !Snapshot()->empty(); }
+
+std::vector<std::string> SchedulerClient::addrs() const {
+  std::vector<std::string> out;
+  for (const auto& e : *Snapshot()) {
+    out.push_back(e->addr);
   }
+  return out;
+}
+
+bool SchedulerClient::SetSchedulers(const std::vector<std::string>& addrs, bool announce_added) {
+  std::vector<std::string> unique;
+  for (const auto& a : addrs) {
+    if (std::find(unique.begin(), unique.end(), a) == unique.end()) {
+      unique.push_back(a);
+    }
+  }
+  std::vector<std::shared_ptr<Entry>> added;
+  {
+    std::lock_guard lock(mu_);
+    const List& old = *list_;
+    if (std::equal(
+            unique.begin(), unique.end(), old.begin(), old.end(),
+            [](const std::string& a, const std::shared_ptr<Entry>& e) { return a == e->addr; })) {
+      return false;
+    }
+    auto next = std::make_shared<List>();
+    for (const auto& a : unique) {
+      auto it = std::find_if(old.begin(), old.end(), [&](const auto& e) { return e->addr == a; });
+      if (it != old.end()) {
+        next->push_back(*it);
+      } else {
+        next->push_back(MakeEntry(a));
+        added.push_back(next->back());
+      }
+    }
+    list_ = std::move(next);
+  }
+  if (announce_added && hooks_.host_request && !added.empty()) {
+    sched::AnnounceHostRequest req = hooks_.host_request();
+    for (const auto& e : added) {
+      if (Status s = Announce(*e, req); !s.ok()) {
+        spdlog::debug("announce to new scheduler {} failed error=\"{}\"", e->addr, s.ToString());
+      }
+    }
+  }
+  return true;
+}
+
+void SchedulerClient::MarkDown(Entry& e, const Status& why) {
+  if (e.down_until_ms.exchange(NowMs() + kDownFor.count()) == 0) {
+    spdlog::warn("scheduler {} unreachable, failing over to the next one error=\"{}\"", e.addr,
+                 why.ToString());
+  }
+}
+
+void SchedulerClient::MarkUp(Entry& e) {
+  if (e.down_until_ms.exchange(0) != 0) {
+    spdlog::info("scheduler {} reachable again", e.addr);
+  }
+}
+
+Status SchedulerClient::Announce(Entry& e, const sched::AnnounceHostRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  sched::AnnounceHostResponse resp;
+  Status s = rpc::FromGrpc(e.stub->AnnounceHost(&ctx, req, &resp), "scheduler " + e.addr);
+  if (Unreachable(s)) {
+    MarkDown(e, s);
+  } else {
+    MarkUp(e);
+  }
+  return s;
 }
 
 template <typename Call>
 Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
-  if (stubs_.empty()) {
+  std::shared_ptr<const List> list = Snapshot();
+  if (list->empty()) {
     return Unavailable("no scheduler configured");
   }
-  size_t start = std::hash<std::string>{}(task_id.substr(0, 5)) % stubs_.size();
-  Status last;
-  for (size_t i = 0; i < stubs_.size(); ++i) {
-    size_t k = (start + i) % stubs_.size();
+  const size_t n = list->size();
+  const size_t start = std::hash<std::string>{}(task_id.substr(0, 5)) % n;
+  const int64_t now = NowMs();
+  // The task's scheduler first, then the next ones; those marked down last.
+  std::vector<Entry*> order;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < n; ++i) {
+      Entry* e = (*list)[(start + i) % n].get();
+      if (e->down(now) == (pass == 1)) {
+        order.push_back(e);
+      }
+    }
+  }
+  auto once = [&](Entry& e) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-    last = rpc::FromGrpc(call(*stubs_[k], &ctx), "scheduler " + addrs_[k]);
-    if (last.code() != StatusCode::kUnavailable && last.code() != StatusCode::kDeadlineExceeded) {
+    return rpc::FromGrpc(call(*e.stub, &ctx), "scheduler " + e.addr);
+  };
+  Status last;
+  for (Entry* e : order) {
+    last = once(*e);
+    if (HostUnknown(last) && hooks_.host_request) {
+      if (Announce(*e, hooks_.host_request()).ok()) {
+        last = once(*e);
+      }
+    }
+    if (!Unreachable(last)) {
+      MarkUp(*e);
       return last;
     }
+    MarkDown(*e, last);
+  }
+  if (hooks_.on_all_unreachable) {
+    hooks_.on_all_unreachable();
   }
   return last;
 }
@@ -44,6 +187,7 @@ StatusOr<sched::RegisterPeerResponse> SchedulerClient::RegisterPeer(
   sched::RegisterPeerResponse resp;
   Status s =
       ForTask(req.task().task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+        resp.Clear();
         return stub.RegisterPeer(ctx, req, &resp);
       });
   if (!s.ok()) {
@@ -68,11 +212,8 @@ Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
 
 Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
   Status result = Unavailable("no scheduler configured");
-  for (size_t k = 0; k < stubs_.size(); ++k) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-    sched::AnnounceHostResponse resp;
-    Status s = rpc::FromGrpc(stubs_[k]->AnnounceHost(&ctx, req, &resp), "scheduler " + addrs_[k]);
+  for (const auto& e : *Snapshot()) {
+    Status s = Announce(*e, req);
     if (s.ok() || result.code() == StatusCode::kUnavailable) {
       result = s;
     }
@@ -81,13 +222,13 @@ Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
 }
 
 void SchedulerClient::LeaveHost(const std::string& host_id) {
-  for (auto& stub : stubs_) {
+  for (const auto& e : *Snapshot()) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
     sched::LeaveHostRequest req;
     req.set_host_id(host_id);
     sched::LeaveHostResponse resp;
-    (void)stub->LeaveHost(&ctx, req, &resp);
+    (void)e->stub->LeaveHost(&ctx, req, &resp);
   }
 }
 

@@ -1,10 +1,23 @@
-// gRPC client of the scheduler(s). A task's RPCs go to the scheduler chosen by hashing the task
-// ID, failing over to the next on UNAVAILABLE; host announcements go to every scheduler.
-// Thread-safe (gRPC stubs are).
+// gRPC client of the schedulers. The list of schedulers is replaceable at runtime
+// (SetSchedulers: the manager's answer, or scheduler.addrs as the fallback).
+//
+// A task's RPCs go to the scheduler chosen by hashing the task ID over the list, so every peer
+// of a task meets on the same scheduler. A scheduler that fails with UNAVAILABLE or
+// DEADLINE_EXCEEDED is marked down for a few seconds and the call fails over to the next one;
+// schedulers marked down are tried last. When a scheduler answers "host not announced" (it
+// restarted, or it was just added), the host is announced to it (the `host_request` hook) and the
+// call retried once. When every scheduler failed, `on_all_unreachable` runs (the daemon asks the
+// manager for a fresh list). Host announcements go to every scheduler.
+//
+// Thread-safe: calls work on a snapshot of the list; SetSchedulers swaps it. Unchanged addresses
+// keep their channel and health across swaps. Hooks run on the calling thread, outside any lock.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,8 +30,23 @@ namespace sched = ::dragonfly::api::scheduler;
 
 class SchedulerClient {
  public:
-  SchedulerClient(const std::vector<std::string>& addrs, std::chrono::milliseconds timeout);
-  bool enabled() const { return !stubs_.empty(); }
+  struct Hooks {
+    // Builds this host's announcement; null = never announce on demand.
+    std::function<sched::AnnounceHostRequest()> host_request;
+    // Every scheduler of the list failed a call as unreachable.
+    std::function<void()> on_all_unreachable;
+  };
+
+  SchedulerClient(const std::vector<std::string>& addrs, std::chrono::milliseconds timeout,
+                  Hooks hooks = {});
+
+  // True when the list is not empty.
+  bool enabled() const;
+  std::vector<std::string> addrs() const;
+  // Replaces the list (order kept, duplicates dropped). With `announce_added`, the host is
+  // announced to the schedulers that were not in the list before. Returns whether the list
+  // changed.
+  bool SetSchedulers(const std::vector<std::string>& addrs, bool announce_added = true);
 
   StatusOr<sched::RegisterPeerResponse> RegisterPeer(const sched::RegisterPeerRequest& req);
   Status ReportPeer(const sched::ReportPeerRequest& req);
@@ -27,13 +55,25 @@ class SchedulerClient {
   Status AnnounceHost(const sched::AnnounceHostRequest& req);
   void LeaveHost(const std::string& host_id);
 
+  // How long a scheduler that failed as unreachable is tried last.
+  static constexpr std::chrono::milliseconds kDownFor{5000};
+
  private:
+  struct Entry;
+  using List = std::vector<std::shared_ptr<Entry>>;
+
+  std::shared_ptr<const List> Snapshot() const;
+  std::shared_ptr<Entry> MakeEntry(const std::string& addr) const;
   template <typename Call>
   Status ForTask(const std::string& task_id, Call&& call);
+  Status Announce(Entry& e, const sched::AnnounceHostRequest& req);
+  void MarkDown(Entry& e, const Status& why);
+  void MarkUp(Entry& e);
 
-  std::vector<std::string> addrs_;
-  std::vector<std::unique_ptr<sched::Scheduler::Stub>> stubs_;
-  std::chrono::milliseconds timeout_;
+  const std::chrono::milliseconds timeout_;
+  const Hooks hooks_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const List> list_;  // guarded by mu_; the List itself is immutable
 };
 
 }  // namespace df::daemon

@@ -660,8 +660,9 @@ class Api {
     }
 
     // Components.
-    for (auto [path, type] : {std::pair{"/api/v1/schedulers", "scheduler"},
-                              std::pair{"/api/v1/seed-peers", "seed_peer"}}) {
+    for (auto [path, type] :
+         {std::pair{"/api/v1/schedulers", "scheduler"},
+          std::pair{"/api/v1/seed-peers", "seed_peer"}, std::pair{"/api/v1/peers", "peer"}}) {
       std::string t = type;
       r.Add("GET", path, Guard("", false, [this, t](HttpRequest& q, const Principal&) {
               std::string state = q.query.count("state") ? q.query.at("state") : "";
@@ -741,6 +742,7 @@ class Api {
     }
     paths["/api/v1/schedulers"]["get"] = op("List schedulers (?state=active)", "jwt");
     paths["/api/v1/seed-peers"]["get"] = op("List seed peers (?state=active)", "jwt");
+    paths["/api/v1/peers"]["get"] = op("List daemons seen asking for schedulers", "jwt");
     for (const char* p : {"/api/v1/jobs", "/oapi/v1/jobs"}) {
       const char* sec = std::string(p).rfind("/oapi", 0) == 0 ? "pat" : "jwt";
       paths[p]["post"] = op("Create a job: preheat, get_task, delete_task", sec);

@@ -53,6 +53,15 @@ int LocationPrefix(const std::string& a, const std::string& b) {
   return n;
 }
 
+void AddScheduler(const ComponentRow& s, mgr::ListSchedulersResponse* response) {
+  auto* out = response->add_schedulers();
+  out->set_id(static_cast<uint64_t>(s.id));
+  out->set_hostname(s.hostname);
+  out->set_ip(s.ip);
+  out->set_port(static_cast<uint32_t>(s.port));
+  out->set_scheduler_cluster_id(static_cast<uint64_t>(s.cluster_id));
+}
+
 }  // namespace
 
 int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::string& hostname,
@@ -171,6 +180,21 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
                                             const mgr::ListSchedulersRequest* request,
                                             mgr::ListSchedulersResponse* response) {
   response->set_refresh_interval_ms(30000);
+  if (request->rpc_port() > 0 && request->rpc_port() < 65536 && !request->ip().empty() &&
+      request->ip().size() <= 64 && !request->hostname().empty() &&
+      request->hostname().size() <= 191) {
+    ComponentRow peer;
+    peer.type = "peer";
+    peer.hostname = request->hostname();
+    peer.ip = request->ip();
+    peer.port = static_cast<int>(request->rpc_port());
+    peer.piece_port = static_cast<int>(request->piece_port());
+    peer.idc = request->idc();
+    peer.location = request->location();
+    if (auto row = store_->UpsertComponent(peer, config_.server.name); !row.ok()) {
+      spdlog::warn("recording peer {} failed error=\"{}\"", peer.hostname, row.status().ToString());
+    }
+  }
   auto clusters = store_->ListClusters();
   auto schedulers = store_->ListComponents("scheduler", "active");
   if (!clusters.ok() || !schedulers.ok()) {
@@ -190,17 +214,17 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
   for (const auto& [score, cluster] : ranked) {
     for (const auto& s : *schedulers) {
       if (s.cluster_id == cluster->id) {
-        auto* out = response->add_schedulers();
-        out->set_id(static_cast<uint64_t>(s.id));
-        out->set_hostname(s.hostname);
-        out->set_ip(s.ip);
-        out->set_port(static_cast<uint32_t>(s.port));
-        out->set_scheduler_cluster_id(static_cast<uint64_t>(s.cluster_id));
+        AddScheduler(s, response);
       }
     }
     if (response->schedulers_size() > 0) {
-      break;
+      return grpc::Status::OK;
     }
+  }
+  // No matching cluster has a live scheduler: any live scheduler beats none (the daemon would
+  // otherwise go back to source for everything).
+  for (const auto& s : *schedulers) {
+    AddScheduler(s, response);
   }
   return grpc::Status::OK;
 }

@@ -119,7 +119,12 @@ class Server : public HttpServer {
       parser.header_limit(64 * 1024);
       parser.body_limit(max_body_);
       beast::error_code ec;
-      http::read(sock, buf, parser, ec);
+      http::read_header(sock, buf, parser, ec);
+      if (!ec && parser.content_length() && *parser.content_length() > max_body_) {
+        ec = http::error::body_limit;  // refuse before reading it
+      } else if (!ec) {
+        http::read(sock, buf, parser, ec);
+      }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset) {
         return;
@@ -170,7 +175,22 @@ class Server : public HttpServer {
       out.keep_alive(keep);
       out.prepare_payload();
       http::write(sock, out, ec);
-      if (ec || !keep) {
+      if (ec) {
+        return;
+      }
+      if (!keep) {
+        // Lingering close: let a client still sending its body read our answer instead of a
+        // reset (bounded: 8 MiB or 2 s).
+        ::shutdown(fd, SHUT_WR);
+        net::SetTimeouts(fd, 2000);
+        char sink[16384];
+        for (size_t total = 0; total < (8u << 20);) {
+          ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+          if (n <= 0) {
+            break;
+          }
+          total += static_cast<size_t>(n);
+        }
         return;
       }
     }

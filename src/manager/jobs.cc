@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
 #include <regex>
 
 #include "api/dfdaemon.grpc.pb.h"
@@ -161,6 +163,19 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
       DF_RETURN_IF_ERROR(Field(p >= (4u << 20) && p <= (1024u << 20),
                                "args.piece_length must be between 4 MiB and 1 GiB"));
     }
+    if (a.contains("ips") && !a["ips"].is_null()) {
+      DF_RETURN_IF_ERROR(Field(a["ips"].is_array() && a["ips"].size() <= 1000 &&
+                                   std::all_of(a["ips"].begin(), a["ips"].end(),
+                                               [](const json& ip) {
+                                                 return ip.is_string() && !ip.empty() &&
+                                                        ip.get<std::string>().size() <= 64;
+                                               }),
+                               "args.ips must be a list of IP addresses"));
+    }
+    if (a.contains("count") && !a["count"].is_null()) {
+      DF_RETURN_IF_ERROR(
+          Field(a["count"].get<uint64_t>() <= 100000, "args.count must be at most 100000"));
+    }
     if (a.contains("percentage") && !a["percentage"].is_null()) {
       DF_RETURN_IF_ERROR(
           Field(a["percentage"].get<uint64_t>() <= 100, "args.percentage must be 1 to 100"));
@@ -284,10 +299,15 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
     return result;
   };
 
-  // Targets: active seed peers of the job's clusters (all clusters when none given).
+  // Targets: active seed peers of the job's clusters (all clusters when none given), plus the
+  // active peers for scope all_peers and for get_task / delete_task.
+  std::string scope = job.type == "preheat" ? Str(a, "scope") : "all_peers";
   auto seeds = store_->ListComponents("seed_peer", "active");
-  if (!seeds.ok()) {
-    return fail(seeds.status().ToString());
+  auto peer_rows = scope == "all_peers"
+                       ? store_->ListComponents("peer", "active")
+                       : StatusOr<std::vector<ComponentRow>>(std::vector<ComponentRow>{});
+  if (!seeds.ok() || !peer_rows.ok()) {
+    return fail((seeds.ok() ? peer_rows.status() : seeds.status()).ToString());
   }
   std::vector<Target> targets;
   for (const auto& s : *seeds) {
@@ -298,8 +318,35 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
       targets.push_back({s.hostname, s.ip, s.port, s.cluster_id, "super"});
     }
   }
-  if (targets.empty()) {
+  if (targets.empty() && scope != "all_peers") {
     return fail("no active seed peer in the job's scheduler clusters");
+  }
+  std::vector<Target> normal;
+  for (const auto& p : *peer_rows) {
+    normal.push_back({p.hostname, p.ip, p.port, p.cluster_id, "normal"});
+  }
+  if (job.type == "preheat" && a.contains("ips") && a["ips"].is_array() && !a["ips"].empty()) {
+    std::vector<Target> chosen;
+    for (const auto& t : normal) {
+      for (const auto& ip : a["ips"]) {
+        if (ip == t.ip) {
+          chosen.push_back(t);
+          break;
+        }
+      }
+    }
+    normal = chosen;
+  } else if (job.type == "preheat" &&
+             (a.value("count", uint64_t{0}) > 0 || a.value("percentage", uint64_t{0}) > 0)) {
+    std::shuffle(normal.begin(), normal.end(), std::mt19937(std::random_device{}()));
+    size_t keep = a.value("count", uint64_t{0}) > 0
+                      ? a.value("count", uint64_t{0})
+                      : (normal.size() * a.value("percentage", uint64_t{0}) + 99) / 100;
+    normal.resize(std::min(normal.size(), keep));
+  }
+  targets.insert(targets.end(), normal.begin(), normal.end());
+  if (targets.empty()) {
+    return fail("no active seed peer or peer to run the job on");
   }
   auto timeout = config_.job.default_timeout;
   if (a.contains("timeout") && a["timeout"].is_number() && a["timeout"].get<int64_t>() > 0) {
@@ -358,7 +405,6 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
         reqs.push_back(r);
       }
     }
-    std::string scope = Str(a, "scope");
     for (const auto& r : reqs) {
       if (scope == "single_seed_peer") {
         // Hash-selected per task, stable while the set of seed peers is.

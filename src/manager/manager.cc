@@ -18,6 +18,8 @@
 namespace df::manager {
 namespace {
 
+constexpr int64_t kSchedulerRefreshMs = 30000;  // told to daemons in ListSchedulers
+
 class ManagerImpl : public Manager {
  public:
   explicit ManagerImpl(const ManagerConfig& config) : config_(config) {}
@@ -99,7 +101,15 @@ class ManagerImpl : public Manager {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(1000), [&] { return stopped_; })) {
       lock.unlock();
-      Status s = store_->ExpireComponents(NowMs() - config_.keep_alive.timeout.count());
+      int64_t now = NowMs();
+      Status s = store_->ExpireComponents("scheduler", now - config_.keep_alive.timeout.count());
+      if (s.ok()) {
+        s = store_->ExpireComponents("seed_peer", now - config_.keep_alive.timeout.count());
+      }
+      if (s.ok()) {
+        // Peers only show up when they ask for schedulers (every refresh interval).
+        s = store_->ExpireComponents("peer", now - 3 * kSchedulerRefreshMs);
+      }
       if (!s.ok()) {
         spdlog::warn("manager: expiring components failed error=\"{}\"", s.ToString());
       }

@@ -60,7 +60,7 @@ CREATE TABLE components (
   last_keepalive_at {{BIGINT}} NOT NULL,
   created_at {{BIGINT}} NOT NULL,
   updated_at {{BIGINT}} NOT NULL,
-  UNIQUE (type, hostname, ip, cluster_id)
+  UNIQUE (type, hostname, ip, port, cluster_id)
 );
 CREATE TABLE jobs (
   id {{ID}},

@@ -462,15 +462,15 @@ Status Store::DeleteCluster(int64_t id) {
 
 StatusOr<ComponentRow> Store::UpsertComponent(const ComponentRow& c, const std::string& manager) {
   int64_t now = NowMs();
-  std::vector<Value> key = {c.type, c.hostname, c.ip, c.cluster_id};
+  std::vector<Value> key = {c.type, c.hostname, c.ip, int64_t{c.port}, c.cluster_id};
   for (int attempt = 0; attempt < 2; ++attempt) {
     DF_ASSIGN_OR_RETURN(
-        auto r, db_->Exec("UPDATE components SET port = ?, piece_port = ?, idc = ?, "
+        auto r, db_->Exec("UPDATE components SET piece_port = ?, idc = ?, "
                           "location = ?, state = 'active', manager = ?, "
                           "last_keepalive_at = ?, updated_at = ? WHERE type = ? "
-                          "AND hostname = ? AND ip = ? AND cluster_id = ?",
-                          {int64_t{c.port}, int64_t{c.piece_port}, c.idc, c.location, manager, now,
-                           now, c.type, c.hostname, c.ip, c.cluster_id}));
+                          "AND hostname = ? AND ip = ? AND port = ? AND cluster_id = ?",
+                          {int64_t{c.piece_port}, c.idc, c.location, manager, now, now, c.type,
+                           c.hostname, c.ip, int64_t{c.port}, c.cluster_id}));
     if (r.affected_rows == 0) {
       auto id = db_->Insert(
           "INSERT INTO components (type, hostname, ip, port, piece_port, idc, location, state, "
@@ -488,7 +488,7 @@ StatusOr<ComponentRow> Store::UpsertComponent(const ComponentRow& c, const std::
     return One<ComponentRow>(
         db_->Exec(std::string("SELECT ") + kComponentCols +
                       " FROM components WHERE type = ? AND hostname = ? AND ip = ? AND "
-                      "cluster_id = ?",
+                      "port = ? AND cluster_id = ?",
                   key),
         "component", ToComponent);
   }
@@ -511,12 +511,12 @@ Status Store::SetComponentState(int64_t id, const std::string& state) {
       .status();
 }
 
-Status Store::ExpireComponents(int64_t stale_before_ms) {
+Status Store::ExpireComponents(const std::string& type, int64_t stale_before_ms) {
   return db_
       ->Exec(
           "UPDATE components SET state = 'inactive', updated_at = ? WHERE state = 'active' "
-          "AND last_keepalive_at < ?",
-          {NowMs(), stale_before_ms})
+          "AND type = ? AND last_keepalive_at < ?",
+          {NowMs(), type, stale_before_ms})
       .status();
 }
 

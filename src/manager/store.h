@@ -42,7 +42,7 @@ struct TokenRow {
 
 struct ComponentRow {
   int64_t id = 0;
-  std::string type;  // "scheduler" or "seed_peer"
+  std::string type;  // "scheduler", "seed_peer" or "peer" (a daemon that asked for schedulers)
   std::string hostname;
   std::string ip;
   int port = 0;
@@ -123,8 +123,8 @@ class Store {
   StatusOr<ComponentRow> UpsertComponent(const ComponentRow& c, const std::string& manager);
   Status TouchComponent(int64_t id, const std::string& manager);
   Status SetComponentState(int64_t id, const std::string& state);
-  // Marks active components whose keepalive is older than `stale_before_ms` inactive.
-  Status ExpireComponents(int64_t stale_before_ms);
+  // Marks active components of `type` whose keepalive is older than `stale_before_ms` inactive.
+  Status ExpireComponents(const std::string& type, int64_t stale_before_ms);
   StatusOr<std::vector<ComponentRow>> ListComponents(const std::string& type,
                                                      const std::string& state = "");
 

@@ -1,5 +1,7 @@
 #include "dragonfly/scheduler/config.h"
 
+#include <unistd.h>
+
 #include <charconv>
 
 #include "dragonfly/common/config.h"
@@ -29,29 +31,72 @@ Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   return Status::Ok();
 }
 
+Status ReadHost(const YAML::Node& n, HostIdentity* h) {
+  DF_RETURN_IF_ERROR(config::CheckKeys(n, "host", {"hostname", "ip", "idc", "location"}));
+  DF_RETURN_IF_ERROR(config::Read(n, "host", "hostname", &h->hostname));
+  DF_RETURN_IF_ERROR(config::Read(n, "host", "ip", &h->ip));
+  DF_RETURN_IF_ERROR(config::Read(n, "host", "idc", &h->idc));
+  DF_RETURN_IF_ERROR(config::Read(n, "host", "location", &h->location));
+  return Status::Ok();
+}
+
+Status ReadManager(const YAML::Node& n, ManagerOptions* m) {
+  const std::string p = "manager";
+  DF_RETURN_IF_ERROR(config::CheckKeys(n, p, {"addr", "clusterID", "keepAliveInterval"}));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "addr", &m->addr));
+  int64_t cluster_id = static_cast<int64_t>(m->cluster_id);
+  DF_RETURN_IF_ERROR(config::Read(n, p, "clusterID", &cluster_id));
+  if (cluster_id < 0) {
+    return InvalidArgument("manager.clusterID must not be negative");
+  }
+  m->cluster_id = static_cast<uint64_t>(cluster_id);
+  DF_RETURN_IF_ERROR(config::Read(n, p, "keepAliveInterval", &m->keep_alive_interval));
+  if (m->keep_alive_interval < std::chrono::milliseconds(100) ||
+      m->keep_alive_interval > std::chrono::minutes(5)) {
+    return InvalidArgument("manager.keepAliveInterval must be in [100ms, 5m]");
+  }
+  if (!m->addr.empty()) {
+    DF_RETURN_IF_ERROR(SplitHostPort(m->addr).status().Annotate("manager.addr"));
+  }
+  return Status::Ok();
+}
+
 Status ReadListen(const YAML::Node& root, const char* section, std::string* out) {
   const YAML::Node n = root[section];
   DF_RETURN_IF_ERROR(config::CheckKeys(n, section, {"listen"}));
   return config::Read(n, section, "listen", out);
 }
 
-}  // namespace
-
-StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root) {
-  SchedulerConfig c;
-  if (!root || root.IsNull()) {
-    return c;
-  }
-  DF_RETURN_IF_ERROR(config::CheckKeys(root, "", {"server", "metrics", "scheduler", "log"}));
+Status ParseRoot(const YAML::Node& root, SchedulerConfig* out) {
+  SchedulerConfig& c = *out;
+  DF_RETURN_IF_ERROR(
+      config::CheckKeys(root, "", {"server", "metrics", "scheduler", "host", "manager", "log"}));
   DF_RETURN_IF_ERROR(ReadListen(root, "server", &c.listen));
   DF_RETURN_IF_ERROR(ReadListen(root, "metrics", &c.metrics_listen));
   DF_RETURN_IF_ERROR(ReadScheduler(root["scheduler"], &c.scheduler));
+  DF_RETURN_IF_ERROR(ReadHost(root["host"], &c.host));
+  DF_RETURN_IF_ERROR(ReadManager(root["manager"], &c.manager));
   const YAML::Node log = root["log"];
   DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level"}));
   DF_RETURN_IF_ERROR(config::Read(log, "log", "level", &c.log_level));
   DF_RETURN_IF_ERROR(SplitHostPort(c.listen).status().Annotate("server.listen"));
   if (!c.metrics_listen.empty()) {
     DF_RETURN_IF_ERROR(SplitHostPort(c.metrics_listen).status().Annotate("metrics.listen"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root) {
+  SchedulerConfig c;
+  if (root && !root.IsNull()) {
+    DF_RETURN_IF_ERROR(ParseRoot(root, &c));
+  }
+  if (c.host.hostname.empty()) {
+    char name[256] = {};
+    ::gethostname(name, sizeof(name) - 1);
+    c.host.hostname = name;
   }
   return c;
 }
@@ -60,7 +105,7 @@ StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allo
   StatusOr<YAML::Node> root = config::LoadFile(path);
   if (!root.ok()) {
     if (allow_missing && root.status().code() == StatusCode::kNotFound) {
-      return SchedulerConfig{};
+      return ParseSchedulerConfig(YAML::Node());
     }
     return root.status();
   }

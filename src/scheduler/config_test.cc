@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <vector>
 
 namespace df::scheduler {
 namespace {
@@ -53,6 +54,50 @@ TEST(SchedulerConfigTest, UnknownKeysAndBadValuesAreNamed) {
   EXPECT_FALSE(c.ok());
   c = ParseSchedulerConfig(YAML::Load("scheduler:\n  candidateParentLimit: 0\n"));
   EXPECT_FALSE(c.ok());
+}
+
+TEST(SchedulerConfigTest, ManagerAndHostSections) {
+  auto d = ParseSchedulerConfig(YAML::Node());
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->manager.addr.empty());  // no manager by default
+  EXPECT_EQ(d->manager.cluster_id, 1u);
+  EXPECT_EQ(d->manager.keep_alive_interval, std::chrono::seconds(2));
+  EXPECT_FALSE(d->host.hostname.empty());  // gethostname()
+
+  auto c = ParseSchedulerConfig(YAML::Load(R"(
+host: {hostname: sched-a, ip: 10.0.0.2, idc: idc-1, location: "cn|hz"}
+manager: {addr: "10.0.0.1:65003", clusterID: 3, keepAliveInterval: 500ms}
+)"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->manager.addr, "10.0.0.1:65003");
+  EXPECT_EQ(c->manager.cluster_id, 3u);
+  EXPECT_EQ(c->manager.keep_alive_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(c->host.hostname, "sched-a");
+  EXPECT_EQ(c->host.ip, "10.0.0.2");
+  EXPECT_EQ(c->host.idc, "idc-1");
+  EXPECT_EQ(c->host.location, "cn|hz");
+
+  struct Bad {
+    const char* yaml;
+    const char* named;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"manager: {adr: x:1}", "manager.adr"},
+           {"manager: {clusterId: 1}", "manager.clusterId"},
+           {"manager: {addr: nohostport}", "manager.addr"},
+           {"manager: {addr: \"h:99999\"}", "manager.addr"},
+           {"manager: {clusterID: -1}", "manager.clusterID"},
+           {"manager: {clusterID: one}", "manager.clusterID"},
+           {"manager: {keepAliveInterval: 0s}", "manager.keepAliveInterval"},
+           {"manager: {keepAliveInterval: soon}", "manager.keepAliveInterval"},
+           {"manager: [a]", "manager"},
+           {"host: {name: x}", "host.name"},
+       }) {
+    auto r = ParseSchedulerConfig(YAML::Load(b.yaml));
+    ASSERT_FALSE(r.ok()) << b.yaml;
+    EXPECT_NE(r.status().message().find(b.named), std::string::npos)
+        << b.yaml << ": " << r.status().message();
+  }
 }
 
 TEST(SchedulerConfigTest, MissingFile) {

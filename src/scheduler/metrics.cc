@@ -37,6 +37,16 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry) {
                 .Help("Known tasks")
                 .Register(registry)
                 .Add({});
+  config_version_ = &prometheus::BuildGauge()
+                         .Name("dragonfly_scheduler_config_version")
+                         .Help("Version of the last cluster config applied from the manager")
+                         .Register(registry)
+                         .Add({});
+  candidate_parent_limit_ = &prometheus::BuildGauge()
+                                 .Name("dragonfly_scheduler_candidate_parent_limit")
+                                 .Help("Parents handed to a peer per registration")
+                                 .Register(registry)
+                                 .Add({});
 }
 
 void SchedulerMetrics::CountRegister(dragonfly::api::scheduler::Action action) {
@@ -52,6 +62,11 @@ void SchedulerMetrics::SetSizes(size_t hosts, size_t peers, size_t tasks) {
   hosts_->Set(static_cast<double>(hosts));
   peers_->Set(static_cast<double>(peers));
   tasks_->Set(static_cast<double>(tasks));
+}
+
+void SchedulerMetrics::SetClusterConfig(uint64_t version, uint32_t candidate_parent_limit) {
+  config_version_->Set(static_cast<double>(version));
+  candidate_parent_limit_->Set(static_cast<double>(candidate_parent_limit));
 }
 
 }  // namespace df::scheduler

@@ -50,8 +50,13 @@ std::set<std::string> Descendants(const Impl& m, const PeerEntry& root) {
   return seen;
 }
 
+// A blocked host is never a parent, so it is no use as a seed either.
 bool IsUsableSeedHost(const Impl& m, const TaskEntry& task, const std::string& host_id) {
-  return task.failed_seed_hosts.count(host_id) == 0 && m.hosts.count(host_id) > 0;
+  if (task.failed_seed_hosts.count(host_id) > 0) {
+    return false;
+  }
+  auto h = m.hosts.find(host_id);
+  return h != m.hosts.end() && !m.IsBlocked(h->second);
 }
 
 struct Scored {
@@ -76,7 +81,8 @@ std::vector<PeerEntry*> FindParents(Impl& m, const TaskEntry& task, const PeerEn
       continue;
     }
     auto h = m.hosts.find(p.host_id);
-    if (h == m.hosts.end() || h->second.children >= m.SlotsOf(h->second)) {
+    if (h == m.hosts.end() || h->second.children >= m.SlotsOf(h->second) ||
+        m.IsBlocked(h->second)) {
       continue;
     }
     best_throughput = std::max(best_throughput, h->second.throughput_bps);

@@ -1,7 +1,11 @@
 #include "dragonfly/scheduler/service.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include <string_view>
 #include <utility>
 
 #include "dragonfly/rpc/status.h"
@@ -28,6 +32,46 @@ Status Assign(StatusOr<T> result, T* out) {
 }  // namespace
 
 grpc::Status ToGrpcStatus(const Status& status) { return rpc::ToGrpc(status); }
+
+ClusterConfig ClusterConfigFromProto(const mgr::SchedulerClusterConfig& config) {
+  ClusterConfig c;
+  c.version = config.version();
+  c.candidate_parent_limit = config.candidate_parent_limit();
+  c.back_to_source_count = config.back_to_source_count();
+  c.upload_slots = config.upload_slots();
+  c.blocked_hosts.insert(config.blocked_hosts().begin(), config.blocked_hosts().end());
+  // filter_parent_limit is accepted and ignored: this scheduler does not sample candidates
+  // before scoring, it scores every eligible peer of the task (FindParents in register.cc).
+  return c;
+}
+
+std::string AdvertisedIp(const SchedulerConfig& config) {
+  if (!config.host.ip.empty()) {
+    return config.host.ip;
+  }
+  StatusOr<HostPort> listen = SplitHostPort(config.listen);
+  if (listen.ok() && listen->host != "0.0.0.0" && listen->host != "::") {
+    return listen->host;
+  }
+  std::string ip = "127.0.0.1";
+  ifaddrs* addrs = nullptr;
+  if (getifaddrs(&addrs) == 0) {
+    for (ifaddrs* a = addrs; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) {
+        continue;
+      }
+      char buf[INET_ADDRSTRLEN] = {};
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+      if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf)) != nullptr &&
+          std::string_view(buf).substr(0, 4) != "127.") {
+        ip = buf;
+        break;
+      }
+    }
+    freeifaddrs(addrs);
+  }
+  return ip;
+}
 
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
                                                          const api::AnnounceHostRequest* req,
@@ -84,6 +128,28 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   }
   s->port_ = static_cast<uint16_t>(port);
   s->gc_thread_ = std::thread([p = s.get()] { p->GcLoop(); });
+  if (!config.manager.addr.empty()) {
+    mgr::KeepAliveRequest req;
+    req.set_source_type(mgr::SOURCE_TYPE_SCHEDULER);
+    req.set_hostname(config.host.hostname);
+    req.set_ip(AdvertisedIp(config));
+    req.set_port(s->port_);
+    req.set_cluster_id(config.manager.cluster_id);
+    req.set_idc(config.host.idc);
+    req.set_location(config.host.location);
+    ManagerKeepAliveOptions opts;
+    opts.addrs = {config.manager.addr};
+    opts.interval = config.manager.keep_alive_interval;
+    spdlog::info("keepalive to manager {} as {} {}:{} cluster_id={}", config.manager.addr,
+                 req.hostname(), req.ip(), req.port(), req.cluster_id());
+    s->keepalive_ =
+        ManagerKeepAlive::Start(std::move(opts), std::move(req),
+                                [state = s->state_.get()](const mgr::KeepAliveResponse& r) {
+                                  if (r.has_config()) {
+                                    state->ApplyClusterConfig(ClusterConfigFromProto(r.config()));
+                                  }
+                                });
+  }
   return s;
 }
 
@@ -98,6 +164,9 @@ void SchedulerServer::Stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  if (keepalive_) {
+    keepalive_->Stop();
+  }
   if (server_) {
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     server_->Wait();

@@ -34,6 +34,11 @@ uint32_t SchedulerState::Impl::SlotsOf(const HostEntry& h) const {
   return h.info.upload_slots() > 0 ? h.info.upload_slots() : opts.default_upload_slots;
 }
 
+bool SchedulerState::Impl::IsBlocked(const HostEntry& h) const {
+  return !blocked_hosts.empty() &&
+         (blocked_hosts.count(h.info.hostname()) > 0 || blocked_hosts.count(h.info.ip()) > 0);
+}
+
 bool SchedulerState::Impl::HasSource(const PeerEntry& p) {
   if (!p.registered || p.phase == Phase::kFailed) {
     return false;
@@ -141,11 +146,60 @@ SchedulerState::SchedulerState(SchedulerOptions options, std::unique_ptr<SeedTri
   impl_->trigger = std::move(trigger);
   impl_->clock = clock != nullptr ? clock : SteadyClock();
   impl_->metrics = metrics;
+  if (metrics != nullptr) {
+    metrics->SetClusterConfig(0, options.candidate_parent_limit);
+  }
 }
 
 SchedulerState::~SchedulerState() { impl_->trigger.reset(); }
 
-const SchedulerOptions& SchedulerState::options() const { return impl_->opts; }
+SchedulerOptions SchedulerState::options() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->opts;
+}
+
+bool SchedulerState::ApplyClusterConfig(const ClusterConfig& config) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Impl& m = *impl_;
+  if (config.version <= m.cluster_config_version) {
+    spdlog::debug("ignored cluster config version={} applied_version={}", config.version,
+                  m.cluster_config_version);
+    return false;
+  }
+  if (config.candidate_parent_limit > 0) {
+    m.opts.candidate_parent_limit = std::min<uint32_t>(config.candidate_parent_limit, 20);
+    if (config.candidate_parent_limit > 20) {
+      spdlog::warn("cluster config candidate_parent_limit={} capped to 20",
+                   config.candidate_parent_limit);
+    }
+  }
+  if (config.back_to_source_count > 0) {
+    m.opts.back_to_source_count = config.back_to_source_count;
+  }
+  if (config.upload_slots > 0) {
+    m.opts.default_upload_slots = config.upload_slots;
+  }
+  m.blocked_hosts = config.blocked_hosts;
+  m.cluster_config_version = config.version;
+  std::string blocked;
+  for (const std::string& h : m.blocked_hosts) {
+    blocked += (blocked.empty() ? "" : ",") + h;
+  }
+  spdlog::info(
+      "applied cluster config version={} candidate_parent_limit={} back_to_source_count={} "
+      "upload_slots={} blocked_hosts=[{}]",
+      config.version, m.opts.candidate_parent_limit, m.opts.back_to_source_count,
+      m.opts.default_upload_slots, blocked);
+  if (m.metrics != nullptr) {
+    m.metrics->SetClusterConfig(config.version, m.opts.candidate_parent_limit);
+  }
+  return true;
+}
+
+uint64_t SchedulerState::cluster_config_version() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->cluster_config_version;
+}
 
 StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
     const api::AnnounceHostRequest& req) {

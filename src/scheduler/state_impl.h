@@ -71,6 +71,8 @@ struct SchedulerState::Impl {
   std::unordered_map<std::string, PeerEntry> peers;
   std::unordered_map<std::string, TaskEntry> tasks;
   HashRing seed_ring;
+  uint64_t cluster_config_version = 0;
+  std::set<std::string> blocked_hosts;  // hostnames and IPs (ClusterConfig::blocked_hosts)
 
   // register.cc
   StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
@@ -78,6 +80,7 @@ struct SchedulerState::Impl {
 
   // state.cc
   uint32_t SlotsOf(const HostEntry& h) const;
+  bool IsBlocked(const HostEntry& h) const;
   static bool HasSource(const PeerEntry& p);
   void AddEdge(PeerEntry& parent, PeerEntry& child);
   void RemoveEdge(const std::string& parent_id, const std::string& child_id);

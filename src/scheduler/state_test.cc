@@ -187,6 +187,57 @@ TEST_F(StateTest, BlockedParentsAreExcluded) {
   EXPECT_EQ(Register("B", "b", {"a", "c"}).action(), api::ACTION_RETRY);
 }
 
+TEST_F(StateTest, ClusterConfigChangesSchedulingAtRuntime) {
+  Announce("A");
+  Announce("BB");  // ip 10.0.0.2
+  Announce("C");
+  Announce("D");
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("BB", "bb")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Parents(Register("C", "c")).size(), 2u);
+
+  ClusterConfig cfg;
+  cfg.version = 1;
+  cfg.candidate_parent_limit = 1;
+  cfg.blocked_hosts = {"A"};  // by hostname
+  EXPECT_TRUE(state_->ApplyClusterConfig(cfg));
+  EXPECT_EQ(state_->options().candidate_parent_limit, 1u);
+  std::vector<std::string> d = Parents(Register("D", "d"));
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_NE(d[0], "a");
+
+  cfg.version = 2;
+  cfg.blocked_hosts = {"10.0.0.2"};  // by IP
+  EXPECT_TRUE(state_->ApplyClusterConfig(cfg));
+  EXPECT_EQ(Parents(Register("C", "c", {"d"})), std::vector<std::string>{"a"});
+
+  // Stale and equal versions are ignored.
+  cfg.version = 2;
+  cfg.candidate_parent_limit = 5;
+  EXPECT_FALSE(state_->ApplyClusterConfig(cfg));
+  cfg.version = 1;
+  EXPECT_FALSE(state_->ApplyClusterConfig(cfg));
+  EXPECT_EQ(state_->options().candidate_parent_limit, 1u);
+  EXPECT_EQ(state_->cluster_config_version(), 2u);
+}
+
+TEST_F(StateTest, ClusterConfigUploadSlotsAndBackToSourceCount) {
+  Announce("Z", false, /*slots=*/0);  // takes the default upload slots
+  Announce("B");
+  Announce("C");
+  Announce("D");
+  ClusterConfig cfg;
+  cfg.version = 3;
+  cfg.upload_slots = 1;
+  cfg.back_to_source_count = 1;
+  ASSERT_TRUE(state_->ApplyClusterConfig(cfg));
+  EXPECT_EQ(Register("Z", "z").action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"z"});
+  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});  // z is full
+  // z was the first back-to-source peer; the limit of 1 is reached.
+  EXPECT_EQ(Register("D", "d", {"z", "b", "c"}, true).action(), api::ACTION_RETRY);
+}
+
 TEST_F(StateTest, ParentEdgesStayAcyclic) {
   Announce("A");
   Announce("B");

@@ -219,6 +219,13 @@ class Scheduler(Proc):
     def addr(self):
         return f"127.0.0.1:{self.match.group(1)}"
 
+    def metric(self, name, labels=None):
+        found = re.search(r"metrics listening on [\d.]+:(\d+)", self.logs())
+        assert found, "the scheduler logged no metrics address"
+        url = f"http://127.0.0.1:{found.group(1)}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return metric(r.read().decode(), name, labels)
+
 
 class Daemon(Proc):
     def __init__(self, workdir, name, scheduler_addr=None, seed=False, extra=None):

@@ -1,16 +1,38 @@
-"""End-to-end tests of the manager (issue #5) with the embedded SQLite: components registering
-over gRPC, users / JWT / personal access tokens, jobs (file preheat, get_task, delete_task) run
-against real seed peers, bad input and secrets in logs. Image preheat and Harbor's request
-sequences against a real registry are in test_manager_registry.py."""
+"""End-to-end tests of the manager (issue #5): components registering over gRPC, users / JWT /
+personal access tokens, jobs (file preheat, get_task, delete_task) run against real seed peers,
+cluster config reaching a running scheduler, scheduler selection, bad input and secrets in logs.
+Image preheat and Harbor's request sequences against a real registry are in
+test_manager_registry.py.
+
+DF_MANAGER_DB=sqlite (default) | postgres | mariadb picks the database: PostgreSQL and MariaDB
+are real servers started per test (databases.py). ReplicaTest runs two managers on one
+PostgreSQL."""
 
 import datetime
 import os
+import re
+import shutil
 import signal
 import unittest
 
+import databases
 from cluster import Cluster, wait_for
 
 MIB = 1 << 20
+DB = os.environ.get("DF_MANAGER_DB", "sqlite")
+
+
+def start_database(kind):
+    """(server, manager `database` config) for a fresh PostgreSQL or MariaDB, or (None, None)
+    for the embedded SQLite."""
+    if kind == "sqlite":
+        return None, None
+    server = databases.Postgres() if kind == "postgres" else databases.MariaDB()
+    section = "postgres" if kind == "postgres" else "mysql"
+    return server, {"type": section, section: {"host": server.host, "port": server.port,
+                                                "user": server.user,
+                                                "password": server.password,
+                                                "dbname": server.dbname}}
 
 
 def rfc3339(delta_s):
@@ -20,8 +42,13 @@ def rfc3339(delta_s):
 
 class ManagerTest(unittest.TestCase):
     def setUp(self):
+        try:
+            self.db, database = start_database(DB)
+        except databases.ServerNotInstalled as e:
+            self.skipTest(str(e))
+        self.addCleanup(lambda: self.db and self.db.kill())
         self.c = Cluster(prefix="df-manager-e2e-")
-        self.m = self.c.manager()
+        self.m = self.c.manager(database=database)
         self.root = self.m.signin()
 
     def tearDown(self):
@@ -111,6 +138,37 @@ class ManagerTest(unittest.TestCase):
         self.assertEqual(st, 200)
         self.assertEqual(len(jobs), 2)
         self.assertEqual(headers["X-Total-Count"], "2")
+
+    def test_all_peers_preheat_with_count(self):
+        origin = self.c.origin()
+        self.c.make_file("all.bin", 3 * MIB)
+        sched, _ = self.cluster_with_seeds(1)
+        manager = {"addrs": [self.m.grpc_addr], "refreshInterval": "1s"}
+        peers = [self.c.daemon(f"peer-{i}", sched, extra={"manager": manager})
+                 for i in range(2)]
+        wait_for(lambda: len(self.components("peers")) == 2, timeout=30,
+                 what="two peers seen by the manager")
+        pat = self.token()["token"]
+        job = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": origin.url("all.bin"),
+                                        "scope": "all_peers"}}, token=pat)[1]
+        job = self.m.wait_job(job["id"], pat)
+        self.assertEqual(job["state"], "SUCCESS", job)
+        hosts = sorted(t["hostname"] for s in job["result"]["job_states"]
+                       for r in s["results"] for t in r["success_tasks"])
+        self.assertEqual(hosts, ["peer-0", "peer-1", "seed-0"])
+        for p in peers:
+            self.assertEqual(p.metric("dragonfly_dfdaemon_download_bytes_total"), 3 * MIB)
+        # count: the seed peers and that many peers.
+        self.c.make_file("some.bin", 1 * MIB)
+        job = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": origin.url("some.bin"),
+                                        "scope": "all_peers", "count": 1}}, token=pat)[1]
+        job = self.m.wait_job(job["id"], pat)
+        hosts = [t["hostname"] for s in job["result"]["job_states"]
+                 for r in s["results"] for t in r["success_tasks"]]
+        self.assertEqual(len(hosts), 2, hosts)
+        self.assertIn("seed-0", hosts)
 
     def test_preheat_without_seed_peers_fails_with_a_reason(self):
         pat = self.token()["token"]
@@ -202,6 +260,8 @@ class ManagerTest(unittest.TestCase):
         logs = self.m.logs()
         for secret in (self.m.root_password, pat, self.root, "sekrit-123", "pw-sekrit-456"):
             self.assertNotIn(secret, logs)
+        if DB != "sqlite":
+            return
         # Passwords are stored as argon2id, the JWT key is generated (not a constant).
         import sqlite3
         db = sqlite3.connect(os.path.join(self.m.home, "manager.db"))
@@ -210,6 +270,17 @@ class ManagerTest(unittest.TestCase):
         (key,) = db.execute("SELECT value FROM settings WHERE name='jwt_key'").fetchone()
         self.assertGreaterEqual(len(key), 64)
         db.close()
+
+    def test_cluster_config_change_reaches_a_running_scheduler(self):
+        sched, _ = self.cluster_with_seeds(1)
+        limit = "dragonfly_scheduler_candidate_parent_limit"
+        wait_for(lambda: sched.metric(limit) == 4, timeout=10, what="the initial config")
+        st, c, _ = self.m.request("PATCH", "/api/v1/clusters/1", {
+            "scheduler_cluster_config": {"candidate_parent_limit": 7}}, token=self.root)
+        self.assertEqual(st, 200, c)
+        wait_for(lambda: sched.metric(limit) == 7, timeout=10,
+                 what="candidate_parent_limit 7 on the running scheduler")
+        self.assertEqual(sched.metric("dragonfly_scheduler_config_version"), c["config_version"])
 
     def test_cluster_crud_and_openapi(self):
         st, c, _ = self.m.request("POST", "/api/v1/clusters", {
@@ -231,6 +302,130 @@ class ManagerTest(unittest.TestCase):
         self.assertIn("/oapi/v1/jobs", doc["paths"])
         st, text, _ = self.m.request("GET", "/healthy")
         self.assertEqual((st, text), (200, "OK"))
+
+
+class SchedulerSelectionTest(unittest.TestCase):
+    """Daemons in different CIDR / IDC scopes get their own cluster's schedulers; when those
+    die they move to another."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-manager-selection-")
+        self.m = self.c.manager()
+        self.root = self.m.signin()
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def cluster(self, name, scopes):
+        st, c, _ = self.m.request("POST", "/api/v1/clusters", {"name": name, "scopes": scopes},
+                                  token=self.root)
+        self.assertEqual(st, 200, c)
+        return c["id"]
+
+    def scheduler(self, cluster_id):
+        return self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n"
+                                f"  clusterID: {cluster_id}\n  keepAliveInterval: 1s\n")
+
+    @staticmethod
+    def current(daemon):
+        lists = re.findall(r"schedulers from manager: (.*)", daemon.logs())
+        return lists[-1] if lists else ""
+
+    def test_scopes_pick_the_cluster_and_daemons_fail_over(self):
+        net = self.cluster("net-a", {"cidrs": ["127.0.0.2/32"]})
+        idc = self.cluster("idc-b", {"idc": "idc-b"})
+        a1, a2 = self.scheduler(net), self.scheduler(net)
+        b = self.scheduler(idc)
+        wait_for(lambda: len(self.m.request("GET", "/api/v1/schedulers?state=active",
+                                            token=self.root)[1]) == 3, timeout=30,
+                 what="three schedulers registered")
+        manager = {"addrs": [self.m.grpc_addr], "refreshInterval": "1s"}
+        # In the CIDR and the IDC: the CIDR wins.
+        da = self.c.daemon("da", extra={"host": {"ip": "127.0.0.2", "idc": "idc-b"},
+                                        "manager": manager})
+        db = self.c.daemon("db", extra={"host": {"idc": "idc-b"}, "manager": manager})
+        wait_for(lambda: a1.addr in self.current(da) and a2.addr in self.current(da),
+                 timeout=20, what="da on net-a's schedulers")
+        self.assertNotIn(b.addr, self.current(da))
+        wait_for(lambda: b.addr in self.current(db), timeout=20, what="db on idc-b's scheduler")
+        self.assertNotIn(a1.addr, self.current(db))
+        # idc-b's only scheduler dies: db moves to a live one.
+        b.kill(signal.SIGKILL)
+        wait_for(lambda: b.addr not in self.current(db) and a1.addr in self.current(db),
+                 timeout=20, what="db moved off the dead scheduler")
+        # One of net-a's two dies: da keeps the other.
+        a1.kill(signal.SIGKILL)
+        wait_for(lambda: a1.addr not in self.current(da) and a2.addr in self.current(da),
+                 timeout=20, what="da moved off the dead scheduler")
+
+
+
+class ReplicaTest(unittest.TestCase):
+    """Two managers on one PostgreSQL: every job runs exactly once; a manager killed mid-job,
+    the other finishes it."""
+
+    def setUp(self):
+        try:
+            self.db, database = start_database("postgres")
+        except databases.ServerNotInstalled as e:
+            self.skipTest(str(e))
+        self.addCleanup(self.db.kill)
+        self.c = Cluster(prefix="df-manager-replicas-")
+        self.m1 = self.c.manager("manager-1", database=database)
+        self.m2 = self.c.manager("manager-2", database=database)
+        self.root = self.m1.signin()
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    @staticmethod
+    def started(m):
+        return [int(x) for x in re.findall(r"job started id=(\d+)", m.logs())]
+
+    def test_each_job_runs_once_and_a_dead_replicas_job_is_taken_over(self):
+        origin = self.c.origin()
+        for i in range(6):
+            self.c.make_file(f"f{i}.bin", 1 * MIB)
+        self.c.make_file("slow.bin", 8 * MIB)
+        sched = self.c.scheduler(f"manager:\n  addr: {self.m1.grpc_addr}\n")
+        # The seed peer reports to both managers' database through either replica.
+        self.c.daemon("seed", sched, seed=True,
+                      extra={"manager": {"addrs": [self.m1.grpc_addr, self.m2.grpc_addr],
+                                         "keepAliveInterval": "1s"}})
+        wait_for(lambda: len(self.m2.request("GET", "/api/v1/seed-peers?state=active",
+                                             token=self.root)[1]) == 1,
+                 timeout=30, what="seed peer registered")
+        # The JWT of one replica is valid on the other: one key in the shared database.
+        ids = []
+        for i in range(6):
+            m = (self.m1, self.m2)[i % 2]
+            st, job, _ = m.request("POST", "/api/v1/jobs", {
+                "type": "preheat", "args": {"type": "file", "url": origin.url(f"f{i}.bin")}},
+                token=self.root)
+            self.assertEqual(st, 200, job)
+            ids.append(job["id"])
+        for i in ids:
+            self.assertEqual(self.m1.wait_job(i, self.root, prefix="/api/v1/jobs")["state"],
+                             "SUCCESS")
+        runs = self.started(self.m1) + self.started(self.m2)
+        self.assertEqual(sorted(runs), sorted(ids), "every job ran exactly once")
+
+        # A slow job: the replica that runs it is killed; the other finishes it.
+        st, job, _ = self.m1.request("POST", "/api/v1/jobs", {
+            "type": "preheat",
+            "args": {"type": "file", "url": origin.url("slow.bin") + f"?slow={2 * MIB}"}},
+            token=self.root)
+        slow = job["id"]
+        wait_for(lambda: slow in self.started(self.m1) + self.started(self.m2), timeout=30,
+                 what="the slow job started")
+        owner, other = ((self.m1, self.m2) if slow in self.started(self.m1)
+                        else (self.m2, self.m1))
+        owner.kill(signal.SIGKILL)
+        done = other.wait_job(slow, self.root, prefix="/api/v1/jobs", timeout=120)
+        self.assertEqual(done["state"], "SUCCESS", done)
+        self.assertIn(slow, self.started(other), "the surviving replica took the job over")
 
 
 if __name__ == "__main__":

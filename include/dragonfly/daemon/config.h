@@ -31,8 +31,16 @@ struct DaemonConfig {
     milliseconds schedule_timeout{5000};
     bool back_to_source_when_unreachable = true;
   } scheduler;
+  // The manager: which schedulers to use (ListSchedulers) and, for a seed peer, the KeepAlive
+  // stream that registers it. See docs/architecture.md, "Manager connection".
+  struct Manager {
+    std::vector<std::string> addrs;          // host:port of the manager's gRPC; empty = no manager
+    milliseconds refresh_interval{30000};    // ListSchedulers period
+    milliseconds keep_alive_interval{2000};  // seed peers' KeepAlive period
+  } manager;
   struct SeedPeer {
     bool enable = false;
+    uint64_t cluster_id = 0;  // the manager's seed peer cluster; 0 = the default cluster
   } seed_peer;
   struct Upload {
     std::string listen = "127.0.0.1:4005";      // piece server

@@ -28,11 +28,28 @@ struct SchedulerOptions {
   std::chrono::milliseconds seed_trigger_timeout{std::chrono::seconds(5)};
 };
 
+// Who this scheduler is, as told to the manager. YAML section `host`.
+struct HostIdentity {
+  std::string hostname;  // default: gethostname()
+  std::string ip;        // default: the server.listen host, or this host's first IPv4 address
+  std::string idc;
+  std::string location;  // "country|province|city|..."
+};
+
+// The manager connection. YAML section `manager`.
+struct ManagerOptions {
+  std::string addr;         // host:port of the manager's gRPC; empty = no manager
+  uint64_t cluster_id = 1;  // the scheduler cluster this scheduler belongs to (0 = default)
+  std::chrono::milliseconds keep_alive_interval{std::chrono::seconds(2)};
+};
+
 struct SchedulerConfig {
   std::string listen = "127.0.0.1:8002";          // server.listen (gRPC)
   std::string metrics_listen = "127.0.0.1:8000";  // metrics.listen; empty = disabled
   std::string log_level = "info";                 // log.level
   SchedulerOptions scheduler;
+  HostIdentity host;
+  ManagerOptions manager;
 };
 
 // Reads a loaded YAML document (null = all defaults) and validates it.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "api/scheduler.pb.h"
@@ -22,6 +23,8 @@ class SchedulerMetrics {
   void CountRegister(dragonfly::api::scheduler::Action action);
   void CountSeedTrigger(bool ok);
   void SetSizes(size_t hosts, size_t peers, size_t tasks);
+  // The last applied cluster config (0 = none) and the candidate parent limit in effect.
+  void SetClusterConfig(uint64_t version, uint32_t candidate_parent_limit);
 
  private:
   prometheus::Counter* register_[4] = {};
@@ -30,6 +33,8 @@ class SchedulerMetrics {
   prometheus::Gauge* hosts_ = nullptr;
   prometheus::Gauge* peers_ = nullptr;
   prometheus::Gauge* tasks_ = nullptr;
+  prometheus::Gauge* config_version_ = nullptr;
+  prometheus::Gauge* candidate_parent_limit_ = nullptr;
 };
 
 }  // namespace df::scheduler

@@ -13,6 +13,7 @@
 #include "api/scheduler.grpc.pb.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/scheduler/config.h"
+#include "dragonfly/scheduler/manager_keepalive.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
 
@@ -56,7 +57,15 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   SchedulerState* state_;
 };
 
-// Owns metrics, state, service, gRPC server and the GC thread.
+// The cluster config carried by a KeepAliveResponse, as SchedulerState takes it.
+ClusterConfig ClusterConfigFromProto(const mgr::SchedulerClusterConfig& config);
+
+// The address this scheduler tells the manager: host.ip if set, else the server.listen host
+// unless it is a wildcard, else this host's first non-loopback IPv4 address, else 127.0.0.1.
+std::string AdvertisedIp(const SchedulerConfig& config);
+
+// Owns metrics, state, service, gRPC server, the GC thread and, with manager.addr set, the
+// KeepAlive stream to the manager, whose cluster configs are applied to the state as they come.
 class SchedulerServer {
  public:
   // Listens on config.listen (port 0 = ephemeral). `trigger` null = the gRPC seed trigger.
@@ -67,7 +76,9 @@ class SchedulerServer {
 
   uint16_t port() const { return port_; }
   SchedulerState& state() { return *state_; }
-  // Stops serving and the GC thread. Idempotent.
+  // Null without a manager.
+  ManagerKeepAlive* manager_keepalive() { return keepalive_.get(); }
+  // Stops the manager stream, serving and the GC thread. Idempotent.
   void Stop();
 
  private:
@@ -79,6 +90,7 @@ class SchedulerServer {
   std::unique_ptr<SchedulerState> state_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<ManagerKeepAlive> keepalive_;
   uint16_t port_ = 0;
 
   std::mutex mu_;

@@ -22,11 +22,14 @@
 //     RETRY after retry_interval -- also when the limit is reached and the peer asked: the peer
 //     decides what to do once its own retry budget is spent. Seed peers do not count against
 //     the limit.
+//   * Hosts on the cluster's block list (ApplyClusterConfig: hostnames or IPs) are never offered
+//     as parents, and are never picked as a task's seed host.
 #pragma once
 
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,6 +54,17 @@ struct PeerInfo {
   bool back_to_source = false;
   std::vector<std::string> parents;
   std::vector<std::string> children;
+};
+
+// Scheduling settings of the scheduler's cluster, pushed by the manager (the KeepAliveResponse's
+// SchedulerClusterConfig). Numeric zero values keep the current setting. The block list is the
+// cluster's whole current list and replaces the previous one (empty = nobody blocked).
+struct ClusterConfig {
+  uint64_t version = 0;                 // applied only when newer than the last applied one
+  uint32_t candidate_parent_limit = 0;  // SchedulerOptions::candidate_parent_limit, [1, 20]
+  uint32_t back_to_source_count = 0;    // SchedulerOptions::back_to_source_count
+  uint32_t upload_slots = 0;            // SchedulerOptions::default_upload_slots
+  std::set<std::string> blocked_hosts;  // hostnames or IPs never chosen as parents
 };
 
 struct GcResult {
@@ -89,13 +103,21 @@ class SchedulerState {
   void OnSeedTriggerDone(const std::string& task_id, const std::string& peer_id,
                          const std::string& host_id, const Status& status);
 
+  // Applies `config` if its version is newer than the last applied one (the first one is
+  // applied when its version is > 0); returns whether it did. Takes effect for the next
+  // RegisterPeer: parents already handed out are not taken back.
+  bool ApplyClusterConfig(const ClusterConfig& config);
+  // The version of the last applied cluster config, 0 = none.
+  uint64_t cluster_config_version() const;
+
   size_t host_count() const;
   size_t peer_count() const;
   size_t task_count() const;
   std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
   // The task's current seed peer ID, "" when none.
   std::string SeedPeerOf(const std::string& task_id) const;
-  const SchedulerOptions& options() const;
+  // A copy: the cluster config may change the options at any time.
+  SchedulerOptions options() const;
 
   struct Impl;
 
