@@ -13,6 +13,7 @@
 #include "backend/fetch_attempt.h"
 #include "backend/tls.h"
 #include "backend/url_util.h"
+#include "dragonfly/common/strings.h"
 
 namespace df::backend {
 namespace {
@@ -22,20 +23,6 @@ using Clock = std::chrono::steady_clock;
 constexpr long kLowSpeedLimitBytesPerSec = 1024;
 constexpr long kReceiveBufferBytes = 512 * 1024;
 constexpr int64_t kMaxBackoffMs = 30000;
-
-CURLcode GlobalCurlInit() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool ValidHeaderName(std::string_view name) {
   if (name.empty()) {

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <limits>
 
+#include "dragonfly/common/strings.h"
+
 namespace df::backend {
 namespace {
 
@@ -15,19 +17,6 @@ std::string_view Trim(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Strips the "bytes" unit (case-insensitive) and following blanks; nullopt if absent.

@@ -1,5 +1,7 @@
 #include "backend/tls.h"
 
+#include <mutex>
+
 namespace df::backend {
 
 std::string UrlAuthority(std::string_view url) {
@@ -40,6 +42,13 @@ CURLcode ConfigureTls(CURL* curl, const HttpOptions& options, std::string_view u
     }
   }
   return rc;
+}
+
+CURLcode GlobalCurlInit() {
+  static std::once_flag once;
+  static CURLcode result = CURLE_OK;
+  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
 }
 
 }  // namespace df::backend

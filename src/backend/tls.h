@@ -1,5 +1,6 @@
-// TLS options of a curl handle from HttpOptions (global CA / insecure, per-host overrides).
-// Shared by the back-to-source backend and the dfdaemon proxy's upstream requests.
+// libcurl helpers: TLS options of a curl handle from HttpOptions (global CA / insecure,
+// per-host overrides) and the one-time global init. Shared by the back-to-source backend, the
+// dfdaemon proxy's upstream requests and the manager's registry client.
 #pragma once
 
 #include <curl/curl.h>
@@ -15,5 +16,8 @@ namespace df::backend {
 std::string UrlAuthority(std::string_view url);
 
 CURLcode ConfigureTls(CURL* curl, const HttpOptions& options, std::string_view url);
+
+// curl_global_init, once per process (thread-safe); returns its result every time.
+CURLcode GlobalCurlInit();
 
 }  // namespace df::backend

@@ -293,23 +293,6 @@ Status Validate(DaemonConfig* c) {
 
 }  // namespace
 
-StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size()) {
-    return InvalidArgument("bad address '" + addr + "': want host:port");
-  }
-  std::string host = addr.substr(0, colon);
-  std::string port = addr.substr(colon + 1);
-  if (port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
-      std::stoul(port) > 65535) {
-    return InvalidArgument("bad port in address '" + addr + "'");
-  }
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::make_pair(host, static_cast<uint16_t>(std::stoul(port)));
-}
-
 StatusOr<DaemonConfig> ParseDaemonConfig(const std::string& yaml) {
   DaemonConfig c;
   try {

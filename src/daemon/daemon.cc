@@ -25,7 +25,7 @@
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/piece/piece_server.h"
-#include "dragonfly/scheduler/manager_keepalive.h"
+#include "dragonfly/manager/keepalive.h"
 
 namespace df::daemon {
 namespace {
@@ -237,8 +237,8 @@ class DaemonImpl : public Daemon {
     if (!config_.seed_peer.enable) {
       return;
     }
-    scheduler::mgr::KeepAliveRequest req;
-    req.set_source_type(scheduler::mgr::SOURCE_TYPE_SEED_PEER);
+    manager::mgr::KeepAliveRequest req;
+    req.set_source_type(manager::mgr::SOURCE_TYPE_SEED_PEER);
     req.set_hostname(config_.host.hostname);
     req.set_ip(config_.host.ip);
     req.set_port(rpc_port_);
@@ -246,11 +246,11 @@ class DaemonImpl : public Daemon {
     req.set_idc(config_.host.idc);
     req.set_location(config_.host.location);
     req.set_cluster_id(config_.seed_peer.cluster_id);
-    scheduler::ManagerKeepAliveOptions ko;
+    manager::ManagerKeepAliveOptions ko;
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;
-    keepalive_ = scheduler::ManagerKeepAlive::Start(
-        std::move(ko), std::move(req), [](const scheduler::mgr::KeepAliveResponse&) {});
+    keepalive_ = manager::ManagerKeepAlive::Start(
+        std::move(ko), std::move(req), [](const manager::mgr::KeepAliveResponse&) {});
   }
 
   Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
@@ -317,7 +317,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<SchedulerClient> scheduler_;
   std::unique_ptr<SchedulerDiscovery> discovery_;
   std::atomic<SchedulerDiscovery*> discovery_ptr_{nullptr};  // for the scheduler client's hook
-  std::unique_ptr<scheduler::ManagerKeepAlive> keepalive_;   // seed peers with a manager
+  std::unique_ptr<manager::ManagerKeepAlive> keepalive_;   // seed peers with a manager
   DaemonContext ctx_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<piece::PieceServer> piece_server_;

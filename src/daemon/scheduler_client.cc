@@ -67,7 +67,9 @@ bool SchedulerClient::enabled() const { return !Snapshot()->empty(); }
 
 std::vector<std::string> SchedulerClient::addrs() const {
   std::vector<std::string> out;
-  for (const auto& e : *Snapshot()) {
+  // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
+  const std::shared_ptr<const List> list = Snapshot();
+  for (const auto& e : *list) {
     out.push_back(e->addr);
   }
   return out;
@@ -212,7 +214,9 @@ Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
 
 Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
   Status result = Unavailable("no scheduler configured");
-  for (const auto& e : *Snapshot()) {
+  // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
+  const std::shared_ptr<const List> list = Snapshot();
+  for (const auto& e : *list) {
     Status s = Announce(*e, req);
     if (s.ok() || result.code() == StatusCode::kUnavailable) {
       result = s;
@@ -222,7 +226,9 @@ Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
 }
 
 void SchedulerClient::LeaveHost(const std::string& host_id) {
-  for (const auto& e : *Snapshot()) {
+  // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
+  const std::shared_ptr<const List> list = Snapshot();
+  for (const auto& e : *list) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
     sched::LeaveHostRequest req;

@@ -10,7 +10,7 @@
 #include <set>
 
 #include "daemon/scheduler_discovery.h"
-#include "scheduler/fake_manager_test_util.h"
+#include "manager/client/fake_manager.h"
 
 namespace df::daemon {
 namespace {

@@ -5,9 +5,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
-#include "dragonfly/scheduler/manager_keepalive.h"
+#include "dragonfly/manager/keepalive.h"
 #include "dragonfly/scheduler/service.h"
-#include "scheduler/fake_manager_test_util.h"
+#include "manager/client/fake_manager.h"
 #include "scheduler/state_test_util.h"
 
 namespace df::scheduler {

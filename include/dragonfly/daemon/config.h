@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 
 namespace df::daemon {
@@ -126,7 +127,6 @@ struct DaemonConfig {
 StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path);
 StatusOr<DaemonConfig> ParseDaemonConfig(const std::string& yaml);
 
-// "host:port" → (host, port). IPv6 as "[::1]:4000".
-StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr);
+using net::SplitHostPort;  // "host:port" → (host, port)
 
 }  // namespace df::daemon

@@ -13,7 +13,7 @@
 #include "api/scheduler.grpc.pb.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/scheduler/config.h"
-#include "dragonfly/scheduler/manager_keepalive.h"
+#include "dragonfly/manager/keepalive.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
 
@@ -22,6 +22,10 @@ class Registry;
 }
 
 namespace df::scheduler {
+
+namespace mgr = ::dragonfly::api::manager;
+using manager::ManagerKeepAlive;
+using manager::ManagerKeepAliveOptions;
 
 grpc::Status ToGrpcStatus(const Status& status);
 

@@ -8,6 +8,7 @@
 
 #include "backend/tls.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/common/strings.h"
 
 namespace df::daemon::proxy {
 namespace {
@@ -166,13 +167,6 @@ bool SendErrorResponse(int fd, int status, const std::string& type, const std::s
       extra_headers + "Content-Length: " + std::to_string(body.size()) +
       (keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close") + "\r\n\r\n" + body;
   return net::WriteAll(fd, out.data(), out.size()).ok() && keep_alive;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 bool IsHopByHop(std::string_view name) {

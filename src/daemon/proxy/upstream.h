@@ -12,6 +12,7 @@
 
 #include "dragonfly/backend/http_backend.h"
 #include "dragonfly/common/status.h"
+#include "dragonfly/common/strings.h"
 
 namespace df::daemon::proxy {
 
@@ -59,6 +60,6 @@ bool SendErrorResponse(int fd, int status, const std::string& type, const std::s
 
 // True for headers that must not be forwarded by a proxy (RFC 9110 §7.6.1).
 bool IsHopByHop(std::string_view name);
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+using df::EqualsIgnoreCase;
 
 }  // namespace df::daemon::proxy

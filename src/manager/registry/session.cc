@@ -13,6 +13,7 @@
 #include "backend/response_headers.h"
 #include "backend/tls.h"
 #include "backend/url_util.h"
+#include "dragonfly/common/strings.h"
 #include "manager/registry/challenge.h"
 #include "manager/registry/manifest.h"
 
@@ -23,20 +24,6 @@ constexpr size_t kMaxTokenBytes = 1 << 20;
 constexpr size_t kMaxErrorBodyBytes = 64 * 1024;
 constexpr int64_t kMaxBackoffMs = 5000;
 constexpr size_t kMaxDetailChars = 200;
-
-CURLcode GlobalCurlInit() {
-  static std::once_flag once;
-  static CURLcode result = CURLE_OK;
-  std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return result;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
@@ -242,7 +229,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(const ResolveRequest& request
     basic_from_caller = true;
   }
 
-  if (CURLcode rc = GlobalCurlInit(); rc != CURLE_OK) {
+  if (CURLcode rc = backend::GlobalCurlInit(); rc != CURLE_OK) {
     return Internal(std::string("curl_global_init: ") + curl_easy_strerror(rc));
   }
   CURL* curl = curl_easy_init();

@@ -1,4 +1,4 @@
-#include "dragonfly/scheduler/manager_keepalive.h"
+#include "dragonfly/manager/keepalive.h"
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -14,7 +14,7 @@
 #include "dragonfly/common/status.h"
 #include "dragonfly/rpc/status.h"
 
-namespace df::scheduler {
+namespace df::manager {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -229,4 +229,4 @@ std::unique_ptr<ManagerKeepAlive> ManagerKeepAlive::Start(ManagerKeepAliveOption
   return impl;
 }
 
-}  // namespace df::scheduler
+}  // namespace df::manager

@@ -6,9 +6,8 @@
 // One warning is logged per outage (when the stream first breaks), one info line when a stream
 // is established again; the retries in between log at debug level.
 //
-// Shared by the scheduler and by seed peers (dfdaemon), so it is its own small library
-// (df_manager_keepalive) with no dependency on the rest of the scheduler.
-// TODO(dragonfly): move to src/rpc next to the other shared gRPC helpers.
+// Shared by the scheduler and by seed peers (dfdaemon): the manager's client library
+// (df_manager_client, src/manager/client).
 //
 // Threads: Start() spawns one thread that opens the streams and writes the requests, plus one
 // reader thread per open stream. `on_response` runs on the reader thread, one call at a time;
@@ -25,7 +24,7 @@
 
 #include "api/manager.pb.h"
 
-namespace df::scheduler {
+namespace df::manager {
 
 namespace mgr = ::dragonfly::api::manager;
 
@@ -60,4 +59,4 @@ class ManagerKeepAlive {
   virtual bool connected() const = 0;
 };
 
-}  // namespace df::scheduler
+}  // namespace df::manager
