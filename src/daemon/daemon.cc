@@ -24,8 +24,8 @@
 #include "daemon/task_manager.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
-#include "dragonfly/piece/piece_server.h"
 #include "dragonfly/manager/keepalive.h"
+#include "dragonfly/piece/piece_server.h"
 
 namespace df::daemon {
 namespace {
@@ -249,8 +249,8 @@ class DaemonImpl : public Daemon {
     manager::ManagerKeepAliveOptions ko;
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;
-    keepalive_ = manager::ManagerKeepAlive::Start(
-        std::move(ko), std::move(req), [](const manager::mgr::KeepAliveResponse&) {});
+    keepalive_ = manager::ManagerKeepAlive::Start(std::move(ko), std::move(req),
+                                                  [](const manager::mgr::KeepAliveResponse&) {});
   }
 
   Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
@@ -317,7 +317,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<SchedulerClient> scheduler_;
   std::unique_ptr<SchedulerDiscovery> discovery_;
   std::atomic<SchedulerDiscovery*> discovery_ptr_{nullptr};  // for the scheduler client's hook
-  std::unique_ptr<manager::ManagerKeepAlive> keepalive_;   // seed peers with a manager
+  std::unique_ptr<manager::ManagerKeepAlive> keepalive_;     // seed peers with a manager
   DaemonContext ctx_;
   std::unique_ptr<TaskManager> tasks_;
   std::unique_ptr<piece::PieceServer> piece_server_;

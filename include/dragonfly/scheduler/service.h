@@ -12,8 +12,8 @@
 
 #include "api/scheduler.grpc.pb.h"
 #include "dragonfly/common/status.h"
-#include "dragonfly/scheduler/config.h"
 #include "dragonfly/manager/keepalive.h"
+#include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
 
