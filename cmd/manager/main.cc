@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -11,6 +12,8 @@
 #include "manager/manager.h"
 
 int main(int argc, char** argv) {
+  // A client closing early must cost its write an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <regex>
 
@@ -76,13 +78,49 @@ bool ValidName(const std::string& n, size_t min = 1) {
              std::string::npos;
 }
 
+// Fails naming the first of `keys` present in `body` with a JSON type other than `want`.
+Status CheckTypes(const json& body, std::initializer_list<const char*> keys, json::value_t want,
+                  const char* what) {
+  for (const char* k : keys) {
+    if (!body.contains(k)) {
+      continue;
+    }
+    const json& v = body[k];
+    bool ok = v.type() == want || (want == json::value_t::number_unsigned &&
+                                   v.is_number_integer() && v.get<int64_t>() >= 0);
+    if (!ok) {
+      return InvalidArgument(std::string(k) + " must be " + what);
+    }
+  }
+  return Status::Ok();
+}
+
 class Api {
  public:
   explicit Api(ApiContext* ctx) : ctx_(ctx), store_(ctx->store) {}
 
-  // Who is calling? `open_scope` non-empty: an /oapi/v1 route needing a token with that scope
-  // (or Basic credentials; anonymous when configured). Otherwise /api/v1: JWT, Basic or a PAT.
+  // Checks a user's password at a bounded cost: argon2 takes ~19 MiB and tens of ms, so a few
+  // run at once; an unknown user costs the same as a wrong password (no user enumeration).
+  bool CheckPassword(const StatusOr<UserRow>& user, const std::string& password) {
+    static const std::string kDummy = *auth::HashPassword("not-a-user's-password");
+    std::unique_lock lock(argon_mu_);
+    argon_cv_.wait(lock, [&] { return argon_running_ < kMaxArgon; });
+    ++argon_running_;
+    lock.unlock();
+    bool ok = auth::VerifyPassword(password, user.ok() ? user->password_hash : kDummy) &&
+              user.ok() && user->state == "enable";
+    lock.lock();
+    --argon_running_;
+    argon_cv_.notify_one();
+    return ok;
+  }
+
+  // Who is calling? `open_scope` non-empty: an /oapi/v1 route (or Harbor's old API) needing a
+  // personal access token with that scope, or Basic credentials; anonymous when configured.
+  // Otherwise /api/v1: a JWT from sign-in or Basic credentials; tokens are refused there, so a
+  // token handed to Harbor or a script cannot manage users or mint more tokens.
   StatusOr<Principal> Authenticate(const HttpRequest& req, const std::string& open_scope) {
+    const bool open = !open_scope.empty();
     std::string h = req.Header("authorization");
     std::string token;
     if (h.rfind("Bearer ", 0) == 0) {
@@ -94,19 +132,21 @@ class Api {
         return Status(StatusCode::kUnauthenticated, "malformed Basic credentials");
       }
       auto user = store_->GetUserByName(decoded->substr(0, colon));
-      if (user.ok() && user->state == "enable" &&
-          auth::VerifyPassword(decoded->substr(colon + 1), user->password_hash)) {
+      if (CheckPassword(user, decoded->substr(colon + 1))) {
         return Principal{user->id, user->name, user->role};
+      }
+      if (!open) {
+        return Status(StatusCode::kUnauthenticated, "incorrect name or password");
       }
       // Harbor's basic mode with a token as the password.
       token = decoded->substr(colon + 1);
     } else if (!h.empty()) {
       token = h;  // a bare token (Harbor's custom-header mode)
-    } else if (auto it = req.query.find("access_token"); it != req.query.end()) {
+    } else if (auto it = req.query.find("access_token"); open && it != req.query.end()) {
       token = it->second;
     }
     if (token.empty()) {
-      if (!open_scope.empty() && ctx_->config->auth.open_api_anonymous) {
+      if (open && ctx_->config->auth.open_api_anonymous) {
         return Principal{0, "anonymous", "anonymous"};
       }
       return Status(StatusCode::kUnauthenticated, "credentials required");
@@ -116,7 +156,16 @@ class Api {
       if (!claims.ok()) {
         return claims.status();
       }
-      return Principal{claims->user_id, claims->name, claims->role};
+      // The user as it is now: a disabled or demoted user loses access at once.
+      auto user = store_->GetUser(claims->user_id);
+      if (!user.ok() || user->state != "enable") {
+        return Status(StatusCode::kUnauthenticated, "user disabled or removed");
+      }
+      return Principal{user->id, user->name, user->role};
+    }
+    if (!open) {
+      return Status(StatusCode::kUnauthenticated,
+                    "personal access tokens are for /oapi/v1; sign in for /api/v1");
     }
     auto pat = store_->FindToken(token);
     if (!pat.ok()) {
@@ -130,15 +179,15 @@ class Api {
     if (pat->expired_at <= NowMs()) {
       return Status(StatusCode::kUnauthenticated, "token expired");
     }
-    if (!open_scope.empty() && !pat->scopes.empty() &&
+    if (!pat->scopes.empty() &&
         std::find(pat->scopes.begin(), pat->scopes.end(), open_scope) == pat->scopes.end()) {
       return PermissionDenied("token lacks the '" + open_scope + "' scope");
     }
-    DF_ASSIGN_OR_RETURN(UserRow user, store_->GetUser(pat->user_id));
-    if (user.state != "enable") {
-      return Status(StatusCode::kUnauthenticated, "user disabled");
+    auto user = store_->GetUser(pat->user_id);
+    if (!user.ok() || user->state != "enable") {
+      return Status(StatusCode::kUnauthenticated, "the token's user is disabled or removed");
     }
-    return Principal{user.id, user.name, user.role};
+    return Principal{user->id, user->name, user->role};
   }
 
   // Wraps a handler with authentication (and the root role when `root_only`).
@@ -168,9 +217,8 @@ class Api {
     std::string name = StrField(*body, "name");
     std::string password = StrField(*body, "password");
     auto user = store_->GetUserByName(name);
-    // The same answer for an unknown user and a wrong password.
-    if (!user.ok() || user->state != "enable" ||
-        !auth::VerifyPassword(password, user->password_hash)) {
+    // The same answer (and cost) for an unknown user and a wrong password.
+    if (!CheckPassword(user, password)) {
       spdlog::warn("manager: failed sign-in name={} remote={}", name.substr(0, 64), req.remote);
       return HttpResponse::Error(401, "incorrect name or password");
     }
@@ -185,9 +233,17 @@ class Api {
     if (!body.ok()) {
       return ErrorOf(body.status());
     }
+    if (Status s = CheckTypes(*body, {"name", "password", "email", "role"}, json::value_t::string,
+                              "a string");
+        !s.ok()) {
+      return ErrorOf(s);
+    }
     std::string name = StrField(*body, "name");
     std::string password = StrField(*body, "password");
     std::string role = StrField(*body, "role");
+    if (StrField(*body, "email").size() > 255) {
+      return HttpResponse::Error(400, "email must have at most 255 characters");
+    }
     if (role.empty()) {
       role = "guest";
     }
@@ -217,21 +273,43 @@ class Api {
     if (pw.size() < 8 || pw.size() > 64) {
       return HttpResponse::Error(400, "new_password must have 8 to 64 characters");
     }
-    if (who.role != "root") {
-      auto user = store_->GetUser(*id);
-      if (!user.ok() ||
-          !auth::VerifyPassword(StrField(*body, "old_password"), user->password_hash)) {
-        return HttpResponse::Error(401, "old_password is wrong");
-      }
+    auto user = store_->GetUser(*id);
+    if (!user.ok()) {
+      return ErrorOf(user.status());
+    }
+    if (who.role != "root" && !CheckPassword(user, StrField(*body, "old_password"))) {
+      return HttpResponse::Error(401, "old_password is wrong");
     }
     Status s = store_->SetPassword(*id, pw);
     return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
+  }
+
+  // Root manages every token, other users their own.
+  Status TokenAccess(int64_t token_id, const Principal& who) {
+    if (who.role == "root") {
+      return Status::Ok();
+    }
+    DF_ASSIGN_OR_RETURN(json tokens, store_->ListTokens(who.user_id));
+    for (const auto& t : tokens) {
+      if (t["id"] == token_id) {
+        return Status::Ok();
+      }
+    }
+    return NotFound("token not found");
   }
 
   HttpResponse CreateToken(HttpRequest& req, const Principal& who) {
     auto body = ParseBody(req);
     if (!body.ok()) {
       return ErrorOf(body.status());
+    }
+    Status types =
+        CheckTypes(*body, {"name", "bio", "expired_at"}, json::value_t::string, "a string");
+    if (types.ok()) {
+      types = CheckTypes(*body, {"user_id"}, json::value_t::number_unsigned, "a user ID");
+    }
+    if (!types.ok()) {
+      return ErrorOf(types);
     }
     std::string name = StrField(*body, "name");
     if (!ValidName(name)) {
@@ -277,6 +355,8 @@ class Api {
   }
 
   static Status ValidateCluster(const json& body, bool create) {
+    DF_RETURN_IF_ERROR(CheckTypes(body, {"name", "bio"}, json::value_t::string, "a string"));
+    DF_RETURN_IF_ERROR(CheckTypes(body, {"is_default"}, json::value_t::boolean, "true or false"));
     if (create || body.contains("name")) {
       std::string name = StrField(body, "name");
       if (!ValidName(name)) {
@@ -332,6 +412,28 @@ class Api {
           (c["candidate_parent_limit"].get<uint64_t>() < 1 ||
            c["candidate_parent_limit"].get<uint64_t>() > 20)) {
         return InvalidArgument("candidate_parent_limit must be 1 to 20");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Dragonfly's application: {name, url, bio, priority: {value 0-6, urls: [{regex, value}]}}.
+  static Status ValidateApplication(const json& body, bool create) {
+    if (create || body.contains("name")) {
+      if (!ValidName(StrField(body, "name"))) {
+        return InvalidArgument("name must be 1 to 191 characters of [A-Za-z0-9_.-]");
+      }
+    }
+    for (const char* k : {"url", "bio"}) {
+      if (body.contains(k) && (!body[k].is_string() || body[k].get<std::string>().size() > 1024)) {
+        return InvalidArgument(std::string(k) + " must be a string of at most 1024 characters");
+      }
+    }
+    if (body.contains("priority")) {
+      const json& p = body["priority"];
+      if (!p.is_object() || (p.contains("value") && (!p["value"].is_number_unsigned() ||
+                                                     p["value"].get<uint64_t>() > 6))) {
+        return InvalidArgument("priority must be {\"value\": 0-6, \"urls\": [...]}");
       }
     }
     return Status::Ok();
@@ -417,23 +519,20 @@ class Api {
   static json RedactedJob(const JobRow& job) {
     json j = job.ToJson();
     json& a = j["args"];
-    if (a.contains("password") && !a["password"].get<std::string>().empty()) {
+    if (a.contains("password") && a["password"].is_string() &&
+        !a["password"].get<std::string>().empty()) {
       a["password"] = "******";
     }
     if (a.contains("headers") && a["headers"].is_object()) {
+      // Any header may carry a credential (Authorization, X-Registry-Auth, API keys, ...).
       for (auto& [k, v] : a["headers"].items()) {
-        std::string lower = k;
-        std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-        if (lower == "authorization" || lower.find("token") != std::string::npos ||
-            lower.find("key") != std::string::npos || lower == "cookie") {
-          v = "******";
-        }
+        v = "******";
       }
     }
     return j;
   }
 
-  HttpResponse ListJobs(HttpRequest& req, const Principal&) {
+  HttpResponse ListJobs(HttpRequest& req, const Principal& who) {
     auto num = [&](const char* k, int64_t def, int64_t max) -> int64_t {
       auto it = req.query.find(k);
       if (it == req.query.end() || it->second.empty() || it->second.size() > 9 ||
@@ -447,6 +546,9 @@ class Api {
     std::string state = req.query.count("state") ? req.query.at("state") : "";
     std::string type = req.query.count("type") ? req.query.at("type") : "";
     int64_t user_id = num("user_id", 0, int64_t{1} << 40);
+    if (who.role != "root") {
+      user_id = who.user_id;  // guests (and anonymous Harbor) see their own jobs only
+    }
     int64_t total = 0;
     auto jobs = store_->ListJobs(type, state, user_id, page, per_page, &total);
     if (!jobs.ok()) {
@@ -479,7 +581,8 @@ class Api {
     if (!valid.ok()) {
       return ErrorOf(valid.status());
     }
-    std::string key = StrField(*body, "url") + "@" + StrField(*body, "digest");
+    // The image identity, hashed to fit the indexed column on every database.
+    std::string key = auth::Sha256Hex(StrField(*body, "url") + "@" + StrField(*body, "digest"));
     auto existing = store_->FindJobByHarborKey(key);
     if (!existing.ok()) {
       return ErrorOf(existing.status());
@@ -501,7 +604,7 @@ class Api {
     return HttpResponse::Json(200, {{"ID", std::to_string(row->id)}});
   }
 
-  HttpResponse HarborGet(HttpRequest& req, const Principal&) {
+  HttpResponse HarborGet(HttpRequest& req, const Principal& who) {
     auto id = IdParam(req);
     if (!id.ok()) {
       return ErrorOf(id.status());
@@ -509,6 +612,9 @@ class Api {
     auto job = store_->GetJob(*id);
     if (!job.ok()) {
       return ErrorOf(job.status());
+    }
+    if (who.role != "root" && job->user_id != who.user_id) {
+      return HttpResponse::Error(404, "job not found");
     }
     std::string status = job->state == "SUCCESS"   ? "SUCCESS"
                          : job->state == "FAILURE" ? "FAILED"
@@ -605,11 +711,14 @@ class Api {
             return t.ok() ? HttpResponse::Json(200, *t) : ErrorOf(t.status());
           }));
     r.Add("PATCH", "/api/v1/personal-access-tokens/:id",
-          Guard("", true, [this](HttpRequest& q, const Principal&) {
+          Guard("", false, [this](HttpRequest& q, const Principal& p) {
             auto id = IdParam(q);
             auto body = ParseBody(q);
             if (!id.ok() || !body.ok()) {
               return ErrorOf(!id.ok() ? id.status() : body.status());
+            }
+            if (Status s = TokenAccess(*id, p); !s.ok()) {
+              return ErrorOf(s);
             }
             std::string state = StrField(*body, "state");
             if (state != "active" && state != "inactive") {
@@ -619,9 +728,12 @@ class Api {
             return s.ok() ? HttpResponse::Json(200, {{"id", *id}, {"state", state}}) : ErrorOf(s);
           }));
     r.Add("DELETE", "/api/v1/personal-access-tokens/:id",
-          Guard("", true, [this](HttpRequest& q, const Principal&) {
+          Guard("", false, [this](HttpRequest& q, const Principal& p) {
             auto id = IdParam(q);
-            Status s = id.ok() ? store_->DeleteToken(*id) : id.status();
+            Status s = id.ok() ? TokenAccess(*id, p) : id.status();
+            if (s.ok()) {
+              s = store_->DeleteToken(*id);
+            }
             return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
           }));
 
@@ -629,7 +741,7 @@ class Api {
     for (std::string prefix :
          {"/api/v1/clusters", "/api/v1/scheduler-clusters", "/oapi/v1/clusters"}) {
       std::string scope = prefix.rfind("/oapi", 0) == 0 ? "cluster" : "";
-      bool root = scope.empty();
+      const bool root = true;  // changing clusters steers every daemon: root only
       r.Add("POST", prefix, Guard(scope, root, [this](HttpRequest& q, const Principal& p) {
               return CreateCluster(q, p);
             }));
@@ -659,6 +771,47 @@ class Api {
             }));
     }
 
+    // Applications.
+    r.Add("POST", "/api/v1/applications",
+          Guard("", true, [this](HttpRequest& q, const Principal& p) {
+            auto body = ParseBody(q);
+            Status s = body.ok() ? ValidateApplication(*body, true) : body.status();
+            if (!s.ok()) {
+              return ErrorOf(s);
+            }
+            auto app = store_->CreateApplication(*body, p.user_id);
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          }));
+    r.Add("GET", "/api/v1/applications", Guard("", false, [this](HttpRequest&, const Principal&) {
+            auto apps = store_->ListApplications();
+            return apps.ok() ? HttpResponse::Json(200, *apps) : ErrorOf(apps.status());
+          }));
+    r.Add("GET", "/api/v1/applications/:id",
+          Guard("", false, [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            auto app = id.ok() ? store_->GetApplication(*id) : StatusOr<json>(id.status());
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          }));
+    r.Add("PATCH", "/api/v1/applications/:id",
+          Guard("", true, [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            auto body = ParseBody(q);
+            Status s = !id.ok()     ? id.status()
+                       : !body.ok() ? body.status()
+                                    : ValidateApplication(*body, false);
+            if (!s.ok()) {
+              return ErrorOf(s);
+            }
+            auto app = store_->UpdateApplication(*id, *body);
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          }));
+    r.Add("DELETE", "/api/v1/applications/:id",
+          Guard("", true, [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            Status s = id.ok() ? store_->DeleteApplication(*id) : id.status();
+            return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
+          }));
+
     // Components.
     for (auto [path, type] :
          {std::pair{"/api/v1/schedulers", "scheduler"},
@@ -687,9 +840,12 @@ class Api {
       r.Add("GET", prefix, Guard(scope, false, [this](HttpRequest& q, const Principal& p) {
               return ListJobs(q, p);
             }));
-      r.Add("GET", prefix + "/:id", Guard(scope, false, [this](HttpRequest& q, const Principal&) {
+      r.Add("GET", prefix + "/:id", Guard(scope, false, [this](HttpRequest& q, const Principal& p) {
               auto id = IdParam(q);
               auto j = id.ok() ? store_->GetJob(*id) : StatusOr<JobRow>(id.status());
+              if (j.ok() && p.role != "root" && j->user_id != p.user_id) {
+                return HttpResponse::Error(404, "job not found");
+              }
               return j.ok() ? HttpResponse::Json(200, RedactedJob(*j)) : ErrorOf(j.status());
             }));
       r.Add("DELETE", prefix + "/:id", Guard(scope, true, [this](HttpRequest& q, const Principal&) {
@@ -740,6 +896,12 @@ class Api {
           op("Update a cluster (config changes reach schedulers at once)", sec);
       paths[std::string(p) + "/{id}"]["delete"] = op("Delete a cluster", sec);
     }
+    paths["/api/v1/applications"]["get"] = op("List applications", "jwt");
+    paths["/api/v1/applications"]["post"] =
+        op("Create an application {name, url, bio, priority}", "jwt");
+    paths["/api/v1/applications/{id}"]["get"] = op("Get an application", "jwt");
+    paths["/api/v1/applications/{id}"]["patch"] = op("Update an application", "jwt");
+    paths["/api/v1/applications/{id}"]["delete"] = op("Delete an application", "jwt");
     paths["/api/v1/schedulers"]["get"] = op("List schedulers (?state=active)", "jwt");
     paths["/api/v1/seed-peers"]["get"] = op("List seed peers (?state=active)", "jwt");
     paths["/api/v1/peers"]["get"] = op("List daemons seen asking for schedulers", "jwt");
@@ -763,8 +925,12 @@ class Api {
   }
 
  private:
+  static constexpr int kMaxArgon = 4;
   ApiContext* ctx_;
   Store* store_;
+  std::mutex argon_mu_;
+  std::condition_variable argon_cv_;
+  int argon_running_ = 0;
 };
 
 }  // namespace

@@ -111,8 +111,10 @@ grpc::Status ManagerService::KeepAlive(
     return grpc::Status::OK;
   }
   if (req.hostname().empty() || req.ip().empty() || req.hostname().size() > 191 ||
-      req.ip().size() > 64 || req.port() == 0 || req.port() > 65535) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "hostname, ip and port are required"};
+      req.ip().size() > 64 || req.port() == 0 || req.port() > 65535 || req.piece_port() > 65535 ||
+      req.idc().size() > 191 || req.location().size() > 191) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "hostname, ip and port are required; idc and location at most 191 characters"};
   }
   ComponentRow c;
   c.type = req.source_type() == mgr::SOURCE_TYPE_SCHEDULER ? "scheduler" : "seed_peer";
@@ -170,7 +172,7 @@ grpc::Status ManagerService::KeepAlive(
     }
     (void)store_->TouchComponent(row->id, config_.server.name);
   }
-  (void)store_->SetComponentState(row->id, "inactive");
+  (void)store_->DeactivateComponent(row->id, config_.server.name);
   spdlog::info("{} inactive id={} hostname={} (keepalive stream ended)", c.type, row->id,
                c.hostname);
   return grpc::Status::OK;
@@ -182,7 +184,8 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
   response->set_refresh_interval_ms(30000);
   if (request->rpc_port() > 0 && request->rpc_port() < 65536 && !request->ip().empty() &&
       request->ip().size() <= 64 && !request->hostname().empty() &&
-      request->hostname().size() <= 191) {
+      request->hostname().size() <= 191 && request->idc().size() <= 191 &&
+      request->location().size() <= 191 && request->piece_port() < 65536) {
     ComponentRow peer;
     peer.type = "peer";
     peer.hostname = request->hostname();
@@ -209,8 +212,10 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
       ranked.emplace_back(score, &c);
     }
   }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Best score first; equal scores by cluster ID (deterministic for every daemon).
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second->id < b.second->id;
+  });
   for (const auto& [score, cluster] : ranked) {
     for (const auto& s : *schedulers) {
       if (s.cluster_id == cluster->id) {

@@ -102,8 +102,11 @@ class Server : public HttpServer {
       }
       std::thread([this, fd] {
         Serve(fd);
+        // Closed under the lock: accept4 cannot hand the number out again before it leaves
+        // fds_, so Stop() never misses a connection nor shuts down someone else's fd.
         std::lock_guard lock(mu_);
         fds_.erase(fd);
+        ::close(fd);
         idle_.notify_all();
       }).detach();
     }
@@ -112,7 +115,11 @@ class Server : public HttpServer {
   void Serve(int fd) {
     net::SetTimeouts(fd, 120000);
     asio::io_context io;
-    asio::posix::stream_descriptor sock(io, fd);  // closes fd
+    asio::posix::stream_descriptor sock(io, fd);
+    struct Release {  // the caller closes fd
+      asio::posix::stream_descriptor& s;
+      ~Release() { s.release(); }
+    } release{sock};
     beast::flat_buffer buf;
     while (true) {
       http::request_parser<http::string_body> parser;

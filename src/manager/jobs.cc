@@ -9,12 +9,16 @@
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
 
 namespace df::manager {
 namespace {
 
 namespace dfd = dragonfly::api::dfdaemon;
+
+// A job whose manager died this many times (claimed, never finished) is failed, not retried.
+constexpr int64_t kMaxAttempts = 3;
 
 // One target of a job: a seed peer (or peer) and its cluster.
 struct Target {
@@ -43,7 +47,7 @@ std::unique_ptr<dfd::DfdaemonUpload::Stub> StubFor(const Target& t) {
 
 // Downloads `req` on `target` and waits for it to finish.
 TaskOutcome DownloadOn(const Target& target, const dfd::DownloadRequest& req,
-                       std::chrono::milliseconds timeout, const std::atomic<bool>& lost) {
+                       std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
   auto stub = StubFor(target);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -54,7 +58,7 @@ TaskOutcome DownloadOn(const Target& target, const dfd::DownloadRequest& req,
     if (resp.has_finished()) {
       finished = true;
     }
-    if (lost) {
+    if (cancelled()) {
       ctx.TryCancel();
     }
   }
@@ -99,6 +103,10 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
     return InvalidArgument("args must be an object");
   }
   json a = in;
+  // null means "not given" (the defaults apply).
+  for (auto it = a.begin(); it != a.end();) {
+    it = it->is_null() ? a.erase(it) : std::next(it);
+  }
   auto check_headers = [&]() -> Status {
     if (!a.contains("headers") || a["headers"].is_null()) {
       a["headers"] = json::object();
@@ -194,7 +202,13 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
   return InvalidArgument("unknown job type '" + type + "': want preheat, get_task or delete_task");
 }
 
-JobRunner::JobRunner(Store* store, const ManagerConfig& config) : store_(store), config_(config) {}
+JobRunner::JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry)
+    : store_(store),
+      config_(config),
+      finished_(prometheus::BuildCounter()
+                    .Name("dragonfly_manager_jobs_total")
+                    .Help("Jobs finished by this manager, by type and final state")
+                    .Register(registry)) {}
 
 JobRunner::~JobRunner() { Stop(); }
 
@@ -205,6 +219,7 @@ void JobRunner::Start() {
 }
 
 void JobRunner::Stop() {
+  halt_ = true;  // running jobs stop early; their lease lets another replica redo them
   {
     std::lock_guard lock(mu_);
     if (stopping_) {
@@ -235,11 +250,14 @@ void JobRunner::Worker() {
       }
     }
     int64_t now = NowMs();
-    auto job = store_->ClaimJob(config_.server.name, now, now + config_.job.lease.count());
+    // A fresh owner token per claim: renewals and the result only count for this very run,
+    // never for another worker or a replica with the same server.name.
+    std::string owner = config_.server.name + "/" + auth::RandomToken(9);
+    auto job = store_->ClaimJob(owner, now, now + config_.job.lease.count(), kMaxAttempts);
     if (!job.ok()) {
       spdlog::warn("job claim failed error=\"{}\"", job.status().ToString());
     } else if (job->has_value()) {
-      Run(**job);
+      Run(**job, owner);
       continue;
     }
     std::unique_lock lock(mu_);
@@ -248,8 +266,9 @@ void JobRunner::Worker() {
   }
 }
 
-void JobRunner::Run(const JobRow& job) {
-  spdlog::info("job started id={} type={} group={}", job.id, job.type, job.task_id);
+void JobRunner::Run(const JobRow& job, const std::string& owner) {
+  spdlog::info("job started id={} type={} group={} attempt={}", job.id, job.type, job.task_id,
+               job.attempts);
   std::atomic<bool> lost{false};
   std::atomic<bool> done{false};
   std::mutex m;
@@ -258,26 +277,61 @@ void JobRunner::Run(const JobRow& job) {
   std::thread renew([&] {
     std::unique_lock lock(m);
     while (!cv.wait_for(lock, config_.job.lease / 3, [&] { return done.load(); })) {
-      auto ok = store_->RenewJob(job.id, config_.server.name, NowMs() + config_.job.lease.count());
+      auto ok = store_->RenewJob(job.id, owner, NowMs() + config_.job.lease.count());
       if (ok.ok() && !*ok) {
         lost = true;
         return;
       }
     }
   });
-  json result = Execute(job, lost);
+  json result;
+  try {
+    result = Execute(job, lost);
+  } catch (const std::exception& e) {
+    // A job must never take the manager down (nor, retried, every replica in turn).
+    spdlog::error("job failed id={} error=\"{}\"", job.id, e.what());
+    result = {
+        {"group_uuid", job.task_id},
+        {"state", "FAILURE"},
+        {"job_states", json::array({{{"task_name", job.type},
+                                     {"state", "FAILURE"},
+                                     {"results", json::array()},
+                                     {"error", std::string("internal error: ") + e.what()}}})},
+        {"updated_at", Rfc3339(NowMs())}};
+  }
   {
     std::lock_guard lock(m);
     done = true;
   }
   cv.notify_all();
   renew.join();
-  std::string state = result.value("state", "FAILURE");
-  auto ok = store_->FinishJob(job.id, config_.server.name, state, result);
-  if (!ok.ok() || !*ok) {
-    spdlog::warn("job result dropped id={}: another manager owns it now", job.id);
+  if (halt_) {
+    // Shutting down: hand the job back (another replica, or this one restarted, redoes it).
+    (void)store_->ReleaseJob(job.id, owner);
+    spdlog::info("job released id={}: manager stopping", job.id);
     return;
   }
+  std::string state = result.value("state", "FAILURE");
+  auto ok = store_->FinishJob(job.id, owner, state, result);
+  if (ok.ok() && !*ok) {
+    spdlog::warn("job result dropped id={}: another manager took it over", job.id);
+    return;
+  }
+  if (!ok.ok()) {
+    // Recording the result failed (a result too large for the column, the database gone):
+    // record a short failure instead, or leave it to the next attempt (bounded by kMaxAttempts).
+    spdlog::error("job result not stored id={} error=\"{}\"", job.id, ok.status().ToString());
+    json small = {
+        {"group_uuid", job.task_id},
+        {"state", "FAILURE"},
+        {"job_states", json::array({{{"task_name", job.type},
+                                     {"state", "FAILURE"},
+                                     {"results", json::array()},
+                                     {"error", "the job's result could not be stored"}}})}};
+    (void)store_->FinishJob(job.id, owner, "FAILURE", small);
+    return;
+  }
+  finished_.Add({{"type", job.type}, {"state", state}}).Increment();
   spdlog::info("job finished id={} type={} state={}", job.id, job.type, state);
 }
 
@@ -444,10 +498,11 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   std::vector<json> peers(work.size());
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i = next++; i < work.size() && !lost; i = next++) {
+    auto cancelled = [&] { return lost.load() || halt_.load(); };
+    for (size_t i = next++; i < work.size() && !cancelled(); i = next++) {
       const auto& [req, target] = work[i];
       if (job.type == "preheat") {
-        outcomes[i] = DownloadOn(target, req, timeout, lost);
+        outcomes[i] = DownloadOn(target, req, timeout, cancelled);
         continue;
       }
       auto stub = StubFor(target);
@@ -484,8 +539,8 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   for (auto& t : pool) {
     t.join();
   }
-  if (lost) {
-    return fail("job taken over by another manager");
+  if (lost || halt_) {
+    return fail(lost ? "job taken over by another manager" : "manager shutting down");
   }
 
   std::map<int64_t, json> by_cluster;

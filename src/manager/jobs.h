@@ -4,6 +4,9 @@
 // picked by hash, all seed peers, or all peers), get_task, delete_task.
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -22,7 +25,8 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& args);
 
 class JobRunner {
  public:
-  JobRunner(Store* store, const ManagerConfig& config);
+  // Counts finished jobs in `registry` (dragonfly_manager_jobs_total{type,state}).
+  JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry);
   ~JobRunner();
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -34,15 +38,17 @@ class JobRunner {
 
  private:
   void Worker();
-  void Run(const JobRow& job);
+  void Run(const JobRow& job, const std::string& owner);
   json Execute(const JobRow& job, const std::atomic<bool>& lost);
 
   Store* store_;
   const ManagerConfig& config_;
+  prometheus::Family<prometheus::Counter>& finished_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::atomic<bool> halt_{false};
   uint64_t pokes_ = 0;
 };
 

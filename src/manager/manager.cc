@@ -41,7 +41,13 @@ class ManagerImpl : public Manager {
           "manager: user root has the default password 'dragonfly': change it "
           "(POST /api/v1/users/1/reset_password) or set auth.rootPassword");
     }
-    jobs_ = std::make_unique<JobRunner>(store_.get(), config_);
+    registry_ = std::make_shared<prometheus::Registry>();
+    jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_);
+    if (!config_.metrics_listen.empty()) {
+      DF_ASSIGN_OR_RETURN(auto m, net::SplitHostPort(config_.metrics_listen));
+      DF_ASSIGN_OR_RETURN(status_, StartHttpStatusServer(m.first, m.second, registry_));
+      spdlog::info("metrics listening on {}:{}", m.first, status_->port());
+    }
     api_.store = store_.get();
     api_.jobs = jobs_.get();
     api_.config = &config_;
@@ -92,6 +98,9 @@ class ManagerImpl : public Manager {
     if (jobs_) {
       jobs_->Stop();
     }
+    if (status_) {
+      status_->Stop();
+    }
   }
 
  private:
@@ -119,6 +128,8 @@ class ManagerImpl : public Manager {
 
   ManagerConfig config_;
   std::unique_ptr<Store> store_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<HttpStatusServer> status_;
   std::unique_ptr<JobRunner> jobs_;
   ApiContext api_{};
   HttpRouter router_;

@@ -82,6 +82,18 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_state ON jobs (state, lease_until);
 CREATE INDEX jobs_harbor_key ON jobs (harbor_key)
 )"},
+      {2, "applications", R"(
+CREATE TABLE applications (
+  id {{ID}},
+  name VARCHAR(191) NOT NULL UNIQUE,
+  url VARCHAR(1024) NOT NULL,
+  bio {{TEXT}},
+  priority {{TEXT}} NOT NULL,
+  user_id {{BIGINT}} NOT NULL,
+  created_at {{BIGINT}} NOT NULL,
+  updated_at {{BIGINT}} NOT NULL
+)
+)"},
   };
   return kMigrations;
 }

@@ -23,7 +23,11 @@ constexpr char kComponentCols[] =
     "last_keepalive_at";
 constexpr char kJobCols[] =
     "id, task_id, bio, type, state, args, result, user_id, scheduler_cluster_ids, harbor_key, "
-    "created_at, updated_at, owner";
+    "created_at, updated_at, owner, attempts";
+
+// JSON text for a column. Bytes that are not UTF-8 (from a registry's or a peer's error text)
+// become U+FFFD instead of throwing.
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 json ParseJson(const std::string& s, json fallback) {
   if (s.empty()) {
@@ -95,6 +99,7 @@ JobRow ToJob(const db::Row& r) {
   j.created_at = r.Int(10);
   j.updated_at = r.Int(11);
   j.owner = r.Text(12);
+  j.attempts = r.Int(13);
   return j;
 }
 
@@ -343,7 +348,7 @@ StatusOr<TokenRow> Store::CreateToken(const std::string& name, const std::string
       db_->Insert("INSERT INTO personal_access_tokens (name, bio, token_hash, scopes, state, "
                   "expired_at, user_id, created_at, updated_at) "
                   "VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?)",
-                  {name, bio, auth::Sha256Hex(*plaintext), json(scopes).dump(), expired_at, user_id,
+                  {name, bio, auth::Sha256Hex(*plaintext), Dump(json(scopes)), expired_at, user_id,
                    now, now}));
   return TokenRow{id, name, scopes, "active", expired_at, user_id};
 }
@@ -393,7 +398,7 @@ StatusOr<ClusterRow> Store::CreateCluster(const ClusterRow& c) {
   auto id = db_->Insert(
       "INSERT INTO clusters (name, bio, scopes, config, config_version, is_default, created_at, "
       "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
-      {c.name, c.bio, c.scopes.dump(), c.config.dump(), int64_t{c.is_default ? 1 : 0}, now, now});
+      {c.name, c.bio, Dump(c.scopes), Dump(c.config), int64_t{c.is_default ? 1 : 0}, now, now});
   if (!id.ok()) {
     return id.status().code() == StatusCode::kAlreadyExists
                ? Status(StatusCode::kAlreadyExists, "cluster " + c.name + " already exists")
@@ -447,7 +452,7 @@ StatusOr<ClusterRow> Store::UpdateCluster(int64_t id, const json& patch) {
         .Exec(
             "UPDATE clusters SET name = ?, bio = ?, scopes = ?, config = ?, config_version = ?, "
             "is_default = ?, updated_at = ? WHERE id = ?",
-            {c.name, c.bio, c.scopes.dump(), c.config.dump(), c.config_version,
+            {c.name, c.bio, Dump(c.scopes), Dump(c.config), c.config_version,
              int64_t{c.is_default ? 1 : 0}, NowMs(), id})
         .status();
   });
@@ -458,6 +463,80 @@ StatusOr<ClusterRow> Store::UpdateCluster(int64_t id, const json& patch) {
 Status Store::DeleteCluster(int64_t id) {
   DF_ASSIGN_OR_RETURN(auto r, db_->Exec("DELETE FROM clusters WHERE id = ?", {id}));
   return r.affected_rows == 0 ? NotFound("cluster not found") : Status::Ok();
+}
+
+namespace {
+
+constexpr char kAppCols[] = "id, name, url, bio, priority, user_id, created_at, updated_at";
+
+json ToApplication(const db::Row& r) {
+  return {{"id", r.Int(0)},
+          {"name", r.Text(1)},
+          {"url", r.Text(2)},
+          {"bio", r.Text(3)},
+          {"priority", ParseJson(r.Text(4), json::object())},
+          {"user_id", r.Int(5)},
+          {"created_at", Rfc3339(r.Int(6))},
+          {"updated_at", Rfc3339(r.Int(7))}};
+}
+
+}  // namespace
+
+StatusOr<json> Store::CreateApplication(const json& app, int64_t user_id) {
+  int64_t now = NowMs();
+  auto id = db_->Insert(
+      "INSERT INTO applications (name, url, bio, priority, user_id, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+      {app.value("name", ""), app.value("url", ""), app.value("bio", ""),
+       Dump(app.value("priority", json::object())), user_id, now, now});
+  if (!id.ok()) {
+    return id.status().code() == StatusCode::kAlreadyExists
+               ? Status(StatusCode::kAlreadyExists,
+                        "application " + app.value("name", "") + " already exists")
+               : id.status();
+  }
+  return GetApplication(*id);
+}
+
+StatusOr<json> Store::GetApplication(int64_t id) {
+  return One<json>(
+      db_->Exec(std::string("SELECT ") + kAppCols + " FROM applications WHERE id = ?", {id}),
+      "application", ToApplication);
+}
+
+StatusOr<json> Store::ListApplications() {
+  DF_ASSIGN_OR_RETURN(
+      auto r, db_->Exec(std::string("SELECT ") + kAppCols + " FROM applications ORDER BY id"));
+  json out = json::array();
+  for (const auto& row : r.rows) {
+    out.push_back(ToApplication(row));
+  }
+  return out;
+}
+
+StatusOr<json> Store::UpdateApplication(int64_t id, const json& patch) {
+  DF_ASSIGN_OR_RETURN(json cur, GetApplication(id));
+  for (const char* k : {"name", "url", "bio", "priority"}) {
+    if (patch.contains(k)) {
+      cur[k] = patch[k];
+    }
+  }
+  auto r = db_->Exec(
+      "UPDATE applications SET name = ?, url = ?, bio = ?, priority = ?, updated_at = ? "
+      "WHERE id = ?",
+      {cur["name"].get<std::string>(), cur["url"].get<std::string>(), cur["bio"].get<std::string>(),
+       Dump(cur["priority"]), NowMs(), id});
+  if (!r.ok()) {
+    return r.status().code() == StatusCode::kAlreadyExists
+               ? Status(StatusCode::kAlreadyExists, "application name already taken")
+               : r.status();
+  }
+  return GetApplication(id);
+}
+
+Status Store::DeleteApplication(int64_t id) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("DELETE FROM applications WHERE id = ?", {id}));
+  return r.affected_rows == 0 ? NotFound("application not found") : Status::Ok();
 }
 
 StatusOr<ComponentRow> Store::UpsertComponent(const ComponentRow& c, const std::string& manager) {
@@ -505,9 +584,12 @@ Status Store::TouchComponent(int64_t id, const std::string& manager) {
       .status();
 }
 
-Status Store::SetComponentState(int64_t id, const std::string& state) {
+Status Store::DeactivateComponent(int64_t id, const std::string& manager) {
   return db_
-      ->Exec("UPDATE components SET state = ?, updated_at = ? WHERE id = ?", {state, NowMs(), id})
+      ->Exec(
+          "UPDATE components SET state = 'inactive', updated_at = ? WHERE id = ? AND "
+          "manager = ?",
+          {NowMs(), id, manager})
       .status();
 }
 
@@ -547,8 +629,8 @@ StatusOr<JobRow> Store::CreateJob(JobRow job) {
       db_->Insert("INSERT INTO jobs (task_id, bio, type, state, args, result, user_id, "
                   "scheduler_cluster_ids, owner, lease_until, attempts, harbor_key, created_at, "
                   "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?, ?)",
-                  {job.task_id, job.bio, job.type, job.state, job.args.dump(), job.result.dump(),
-                   job.user_id, ids.dump(), harbor, job.created_at, job.updated_at}));
+                  {job.task_id, job.bio, job.type, job.state, Dump(job.args), Dump(job.result),
+                   job.user_id, Dump(ids), harbor, job.created_at, job.updated_at}));
   return job;
 }
 
@@ -604,11 +686,22 @@ Status Store::DeleteJob(int64_t id) {
 }
 
 StatusOr<std::optional<JobRow>> Store::ClaimJob(const std::string& owner, int64_t now,
-                                                int64_t lease_until) {
+                                                int64_t lease_until, int64_t max_attempts) {
+  json gave_up = {
+      {"state", "FAILURE"},
+      {"job_states",
+       json::array({{{"state", "FAILURE"},
+                     {"results", json::array()},
+                     {"error", "gave up after " + std::to_string(max_attempts) +
+                                   " attempts: the manager running the job stopped each time"}}})}};
+  DF_RETURN_IF_ERROR(db_->Exec("UPDATE jobs SET state = 'FAILURE', result = ?, updated_at = ? "
+                               "WHERE state = 'PENDING' AND lease_until < ? AND attempts >= ?",
+                               {Dump(gave_up), now, now, max_attempts})
+                         .status());
   DF_ASSIGN_OR_RETURN(auto candidates,
                       db_->Exec("SELECT id FROM jobs WHERE state = 'PENDING' AND lease_until < ? "
-                                "ORDER BY id LIMIT 8",
-                                {now}));
+                                "AND attempts < ? ORDER BY id LIMIT 8",
+                                {now, max_attempts}));
   for (const auto& row : candidates.rows) {
     int64_t id = row.Int(0);
     // The compare-and-set: exactly one manager's UPDATE matches.
@@ -631,12 +724,19 @@ StatusOr<bool> Store::RenewJob(int64_t id, const std::string& owner, int64_t lea
   return r.affected_rows == 1;
 }
 
+Status Store::ReleaseJob(int64_t id, const std::string& owner) {
+  return db_
+      ->Exec("UPDATE jobs SET lease_until = 0 WHERE id = ? AND owner = ? AND state = 'PENDING'",
+             {id, owner})
+      .status();
+}
+
 StatusOr<bool> Store::FinishJob(int64_t id, const std::string& owner, const std::string& state,
                                 const json& result) {
   DF_ASSIGN_OR_RETURN(auto r,
                       db_->Exec("UPDATE jobs SET state = ?, result = ?, updated_at = ? WHERE id = "
                                 "? AND owner = ? AND state = 'PENDING'",
-                                {state, result.dump(), NowMs(), id, owner}));
+                                {state, Dump(result), NowMs(), id, owner}));
   return r.affected_rows == 1;
 }
 

@@ -81,7 +81,8 @@ struct JobRow {
   std::string harbor_key;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  std::string owner;  // the manager running it; empty = not claimed yet
+  std::string owner;     // the manager running it; empty = not claimed yet
+  int64_t attempts = 0;  // times claimed
   json ToJson() const;
 };
 
@@ -119,10 +120,18 @@ class Store {
   StatusOr<ClusterRow> UpdateCluster(int64_t id, const json& patch);
   Status DeleteCluster(int64_t id);
 
+  // Applications: {name, url, bio, priority: {"value": 0-6, "urls": [...]}} as Dragonfly's.
+  StatusOr<json> CreateApplication(const json& app, int64_t user_id);
+  StatusOr<json> GetApplication(int64_t id);
+  StatusOr<json> ListApplications();
+  StatusOr<json> UpdateApplication(int64_t id, const json& patch);
+  Status DeleteApplication(int64_t id);
+
   // Components.
   StatusOr<ComponentRow> UpsertComponent(const ComponentRow& c, const std::string& manager);
   Status TouchComponent(int64_t id, const std::string& manager);
-  Status SetComponentState(int64_t id, const std::string& state);
+  // Marks a component inactive unless another manager has taken its stream over since.
+  Status DeactivateComponent(int64_t id, const std::string& manager);
   // Marks active components of `type` whose keepalive is older than `stale_before_ms` inactive.
   Status ExpireComponents(const std::string& type, int64_t stale_before_ms);
   StatusOr<std::vector<ComponentRow>> ListComponents(const std::string& type,
@@ -137,11 +146,14 @@ class Store {
                                          int64_t* total);
   Status DeleteJob(int64_t id);
   // Atomically claims a PENDING job whose lease is free (never claimed, or its owner stopped
-  // renewing) for `owner` until `lease_until`. nullopt when there is none.
+  // renewing) for `owner` until `lease_until`. nullopt when there is none. Jobs already claimed
+  // `max_attempts` times whose lease ran out are failed instead.
   StatusOr<std::optional<JobRow>> ClaimJob(const std::string& owner, int64_t now,
-                                           int64_t lease_until);
+                                           int64_t lease_until, int64_t max_attempts);
   // Extends the lease; false when another manager took the job over.
   StatusOr<bool> RenewJob(int64_t id, const std::string& owner, int64_t lease_until);
+  // Gives a claimed job back (its lease ends now) if `owner` still holds it.
+  Status ReleaseJob(int64_t id, const std::string& owner);
   // Records the outcome if `owner` still holds the job.
   StatusOr<bool> FinishJob(int64_t id, const std::string& owner, const std::string& state,
                            const json& result);

@@ -213,6 +213,35 @@ class ManagerTest(unittest.TestCase):
         guest = self.m.signin("guest1", "guest-pass-1")
         st, _, _ = self.m.request("GET", "/api/v1/users", token=guest)
         self.assertEqual(st, 403)
+        # A token is for the open API only: it cannot manage users or mint tokens.
+        st, msg, _ = self.m.request("GET", "/api/v1/users", token=cluster_only["token"])
+        self.assertEqual(st, 401, msg)
+        st, _, _ = self.m.request("POST", "/api/v1/personal-access-tokens", {"name": "more"},
+                                  token=cluster_only["token"])
+        self.assertEqual(st, 401)
+        # A guest's token may read clusters but not change them.
+        st, gt, _ = self.m.request("POST", "/api/v1/personal-access-tokens",
+                                   {"name": "g", "scopes": ["cluster", "job"]}, token=guest)
+        self.assertEqual(st, 200, gt)
+        self.assertEqual(self.m.request("GET", "/oapi/v1/clusters", token=gt["token"])[0], 200)
+        self.assertEqual(self.m.request("POST", "/oapi/v1/clusters", {"name": "evil"},
+                                        token=gt["token"])[0], 403)
+        self.assertEqual(self.m.request("DELETE", "/oapi/v1/clusters/1",
+                                        token=gt["token"])[0], 403)
+        # A guest sees only their own jobs.
+        st, root_job, _ = self.m.request("POST", "/api/v1/jobs", body, token=self.root)
+        self.assertEqual(self.m.request("GET", f"/oapi/v1/jobs/{root_job['id']}",
+                                        token=gt["token"])[0], 404)
+        st, jobs, _ = self.m.request("GET", "/oapi/v1/jobs", token=gt["token"])
+        self.assertEqual(jobs, [])
+        # Disabling a user ends their session at once (not when the JWT expires).
+        st, users, _ = self.m.request("GET", "/api/v1/users", token=self.root)
+        gid = [u["id"] for u in users if u["name"] == "guest1"][0]
+        st, _, _ = self.m.request("PATCH", f"/api/v1/users/{gid}", {"state": "disable"},
+                                  token=self.root)
+        self.assertEqual(st, 200)
+        self.assertEqual(self.m.request("GET", f"/api/v1/users/{gid}", token=guest)[0], 401)
+        self.assertEqual(self.m.request("GET", "/oapi/v1/jobs", token=gt["token"])[0], 401)
         st, _, _ = self.m.request("POST", "/api/v1/users/signin",
                                   {"name": "root", "password": "wrong-password"})
         self.assertEqual(st, 401)
@@ -249,16 +278,30 @@ class ManagerTest(unittest.TestCase):
         self.assertEqual(st, 400)
         st, users, _ = self.m.request("GET", "/api/v1/users", token=self.root)
         self.assertEqual([u["name"] for u in users], ["root"])
+        for path, raw in (("/api/v1/clusters", b'{"name": "c", "is_default": "yes"}'),
+                          ("/api/v1/personal-access-tokens", b'{"name": "t", "user_id": "1"}'),
+                          ("/api/v1/users", b'{"name": "bob", "password": 12345678}')):
+            st, body, _ = self.m.request("POST", path, token=self.root, raw=raw)
+            self.assertEqual(st, 400, f"{path}: {body}")
+        # null args take the defaults (and never crash a worker).
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", token=pat, raw=(
+            b'{"type": "get_task", "args": {"task_id": "ab", "concurrent_task_count": null,'
+            b' "password": null}}'))
+        self.assertEqual(st, 200, job)
+        self.assertEqual(self.m.wait_job(job["id"], pat)["state"], "FAILURE")
         # Credentials given to a job are never returned.
         st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
             "type": "preheat", "args": {"type": "file", "url": "http://127.0.0.1:9/f",
-                                        "headers": {"Authorization": "Bearer sekrit-123"},
+                                        "headers": {"Authorization": "Bearer sekrit-123",
+                                                    "X-Registry-Auth": "sekrit-789"},
                                         "password": "pw-sekrit-456"}}, token=pat)
         self.assertEqual(st, 200, job)
         self.assertEqual(job["args"]["headers"]["Authorization"], "******")
+        self.assertEqual(job["args"]["headers"]["X-Registry-Auth"], "******")
         self.m.wait_job(job["id"], pat)
         logs = self.m.logs()
-        for secret in (self.m.root_password, pat, self.root, "sekrit-123", "pw-sekrit-456"):
+        for secret in (self.m.root_password, pat, self.root, "sekrit-123", "pw-sekrit-456",
+                       "sekrit-789"):
             self.assertNotIn(secret, logs)
         if DB != "sqlite":
             return
@@ -281,6 +324,28 @@ class ManagerTest(unittest.TestCase):
         wait_for(lambda: sched.metric(limit) == 7, timeout=10,
                  what="candidate_parent_limit 7 on the running scheduler")
         self.assertEqual(sched.metric("dragonfly_scheduler_config_version"), c["config_version"])
+
+    def test_applications_crud(self):
+        body = {"name": "llm-serving", "url": "https://models.example.com", "bio": "weights",
+                "priority": {"value": 2, "urls": []}}
+        st, app, _ = self.m.request("POST", "/api/v1/applications", body, token=self.root)
+        self.assertEqual(st, 200, app)
+        self.assertEqual(app["priority"]["value"], 2)
+        st, _, _ = self.m.request("POST", "/api/v1/applications", body, token=self.root)
+        self.assertEqual(st, 409)
+        st, msg, _ = self.m.request("POST", "/api/v1/applications",
+                                    {"name": "x", "priority": {"value": 9}}, token=self.root)
+        self.assertEqual(st, 400, msg)
+        st, app2, _ = self.m.request("PATCH", f"/api/v1/applications/{app['id']}",
+                                     {"bio": "new"}, token=self.root)
+        self.assertEqual((st, app2["bio"], app2["name"]), (200, "new", "llm-serving"))
+        st, apps, _ = self.m.request("GET", "/api/v1/applications", token=self.root)
+        self.assertEqual([a["name"] for a in apps], ["llm-serving"])
+        st, _, _ = self.m.request("DELETE", f"/api/v1/applications/{app['id']}",
+                                  token=self.root)
+        self.assertEqual(st, 200)
+        st, _, _ = self.m.request("GET", f"/api/v1/applications/{app['id']}", token=self.root)
+        self.assertEqual(st, 404)
 
     def test_cluster_crud_and_openapi(self):
         st, c, _ = self.m.request("POST", "/api/v1/clusters", {
@@ -359,6 +424,38 @@ class SchedulerSelectionTest(unittest.TestCase):
         wait_for(lambda: a1.addr not in self.current(da) and a2.addr in self.current(da),
                  timeout=20, what="da moved off the dead scheduler")
 
+
+
+class AnonymousOpenApiTest(unittest.TestCase):
+    """Harbor's "none" auth mode: with auth.openAPIAnonymous the open API (and Harbor's old
+    API) take requests without credentials; /api/v1 still does not."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-manager-anon-")
+        self.m = self.c.manager(extra={"auth": {"rootPassword": "root-secret-1",
+                                                "openAPIAnonymous": True}})
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_harbor_sequence_without_credentials(self):
+        self.assertEqual(self.m.request("GET", "/healthy")[0], 200)
+        body = {"type": "preheat",
+                "args": {"type": "image", "url": "https://127.0.0.1:9/v2/p/r/manifests/v1",
+                         "tag": "", "filtered_query_params": "",
+                         "headers": {"Authorization": "Bearer robot"},
+                         "scope": "single_seed_peer", "concurrent_count": 0, "timeout": 0},
+                "scheduler_cluster_ids": []}
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", body)
+        self.assertEqual(st, 200, job)
+        done = self.m.wait_job(job["id"], None)
+        # No seed peer in this cluster: a clear failure, reported as Harbor expects.
+        self.assertEqual(done["state"], "FAILURE")
+        self.assertTrue(done["result"]["job_states"][0]["error"])
+        self.assertEqual(self.m.request("GET", "/_ping")[0], 200)
+        self.assertEqual(self.m.request("GET", "/api/v1/jobs")[0], 401)
+        self.assertEqual(self.m.request("GET", "/api/v1/users")[0], 401)
 
 
 class ReplicaTest(unittest.TestCase):

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <vector>
@@ -169,25 +170,32 @@ StatusOr<std::unique_ptr<CertAuthority>> CertAuthority::LoadOrCreate(const std::
 }
 
 CertAuthority::~CertAuthority() {
-  for (auto& [host, ctx] : contexts_) {
-    SSL_CTX_free(ctx);
-  }
+  contexts_.clear();
   X509_free(ca_cert_);
   EVP_PKEY_free(ca_key_);
   EVP_PKEY_free(leaf_key_);
 }
 
-StatusOr<SSL_CTX*> CertAuthority::ServerContext(const std::string& host) {
+StatusOr<std::shared_ptr<SSL_CTX>> CertAuthority::ServerContext(const std::string& host) {
+  constexpr int64_t kRemakeAfterS = 30 * 86400;
+  const int64_t now = static_cast<int64_t>(::time(nullptr));
   std::lock_guard lock(mu_);
   if (auto it = contexts_.find(host); it != contexts_.end()) {
-    return it->second;
+    if (now - it->second.made_at_s < kRemakeAfterS) {
+      return it->second.ctx;
+    }
+    contexts_.erase(it);
+  }
+  if (contexts_.size() >= kMaxContexts) {
+    contexts_.clear();  // connections in flight keep theirs (shared_ptr)
   }
   in6_addr addr{};
   std::string bare =
       host.size() > 2 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
   bool ip = ::inet_pton(AF_INET, bare.c_str(), &addr) == 1 ||
             ::inet_pton(AF_INET6, bare.c_str(), &addr) == 1;
-  X509* leaf = MakeCert(bare, leaf_key_, ca_cert_, ca_key_, 397,
+  // The CN is at most 64 characters (RFC 5280); clients match the SAN, which has the full name.
+  X509* leaf = MakeCert(bare.substr(0, 64), leaf_key_, ca_cert_, ca_key_, 397,
                         {{NID_basic_constraints, "critical,CA:FALSE"},
                          {NID_key_usage, "critical,digitalSignature"},
                          {NID_ext_key_usage, "serverAuth"},
@@ -207,8 +215,9 @@ StatusOr<SSL_CTX*> CertAuthority::ServerContext(const std::string& host) {
     return Internal(SslError("TLS context for " + bare));
   }
   // HTTP/1.1 only inside the tunnel: no ALPN answer, so clients do not pick h2.
-  contexts_[host] = ctx;
-  return ctx;
+  std::shared_ptr<SSL_CTX> shared(ctx, SSL_CTX_free);
+  contexts_[host] = Entry{shared, now};
+  return shared;
 }
 
 Status RunTlsBridge(SSL_CTX* ctx, int client_fd, int plain_fd, int idle_ms) {

@@ -30,8 +30,10 @@ class CertAuthority {
   CertAuthority& operator=(const CertAuthority&) = delete;
 
   // A server context presenting a leaf certificate for `host` (DNS name or IP address), made
-  // on first use and cached. Thread-safe; the context lives as long as this object.
-  StatusOr<SSL_CTX*> ServerContext(const std::string& host);
+  // on first use and cached (at most kMaxContexts hosts; leaves are re-made after 30 days,
+  // well before they expire). Thread-safe; the returned reference keeps the context alive.
+  StatusOr<std::shared_ptr<SSL_CTX>> ServerContext(const std::string& host);
+  static constexpr size_t kMaxContexts = 1024;
 
  private:
   CertAuthority() = default;
@@ -40,7 +42,11 @@ class CertAuthority {
   EVP_PKEY* ca_key_ = nullptr;
   EVP_PKEY* leaf_key_ = nullptr;  // one key for every leaf
   std::mutex mu_;
-  std::map<std::string, SSL_CTX*> contexts_;
+  struct Entry {
+    std::shared_ptr<SSL_CTX> ctx;
+    int64_t made_at_s = 0;
+  };
+  std::map<std::string, Entry> contexts_;
 };
 
 // Terminates TLS from `client_fd` with `ctx` and relays the plaintext both ways to `plain_fd`

@@ -78,11 +78,13 @@ class Server;
 
 class Connection {
  public:
-  // Owns and closes `fd`. `intercepted` is "https://host[:port]" for the plaintext side of an
-  // intercepted CONNECT: origin-form requests then go to that origin.
+  // Owns and closes `fd` (unless Release()d). `intercepted` is "https://host[:port]" for the
+  // plaintext side of an intercepted CONNECT: origin-form requests then go to that origin.
   Connection(Server* server, int fd, std::string intercepted = "")
       : server_(server), sock_(io_, fd), intercepted_(std::move(intercepted)) {}
   void Run();
+  // Gives up ownership of the fd (the caller closes it).
+  void Release() { sock_.release(); }
 
  private:
   using Parser = http::request_parser<http::buffer_body>;
@@ -219,11 +221,15 @@ class Server : public ProxyServer {
       }
       std::thread([this, fd] {
         {
-          Connection conn(this, fd);  // owns and closes fd
+          Connection conn(this, fd);
           conn.Run();
+          conn.Release();
         }
+        // Closed under the lock: accept4 cannot hand the number out again before it leaves
+        // fds_, so Stop() never misses a connection nor shuts down someone else's fd.
         std::lock_guard lock(mu_);
         fds_.erase(fd);
+        ::close(fd);
         idle_.notify_all();
       }).detach();
     }
@@ -566,7 +572,7 @@ bool Connection::Intercept(const std::string& authority, const std::string& host
                            ? "https://" + authority.substr(0, authority.size() - 4)
                            : "https://" + authority;
   std::thread bridge([&, plain = pair[0]] {
-    Status s = RunTlsBridge(*ctx, fd(), plain, 300000);
+    Status s = RunTlsBridge(ctx->get(), fd(), plain, 300000);
     if (!s.ok()) {
       spdlog::warn("intercepted connection to {} ended error=\"{}\"", authority, s.ToString());
     }
