@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Runs a local Dragonfly cluster on loopback and a P2P download through it.
 
-Starts a sample origin, a scheduler, a seed peer and two peers (separate processes), then
+Starts a sample origin, a manager (embedded SQLite), a scheduler and a seed peer that register
+with it, and two peers that ask the manager for their scheduler (separate processes); then
 downloads one file with dfget on both peers at once and reports, per peer, where its bytes came
-from: the origin (back-to-source), the seed peer, or other peers. Everything is torn down at the
-end (or on Ctrl-C). Usage: tools/local_cluster.py [--size-mb N] [--keep]
+from: the origin (back-to-source), the seed peer, or other peers; finally preheats a second file
+into the seed peer through the manager's job API. Everything is torn down at the end (or on
+Ctrl-C). Usage: tools/local_cluster.py [--size-mb N] [--keep]
 """
 
 import argparse
@@ -13,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "e2e"))
-from cluster import Cluster, sha256_file  # noqa: E402
+from cluster import Cluster, sha256_file, wait_for  # noqa: E402
 
 MIB = 1 << 20
 
@@ -29,10 +31,19 @@ def main():
         origin = c.origin()
         src = c.make_file("sample.bin", args.size_mb * MIB)
         want = sha256_file(src)
-        sched = c.scheduler()
-        seed = c.daemon("seed-peer", sched, seed=True)
-        peers = [c.daemon(f"peer-{i}", sched) for i in (1, 2)]
+        m = c.manager()
+        root = m.signin()
+        sched = c.scheduler(f"manager:\n  addr: {m.grpc_addr}\n")
+        manager = {"addrs": [m.grpc_addr]}
+        seed = c.daemon("seed-peer", sched, seed=True, extra={"manager": manager})
+        wait_for(lambda: len(m.request("GET", "/api/v1/seed-peers?state=active",
+                                       token=root)[1]) == 1, timeout=30,
+                 what="the seed peer registered with the manager")
+        # The peers know only the manager; it hands them the scheduler.
+        peers = [c.daemon(f"peer-{i}", extra={"manager": manager}) for i in (1, 2)]
         print(f"origin    http://127.0.0.1:{origin.port}/sample.bin ({args.size_mb} MiB)")
+        print(f"manager   http://127.0.0.1:{m.rest_port} (user root, password "
+              f"{m.root_password}; docs/manager.md)")
         print(f"scheduler {sched.addr}")
         for d in [seed] + peers:
             print(f"{d.name:9} socket {d.socket}  metrics http://127.0.0.1:{d.metrics_port}/metrics")
@@ -59,6 +70,16 @@ def main():
         print(f"\norigin served {served / MIB:.1f} MiB in total "
               f"({served / (args.size_mb * MIB):.2f} x the file size): the seed peer fetched it "
               f"once; the peers got it from the seed and from each other.")
+        c.make_file("model.bin", 64 * MIB)
+        start = time.monotonic()
+        st, job, _ = m.request("POST", "/api/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": origin.url("model.bin")}},
+            token=root)
+        job = m.wait_job(job["id"], root, prefix="/api/v1/jobs")
+        hosts = [t["hostname"] for s in job["result"]["job_states"] for r in s["results"]
+                 for t in r["success_tasks"]]
+        print(f"\npreheat job {job['id']} (model.bin, 64 MiB): {job['state']} in "
+              f"{time.monotonic() - start:.2f} s on {', '.join(hosts)}")
         if args.keep:
             print("\ncluster is running; Ctrl-C to stop")
             while True:
