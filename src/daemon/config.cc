@@ -140,7 +140,9 @@ Status ReadAddrs(const YAML::Node& map, const std::string& prefix, const char* k
 }
 
 Status ParseManager(const YAML::Node& node, DaemonConfig::Manager* m) {
-  DF_RETURN_IF_ERROR(CheckKeys(node, "manager", {"addrs", "refreshInterval", "keepAliveInterval"}));
+  DF_RETURN_IF_ERROR(
+      CheckKeys(node, "manager", {"addrs", "refreshInterval", "keepAliveInterval", "token"}));
+  DF_RETURN_IF_ERROR(Read(node, "manager", "token", &m->token));
   if (!node || node.IsNull()) {
     return Status::Ok();
   }

@@ -222,6 +222,7 @@ class DaemonImpl : public Daemon {
     o.fallback = config_.scheduler.addrs;
     o.refresh_interval = m.refresh_interval;
     o.rpc_timeout = config_.scheduler.rpc_timeout;
+    o.token = m.token;
     o.request.set_hostname(config_.host.hostname);
     o.request.set_ip(config_.host.ip);
     o.request.set_idc(config_.host.idc);
@@ -249,6 +250,7 @@ class DaemonImpl : public Daemon {
     manager::ManagerKeepAliveOptions ko;
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;
+    ko.token = m.token;
     keepalive_ = manager::ManagerKeepAlive::Start(std::move(ko), std::move(req),
                                                   [](const manager::mgr::KeepAliveResponse&) {});
   }

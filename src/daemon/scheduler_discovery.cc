@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "dragonfly/manager/keepalive.h"
 #include "dragonfly/rpc/status.h"
 
 namespace df::daemon {
@@ -95,6 +96,9 @@ milliseconds SchedulerDiscovery::Refresh(bool announce_added) {
   for (size_t i = 0; i < stubs_.size(); ++i) {
     size_t k = (preferred_ + i) % stubs_.size();
     grpc::ClientContext ctx;
+    if (!opts_.token.empty()) {
+      ctx.AddMetadata(manager::kComponentTokenHeader, opts_.token);
+    }
     ctx.set_deadline(std::chrono::system_clock::now() + opts_.rpc_timeout);
     {
       std::lock_guard lock(mu_);

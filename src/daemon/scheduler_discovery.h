@@ -38,6 +38,7 @@ class SchedulerDiscovery {
     std::chrono::milliseconds rpc_timeout{5000};
     std::chrono::milliseconds min_on_demand_interval{1000};
     mgr::ListSchedulersRequest request;  // who asks
+    std::string token;                   // the manager's component token, if it wants one
   };
 
   // `client` must outlive this object.

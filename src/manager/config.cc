@@ -69,7 +69,9 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   DF_RETURN_IF_ERROR(ReadDatabase(root["database"], &c->database));
 
   const YAML::Node auth = root["auth"];
-  DF_RETURN_IF_ERROR(CheckKeys(auth, "auth", {"rootPassword", "jwtTimeout", "openAPIAnonymous"}));
+  DF_RETURN_IF_ERROR(CheckKeys(
+      auth, "auth", {"rootPassword", "jwtTimeout", "openAPIAnonymous", "componentToken"}));
+  DF_RETURN_IF_ERROR(Read(auth, "auth", "componentToken", &c->auth.component_token));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "rootPassword", &c->auth.root_password));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "jwtTimeout", &c->auth.jwt_timeout));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "openAPIAnonymous", &c->auth.open_api_anonymous));

@@ -5,6 +5,9 @@
 
 #include <regex>
 
+#include "dragonfly/manager/auth.h"
+#include "dragonfly/manager/keepalive.h"
+
 namespace df::manager {
 namespace {
 
@@ -103,9 +106,28 @@ int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::st
   return score;
 }
 
+grpc::Status ManagerService::Authorize(const grpc::ServerContext* context) const {
+  const std::string& want = config_.auth.component_token;
+  if (want.empty()) {
+    return grpc::Status::OK;
+  }
+  auto it = context->client_metadata().find(kComponentTokenHeader);
+  std::string_view got = it == context->client_metadata().end()
+                             ? std::string_view()
+                             : std::string_view(it->second.data(), it->second.size());
+  if (!auth::SafeEqual(got, want)) {
+    spdlog::warn("manager: gRPC call without a valid component token from {}", context->peer());
+    return {grpc::StatusCode::UNAUTHENTICATED, "a valid component token is required"};
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status ManagerService::KeepAlive(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<mgr::KeepAliveResponse, mgr::KeepAliveRequest>* stream) {
+  if (grpc::Status s = Authorize(context); !s.ok()) {
+    return s;
+  }
   mgr::KeepAliveRequest req;
   if (!stream->Read(&req)) {
     return grpc::Status::OK;
@@ -178,9 +200,12 @@ grpc::Status ManagerService::KeepAlive(
   return grpc::Status::OK;
 }
 
-grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* /*context*/,
+grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
                                             const mgr::ListSchedulersRequest* request,
                                             mgr::ListSchedulersResponse* response) {
+  if (grpc::Status s = Authorize(context); !s.ok()) {
+    return s;
+  }
   response->set_refresh_interval_ms(30000);
   if (request->rpc_port() > 0 && request->rpc_port() < 65536 && !request->ip().empty() &&
       request->ip().size() <= 64 && !request->hostname().empty() &&

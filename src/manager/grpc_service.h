@@ -32,6 +32,9 @@ class ManagerService final : public mgr::Manager::Service {
                               mgr::ListSchedulersResponse* response) override;
 
  private:
+  // With auth.componentToken set: the call must carry it (kComponentTokenHeader).
+  grpc::Status Authorize(const grpc::ServerContext* context) const;
+
   Store* store_;
   const ManagerConfig& config_;
 };

@@ -42,7 +42,8 @@ Status ReadHost(const YAML::Node& n, HostIdentity* h) {
 
 Status ReadManager(const YAML::Node& n, ManagerOptions* m) {
   const std::string p = "manager";
-  DF_RETURN_IF_ERROR(config::CheckKeys(n, p, {"addr", "clusterID", "keepAliveInterval"}));
+  DF_RETURN_IF_ERROR(config::CheckKeys(n, p, {"addr", "clusterID", "keepAliveInterval", "token"}));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "token", &m->token));
   DF_RETURN_IF_ERROR(config::Read(n, p, "addr", &m->addr));
   int64_t cluster_id = static_cast<int64_t>(m->cluster_id);
   DF_RETURN_IF_ERROR(config::Read(n, p, "clusterID", &cluster_id));

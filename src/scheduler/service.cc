@@ -140,6 +140,7 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     ManagerKeepAliveOptions opts;
     opts.addrs = {config.manager.addr};
     opts.interval = config.manager.keep_alive_interval;
+    opts.token = config.manager.token;
     spdlog::info("keepalive to manager {} as {} {}:{} cluster_id={}", config.manager.addr,
                  req.hostname(), req.ip(), req.port(), req.cluster_id());
     s->keepalive_ =

@@ -458,6 +458,46 @@ class AnonymousOpenApiTest(unittest.TestCase):
         self.assertEqual(self.m.request("GET", "/api/v1/users")[0], 401)
 
 
+class ComponentTokenTest(unittest.TestCase):
+    """With auth.componentToken, only schedulers and daemons that present it register or get
+    schedulers: a stranger on the gRPC port cannot pose as a seed peer (and so receive the
+    registry credentials of preheat jobs)."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-manager-token-")
+        self.m = self.c.manager(extra={"auth": {"rootPassword": "root-secret-1",
+                                                "componentToken": "component-s3cret"}})
+        self.root = self.m.signin()
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def active(self, kind):
+        return self.m.request("GET", f"/api/v1/{kind}?state=active", token=self.root)[1]
+
+    def refusals(self):
+        return self.m.logs().count("without a valid component token")
+
+    def test_only_components_with_the_token_register(self):
+        self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n  token: wrong\n")
+        wait_for(lambda: self.refusals() >= 1, timeout=20, what="the stranger refused")
+        good = self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n"
+                                "  token: component-s3cret\n")
+        self.c.daemon("seed", good, seed=True, extra={"manager": {
+            "addrs": [self.m.grpc_addr], "token": "component-s3cret"}})
+        wait_for(lambda: len(self.active("seed-peers")) == 1, timeout=20,
+                 what="the seed peer with the token registered")
+        self.assertEqual([s["port"] for s in self.active("schedulers")],
+                         [int(good.addr.rsplit(":", 1)[1])])
+        before = self.refusals()
+        self.c.daemon("stranger", extra={"manager": {"addrs": [self.m.grpc_addr]}})
+        wait_for(lambda: self.refusals() > before, timeout=20,
+                 what="the daemon without the token refused")
+        self.assertEqual(self.active("peers"), [])
+        self.assertNotIn("component-s3cret", self.m.logs())
+
+
 class ReplicaTest(unittest.TestCase):
     """Two managers on one PostgreSQL: every job runs exactly once; a manager killed mid-job,
     the other finishes it."""

@@ -38,6 +38,7 @@ struct DaemonConfig {
     std::vector<std::string> addrs;          // host:port of the manager's gRPC; empty = no manager
     milliseconds refresh_interval{30000};    // ListSchedulers period
     milliseconds keep_alive_interval{2000};  // seed peers' KeepAlive period
+    std::string token;  // the manager's auth.componentToken, when it requires one
   } manager;
   struct SeedPeer {
     bool enable = false;

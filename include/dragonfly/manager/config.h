@@ -30,6 +30,9 @@ struct ManagerConfig {
     std::string root_password;  // initial password of user "root"; empty = "dragonfly" + warning
     milliseconds jwt_timeout{std::chrono::hours(48)};
     bool open_api_anonymous = false;  // /oapi/v1 and Harbor's old API without credentials
+    // Required from schedulers and daemons on the gRPC port (their manager.token) when set;
+    // without it anything that reaches the port can register as a seed peer.
+    std::string component_token;
   } auth;
   struct Job {
     uint32_t workers = 4;

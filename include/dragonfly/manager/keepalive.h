@@ -28,8 +28,12 @@ namespace df::manager {
 
 namespace mgr = ::dragonfly::api::manager;
 
+// gRPC metadata carrying the manager's component token (manager auth.componentToken).
+inline constexpr char kComponentTokenHeader[] = "x-dragonfly-token";
+
 struct ManagerKeepAliveOptions {
   std::vector<std::string> addrs;  // manager gRPC addresses (host:port); at least one
+  std::string token;               // sent as kComponentTokenHeader when not empty
   // Between two requests; a response's interval_ms lowers it (the manager's "at least this
   // often").
   std::chrono::milliseconds interval{std::chrono::seconds(2)};

@@ -41,6 +41,7 @@ struct ManagerOptions {
   std::string addr;         // host:port of the manager's gRPC; empty = no manager
   uint64_t cluster_id = 1;  // the scheduler cluster this scheduler belongs to (0 = default)
   std::chrono::milliseconds keep_alive_interval{std::chrono::seconds(2)};
+  std::string token;  // the manager's auth.componentToken, when it requires one
 };
 
 struct SchedulerConfig {

@@ -129,6 +129,9 @@ class KeepAliveImpl final : public ManagerKeepAlive {
   Status RunStream(const std::string& addr, bool* outage, bool* established) {
     auto stub = mgr::Manager::NewStub(ChannelFor(addr));
     grpc::ClientContext ctx;
+    if (!opts_.token.empty()) {
+      ctx.AddMetadata(kComponentTokenHeader, opts_.token);
+    }
     {
       std::lock_guard lock(mu_);
       if (stopping_) {
