@@ -1,6 +1,7 @@
 #include "daemon/proxy/proxy_server.h"
 
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -453,7 +454,10 @@ bool Connection::CheckProxyAuth(Parser& parser) {
   std::string want = cfg.basic_auth_username + ":" + cfg.basic_auth_password;
   std::string encoded(beast::detail::base64::encoded_size(want.size()), '\0');
   encoded.resize(beast::detail::base64::encode(encoded.data(), want.data(), want.size()));
-  if (h != parser.get().end() && h->value() == "Basic " + encoded) {
+  std::string want_header = "Basic " + encoded;
+  // Constant-time: the comparison must not tell how much of a guess was right.
+  if (h != parser.get().end() && h->value().size() == want_header.size() &&
+      CRYPTO_memcmp(h->value().data(), want_header.data(), want_header.size()) == 0) {
     return true;
   }
   SendError(407, "proxy", "proxy authentication required", false,
