@@ -61,6 +61,7 @@ class DaemonImpl : public Daemon {
   DaemonImpl& operator=(const DaemonImpl&) = delete;
 
   Status Start() {
+    upload_slots_ = config_.upload.slots;
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<DaemonMetrics>(registry_);
     DF_ASSIGN_OR_RETURN(store_, storage::OpenTaskStore(config_.storage.dir));
@@ -223,6 +224,7 @@ class DaemonImpl : public Daemon {
     o.refresh_interval = m.refresh_interval;
     o.rpc_timeout = config_.scheduler.rpc_timeout;
     o.token = m.token;
+    o.on_config = [this](const manager::mgr::SchedulerClusterConfig& c) { ApplyClusterConfig(c); };
     o.request.set_hostname(config_.host.hostname);
     o.request.set_ip(config_.host.ip);
     o.request.set_idc(config_.host.idc);
@@ -251,11 +253,27 @@ class DaemonImpl : public Daemon {
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;
     ko.token = m.token;
-    keepalive_ = manager::ManagerKeepAlive::Start(std::move(ko), std::move(req),
-                                                  [](const manager::mgr::KeepAliveResponse&) {});
+    keepalive_ = manager::ManagerKeepAlive::Start(
+        std::move(ko), std::move(req),
+        [this](const manager::mgr::KeepAliveResponse& r) { ApplyClusterConfig(r.config()); });
   }
 
   Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
+
+  // The cluster's config from the manager: upload_slots (the load limit: children this host
+  // feeds at once) replaces upload.slots at runtime and is announced to the schedulers.
+  void ApplyClusterConfig(const manager::mgr::SchedulerClusterConfig& c) {
+    uint64_t seen = config_version_.load();
+    if (c.version() <= seen || !config_version_.compare_exchange_strong(seen, c.version())) {
+      return;
+    }
+    uint32_t slots = c.upload_slots() > 0 ? c.upload_slots() : config_.upload.slots;
+    if (upload_slots_.exchange(slots) == slots) {
+      return;
+    }
+    spdlog::info("applied cluster config version={} upload_slots={}", c.version(), slots);
+    (void)Announce();
+  }
 
   sched::AnnounceHostRequest HostAnnouncement() {
     sched::AnnounceHostRequest req;
@@ -268,7 +286,7 @@ class DaemonImpl : public Daemon {
     h->set_type(config_.seed_peer.enable ? sched::HOST_TYPE_SEED : sched::HOST_TYPE_NORMAL);
     h->set_idc(config_.host.idc);
     h->set_location(config_.host.location);
-    h->set_upload_slots(config_.upload.slots);
+    h->set_upload_slots(upload_slots_.load());
     h->set_upload_rate_limit(config_.upload.rate_limit);
     req.mutable_load()->set_active_uploads(
         static_cast<uint32_t>(piece_server_->active_connections()));
@@ -330,6 +348,8 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<HttpStatusServer> status_server_;
   std::unique_ptr<proxy::ProxyServer> proxy_server_;
   std::atomic<uint16_t> rpc_port_{0};
+  std::atomic<uint32_t> upload_slots_{0};    // upload.slots, or the manager's cluster config
+  std::atomic<uint64_t> config_version_{0};  // of the last cluster config applied
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -131,6 +131,9 @@ milliseconds SchedulerDiscovery::Refresh(bool announce_added) {
   }
 
   std::vector<std::string> list = Addresses(resp);
+  if (s.ok() && resp.has_config() && opts_.on_config) {
+    opts_.on_config(resp.config());
+  }
   if (!list.empty()) {
     if (client_->SetSchedulers(list, announce_added) || !from_manager_) {
       spdlog::info("schedulers from manager: {}", Join(list));

@@ -39,6 +39,8 @@ class SchedulerDiscovery {
     std::chrono::milliseconds min_on_demand_interval{1000};
     mgr::ListSchedulersRequest request;  // who asks
     std::string token;                   // the manager's component token, if it wants one
+    // Called (on the discovery thread) with each answer's cluster config.
+    std::function<void(const mgr::SchedulerClusterConfig&)> on_config;
   };
 
   // `client` must outlive this object.

@@ -56,6 +56,22 @@ int LocationPrefix(const std::string& a, const std::string& b) {
   return n;
 }
 
+void FillConfig(const ClusterRow& cluster, mgr::SchedulerClusterConfig* cfg) {
+  const json& j = cluster.config;
+  cfg->set_candidate_parent_limit(j.value("candidate_parent_limit", 0u));
+  cfg->set_filter_parent_limit(j.value("filter_parent_limit", 0u));
+  cfg->set_back_to_source_count(j.value("back_to_source_count", 0u));
+  cfg->set_upload_slots(j.value("upload_slots", 0u));
+  if (j.contains("blocked_hosts") && j["blocked_hosts"].is_array()) {
+    for (const auto& h : j["blocked_hosts"]) {
+      if (h.is_string()) {
+        cfg->add_blocked_hosts(h.get<std::string>());
+      }
+    }
+  }
+  cfg->set_version(static_cast<uint64_t>(cluster.config_version));
+}
+
 void AddScheduler(const ComponentRow& s, mgr::ListSchedulersResponse* response) {
   auto* out = response->add_schedulers();
   out->set_id(static_cast<uint64_t>(s.id));
@@ -174,20 +190,7 @@ grpc::Status ManagerService::KeepAlive(
     resp.set_id(static_cast<uint64_t>(row->id));
     resp.set_interval_ms(static_cast<uint32_t>(config_.keep_alive.interval.count()));
     if (auto cl = store_->GetCluster(c.cluster_id); cl.ok()) {
-      auto* cfg = resp.mutable_config();
-      const json& j = cl->config;
-      cfg->set_candidate_parent_limit(j.value("candidate_parent_limit", 0u));
-      cfg->set_filter_parent_limit(j.value("filter_parent_limit", 0u));
-      cfg->set_back_to_source_count(j.value("back_to_source_count", 0u));
-      cfg->set_upload_slots(j.value("upload_slots", 0u));
-      if (j.contains("blocked_hosts") && j["blocked_hosts"].is_array()) {
-        for (const auto& h : j["blocked_hosts"]) {
-          if (h.is_string()) {
-            cfg->add_blocked_hosts(h.get<std::string>());
-          }
-        }
-      }
-      cfg->set_version(static_cast<uint64_t>(cl->config_version));
+      FillConfig(*cl, resp.mutable_config());
     }
     if (!stream->Write(resp) || !stream->Read(&req) || context->IsCancelled()) {
       break;
@@ -248,6 +251,7 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
       }
     }
     if (response->schedulers_size() > 0) {
+      FillConfig(*cluster, response->mutable_config());
       return grpc::Status::OK;
     }
   }

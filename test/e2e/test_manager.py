@@ -324,6 +324,17 @@ class ManagerTest(unittest.TestCase):
         wait_for(lambda: sched.metric(limit) == 7, timeout=10,
                  what="candidate_parent_limit 7 on the running scheduler")
         self.assertEqual(sched.metric("dragonfly_scheduler_config_version"), c["config_version"])
+        # The load limit reaches the daemons too: the seed peer (keepalive) and a peer (its
+        # scheduler list refresh) take upload_slots 5 and announce it.
+        peer = self.c.daemon("peer", extra={"manager": {"addrs": [self.m.grpc_addr],
+                                                        "refreshInterval": "1s"}})
+        st, c, _ = self.m.request("PATCH", "/api/v1/clusters/1", {
+            "scheduler_cluster_config": {"upload_slots": 5}}, token=self.root)
+        self.assertEqual(st, 200, c)
+        applied = f"applied cluster config version={c['config_version']} upload_slots=5"
+        seed = [d for d in self.c.procs if d.name == "seed-0"][0]
+        wait_for(lambda: applied in seed.logs() and applied in peer.logs(), timeout=10,
+                 what="upload_slots 5 applied by the seed peer and the peer")
 
     def test_applications_crud(self):
         body = {"name": "llm-serving", "url": "https://models.example.com", "bio": "weights",
