@@ -205,4 +205,17 @@ StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr
   return std::make_pair(host, static_cast<uint16_t>(std::stoul(port)));
 }
 
+void LingeringShutdown(int fd, size_t max_bytes, int timeout_ms) {
+  ::shutdown(fd, SHUT_WR);
+  SetTimeouts(fd, timeout_ms);
+  char sink[16384];
+  for (size_t total = 0; total < max_bytes;) {
+    ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
+    if (n <= 0) {
+      break;
+    }
+    total += static_cast<size_t>(n);
+  }
+}
+
 }  // namespace df::net

@@ -186,18 +186,7 @@ class Server : public HttpServer {
         return;
       }
       if (!keep) {
-        // Lingering close: let a client still sending its body read our answer instead of a
-        // reset (bounded: 8 MiB or 2 s).
-        ::shutdown(fd, SHUT_WR);
-        net::SetTimeouts(fd, 2000);
-        char sink[16384];
-        for (size_t total = 0; total < (8u << 20);) {
-          ssize_t n = ::recv(fd, sink, sizeof(sink), 0);
-          if (n <= 0) {
-            break;
-          }
-          total += static_cast<size_t>(n);
-        }
+        net::LingeringShutdown(fd, 8u << 20, 2000);
         return;
       }
     }

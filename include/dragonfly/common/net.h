@@ -42,6 +42,10 @@ void SetTimeouts(int fd, int timeout_ms);
 void SetBufferSizes(int fd, int bytes);
 // `more` sets MSG_MORE: more data follows at once (lets the kernel coalesce small writes).
 Status WriteAll(int fd, const void* data, size_t n, bool more = false);
+// Ends our side of `fd` and reads (and drops) what the peer still sends, up to `max_bytes` or
+// `timeout_ms`, so a peer still sending a request we refused reads our answer instead of a
+// reset. Does not close fd.
+void LingeringShutdown(int fd, size_t max_bytes, int timeout_ms);
 Status ReadFull(int fd, void* data, size_t n);  // Unavailable("connection closed") on EOF
 // Sends [offset, offset+n) of file `file_fd` on socket `fd` with sendfile(2).
 Status SendFile(int fd, int file_fd, uint64_t offset, size_t n);

@@ -226,6 +226,9 @@ class Server : public ProxyServer {
           conn.Run();
           conn.Release();
         }
+        // A client still sending (a refused 1 MiB header, a body we did not read) gets our
+        // error response rather than a reset.
+        net::LingeringShutdown(fd, 4u << 20, 2000);
         // Closed under the lock: accept4 cannot hand the number out again before it leaves
         // fds_, so Stop() never misses a connection nor shuts down someone else's fd.
         std::lock_guard lock(mu_);
