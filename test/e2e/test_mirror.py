@@ -10,7 +10,7 @@ import socket
 import subprocess
 import unittest
 
-from cluster import BIN, Cluster
+from cluster import BIN, Cluster, wait_for
 
 MIB = 1 << 20
 
@@ -224,6 +224,24 @@ class ProxyTest(unittest.TestCase):
         with open(out, "rb") as f, open(path, "rb") as g:
             self.assertEqual(f.read(), g.read())
         self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "p2p"}), 1)
+
+    def test_daemon_stops_cleanly_mid_response(self):
+        origin = self.c.origin()
+        self.c.make_file("slow.bin", 8 * MIB)
+        d = self.c.daemon("d", extra={"proxy": {"listen": "127.0.0.1:0"}})
+        out = os.path.join(self.c.dir, "slow.out")
+        curl = subprocess.Popen(["curl", "-sS", "-x", f"http://127.0.0.1:{d.proxy_port}",
+                                 "-H", "X-Dragonfly-Use-P2P: true", "-o", out,
+                                 origin.url("slow.bin") + f"?slow={1 * MIB}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for(lambda: d.metric("dragonfly_dfdaemon_proxy_p2p_bytes_total") > 0,
+                     timeout=30, what="the response under way")
+            # SIGTERM while the response waits for pieces: a clean exit, not a crash.
+            self.assertEqual(d.kill(signal.SIGTERM), 0)
+        finally:
+            curl.kill()
+            curl.wait()
 
     def test_connect_tunnels_tls_untouched(self):
         cert, key = self.c.self_signed_cert()

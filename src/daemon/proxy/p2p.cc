@@ -180,6 +180,9 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     if (Status s = failed(); !s.ok()) {
       return Fail(fd, HttpStatusOf(s), "backend", s.message(), false);
     }
+    if (stopping_) {
+      return Fail(fd, 503, "dfdaemon", "dfdaemon is stopping", false);
+    }
     version = task.WaitForChange(version, milliseconds(200));
   }
   auto total = static_cast<uint64_t>(task.Stat().content_length);
@@ -236,11 +239,14 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
                    req.url.substr(0, req.url.find('?')), s.ToString());
       return false;
     }
+    if (stopping_) {
+      return false;
+    }
     version = task.WaitForChange(version, milliseconds(200));
   }
   if (hold_last) {
     while (!task.done()) {
-      if (Status s = failed(); !s.ok()) {
+      if (Status s = failed(); !s.ok() || stopping_) {
         return false;
       }
       version = task.WaitForChange(version, milliseconds(200));

@@ -2,6 +2,7 @@
 // Thread-safe: Serve runs on each client connection's thread.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <string>
@@ -34,6 +35,8 @@ class P2PServer {
 
   // Writes the whole response to `fd`; returns whether the connection may be kept open.
   bool Serve(int fd, const P2PRequest& req);
+  // Makes responses waiting for pieces give up (within 200 ms): the proxy is stopping.
+  void Stop() { stopping_ = true; }
   const backend::HttpOptions& tls() const { return tls_; }
 
  private:
@@ -44,6 +47,7 @@ class P2PServer {
   DaemonContext* ctx_;
   TaskManager* tasks_;
   backend::HttpOptions tls_;
+  std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::set<std::string> verified_;  // "<task id>@<created ms>" whose digest was checked
 };

@@ -148,11 +148,17 @@ class Server : public ProxyServer {
     if (thread_.joinable()) {
       thread_.join();
     }
+    p2p_.Stop();
     std::unique_lock lock(mu_);
     for (int fd : fds_) {
       ::shutdown(fd, SHUT_RDWR);
     }
-    idle_.wait_for(lock, std::chrono::seconds(5), [&] { return fds_.empty(); });
+    // Every connection thread uses this object: wait for all of them (P2P responses give up
+    // within 200 ms; a forwarded request at most proxy.upstreamTimeout).
+    if (!idle_.wait_for(lock, std::chrono::seconds(5), [&] { return fds_.empty(); })) {
+      spdlog::warn("proxy stopping: waiting for {} connection(s)", fds_.size());
+      idle_.wait(lock, [&] { return fds_.empty(); });
+    }
   }
 
   DaemonContext* ctx() { return ctx_; }
