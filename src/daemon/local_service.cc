@@ -187,7 +187,7 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
       // What we stored does not match what the user expects: drop it so a retry refetches.
       std::string path = task->task().data_path();
       task.reset();
-      (void)ctx_->store->Delete(task_id);
+      (void)ctx_->store->Discard(task_id);
       spdlog::warn("digest mismatch, task deleted task_id={} error=\"{}\"", task_id, s.ToString());
       return ToGrpc(s);
     }

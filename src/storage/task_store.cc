@@ -70,6 +70,8 @@ class LocalTaskStore : public TaskStore {
       }
       DF_ASSIGN_OR_RETURN(auto task, TaskImpl::Create(dir, task_id, url));
       it = tasks_.emplace(task_id, Entry{std::move(task), 0}).first;
+    } else if (it->second.discarded) {
+      return Unavailable("task " + task_id + " is being discarded; retry");
     }
     return LeaseLocked(it->second);
   }
@@ -77,7 +79,7 @@ class LocalTaskStore : public TaskStore {
   StatusOr<TaskLease> AcquireExisting(const std::string& task_id) override {
     std::lock_guard lock(mu_);
     auto it = tasks_.find(task_id);
-    if (it == tasks_.end()) {
+    if (it == tasks_.end() || it->second.discarded) {
       return NotFound("task " + task_id + " not found");
     }
     return LeaseLocked(it->second);
@@ -86,7 +88,7 @@ class LocalTaskStore : public TaskStore {
   StatusOr<TaskStat> Stat(const std::string& task_id) const override {
     std::lock_guard lock(mu_);
     auto it = tasks_.find(task_id);
-    if (it == tasks_.end()) {
+    if (it == tasks_.end() || it->second.discarded) {
       return NotFound("task " + task_id + " not found");
     }
     TaskStat s = it->second.task->Stat();
@@ -98,6 +100,9 @@ class LocalTaskStore : public TaskStore {
     std::lock_guard lock(mu_);
     std::vector<TaskStat> out;
     for (const auto& [id, e] : tasks_) {
+      if (e.discarded) {
+        continue;
+      }
       out.push_back(e.task->Stat());
       out.back().users = e.users;
     }
@@ -112,6 +117,20 @@ class LocalTaskStore : public TaskStore {
     }
     if (it->second.users > 0) {
       return FailedPrecondition("task " + task_id + " is in use");
+    }
+    RemoveLocked(it);
+    return Status::Ok();
+  }
+
+  Status Discard(const std::string& task_id) override {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(task_id);
+    if (it == tasks_.end()) {
+      return NotFound("task " + task_id + " not found");
+    }
+    if (it->second.users > 0) {
+      it->second.discarded = true;  // removed when the last lease goes
+      return Status::Ok();
     }
     RemoveLocked(it);
     return Status::Ok();
@@ -164,18 +183,24 @@ class LocalTaskStore : public TaskStore {
   struct Entry {
     std::shared_ptr<TaskImpl> task;
     int users = 0;
+    bool discarded = false;
   };
 
   TaskLease LeaseLocked(Entry& e) {
     e.users++;
     e.task->Touch();
     std::string id = e.task->id();
-    return TaskLease(e.task, [this, id] {
+    const TaskImpl* task = e.task.get();
+    return TaskLease(e.task, [this, id, task] {
       std::lock_guard lock(mu_);
       auto it = tasks_.find(id);
-      if (it != tasks_.end() && it->second.users > 0) {
+      // The same task (not a new one under the same ID after a discard).
+      if (it != tasks_.end() && it->second.task.get() == task && it->second.users > 0) {
         it->second.users--;
         it->second.task->Touch();
+        if (it->second.users == 0 && it->second.discarded) {
+          RemoveLocked(it);
+        }
       }
     });
   }

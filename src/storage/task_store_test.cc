@@ -166,6 +166,33 @@ TEST_F(TaskStoreTest, WaitForChangeWakesOnPiece) {
   EXPECT_TRUE((*lease)->Map().Has(1));
 }
 
+TEST_F(TaskStoreTest, DiscardHidesAtOnceAndDeletesOnLastRelease) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto first = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE((*first)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+  ASSERT_TRUE(Write(**first, 0).ok());
+  auto second = (*store)->AcquireExisting(kId);
+  ASSERT_TRUE(second.ok());
+  std::string task_dir = std::filesystem::path((*first)->data_path()).parent_path().string();
+  ASSERT_TRUE((*store)->Discard(kId).ok());
+  // Hidden at once, though two leases still hold it.
+  EXPECT_EQ((*store)->Stat(kId).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE((*store)->List().empty());
+  EXPECT_EQ((*store)->AcquireExisting(kId).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*store)->Acquire(kId, "u").status().code(), StatusCode::kUnavailable);
+  first->Reset();
+  EXPECT_TRUE(std::filesystem::exists(task_dir));
+  second->Reset();  // the last lease: deleted now
+  EXPECT_FALSE(std::filesystem::exists(task_dir));
+  // A fresh task under the same ID starts empty.
+  auto again = (*store)->Acquire(kId, "u");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->Stat().finished_pieces, 0u);
+  EXPECT_EQ((*store)->Discard(std::string(64, 'f')).code(), StatusCode::kNotFound);
+}
+
 TEST_F(TaskStoreTest, DeleteAndGcRespectLeases) {
   auto store = OpenTaskStore(dir_);
   ASSERT_TRUE(store.ok());

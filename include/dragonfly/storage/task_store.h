@@ -155,6 +155,10 @@ class TaskStore {
   virtual std::vector<TaskStat> List() const = 0;
   // FailedPrecondition when the task is in use; NotFound when absent.
   virtual Status Delete(const std::string& task_id) = 0;
+  // Deletes the task now or, while it is in use, hides it at once (Stat, List and
+  // AcquireExisting no longer see it; Acquire fails with Unavailable) and deletes it when its
+  // last lease is released. For content found bad (a digest mismatch). NotFound when absent.
+  virtual Status Discard(const std::string& task_id) = 0;
 
   // Evicts tasks not in use: expired by TTL, then least recently used while over the high
   // watermark, down to the low one.

@@ -255,8 +255,8 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
       std::string id = task.id();
       download.reset();
       cached.Reset();
-      (void)ctx_->store->Delete(id);
-      return false;  // the client sees a truncated body and retries
+      (void)ctx_->store->Discard(id);  // gone now, or when its download lets go of it
+      return false;                    // the client sees a truncated body and retries
     }
     if (!net::SendFile(fd, task.read_fd(), end - 1, 1).ok()) {
       return false;
