@@ -41,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import netns  # noqa: E402
+from machine import machine_info  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "test", "e2e"))
 from cluster import metric as metric_sum  # noqa: E402  (Prometheus text: sum of a metric)
@@ -107,26 +108,6 @@ def vm_hwm_bytes(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def machine_info():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = 0
-    try:
-        with open("/proc/meminfo") as f:
-            mem = int(f.readline().split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return (f"{os.cpu_count()} CPUs ({model}), {mem / GIB:.0f} GiB RAM, "
-            f"Linux {os.uname().release}")
 
 
 # --- the cluster ---------------------------------------------------------------------------

@@ -30,6 +30,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
 from cluster import BIN, Cluster, sha256_file  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import machine_info  # noqa: E402
 
 MIB = 1 << 20
 NGINX = "/usr/sbin/nginx"
@@ -147,19 +149,6 @@ def task_data_file(daemon):
     if not files:
         raise RuntimeError(f"no task data under {daemon.store}")
     return max(files, key=os.path.getsize)
-
-
-def machine_info():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs, {model}, Linux {os.uname().release}"
 
 
 def main():

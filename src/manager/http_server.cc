@@ -1,20 +1,13 @@
 #include "manager/http_server.h"
 
-#include <poll.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
-#include <mutex>
-#include <set>
-#include <thread>
 
+#include "dragonfly/common/acceptor.h"
 #include "dragonfly/common/net.h"
 
 namespace df::manager {
@@ -60,58 +53,18 @@ class Server : public HttpServer {
  public:
   Server(net::Fd listener, uint16_t port, const HttpRouter* router, uint64_t max_body,
          uint32_t max_connections)
-      : listener_(std::move(listener)),
-        port_(port),
-        router_(router),
-        max_body_(max_body),
-        max_connections_(max_connections) {
-    thread_ = std::thread([this] { AcceptLoop(); });
+      : port_(port), router_(router), max_body_(max_body) {
+    net::ConnectionAcceptor::Options o;
+    o.name = "manager REST";
+    o.max_connections = max_connections;
+    o.serve = [this](int fd) { Serve(fd); };
+    acceptor_ = std::make_unique<net::ConnectionAcceptor>(std::move(listener), std::move(o));
   }
   ~Server() override { Stop(); }
   uint16_t port() const override { return port_; }
-  void Stop() override {
-    if (stopping_.exchange(true)) {
-      return;
-    }
-    thread_.join();
-    std::unique_lock lock(mu_);
-    for (int fd : fds_) {
-      ::shutdown(fd, SHUT_RDWR);
-    }
-    idle_.wait(lock, [&] { return fds_.empty(); });
-  }
+  void Stop() override { acceptor_->Stop(); }
 
  private:
-  void AcceptLoop() {
-    while (!stopping_) {
-      pollfd p{listener_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) {
-        continue;
-      }
-      int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        continue;
-      }
-      {
-        std::lock_guard lock(mu_);
-        if (fds_.size() >= max_connections_) {
-          ::close(fd);
-          continue;
-        }
-        fds_.insert(fd);
-      }
-      std::thread([this, fd] {
-        Serve(fd);
-        // Closed under the lock: accept4 cannot hand the number out again before it leaves
-        // fds_, so Stop() never misses a connection nor shuts down someone else's fd.
-        std::lock_guard lock(mu_);
-        fds_.erase(fd);
-        ::close(fd);
-        idle_.notify_all();
-      }).detach();
-    }
-  }
-
   void Serve(int fd) {
     net::SetTimeouts(fd, 120000);
     asio::io_context io;
@@ -182,12 +135,8 @@ class Server : public HttpServer {
       out.keep_alive(keep);
       out.prepare_payload();
       http::write(sock, out, ec);
-      if (ec) {
-        return;
-      }
-      if (!keep) {
-        net::LingeringShutdown(fd, 8u << 20, 2000);
-        return;
+      if (ec || !keep) {
+        return;  // the acceptor ends the connection (with a lingering shutdown)
       }
     }
   }
@@ -211,16 +160,10 @@ class Server : public HttpServer {
     return out;
   }
 
-  net::Fd listener_;
   uint16_t port_;
   const HttpRouter* router_;
   uint64_t max_body_;
-  uint32_t max_connections_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  std::set<int> fds_;
+  std::unique_ptr<net::ConnectionAcceptor> acceptor_;  // last: its threads use the above
 };
 
 }  // namespace

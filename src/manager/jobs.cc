@@ -290,14 +290,7 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
   } catch (const std::exception& e) {
     // A job must never take the manager down (nor, retried, every replica in turn).
     spdlog::error("job failed id={} error=\"{}\"", job.id, e.what());
-    result = {
-        {"group_uuid", job.task_id},
-        {"state", "FAILURE"},
-        {"job_states", json::array({{{"task_name", job.type},
-                                     {"state", "FAILURE"},
-                                     {"results", json::array()},
-                                     {"error", std::string("internal error: ") + e.what()}}})},
-        {"updated_at", Rfc3339(NowMs())}};
+    result = FailedJobResult(job.task_id, job.type, std::string("internal error: ") + e.what());
   }
   {
     std::lock_guard lock(m);
@@ -321,14 +314,9 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
     // Recording the result failed (a result too large for the column, the database gone):
     // record a short failure instead, or leave it to the next attempt (bounded by kMaxAttempts).
     spdlog::error("job result not stored id={} error=\"{}\"", job.id, ok.status().ToString());
-    json small = {
-        {"group_uuid", job.task_id},
-        {"state", "FAILURE"},
-        {"job_states", json::array({{{"task_name", job.type},
-                                     {"state", "FAILURE"},
-                                     {"results", json::array()},
-                                     {"error", "the job's result could not be stored"}}})}};
-    (void)store_->FinishJob(job.id, owner, "FAILURE", small);
+    (void)store_->FinishJob(
+        job.id, owner, "FAILURE",
+        FailedJobResult(job.task_id, job.type, "the job's result could not be stored"));
     return;
   }
   finished_.Add({{"type", job.type}, {"state", state}}).Increment();
@@ -342,15 +330,9 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
                  {"created_at", Rfc3339(job.created_at)},
                  {"job_states", json::array()}};
   auto fail = [&](const std::string& error) {
-    result["job_states"] = json::array({{{"task_uuid", job.task_id + "_0"},
-                                         {"task_name", job.type},
-                                         {"state", "FAILURE"},
-                                         {"results", json::array()},
-                                         {"error", error},
-                                         {"created_at", Rfc3339(NowMs())},
-                                         {"ttl", 0}}});
-    result["updated_at"] = Rfc3339(NowMs());
-    return result;
+    json failed = FailedJobResult(job.task_id, job.type, error);
+    failed["created_at"] = result["created_at"];
+    return failed;
   };
 
   // Targets: active seed peers of the job's clusters (all clusters when none given), plus the

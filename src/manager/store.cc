@@ -174,6 +174,21 @@ StatusOr<int64_t> ParseRfc3339(const std::string& s) {
   return secs * 1000;
 }
 
+json FailedJobResult(const std::string& group_uuid, const std::string& task_name,
+                     const std::string& error) {
+  std::string now = Rfc3339(NowMs());
+  return {{"group_uuid", group_uuid},
+          {"state", "FAILURE"},
+          {"job_states", json::array({{{"task_uuid", group_uuid + "_0"},
+                                       {"task_name", task_name},
+                                       {"state", "FAILURE"},
+                                       {"results", json::array()},
+                                       {"error", error},
+                                       {"created_at", now},
+                                       {"ttl", 0}}})},
+          {"updated_at", now}};
+}
+
 json UserRow::ToJson() const {
   return {{"id", id}, {"name", name}, {"email", email}, {"role", role}, {"state", state}};
 }
@@ -687,13 +702,10 @@ Status Store::DeleteJob(int64_t id) {
 
 StatusOr<std::optional<JobRow>> Store::ClaimJob(const std::string& owner, int64_t now,
                                                 int64_t lease_until, int64_t max_attempts) {
-  json gave_up = {
-      {"state", "FAILURE"},
-      {"job_states",
-       json::array({{{"state", "FAILURE"},
-                     {"results", json::array()},
-                     {"error", "gave up after " + std::to_string(max_attempts) +
-                                   " attempts: the manager running the job stopped each time"}}})}};
+  json gave_up = FailedJobResult("", "",
+                                 "gave up after " + std::to_string(max_attempts) +
+                                     " attempts: the manager running the job stopped "
+                                     "each time");
   DF_RETURN_IF_ERROR(db_->Exec("UPDATE jobs SET state = 'FAILURE', result = ?, updated_at = ? "
                                "WHERE state = 'PENDING' AND lease_until < ? AND attempts >= ?",
                                {Dump(gave_up), now, now, max_attempts})

@@ -21,6 +21,11 @@ int64_t NowMs();
 std::string Rfc3339(int64_t ms);
 StatusOr<int64_t> ParseRfc3339(const std::string& s);  // -> ms
 
+// A job's `result` when it failed as a whole: Dragonfly's layout with one FAILURE job state
+// carrying `error`. `group_uuid` may be empty (a result written to several jobs at once).
+json FailedJobResult(const std::string& group_uuid, const std::string& task_name,
+                     const std::string& error);
+
 struct UserRow {
   int64_t id = 0;
   std::string name;

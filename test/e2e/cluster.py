@@ -60,6 +60,23 @@ def metric(text, name, labels=None):
     return total
 
 
+def stop_process(owner, sig, timeout=15):
+    """Sends `sig` to owner.proc (a Popen) if it runs and waits for it, SIGKILLing it after
+    `timeout` s; sets owner.killed when `sig` is SIGKILL (a kill on purpose). Returns the exit
+    code, None if there was no process."""
+    proc = owner.proc
+    if proc and proc.poll() is None:
+        if sig == signal.SIGKILL:
+            owner.killed = True
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode if proc else None
+
+
 class Proc:
     def __init__(self, name, argv, workdir, pattern, env=None):
         self.name = name
@@ -83,15 +100,7 @@ class Proc:
 
     def kill(self, sig=signal.SIGKILL):
         """Stops the process; returns its exit code (None if it was not running)."""
-        if self.proc and self.proc.poll() is None:
-            if sig == signal.SIGKILL:
-                self.killed = True
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self, sig)
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         return self.proc.returncode if self.proc else None

@@ -47,6 +47,8 @@ import threading
 import time
 import urllib.parse
 
+from cluster import stop_process
+
 REGISTRY_BIN = os.environ.get("DF_REGISTRY_BIN", "/usr/bin/docker-registry")
 CONTAINERD_BIN = os.environ.get("DF_CONTAINERD_BIN", "containerd")
 CTR_BIN = os.environ.get("DF_CTR_BIN", "ctr")
@@ -540,16 +542,7 @@ class Registry:
             return None
 
     def kill(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            if sig == signal.SIGKILL:
-                self.killed = True
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode if self.proc else None
+        return stop_process(self, sig)
 
     def logs(self):
         if not os.path.exists(self.log):
@@ -1026,15 +1019,7 @@ class Containerd:
         raise RuntimeError(f"{self.name} did not start: {self.logs()[-3000:]}")
 
     def kill(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            if sig == signal.SIGKILL:
-                self.killed = True
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self, sig, timeout=20)
         left = unmount_under(self.dir)
         if left:
             with open(self.log, "a") as f:

@@ -7,23 +7,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/core/detail/base64.hpp>
 #include <boost/beast/http.hpp>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 #include <regex>
-#include <set>
 #include <thread>
 
 #include "daemon/metrics.h"
 #include "daemon/proxy/mitm.h"
 #include "daemon/proxy/p2p.h"
 #include "daemon/proxy/upstream.h"
+#include "dragonfly/common/acceptor.h"
 #include "dragonfly/common/net.h"
 
 namespace df::daemon::proxy {
@@ -113,12 +110,7 @@ class Server : public ProxyServer {
  public:
   Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback,
          std::unique_ptr<CertAuthority> ca)
-      : ctx_(ctx),
-        listener_(std::move(listener)),
-        port_(port),
-        loopback_(loopback),
-        p2p_(ctx, tasks),
-        ca_(std::move(ca)) {
+      : ctx_(ctx), port_(port), loopback_(loopback), p2p_(ctx, tasks), ca_(std::move(ca)) {
     const auto& cfg = ctx->config->proxy;
     for (const auto& h : cfg.hijack_https.hosts) {
       hijack_.emplace_back(h);
@@ -134,31 +126,32 @@ class Server : public ProxyServer {
       addr.pop_back();
     }
     default_registry_ = addr;
-    thread_ = std::thread([this] { AcceptLoop(); });
+    net::ConnectionAcceptor::Options o;
+    o.name = "proxy";
+    o.max_connections = cfg.max_connections;
+    o.serve = [this](int fd) {
+      Connection conn(this, fd);
+      conn.Run();
+      conn.Release();
+    };
+    o.busy = [](int fd) {
+      static const char kBusy[] =
+          "HTTP/1.1 503 Service Unavailable\r\nX-Dragonfly-Error-Type: proxy\r\n"
+          "Content-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)net::WriteAll(fd, kBusy, sizeof(kBusy) - 1);
+    };
+    acceptor_ = std::make_unique<net::ConnectionAcceptor>(std::move(listener), std::move(o));
   }
   ~Server() override { Stop(); }
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   uint16_t port() const override { return port_; }
+  // Waits for every connection thread (they use this object): P2P responses give up within
+  // 200 ms, a forwarded request within proxy.upstreamTimeout.
   void Stop() override {
-    if (stopping_.exchange(true)) {
-      return;
-    }
-    if (thread_.joinable()) {
-      thread_.join();
-    }
     p2p_.Stop();
-    std::unique_lock lock(mu_);
-    for (int fd : fds_) {
-      ::shutdown(fd, SHUT_RDWR);
-    }
-    // Every connection thread uses this object: wait for all of them (P2P responses give up
-    // within 200 ms; a forwarded request at most proxy.upstreamTimeout).
-    if (!idle_.wait_for(lock, std::chrono::seconds(5), [&] { return fds_.empty(); })) {
-      spdlog::warn("proxy stopping: waiting for {} connection(s)", fds_.size());
-      idle_.wait(lock, [&] { return fds_.empty(); });
-    }
+    acceptor_->Stop();
   }
 
   DaemonContext* ctx() { return ctx_; }
@@ -204,49 +197,7 @@ class Server : public ProxyServer {
   }
 
  private:
-  void AcceptLoop() {
-    while (!stopping_) {
-      pollfd p{listener_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) {
-        continue;
-      }
-      int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        continue;
-      }
-      {
-        std::lock_guard lock(mu_);
-        if (fds_.size() >= ctx_->config->proxy.max_connections) {
-          static const char kBusy[] =
-              "HTTP/1.1 503 Service Unavailable\r\nX-Dragonfly-Error-Type: proxy\r\n"
-              "Content-Length: 0\r\nConnection: close\r\n\r\n";
-          (void)net::WriteAll(fd, kBusy, sizeof(kBusy) - 1);
-          ::close(fd);
-          continue;
-        }
-        fds_.insert(fd);
-      }
-      std::thread([this, fd] {
-        {
-          Connection conn(this, fd);
-          conn.Run();
-          conn.Release();
-        }
-        // A client still sending (a refused 1 MiB header, a body we did not read) gets our
-        // error response rather than a reset.
-        net::LingeringShutdown(fd, 4u << 20, 2000);
-        // Closed under the lock: accept4 cannot hand the number out again before it leaves
-        // fds_, so Stop() never misses a connection nor shuts down someone else's fd.
-        std::lock_guard lock(mu_);
-        fds_.erase(fd);
-        ::close(fd);
-        idle_.notify_all();
-      }).detach();
-    }
-  }
-
   DaemonContext* ctx_;
-  net::Fd listener_;
   uint16_t port_;
   bool loopback_;
   P2PServer p2p_;
@@ -255,11 +206,7 @@ class Server : public ProxyServer {
   std::vector<std::pair<std::regex, DaemonConfig::Proxy::Rule>> rules_;
   std::vector<std::regex> allow_;
   std::string default_registry_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  std::set<int> fds_;
+  std::unique_ptr<net::ConnectionAcceptor> acceptor_;  // last: its threads use the above
 };
 
 void Connection::Run() {
