@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "e2e"))
-from cluster import Cluster, sha256_file, wait_for  # noqa: E402
+from cluster import Cluster, hostport, sha256_file, wait_for  # noqa: E402
 
 MIB = 1 << 20
 
@@ -41,12 +41,12 @@ def main():
                  what="the seed peer registered with the manager")
         # The peers know only the manager; it hands them the scheduler.
         peers = [c.daemon(f"peer-{i}", extra={"manager": manager}) for i in (1, 2)]
-        print(f"origin    http://127.0.0.1:{origin.port}/sample.bin ({args.size_mb} MiB)")
-        print(f"manager   http://127.0.0.1:{m.rest_port} (user root, password "
+        print(f"origin    http://{hostport(origin.port)}/sample.bin ({args.size_mb} MiB)")
+        print(f"manager   http://{hostport(m.rest_port)} (user root, password "
               f"{m.root_password}; docs/manager.md)")
         print(f"scheduler {sched.addr}")
         for d in [seed] + peers:
-            print(f"{d.name:9} socket {d.socket}  metrics http://127.0.0.1:{d.metrics_port}/metrics")
+            print(f"{d.name:9} socket {d.socket}  metrics http://{hostport(d.metrics_port)}/metrics")
         url = origin.url("sample.bin")
         outs = [os.path.join(c.dir, f"download-{p.name}.bin") for p in peers]
         start = time.monotonic()

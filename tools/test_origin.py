@@ -343,7 +343,9 @@ def main():
                         help="shut down when the parent process goes away (for test harnesses)")
     args = parser.parse_args()
 
-    server = OriginServer((args.bind, args.port), Handler)
+    if ":" in args.bind:
+        OriginServer.address_family = socket.AF_INET6
+    server = OriginServer((args.bind.strip("[]"), args.port), Handler)
     server.root = os.path.realpath(args.root)
     server.stats = Stats()
     server.verbose = args.verbose

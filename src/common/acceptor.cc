@@ -1,6 +1,5 @@
 #include "dragonfly/common/acceptor.h"
 
-#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,7 +8,7 @@
 
 namespace df::net {
 
-ConnectionAcceptor::ConnectionAcceptor(Fd listener, Options options)
+ConnectionAcceptor::ConnectionAcceptor(Listener listener, Options options)
     : listener_(std::move(listener)), options_(std::move(options)) {
   thread_ = std::thread([this] { AcceptLoop(); });
 }
@@ -43,14 +42,16 @@ void ConnectionAcceptor::AcceptLoop() {
         return;
       }
     }
-    pollfd p{listener_.get(), POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) {
+    StatusOr<Fd> conn = listener_.Accept(200);
+    if (!conn.ok()) {
+      spdlog::warn("{}: {}", options_.name, conn.status().ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. EMFILE: back off
       continue;
     }
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
+    if (!conn->valid()) {
       continue;
     }
+    int fd = conn->release();
     {
       std::lock_guard lock(mu_);
       if (fds_.size() >= options_.max_connections) {

@@ -1,11 +1,11 @@
 #include "dragonfly/common/http_status_server.h"
 
-#include <poll.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "dragonfly/common/net.h"
@@ -15,8 +15,8 @@ namespace {
 
 class Server : public HttpStatusServer {
  public:
-  Server(net::Fd listener, uint16_t port, std::shared_ptr<prometheus::Registry> registry)
-      : listener_(std::move(listener)), port_(port), registry_(std::move(registry)) {
+  Server(net::Listener listener, std::shared_ptr<prometheus::Registry> registry)
+      : listener_(std::move(listener)), port_(listener_.port()), registry_(std::move(registry)) {
     thread_ = std::thread([this] { Loop(); });
   }
   ~Server() override { Stop(); }
@@ -33,16 +33,16 @@ class Server : public HttpStatusServer {
  private:
   void Loop() {
     while (!stopping_) {
-      pollfd p{listener_.get(), POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) {
+      StatusOr<net::Fd> conn = listener_.Accept(200);
+      if (!conn.ok()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. EMFILE: back off
         continue;
       }
-      net::Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn.valid()) {
+      if (!conn->valid()) {
         continue;
       }
-      net::SetTimeouts(conn.get(), 2000);
-      Serve(conn.get());
+      net::SetTimeouts(conn->get(), 2000);
+      Serve(conn->get());
     }
   }
 
@@ -75,7 +75,7 @@ class Server : public HttpStatusServer {
     (void)net::WriteAll(fd, resp.data(), resp.size());
   }
 
-  net::Fd listener_;
+  net::Listener listener_;
   uint16_t port_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::atomic<bool> stopping_{false};
@@ -86,10 +86,9 @@ class Server : public HttpStatusServer {
 
 StatusOr<std::unique_ptr<HttpStatusServer>> StartHttpStatusServer(
     const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry) {
-  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(address, port, 64));
-  DF_ASSIGN_OR_RETURN(uint16_t bound, net::LocalPort(fd.get()));
+  DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(address, port, 64));
   return std::unique_ptr<HttpStatusServer>(
-      std::make_unique<Server>(std::move(fd), bound, std::move(registry)));
+      std::make_unique<Server>(std::move(listener), std::move(registry)));
 }
 
 }  // namespace df

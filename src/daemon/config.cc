@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <regex>
 
 #include "dragonfly/common/config.h"
@@ -168,9 +169,20 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
     return Status::Ok();
   }
   const YAML::Node host = root["host"];
-  DF_RETURN_IF_ERROR(CheckKeys(host, "host", {"hostname", "ip", "idc", "location"}));
+  DF_RETURN_IF_ERROR(CheckKeys(host, "host", {"hostname", "ip", "ips", "idc", "location"}));
   DF_RETURN_IF_ERROR(Read(host, "host", "hostname", &c->host.hostname));
   DF_RETURN_IF_ERROR(Read(host, "host", "ip", &c->host.ip));
+  if (host && host.IsMap() && host["ips"]) {
+    if (!host["ips"].IsSequence()) {
+      return InvalidArgument("config key 'host.ips' must be a list of IP addresses");
+    }
+    for (const auto& ip : host["ips"]) {
+      if (!ip.IsScalar()) {
+        return InvalidArgument("config key 'host.ips' must be a list of IP addresses");
+      }
+      c->host.ips.push_back(ip.as<std::string>());
+    }
+  }
   DF_RETURN_IF_ERROR(Read(host, "host", "idc", &c->host.idc));
   DF_RETURN_IF_ERROR(Read(host, "host", "location", &c->host.location));
 
@@ -259,14 +271,45 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   return Status::Ok();
 }
 
+// host.ip and host.ips: canonical IP literals, ip first in ips. Unset, they are the addresses
+// of the piece server's listen host (its interfaces' addresses for a wildcard).
+Status ResolveHostAddresses(DaemonConfig::Host* h, const std::string& piece_listen_host) {
+  constexpr size_t kMaxIps = 8;
+  std::vector<std::string> ips;
+  if (!h->ip.empty()) {
+    DF_ASSIGN_OR_RETURN(std::string ip, net::CanonicalIp(h->ip).Annotate("config key 'host.ip'"));
+    ips.push_back(ip);
+  }
+  for (const std::string& raw : h->ips) {
+    DF_ASSIGN_OR_RETURN(std::string ip, net::CanonicalIp(raw).Annotate("config key 'host.ips'"));
+    if (std::find(ips.begin(), ips.end(), ip) == ips.end()) {
+      ips.push_back(ip);
+    }
+  }
+  if (ips.empty()) {
+    ips = net::AdvertisedAddresses(piece_listen_host);
+  }
+  if (ips.empty()) {
+    ips.push_back(net::LiteralFamily(piece_listen_host) == net::Family::kIPv6 ? "::1"
+                                                                              : "127.0.0.1");
+  }
+  if (ips.size() > kMaxIps) {
+    ips.resize(kMaxIps);
+  }
+  h->ip = ips.front();
+  h->ips = std::move(ips);
+  return Status::Ok();
+}
+
 Status Validate(DaemonConfig* c) {
   if (c->host.hostname.empty()) {
     char name[256] = {};
     ::gethostname(name, sizeof(name) - 1);
     c->host.hostname = name;
   }
-  DF_RETURN_IF_ERROR(
-      SplitHostPort(c->upload.listen).status().Annotate("config key 'upload.listen'"));
+  DF_ASSIGN_OR_RETURN(net::HostPort piece_listen,
+                      SplitHostPort(c->upload.listen).Annotate("config key 'upload.listen'"));
+  DF_RETURN_IF_ERROR(ResolveHostAddresses(&c->host, piece_listen.host));
   DF_RETURN_IF_ERROR(
       SplitHostPort(c->upload.rpc_listen).status().Annotate("config key 'upload.rpcListen'"));
   if (!c->proxy.listen.empty()) {

@@ -34,6 +34,38 @@ gc:
   EXPECT_FALSE(c->host.hostname.empty());
 }
 
+TEST(DaemonConfigTest, HostAddresses) {
+  // Default: the address upload.listen binds.
+  auto d = ParseDaemonConfig("");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->host.ip, "127.0.0.1");
+  EXPECT_EQ(d->host.ips, std::vector<std::string>{"127.0.0.1"});
+  auto v6 = ParseDaemonConfig("upload: {listen: \"[::1]:0\", rpcListen: \"[::1]:0\"}\n");
+  ASSERT_TRUE(v6.ok()) << v6.status().ToString();
+  EXPECT_EQ(v6->host.ip, "::1");
+  EXPECT_EQ(v6->host.ips, std::vector<std::string>{"::1"});
+  // Both families, canonical, ip first, no duplicates.
+  auto both =
+      ParseDaemonConfig("host: {ip: 10.0.0.5, ips: [\"FD00:0::5\", 10.0.0.5, \"[fd00::6]\"]}\n");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->host.ip, "10.0.0.5");
+  EXPECT_EQ(both->host.ips, (std::vector<std::string>{"10.0.0.5", "fd00::5", "fd00::6"}));
+  auto only_ips = ParseDaemonConfig("host: {ips: [\"fd00::5\"]}\n");
+  ASSERT_TRUE(only_ips.ok());
+  EXPECT_EQ(only_ips->host.ip, "fd00::5");
+  // Bad input names the key.
+  auto name = ParseDaemonConfig("host: {ip: node-1}\n");
+  ASSERT_FALSE(name.ok());
+  EXPECT_NE(name.status().message().find("host.ip"), std::string::npos);
+  auto bad_list = ParseDaemonConfig("host: {ips: fd00::5}\n");
+  ASSERT_FALSE(bad_list.ok());
+  EXPECT_NE(bad_list.status().message().find("host.ips"), std::string::npos);
+  auto bare = ParseDaemonConfig("upload: {listen: \"::1:4005\"}\n");
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.status().message().find("upload.listen"), std::string::npos);
+  EXPECT_NE(bare.status().message().find("[::1]:4005"), std::string::npos);
+}
+
 TEST(DaemonConfigTest, HijackHttps) {
   auto c = ParseDaemonConfig(R"(
 proxy:

@@ -89,8 +89,8 @@ class DaemonImpl : public Daemon {
 
     DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));
     piece::PieceServerOptions po;
-    po.address = piece_addr.first;
-    po.port = piece_addr.second;
+    po.address = piece_addr.host;
+    po.port = piece_addr.port;
     po.max_connections = static_cast<int>(config_.upload.max_connections);
     po.rate_limit_bytes_per_sec = config_.upload.rate_limit;
     po.io_timeout_ms = static_cast<int>(config_.download.piece_timeout.count());
@@ -114,6 +114,8 @@ class DaemonImpl : public Daemon {
     // The upload service (and its port) before the local one: a download started from the
     // local API may announce this host, which needs the RPC port.
     upload_service_ = std::make_unique<UploadService>(&ctx_, tasks_.get());
+    DF_RETURN_IF_ERROR(
+        net::CheckListenAddress(config_.upload.rpc_listen).Annotate("upload.rpcListen"));
     grpc::ServerBuilder upload;
     int rpc_port = 0;
     upload.AddListeningPort(config_.upload.rpc_listen, grpc::InsecureServerCredentials(),
@@ -121,7 +123,8 @@ class DaemonImpl : public Daemon {
     upload.RegisterService(upload_service_.get());
     upload_server_ = upload.BuildAndStart();
     if (!upload_server_ || rpc_port == 0) {
-      return Unavailable("cannot listen on upload.rpcListen " + config_.upload.rpc_listen);
+      return Unavailable("cannot listen on upload.rpcListen " + config_.upload.rpc_listen +
+                         ": address in use or not available on this host");
     }
     rpc_port_ = static_cast<uint16_t>(rpc_port);
 
@@ -139,8 +142,7 @@ class DaemonImpl : public Daemon {
     }
     if (!config_.metrics.listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto maddr, SplitHostPort(config_.metrics.listen));
-      DF_ASSIGN_OR_RETURN(status_server_,
-                          StartHttpStatusServer(maddr.first, maddr.second, registry_));
+      DF_ASSIGN_OR_RETURN(status_server_, StartHttpStatusServer(maddr.host, maddr.port, registry_));
     }
     StartManager();
     if (scheduler_->enabled()) {
@@ -281,6 +283,9 @@ class DaemonImpl : public Daemon {
     h->set_id(ctx_.host_id);
     h->set_hostname(config_.host.hostname);
     h->set_ip(config_.host.ip);
+    for (const std::string& ip : config_.host.ips) {
+      h->add_ips(ip);
+    }
     h->set_piece_port(piece_server_->port());
     h->set_rpc_port(rpc_port_);
     h->set_type(config_.seed_peer.enable ? sched::HOST_TYPE_SEED : sched::HOST_TYPE_NORMAL);

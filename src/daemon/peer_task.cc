@@ -279,8 +279,12 @@ void PeerTask::ParentWorker(Swarm* s, int index) {
   auto piece_timeout = static_cast<int>(cfg.piece_timeout.count());
   Status error;
   bool corrupt = false;
+  std::vector<std::string> ips(info.ips().begin(), info.ips().end());
+  if (ips.empty()) {
+    ips.push_back(info.ip());
+  }
   auto conn =
-      piece::ConnectPiece(info.ip(), static_cast<uint16_t>(info.piece_port()), 3000, piece_timeout);
+      piece::ConnectPiece(ips, static_cast<uint16_t>(info.piece_port()), 3000, piece_timeout);
   if (!conn.ok()) {
     error = conn.status();
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/rpc/status.h"
 
@@ -29,8 +30,7 @@ std::vector<std::string> Addresses(const mgr::ListSchedulersResponse& resp) {
     if (s.ip().empty() || s.port() == 0 || s.port() > 65535) {
       continue;
     }
-    std::string host = s.ip().find(':') != std::string::npos ? "[" + s.ip() + "]" : s.ip();
-    out.push_back(host + ":" + std::to_string(s.port()));
+    out.push_back(net::JoinHostPort(s.ip(), static_cast<uint16_t>(s.port())));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

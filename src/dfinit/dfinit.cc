@@ -319,34 +319,77 @@ std::string TomlString(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// One [host."URL"] entry of a hosts.toml: its keys as "key = value" lines, in order, and the
+// value of its X-Dragonfly-Registry header (a TOML string; empty = none).
+struct HostEntry {
+  std::string url;
+  std::vector<std::string> lines;
+  std::string registry_header;
+};
+
+// The hosts, in containerd's try order. containerd's TOML parser (go-toml v1) cannot read a
+// table header whose quoted key holds ']' ([host."http://[::1]:65001"]), and it orders inline
+// tables at random: when a URL has an IPv6 literal, only the first host (the mirror) is written,
+// as an inline table under [host]; the top-level `server` (tried after every [host]) stands in
+// for the rest.
+std::string RenderHosts(const std::vector<HostEntry>& hosts) {
+  bool inline_tables = std::any_of(hosts.begin(), hosts.end(), [](const HostEntry& h) {
+    return h.url.find(']') != std::string::npos;
+  });
+  std::string out;
+  if (inline_tables && !hosts.empty()) {
+    const HostEntry& h = hosts.front();
+    std::string body;
+    for (const std::string& line : h.lines) {
+      body += (body.empty() ? "" : ", ") + line;
+    }
+    if (!h.registry_header.empty()) {
+      body += ", header = { X-Dragonfly-Registry = [" + h.registry_header + "] }";
+    }
+    return out + "[host]\n  " + TomlString(h.url) + " = { " + body + " }\n";
+  }
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const std::string key = "host." + TomlString(hosts[i].url);
+    out += (i > 0 ? "\n[" : "[") + key + "]\n";
+    for (const std::string& line : hosts[i].lines) {
+      out += "  " + line + "\n";
+    }
+    if (!hosts[i].registry_header.empty()) {
+      out +=
+          "  [" + key + ".header]\n    X-Dragonfly-Registry = [" + hosts[i].registry_header + "]\n";
+    }
+  }
+  return out;
+}
+
+const char kCapabilities[] = "capabilities = [\"pull\", \"resolve\"]";
+
+}  // namespace
+
 std::string RenderHostsToml(const Registry& registry, const std::string& mirror) {
-  const std::string m = TomlString(mirror);
   const std::string s = TomlString(registry.server);
-  std::string tls;
+  std::vector<std::string> tls;
   if (!registry.ca.empty()) {
-    tls += "ca = " + TomlString(registry.ca) + "\n";
+    tls.push_back("ca = " + TomlString(registry.ca));
   }
   if (registry.skip_verify) {
-    tls += "skip_verify = true\n";
+    tls.push_back("skip_verify = true");
   }
   std::string out = kGeneratedBy;
   out += "# " + registry.host + ": pulled through the Dragonfly dfdaemon registry mirror,\n";
   out += "# which fetches " + registry.server + " (named by the X-Dragonfly-Registry header);\n";
   out += "# if the mirror fails, containerd pulls from the registry itself.\n";
-  out += "server = " + s + "\n" + tls + "\n";
-  out += "[host." + m + "]\n";
-  out += "  capabilities = [\"pull\", \"resolve\"]\n";
-  out += "  [host." + m + ".header]\n";
-  out += "    X-Dragonfly-Registry = [" + s + "]\n\n";
-  out += "[host." + s + "]\n";
-  out += "  capabilities = [\"pull\", \"resolve\"]\n";
-  if (!tls.empty()) {
-    std::istringstream lines(tls);
-    for (std::string line; std::getline(lines, line);) {
-      out += "  " + line + "\n";
-    }
+  out += "server = " + s + "\n";
+  for (const std::string& line : tls) {
+    out += line + "\n";
   }
-  return out;
+  out += "\n";
+  HostEntry via_mirror{mirror, {kCapabilities}, s};
+  HostEntry direct{registry.server, {kCapabilities}, ""};
+  direct.lines.insert(direct.lines.end(), tls.begin(), tls.end());
+  return out + RenderHosts({via_mirror, direct});
 }
 
 std::string RenderDefaultHostsToml(const std::string& mirror) {
@@ -356,9 +399,7 @@ std::string RenderDefaultHostsToml(const std::string& mirror) {
       "# registry mirror, which finds the upstream from the ns= query containerd adds (scheme:\n"
       "# the dfdaemon's proxy.registryMirror.nsScheme); if the mirror fails, containerd pulls\n"
       "# from the registry itself.\n";
-  out += "[host." + TomlString(mirror) + "]\n";
-  out += "  capabilities = [\"pull\", \"resolve\"]\n";
-  return out;
+  return out + RenderHosts({{mirror, {kCapabilities}, ""}});
 }
 
 std::string RenderRegistriesConf(const std::vector<Registry>& registries,

@@ -125,6 +125,26 @@ TEST_F(DfinitTest, HostsTomlWithCa) {
                 "  skip_verify = true\n");
 }
 
+// containerd's TOML parser cannot read [host."http://[::1]:65001"] and orders inline tables at
+// random: with an IPv6 literal the mirror is the one inline [host]; `server` is the fallback.
+TEST_F(DfinitTest, HostsTomlWithIPv6Literals) {
+  auto r = ParseRegistry("[fd00::5]:5000=https://[fd00::5]:5000");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const std::string toml = RenderHostsToml(*r, "http://[::1]:65001");
+  EXPECT_EQ(toml.substr(toml.find("server =")),
+            "server = \"https://[fd00::5]:5000\"\n"
+            "\n"
+            "[host]\n"
+            "  \"http://[::1]:65001\" = { capabilities = [\"pull\", \"resolve\"], header = { "
+            "X-Dragonfly-Registry = [\"https://[fd00::5]:5000\"] } }\n");
+  EXPECT_EQ(toml.find("[host.\""), std::string::npos);
+  const std::string def = RenderDefaultHostsToml("http://[::1]:65001");
+  EXPECT_NE(def.find("[host]\n  \"http://[::1]:65001\" = { capabilities = [\"pull\", "
+                     "\"resolve\"] }\n"),
+            std::string::npos)
+      << def;
+}
+
 TEST_F(DfinitTest, HostsTomlDockerHubAndDefault) {
   auto r = ParseRegistry("docker.io");
   ASSERT_TRUE(r.ok());

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/net.h"
 
 namespace df::manager {
 namespace {
@@ -117,6 +118,14 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
 StatusOr<ManagerConfig> FromNode(const YAML::Node& root) {
   ManagerConfig c;
   DF_RETURN_IF_ERROR(ParseRoot(root, &c));
+  DF_RETURN_IF_ERROR(
+      net::SplitHostPort(c.server.rest_listen).status().Annotate("config key 'server.rest.addr'"));
+  DF_RETURN_IF_ERROR(
+      net::SplitHostPort(c.server.grpc_listen).status().Annotate("config key 'server.grpc.addr'"));
+  if (!c.metrics_listen.empty()) {
+    DF_RETURN_IF_ERROR(
+        net::SplitHostPort(c.metrics_listen).status().Annotate("config key 'metrics.addr'"));
+  }
   if (c.server.name.empty()) {
     char host[256] = "manager";
     ::gethostname(host, sizeof(host) - 1);

@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/keepalive.h"
 
@@ -154,10 +155,14 @@ grpc::Status ManagerService::KeepAlive(
     return {grpc::StatusCode::INVALID_ARGUMENT,
             "hostname, ip and port are required; idc and location at most 191 characters"};
   }
+  StatusOr<std::string> ip = net::CanonicalIp(req.ip());
+  if (!ip.ok()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "ip: " + ip.status().message()};
+  }
   ComponentRow c;
   c.type = req.source_type() == mgr::SOURCE_TYPE_SCHEDULER ? "scheduler" : "seed_peer";
   c.hostname = req.hostname();
-  c.ip = req.ip();
+  c.ip = *ip;
   c.port = static_cast<int>(req.port());
   c.piece_port = static_cast<int>(req.piece_port());
   c.idc = req.idc();
@@ -210,14 +215,15 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
     return s;
   }
   response->set_refresh_interval_ms(30000);
-  if (request->rpc_port() > 0 && request->rpc_port() < 65536 && !request->ip().empty() &&
-      request->ip().size() <= 64 && !request->hostname().empty() &&
-      request->hostname().size() <= 191 && request->idc().size() <= 191 &&
-      request->location().size() <= 191 && request->piece_port() < 65536) {
+  StatusOr<std::string> peer_ip = net::CanonicalIp(request->ip());
+  if (request->rpc_port() > 0 && request->rpc_port() < 65536 && peer_ip.ok() &&
+      !request->hostname().empty() && request->hostname().size() <= 191 &&
+      request->idc().size() <= 191 && request->location().size() <= 191 &&
+      request->piece_port() < 65536) {
     ComponentRow peer;
     peer.type = "peer";
     peer.hostname = request->hostname();
-    peer.ip = request->ip();
+    peer.ip = *peer_ip;
     peer.port = static_cast<int>(request->rpc_port());
     peer.piece_port = static_cast<int>(request->piece_port());
     peer.idc = request->idc();

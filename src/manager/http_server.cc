@@ -51,9 +51,9 @@ std::string UrlDecode(const std::string& s) {
 
 class Server : public HttpServer {
  public:
-  Server(net::Fd listener, uint16_t port, const HttpRouter* router, uint64_t max_body,
+  Server(net::Listener listener, const HttpRouter* router, uint64_t max_body,
          uint32_t max_connections)
-      : port_(port), router_(router), max_body_(max_body) {
+      : port_(listener.port()), router_(router), max_body_(max_body) {
     net::ConnectionAcceptor::Options o;
     o.name = "manager REST";
     o.max_connections = max_connections;
@@ -230,11 +230,10 @@ HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
 StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen,
                                                       const HttpRouter* router, uint64_t max_body,
                                                       uint32_t max_connections) {
-  DF_ASSIGN_OR_RETURN(auto addr, net::SplitHostPort(listen));
-  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(addr.first, addr.second, 512));
-  DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(fd.get()));
+  DF_ASSIGN_OR_RETURN(net::HostPort addr, net::SplitHostPort(listen));
+  DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(addr.host, addr.port, 512));
   return std::unique_ptr<HttpServer>(
-      std::make_unique<Server>(std::move(fd), port, router, max_body, max_connections));
+      std::make_unique<Server>(std::move(listener), router, max_body, max_connections));
 }
 
 }  // namespace df::manager

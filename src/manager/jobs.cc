@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "dragonfly/common/net.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
@@ -40,8 +41,8 @@ std::string GrpcError(const grpc::Status& s) {
 }
 
 std::unique_ptr<dfd::DfdaemonUpload::Stub> StubFor(const Target& t) {
-  auto channel =
-      grpc::CreateChannel(t.ip + ":" + std::to_string(t.port), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(net::JoinHostPort(t.ip, static_cast<uint16_t>(t.port)),
+                                     grpc::InsecureChannelCredentials());
   return dfd::DfdaemonUpload::NewStub(channel);
 }
 
@@ -364,8 +365,10 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   if (job.type == "preheat" && a.contains("ips") && a["ips"].is_array() && !a["ips"].empty()) {
     std::vector<Target> chosen;
     for (const auto& t : normal) {
+      StatusOr<std::string> target_ip = net::CanonicalIp(t.ip);
       for (const auto& ip : a["ips"]) {
-        if (ip == t.ip) {
+        StatusOr<std::string> wanted = net::CanonicalIp(ip.get<std::string>());
+        if (ip == t.ip || (wanted.ok() && target_ip.ok() && *wanted == *target_ip)) {
           chosen.push_back(t);
           break;
         }

@@ -45,8 +45,8 @@ class ManagerImpl : public Manager {
     jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_);
     if (!config_.metrics_listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto m, net::SplitHostPort(config_.metrics_listen));
-      DF_ASSIGN_OR_RETURN(status_, StartHttpStatusServer(m.first, m.second, registry_));
-      spdlog::info("metrics listening on {}:{}", m.first, status_->port());
+      DF_ASSIGN_OR_RETURN(status_, StartHttpStatusServer(m.host, m.port, registry_));
+      spdlog::info("metrics listening on {}", net::JoinHostPort(m.host, status_->port()));
     }
     api_.store = store_.get();
     api_.jobs = jobs_.get();
@@ -59,9 +59,8 @@ class ManagerImpl : public Manager {
     service_ = std::make_unique<ManagerService>(store_.get(), config_);
     grpc::ServerBuilder builder;
     int port = 0;
-    std::string host =
-        addr.first.find(':') != std::string::npos ? "[" + addr.first + "]" : addr.first;
-    builder.AddListeningPort(host + ":" + std::to_string(addr.second),
+    DF_RETURN_IF_ERROR(net::CheckListenAddress(config_.server.grpc_listen));
+    builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port),
                              grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service_.get());
     grpc_ = builder.BuildAndStart();

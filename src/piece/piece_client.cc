@@ -148,9 +148,12 @@ class Connection final : public PieceConnection {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<PieceConnection>> ConnectPiece(const std::string& ip, uint16_t port,
-                                                        int connect_timeout_ms, int io_timeout_ms) {
-  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Connect(ip, port, connect_timeout_ms));
+StatusOr<std::unique_ptr<PieceConnection>> ConnectPiece(const std::vector<std::string>& ips,
+                                                        uint16_t port, int connect_timeout_ms,
+                                                        int io_timeout_ms) {
+  net::ConnectOptions o;
+  o.timeout_ms = connect_timeout_ms;
+  DF_ASSIGN_OR_RETURN(net::Fd fd, net::ConnectAny(ips, port, o));
   net::SetBufferSizes(fd.get(), kSocketBufferBytes);
   net::SetTimeouts(fd.get(), io_timeout_ms);
   return std::unique_ptr<PieceConnection>(new Connection(std::move(fd), io_timeout_ms));

@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -46,11 +45,11 @@ void SetSocketOptions(int fd, int io_timeout_ms) {
 
 class Server final : public PieceServer {
  public:
-  Server(PieceServerOptions options, net::Fd listener, net::Fd wake, uint16_t port)
+  Server(PieceServerOptions options, net::Listener listener, net::Fd wake)
       : options_(std::move(options)),
         listener_(std::move(listener)),
         wake_(std::move(wake)),
-        port_(port) {
+        port_(listener_.port()) {
     if (options_.rate_limit_bytes_per_sec > 0) {
       bucket_ = std::make_unique<TokenBucket>(options_.rate_limit_bytes_per_sec);
     }
@@ -97,31 +96,27 @@ class Server final : public PieceServer {
     for (auto& c : conns) {
       c->thread.join();
     }
-    listener_.Reset();
+    listener_.Close();
   }
 
   void AcceptLoop() {
     while (!stop_.stopped()) {
-      pollfd p[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
-      int rc = ::poll(p, 2, kReapIntervalMs);
+      StatusOr<net::Fd> conn = listener_.Accept(kReapIntervalMs, wake_.get());
       Reap();
-      if (rc <= 0 || (p[1].revents & POLLIN) != 0 || (p[0].revents & POLLIN) == 0) {
+      if (!conn.ok()) {
+        stop_.WaitFor(std::chrono::milliseconds(100));  // e.g. EMFILE: do not spin
         continue;
       }
-      net::Fd conn(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-      if (!conn.valid()) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-          stop_.WaitFor(std::chrono::milliseconds(100));  // e.g. EMFILE: do not spin
-        }
+      if (!conn->valid()) {
         continue;
       }
-      SetSocketOptions(conn.get(), options_.io_timeout_ms);
+      SetSocketOptions(conn->get(), options_.io_timeout_ms);
       if (active_.load() < options_.max_connections) {
         ++active_;
-        Spawn(std::move(conn), false);
+        Spawn(std::move(conn).value(), false);
       } else if (busy_.load() < kMaxBusyThreads) {
         ++busy_;
-        Spawn(std::move(conn), true);
+        Spawn(std::move(conn).value(), true);
       }
     }
   }
@@ -166,7 +161,7 @@ class Server final : public PieceServer {
   }
 
   const PieceServerOptions options_;
-  net::Fd listener_;
+  net::Listener listener_;
   net::Fd wake_;  // eventfd: wakes the accept loop on Stop()
   const uint16_t port_;
   std::unique_ptr<TokenBucket> bucket_;
@@ -186,15 +181,14 @@ StatusOr<std::unique_ptr<PieceServer>> StartPieceServer(PieceServerOptions optio
   if (options.max_connections < 0) {
     return InvalidArgument("max_connections must be >= 0");
   }
-  DF_ASSIGN_OR_RETURN(net::Fd listener, net::Listen(options.address, options.port));
-  net::SetBufferSizes(listener.get(), kSocketBufferBytes);  // inherited by accepted sockets
-  DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(listener.get()));
+  DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(options.address, options.port));
+  listener.SetBufferSizes(kSocketBufferBytes);  // inherited by accepted sockets
   net::Fd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) {
     return ErrnoError("eventfd", errno);
   }
   return std::unique_ptr<PieceServer>(
-      new Server(std::move(options), std::move(listener), std::move(wake), port));
+      new Server(std::move(options), std::move(listener), std::move(wake)));
 }
 
 }  // namespace df::piece

@@ -64,7 +64,7 @@ class PieceServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<PieceConnection> Connect() {
-    auto c = ConnectPiece("127.0.0.1", server_->port(), 2000, 5000);
+    auto c = ConnectPiece({"127.0.0.1"}, server_->port(), 2000, 5000);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(*c) : nullptr;
   }
@@ -383,24 +383,20 @@ TEST_F(BadRequestTest, UnknownTypeAndEmptyTaskId) {
 }
 
 TEST(PieceClientTest, RejectsBadTaskIdLocally) {
-  net::Fd listener;
-  auto l = net::Listen("127.0.0.1", 0);
+  auto l = net::Listener::Open("127.0.0.1", 0);
   ASSERT_TRUE(l.ok());
-  auto port = net::LocalPort(l->get());
-  ASSERT_TRUE(port.ok());
-  auto c = ConnectPiece("127.0.0.1", *port, 2000, 2000);
+  auto c = ConnectPiece({"127.0.0.1"}, l->port(), 2000, 2000);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ((*c)->RequestPiece("", 0).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ((*c)->RequestMap(std::string(256, 'a'), 0, 0).code(), StatusCode::kInvalidArgument);
 }
 
 TEST(PieceClientTest, ConnectRefused) {
-  auto l = net::Listen("127.0.0.1", 0);
+  auto l = net::Listener::Open("127.0.0.1", 0);
   ASSERT_TRUE(l.ok());
-  auto port = net::LocalPort(l->get());
-  ASSERT_TRUE(port.ok());
-  l->Reset();  // nothing listens there any more
-  EXPECT_FALSE(ConnectPiece("127.0.0.1", *port, 2000, 2000).ok());
+  uint16_t port = l->port();
+  l->Close();  // nothing listens there any more
+  EXPECT_FALSE(ConnectPiece({"127.0.0.1"}, port, 2000, 2000).ok());
 }
 
 }  // namespace

@@ -35,6 +35,9 @@ Status ReadHost(const YAML::Node& n, HostIdentity* h) {
   DF_RETURN_IF_ERROR(config::CheckKeys(n, "host", {"hostname", "ip", "idc", "location"}));
   DF_RETURN_IF_ERROR(config::Read(n, "host", "hostname", &h->hostname));
   DF_RETURN_IF_ERROR(config::Read(n, "host", "ip", &h->ip));
+  if (!h->ip.empty()) {
+    DF_ASSIGN_OR_RETURN(h->ip, net::CanonicalIp(h->ip).Annotate("config key 'host.ip'"));
+  }
   DF_RETURN_IF_ERROR(config::Read(n, "host", "idc", &h->idc));
   DF_RETURN_IF_ERROR(config::Read(n, "host", "location", &h->location));
   return Status::Ok();
@@ -111,27 +114,6 @@ StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allo
     return root.status();
   }
   return ParseSchedulerConfig(*root);
-}
-
-StatusOr<HostPort> SplitHostPort(const std::string& address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return InvalidArgument("address '" + address + "' must be HOST:PORT");
-  }
-  HostPort hp;
-  hp.host = address.substr(0, colon);
-  if (hp.host.size() >= 2 && hp.host.front() == '[' && hp.host.back() == ']') {
-    hp.host = hp.host.substr(1, hp.host.size() - 2);
-  }
-  const char* first = address.data() + colon + 1;
-  const char* last = address.data() + address.size();
-  unsigned port = 0;
-  auto [ptr, ec] = std::from_chars(first, last, port);
-  if (first == last || ec != std::errc() || ptr != last || port > 65535 || hp.host.empty()) {
-    return InvalidArgument("address '" + address + "' must be HOST:PORT");
-  }
-  hp.port = static_cast<uint16_t>(port);
-  return hp;
 }
 
 }  // namespace df::scheduler

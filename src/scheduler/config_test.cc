@@ -112,18 +112,5 @@ TEST(SchedulerConfigTest, MissingFile) {
   std::remove(path.c_str());
 }
 
-TEST(SchedulerConfigTest, SplitHostPort) {
-  auto hp = SplitHostPort("127.0.0.1:8002");
-  ASSERT_TRUE(hp.ok());
-  EXPECT_EQ(hp->host, "127.0.0.1");
-  EXPECT_EQ(hp->port, 8002);
-  hp = SplitHostPort("[::1]:0");
-  ASSERT_TRUE(hp.ok());
-  EXPECT_EQ(hp->host, "::1");
-  EXPECT_FALSE(SplitHostPort("host:").ok());
-  EXPECT_FALSE(SplitHostPort("host:70000").ok());
-  EXPECT_FALSE(SplitHostPort(":80").ok());
-}
-
 }  // namespace
 }  // namespace df::scheduler

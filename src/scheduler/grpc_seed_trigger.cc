@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "dragonfly/common/net.h"
 #include "dragonfly/scheduler/seed_trigger.h"
 
 namespace df::scheduler {
@@ -31,9 +32,8 @@ class GrpcSeedTrigger final : public SeedTrigger {
 
   void Trigger(const dragonfly::api::scheduler::Host& host, const std::string& peer_id,
                const dragonfly::api::scheduler::TaskSpec& spec, Done done) override {
-    std::string target =
-        host.ip().find(':') != std::string::npos ? "[" + host.ip() + "]" : host.ip();
-    target += ":" + std::to_string(host.rpc_port());
+    // host.ip: the address of the family the seed reached the scheduler over.
+    std::string target = net::JoinHostPort(host.ip(), static_cast<uint16_t>(host.rpc_port()));
     auto* call = new Call;
     call->req.set_peer_id(peer_id);
     *call->req.mutable_task() = spec;

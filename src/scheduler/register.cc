@@ -200,7 +200,12 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
       api::Parent* out = r.add_parents();
       out->set_peer_id(p->id);
       out->set_host_id(h.info.id());
-      out->set_ip(h.info.ip());
+      std::vector<std::string> ips(h.info.ips().begin(), h.info.ips().end());
+      OrderByFamily(&ips, host.reached_over);
+      out->set_ip(ips.front());
+      for (std::string& ip : ips) {
+        out->add_ips(std::move(ip));
+      }
       out->set_piece_port(h.info.piece_port());
       out->set_host_type(h.info.type());
     }

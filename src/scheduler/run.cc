@@ -37,11 +37,12 @@ Status RunScheduler(const SchedulerConfig& config) {
   if (!config.metrics_listen.empty()) {
     DF_ASSIGN_OR_RETURN(HostPort m, SplitHostPort(config.metrics_listen));
     DF_ASSIGN_OR_RETURN(status_server, StartHttpStatusServer(m.host, m.port, registry));
-    spdlog::info("metrics listening on {}:{}", m.host, status_server->port());
+    spdlog::info("metrics listening on {}", net::JoinHostPort(m.host, status_server->port()));
   }
-  std::printf("scheduler listening on %s:%u\n", listen.host.c_str(), server->port());
+  const std::string where = net::JoinHostPort(listen.host, server->port());
+  std::printf("scheduler listening on %s\n", where.c_str());
   std::fflush(stdout);
-  spdlog::info("scheduler listening on {}:{}", listen.host, server->port());
+  spdlog::info("scheduler listening on {}", where);
 
   sigset_t set = TerminationSignals();
   int sig = 0;

@@ -1,11 +1,7 @@
 #include "dragonfly/scheduler/service.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
-#include <string_view>
 #include <utility>
 
 #include "dragonfly/rpc/status.h"
@@ -50,33 +46,15 @@ std::string AdvertisedIp(const SchedulerConfig& config) {
     return config.host.ip;
   }
   StatusOr<HostPort> listen = SplitHostPort(config.listen);
-  if (listen.ok() && listen->host != "0.0.0.0" && listen->host != "::") {
-    return listen->host;
-  }
-  std::string ip = "127.0.0.1";
-  ifaddrs* addrs = nullptr;
-  if (getifaddrs(&addrs) == 0) {
-    for (ifaddrs* a = addrs; a != nullptr; a = a->ifa_next) {
-      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) {
-        continue;
-      }
-      char buf[INET_ADDRSTRLEN] = {};
-      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
-      if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf)) != nullptr &&
-          std::string_view(buf).substr(0, 4) != "127.") {
-        ip = buf;
-        break;
-      }
-    }
-    freeifaddrs(addrs);
-  }
-  return ip;
+  std::vector<std::string> ips = net::AdvertisedAddresses(listen.ok() ? listen->host : "");
+  return ips.empty() ? "127.0.0.1" : ips.front();
 }
 
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
                                                          const api::AnnounceHostRequest* req,
                                                          api::AnnounceHostResponse* resp) {
-  return Finish(ctx, [&] { return Assign(state_->AnnounceHost(*req), resp); });
+  return Finish(
+      ctx, [&] { return Assign(state_->AnnounceHost(*req, net::PeerFamily(ctx->peer())), resp); });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContext* ctx,
@@ -106,7 +84,7 @@ grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContex
 StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
     std::unique_ptr<SeedTrigger> trigger) {
-  DF_RETURN_IF_ERROR(SplitHostPort(config.listen).status());
+  DF_RETURN_IF_ERROR(net::CheckListenAddress(config.listen).Annotate("server.listen"));
   std::unique_ptr<SchedulerServer> s(new SchedulerServer);
   s->registry_ = std::move(registry);
   if (s->registry_) {
@@ -124,7 +102,8 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {
-    return Unavailable("scheduler cannot listen on " + config.listen);
+    return Unavailable("scheduler cannot listen on " + config.listen +
+                       ": address in use or not available on this host");
   }
   s->port_ = static_cast<uint16_t>(port);
   s->gc_thread_ = std::thread([p = s.get()] { p->GcLoop(); });

@@ -1,5 +1,6 @@
 #include "dragonfly/scheduler/state.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -11,8 +12,40 @@ namespace df::scheduler {
 namespace {
 
 constexpr double kThroughputAlpha = 0.3;  // EWMA weight of the newest sample
+constexpr int kMaxHostIps = 8;
+
+// The host's announced addresses (ip, then ips), canonical, without duplicates, those of the
+// family it reached us over first.
+StatusOr<std::vector<std::string>> HostAddresses(const api::Host& info, net::Family reached_over) {
+  if (info.ips_size() > kMaxHostIps) {
+    return InvalidArgument("host " + info.id() + " announces more than " +
+                           std::to_string(kMaxHostIps) + " addresses");
+  }
+  std::vector<std::string> ips;
+  auto add = [&](const std::string& raw) -> Status {
+    DF_ASSIGN_OR_RETURN(std::string ip, net::CanonicalIp(raw).Annotate("host " + info.id()));
+    if (std::find(ips.begin(), ips.end(), ip) == ips.end()) {
+      ips.push_back(std::move(ip));
+    }
+    return Status::Ok();
+  };
+  DF_RETURN_IF_ERROR(add(info.ip()));
+  for (const std::string& ip : info.ips()) {
+    DF_RETURN_IF_ERROR(add(ip));
+  }
+  OrderByFamily(&ips, reached_over);
+  return ips;
+}
 
 }  // namespace
+
+void OrderByFamily(std::vector<std::string>* ips, net::Family first) {
+  if (first == net::Family::kAny) {
+    return;
+  }
+  std::stable_partition(ips->begin(), ips->end(),
+                        [&](const std::string& ip) { return net::LiteralFamily(ip) == first; });
+}
 
 const char* PhaseName(Phase p) {
   switch (p) {
@@ -35,8 +68,12 @@ uint32_t SchedulerState::Impl::SlotsOf(const HostEntry& h) const {
 }
 
 bool SchedulerState::Impl::IsBlocked(const HostEntry& h) const {
-  return !blocked_hosts.empty() &&
-         (blocked_hosts.count(h.info.hostname()) > 0 || blocked_hosts.count(h.info.ip()) > 0);
+  if (blocked_hosts.empty()) {
+    return false;
+  }
+  return blocked_hosts.count(h.info.hostname()) > 0 ||
+         std::any_of(h.info.ips().begin(), h.info.ips().end(),
+                     [&](const std::string& ip) { return blocked_hosts.count(ip) > 0; });
 }
 
 bool SchedulerState::Impl::HasSource(const PeerEntry& p) {
@@ -202,25 +239,32 @@ uint64_t SchedulerState::cluster_config_version() const {
 }
 
 StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
-    const api::AnnounceHostRequest& req) {
-  const api::Host& info = req.host();
+    const api::AnnounceHostRequest& req, net::Family reached_over) {
+  api::Host info = req.host();
   if (info.id().empty() || info.ip().empty()) {
     return InvalidArgument("host id and ip are required");
+  }
+  DF_ASSIGN_OR_RETURN(std::vector<std::string> ips, HostAddresses(info, reached_over));
+  info.set_ip(ips.front());
+  info.clear_ips();
+  for (std::string& ip : ips) {
+    info.add_ips(std::move(ip));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto [it, inserted] = impl_->hosts.try_emplace(info.id());
   HostEntry& h = it->second;
   if (inserted) {
-    spdlog::info("host announced id={} ip={} type={}", info.id(), info.ip(),
+    spdlog::info("host announced id={} ips={} type={}", info.id(), fmt::join(info.ips(), ","),
                  info.type() == api::HOST_TYPE_SEED ? "seed" : "normal");
   }
-  h.info = info;
+  h.info = std::move(info);
+  h.reached_over = reached_over;
   h.load = req.load();
   h.last_announce = impl_->clock->Now();
-  if (info.type() == api::HOST_TYPE_SEED) {
-    impl_->seed_ring.Add(info.id());
+  if (h.info.type() == api::HOST_TYPE_SEED) {
+    impl_->seed_ring.Add(h.info.id());
   } else {
-    impl_->seed_ring.Remove(info.id());
+    impl_->seed_ring.Remove(h.info.id());
   }
   impl_->UpdateGauges();
   api::AnnounceHostResponse resp;

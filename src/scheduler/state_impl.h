@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/scheduler/hash_ring.h"
 #include "dragonfly/scheduler/state.h"
 
@@ -16,7 +17,10 @@ namespace df::scheduler {
 using TimePoint = Clock::TimePoint;
 
 struct HostEntry {
-  api::Host info;
+  api::Host info;  // info.ips (never empty) in the order to hand out; info.ip is the first
+  // The family the host reached the scheduler over: its peers get parents' addresses of this
+  // family first (kAny when unknown).
+  net::Family reached_over = net::Family::kAny;
   api::HostLoad load;
   TimePoint last_announce;
   double throughput_bps = 0;  // EWMA of bytes/busy time reported by children of this host
@@ -24,6 +28,9 @@ struct HostEntry {
   uint32_t children = 0;  // parent edges whose parent peer is on this host
   std::unordered_set<std::string> peers;
 };
+
+// Moves the addresses of family `first` to the front, keeping the order within each family.
+void OrderByFamily(std::vector<std::string>* ips, net::Family first);
 
 enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
 

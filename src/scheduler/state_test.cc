@@ -115,6 +115,53 @@ TEST_F(StateTest, SeedChosenByConsistentHashIsStableAndSpread) {
   }
 }
 
+// A dual-stack parent is handed out with the family the requesting host reached the scheduler
+// over first; the seed is triggered at the address of the family it reached us over.
+TEST_F(StateTest, ParentAddressesInTheRequestersFamilyFirst) {
+  auto dual = [](const std::string& id, bool seed, const std::string& v4, const std::string& v6) {
+    api::AnnounceHostRequest r = HostReq(id, seed);
+    r.mutable_host()->set_ip(v4);
+    r.mutable_host()->add_ips(v4);
+    r.mutable_host()->add_ips(v6);
+    return r;
+  };
+  ASSERT_TRUE(
+      state_->AnnounceHost(dual("S", true, "10.0.0.1", "FD00::1"), net::Family::kIPv6).ok());
+  ASSERT_TRUE(
+      state_->AnnounceHost(dual("A", false, "10.0.0.2", "fd00::2"), net::Family::kIPv6).ok());
+  ASSERT_TRUE(
+      state_->AnnounceHost(dual("B", false, "10.0.0.3", "fd00::3"), net::Family::kIPv4).ok());
+  EXPECT_EQ(Register("A", "a").action(), api::ACTION_RETRY);
+  ASSERT_EQ(calls_.size(), 1u);
+  EXPECT_EQ(calls_[0].host.ip(), "fd00::1");  // canonical, the family S reached us over
+  calls_[0].done(Status::Ok());
+  EXPECT_EQ(Register("S", calls_[0].peer_id).action(), api::ACTION_BACK_TO_SOURCE);
+
+  auto a = Register("A", "a");
+  ASSERT_EQ(a.action(), api::ACTION_PARENTS);
+  EXPECT_EQ(a.parents(0).ip(), "fd00::1");
+  EXPECT_EQ(std::vector<std::string>(a.parents(0).ips().begin(), a.parents(0).ips().end()),
+            (std::vector<std::string>{"fd00::1", "10.0.0.1"}));
+  auto b = Register("B", "b");
+  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
+  EXPECT_EQ(std::vector<std::string>(b.parents(0).ips().begin(), b.parents(0).ips().end()),
+            (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+}
+
+TEST_F(StateTest, AnnouncedAddressesAreValidated) {
+  api::AnnounceHostRequest name = HostReq("N");
+  name.mutable_host()->add_ips("node-1.example");
+  auto r = state_->AnnounceHost(name);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("node-1.example"), std::string::npos);
+  api::AnnounceHostRequest many = HostReq("M");
+  for (int i = 0; i < 9; ++i) {
+    many.mutable_host()->add_ips("10.0.1." + std::to_string(i));
+  }
+  EXPECT_FALSE(state_->AnnounceHost(many).ok());
+}
+
 TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
   Announce("S", true);
   Announce("A");

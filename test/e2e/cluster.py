@@ -19,6 +19,20 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
+# The loopback address every process of the harness listens on: "127.0.0.1", or "::1" for the
+# IPv6-only runs (test/e2e/isolate.py --ipv6-only sets DF_E2E_HOST).
+LOOPBACK = os.environ.get("DF_E2E_HOST", "127.0.0.1")
+
+
+def url_host(host=None):
+    """The host as it goes into a URL: IPv6 literals in brackets."""
+    host = LOOPBACK if host is None else host
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def hostport(port, host=None):
+    """"host:port" for a config or a URL authority ("[::1]:4000")."""
+    return f"{url_host(host)}:{port}"
 
 
 def read_start_line(proc, pattern, timeout=30.0, log=None):
@@ -111,12 +125,13 @@ class Proc:
 
 
 class Origin(Proc):
-    def __init__(self, workdir, root, tls=None, extra_args=(), name="origin"):
+    def __init__(self, workdir, root, tls=None, extra_args=(), name="origin", bind=None):
+        self.bind = bind or LOOPBACK
         argv = ["python3", os.path.join(ROOT, "tools", "test_origin.py"), "--root", root,
-                "--port", "0", *extra_args]
+                "--port", "0", "--bind", self.bind, *extra_args]
         if tls:
             argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
-        super().__init__(name, argv, workdir, r"origin listening on 127\.0\.0\.1:(\d+)")
+        super().__init__(name, argv, workdir, r"origin listening on .*:(\d+)")
         self.root = root
         self.scheme = "https" if tls else "http"
         self.context = None
@@ -128,8 +143,8 @@ class Origin(Proc):
     def port(self):
         return int(self.match.group(1))
 
-    def url(self, name, host="127.0.0.1"):
-        return f"{self.scheme}://{host}:{self.port}/{name}"
+    def url(self, name, host=None):
+        return f"{self.scheme}://{hostport(self.port, host or self.bind)}/{name}"
 
     def stats(self):
         with urllib.request.urlopen(self.url("_stats", "localhost"), timeout=10,
@@ -150,7 +165,7 @@ class Manager(Proc):
         os.makedirs(self.home, exist_ok=True)
         self.root_password = root_password
         cfg = {
-            "server": {"rest": {"addr": "127.0.0.1:0"}, "grpc": {"addr": "127.0.0.1:0"},
+            "server": {"rest": {"addr": hostport(0)}, "grpc": {"addr": hostport(0)},
                        "name": name},
             "database": database or {"type": "sqlite",
                                      "sqlite": {"path": os.path.join(self.home, "manager.db")}},
@@ -173,7 +188,7 @@ class Manager(Proc):
 
     @property
     def grpc_addr(self):
-        return f"127.0.0.1:{self.match.group(2)}"
+        return hostport(self.match.group(2))
 
     def request(self, method, path, body=None, token=None, headers=None, raw=None):
         """(status, parsed JSON or text, headers) of a REST call."""
@@ -184,7 +199,7 @@ class Manager(Proc):
                                             else None)
         if data is not None:
             h.setdefault("Content-Type", "application/json")
-        req = urllib.request.Request(f"http://127.0.0.1:{self.rest_port}{path}", data=data,
+        req = urllib.request.Request(f"http://{hostport(self.rest_port)}{path}", data=data,
                                      method=method, headers=h)
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
@@ -216,22 +231,26 @@ class Manager(Proc):
 
 
 class Scheduler(Proc):
-    def __init__(self, workdir, extra_yaml=""):
+    def __init__(self, workdir, extra_yaml="", listen_host=None):
+        """listen_host: what server.listen and metrics.listen bind (default LOOPBACK); `addr`
+        names the scheduler with it."""
+        self.listen_host = listen_host or LOOPBACK
         cfg = os.path.join(workdir, "scheduler.yaml")
+        listen = hostport(0, self.listen_host)
         with open(cfg, "w") as f:
-            f.write("server:\n  listen: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\n"
+            f.write(f"server:\n  listen: '{listen}'\nmetrics:\n  listen: '{listen}'\n"
                     + extra_yaml)
         super().__init__("scheduler", [os.path.join(BIN, "scheduler"), "--config", cfg],
-                         workdir, r"scheduler listening on 127\.0\.0\.1:(\d+)")
+                         workdir, r"scheduler listening on .*:(\d+)")
 
     @property
     def addr(self):
-        return f"127.0.0.1:{self.match.group(1)}"
+        return hostport(self.match.group(1), self.listen_host)
 
     def metric(self, name, labels=None):
-        found = re.search(r"metrics listening on [\d.]+:(\d+)", self.logs())
+        found = re.search(r"metrics listening on \S*:(\d+)", self.logs())
         assert found, "the scheduler logged no metrics address"
-        url = f"http://127.0.0.1:{found.group(1)}/metrics"
+        url = f"http://{hostport(found.group(1), self.listen_host)}/metrics"
         with urllib.request.urlopen(url, timeout=10) as r:
             return metric(r.read().decode(), name, labels)
 
@@ -243,13 +262,13 @@ class Daemon(Proc):
         self.socket = os.path.join(self.home, "dfdaemon.sock")
         self.store = os.path.join(self.home, "store")
         cfg = {
-            "host": {"hostname": name, "ip": "127.0.0.1"},
+            "host": {"hostname": name, "ip": LOOPBACK},
             "server": {"socketPath": self.socket},
             "seedPeer": {"enable": seed},
-            "upload": {"listen": "127.0.0.1:0", "rpcListen": "127.0.0.1:0"},
+            "upload": {"listen": hostport(0), "rpcListen": hostport(0)},
             "storage": {"dir": self.store},
-            "metrics": {"listen": "127.0.0.1:0"},
-            "proxy": {"listen": "127.0.0.1:0"},
+            "metrics": {"listen": hostport(0)},
+            "proxy": {"listen": hostport(0)},
             "scheduler": {"addrs": [scheduler_addr] if scheduler_addr else [],
                           "announceInterval": "2s", "rpcTimeout": "2s"},
             "download": {"stallTimeout": "10s", "pieceTimeout": "10s"},
@@ -257,6 +276,8 @@ class Daemon(Proc):
         }
         for section, values in (extra or {}).items():
             cfg.setdefault(section, {}).update(values)
+            for key in [k for k, v in cfg[section].items() if v is None]:
+                del cfg[section][key]  # None: leave the key to the daemon's default
         self.config_path = os.path.join(self.home, "dfdaemon.yaml")
         with open(self.config_path, "w") as f:
             json.dump(cfg, f)  # JSON is YAML
@@ -273,7 +294,7 @@ class Daemon(Proc):
         return int(self.match.group(4))
 
     def metrics(self):
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        url = f"http://{hostport(self.metrics_port)}/metrics"
         with urllib.request.urlopen(url, timeout=10) as r:
             return r.read().decode()
 
@@ -313,25 +334,27 @@ class Cluster:
         self.procs.append(proc)
         return proc.start()
 
-    def origin(self, tls=None, extra_args=()):
-        """tls: (cert, key) paths to serve HTTPS; extra_args go to tools/test_origin.py."""
-        return self.add(Origin(self.dir, self.origin_root, tls, extra_args))
+    def origin(self, tls=None, extra_args=(), bind=None, name="origin"):
+        """tls: (cert, key) paths to serve HTTPS; extra_args go to tools/test_origin.py; bind:
+        the address to listen on (default LOOPBACK)."""
+        return self.add(Origin(self.dir, self.origin_root, tls, extra_args, name=name, bind=bind))
 
     def self_signed_cert(self, name="localhost"):
-        """A self-signed certificate for `name` (and 127.0.0.1); returns (cert, key)."""
+        """A self-signed certificate for `name` (and 127.0.0.1, ::1); returns (cert, key)."""
         cert = os.path.join(self.dir, "tls.crt")
         key = os.path.join(self.dir, "tls.key")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                         "-subj", f"/CN={name}", "-addext",
-                        f"subjectAltName=DNS:{name},IP:127.0.0.1", "-keyout", key, "-out", cert],
+                        f"subjectAltName=DNS:{name},IP:127.0.0.1,IP:::1", "-keyout", key,
+                        "-out", cert],
                        check=True, capture_output=True)
         return cert, key
 
     def manager(self, name="manager", **kw):
         return self.add(Manager(self.dir, name, **kw))
 
-    def scheduler(self, extra_yaml=""):
-        return self.add(Scheduler(self.dir, extra_yaml))
+    def scheduler(self, extra_yaml="", listen_host=None):
+        return self.add(Scheduler(self.dir, extra_yaml, listen_host))
 
     def daemon(self, name, scheduler=None, seed=False, extra=None):
         addr = scheduler.addr if isinstance(scheduler, Scheduler) else scheduler

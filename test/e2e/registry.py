@@ -1,7 +1,8 @@
 """Real OCI registry, token server, containerd and skopeo for registry-mirror end-to-end tests.
 
 Python 3 stdlib only (plus the openssl, docker-registry, containerd, ctr and skopeo programs;
-scripts/install-deps.sh installs them). Every process runs on 127.0.0.1 with files under a temp
+scripts/install-deps.sh installs them). Every process runs on cluster.LOOPBACK (127.0.0.1, or ::1 in
+the IPv6-only runs) with files under a temp
 directory owned by the caller. The process classes follow cluster.Proc's interface (start(),
 kill(sig) -> exit code, logs(), .name, .log, .killed), so they can be added to a cluster.Cluster
 next to the Dragonfly processes, or owned by a RegistryEnv (below) on their own.
@@ -45,9 +46,10 @@ import tarfile
 import tempfile
 import threading
 import time
+import unittest
 import urllib.parse
 
-from cluster import stop_process
+from cluster import LOOPBACK, hostport, stop_process
 
 REGISTRY_BIN = os.environ.get("DF_REGISTRY_BIN", "/usr/bin/docker-registry")
 CONTAINERD_BIN = os.environ.get("DF_CONTAINERD_BIN", "containerd")
@@ -73,11 +75,14 @@ MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LI
 # --------------------------------------------------------------------------------------------
 # small helpers
 
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, release it). Racy:
-    callers that start a server on it retry with a new port when the server fails to bind."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host=None):
+    """A TCP port on `host` (default LOOPBACK) that was free a moment ago (bind port 0, release
+    it). Racy: callers that start a server on it retry with a new port when the server fails to
+    bind."""
+    host = host or LOOPBACK
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
@@ -141,7 +146,8 @@ TLSFiles.ca_dir = property(lambda self: os.path.dirname(self.ca))
 
 
 def make_ca_and_cert(dir, name="localhost"):
-    """Makes an RSA CA and a server certificate signed by it for DNS:localhost, IP:127.0.0.1.
+    """Makes an RSA CA and a server certificate signed by it for DNS:localhost, IP:127.0.0.1,
+    IP:::1.
 
     Returns TLSFiles(ca, cert, key); `.ca_dir` is a directory holding ONLY the CA certificate
     (skopeo --cert-dir treats a *.key next to a *.crt as a client pair), for skopeo --cert-dir
@@ -165,7 +171,7 @@ def make_ca_and_cert(dir, name="localhost"):
         f.write("basicConstraints=CA:FALSE\n"
                 "keyUsage=critical,digitalSignature,keyEncipherment\n"
                 "extendedKeyUsage=serverAuth\n"
-                f"subjectAltName=DNS:{name},DNS:localhost,IP:127.0.0.1\n")
+                f"subjectAltName=DNS:{name},DNS:localhost,IP:127.0.0.1,IP:::1\n")
     _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
           "-CAcreateserial", "-CAserial", os.path.join(private, "ca.srl"), "-days", "3",
           "-sha256", "-extfile", ext, "-out", cert])
@@ -247,8 +253,9 @@ class TokenServer:
         class HTTPD(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
             allow_reuse_address = True
+            address_family = socket.AF_INET6 if ":" in LOOPBACK else socket.AF_INET
 
-        self.httpd = HTTPD(("127.0.0.1", 0), Handler)
+        self.httpd = HTTPD((LOOPBACK, 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name=self.name,
                                        daemon=True)
         self.thread.start()
@@ -275,7 +282,7 @@ class TokenServer:
 
     @property
     def realm(self):
-        return f"http://127.0.0.1:{self.port}/token"
+        return f"http://{hostport(self.port)}/token"
 
     # -- tokens
     def sign(self, claims):
@@ -414,13 +421,17 @@ ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<sta
 
 
 class Registry:
-    """/usr/bin/docker-registry serve CONFIG on 127.0.0.1:<free port>, storage and logs under
-    workdir/<name>. tls: TLSFiles (or (ca, cert, key)) to serve HTTPS; token_server: a started
-    TokenServer to require bearer tokens. The access log (one combined-log line per request,
-    written to the registry's stdout) goes to `.access_log`; the application log to `.log`."""
+    """/usr/bin/docker-registry serve CONFIG on <bind>:<free port> (bind: LOOPBACK unless given),
+    storage and logs under workdir/<name>. tls: TLSFiles (or (ca, cert, key)) to serve HTTPS;
+    token_server: a started TokenServer to require bearer tokens. `host_name`: the name clients
+    use in references instead of the address (e.g. "localhost"). The access log (one
+    combined-log line per request, written to the registry's stdout) goes to `.access_log`; the
+    application log to `.log`."""
 
     def __init__(self, workdir, tls=None, token_server=None, name="registry",
-                 extra_yaml=""):
+                 extra_yaml="", bind=None, host_name=None):
+        self.bind = bind or LOOPBACK
+        self.host_name = host_name
         self.name = name
         self.workdir = os.path.join(workdir, name)
         os.makedirs(self.workdir, exist_ok=True)
@@ -443,7 +454,7 @@ class Registry:
     @property
     def host(self):
         """host:port, as used in image references and containerd's hosts.d directory name."""
-        return f"127.0.0.1:{self.port}"
+        return hostport(self.port, self.host_name or self.bind)
 
     @property
     def url(self):
@@ -488,7 +499,7 @@ class Registry:
             "    uploadpurging:",
             "      enabled: false",
             "http:",
-            f"  addr: 127.0.0.1:{self.port}",
+            f"  addr: {json.dumps(hostport(self.port, self.bind))}",
             f"  secret: {secrets.token_hex(16)}",
             "  draintimeout: 2s",
             "  headers:",
@@ -512,7 +523,7 @@ class Registry:
         self.killed = False
         last = ""
         for _attempt in range(5):
-            self.port = free_port()
+            self.port = free_port(self.bind)
             self._write_config()
             out = open(self.access_log, "ab")
             err = open(self.log, "ab")
@@ -988,7 +999,7 @@ class Containerd:
                   f"  path = {_toml_str(os.path.join(d, 'opt'))}",
                   '[plugins."io.containerd.grpc.v1.cri"]',
                   "  disable_tcp_service = true",
-                  '  stream_server_address = "127.0.0.1"',
+                  f"  stream_server_address = {_toml_str(LOOPBACK)}",
                   '  stream_server_port = "0"',
                   '  [plugins."io.containerd.grpc.v1.cri".cni]',
                   f"    bin_dir = {_toml_str(os.path.join(d, 'cni', 'bin'))}",
@@ -1225,8 +1236,8 @@ class RegistryEnv:
     def token_server(self, **kw):
         return self.add(TokenServer(self.dir, **kw))
 
-    def registry(self, tls=None, token_server=None, name="registry", extra_yaml=""):
-        return self.add(Registry(self.dir, tls, token_server, name, extra_yaml))
+    def registry(self, tls=None, token_server=None, name="registry", extra_yaml="", **kw):
+        return self.add(Registry(self.dir, tls, token_server, name, extra_yaml, **kw))
 
     def containerd(self, name="containerd", **kw):
         return self.add(Containerd(self.dir, name, **kw))
@@ -1250,3 +1261,34 @@ class RegistryEnv:
         if not problems and not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         return problems
+
+
+class ClusterWithRegistryTest(unittest.TestCase):
+    """A test class that owns a cluster.Cluster (`cls.c`) and a RegistryEnv (`cls.env`) for all
+    its tests: subclasses start their processes in `start_processes()` (a classmethod); a failure
+    there stops everything, and tearDownClass reports every process that ended badly."""
+
+    PREFIX = "df-registry-e2e-"
+
+    @classmethod
+    def start_processes(cls):
+        pass
+
+    @classmethod
+    def setUpClass(cls):
+        from cluster import Cluster
+        cls.c = Cluster(prefix=cls.PREFIX + "cluster-")
+        cls.env = RegistryEnv(prefix=cls.PREFIX)
+        try:
+            cls.start_processes()
+        except BaseException:
+            cls.c.stop()
+            cls.env.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        problems = cls.c.stop() + cls.env.stop()
+        if problems:
+            raise AssertionError("\n".join(problems))
+

@@ -10,7 +10,7 @@ import subprocess
 import unittest
 
 import registry as R
-from cluster import BIN, Cluster, wait_for
+from cluster import BIN, wait_for
 
 MIB = 1 << 20
 NEEDED = [R.REGISTRY_BIN, R.CONTAINERD_BIN, R.CTR_BIN, R.SKOPEO_BIN, "runc", "openssl"]
@@ -24,34 +24,23 @@ def p2p_requests(daemon):
 
 @unittest.skipIf(MISSING, f"missing programs: {MISSING} (scripts/install-deps.sh)")
 @unittest.skipIf(os.geteuid() != 0, "containerd needs root")
-class ContainerdMirrorTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = R.RegistryEnv(prefix="df-containerd-e2e-")
-        cls.c = Cluster(prefix="df-containerd-cluster-")
-        try:
-            cls.tls = cls.env.tls()
-            cls.tok = cls.env.token_server(users={"alice": "secret"})
-            cls.reg = cls.env.registry(tls=cls.tls, token_server=cls.tok)
-            sched = cls.c.scheduler()
-            proxy = {"listen": "127.0.0.1:0",
-                     "registryMirror": {"addr": cls.reg.url},
-                     "registries": [{"host": cls.reg.host, "caCert": cls.reg.ca}]}
-            cls.seed = cls.c.daemon("seed", sched, seed=True, extra={"proxy": proxy})
-            cls.a = cls.c.daemon("host-a", sched, extra={"proxy": proxy})
-            cls.b = cls.c.daemon("host-b", sched, extra={"proxy": proxy})
-            cls.ctd_a = cls.env.containerd("containerd-a")
-            cls.ctd_b = cls.env.containerd("containerd-b")
-        except BaseException:
-            cls.c.stop()
-            cls.env.stop()
-            raise
+class ContainerdMirrorTest(R.ClusterWithRegistryTest):
+    PREFIX = "df-containerd-e2e-"
 
     @classmethod
-    def tearDownClass(cls):
-        problems = cls.c.stop() + cls.env.stop()
-        if problems:
-            raise AssertionError("\n".join(problems))
+    def start_processes(cls):
+        cls.tls = cls.env.tls()
+        cls.tok = cls.env.token_server(users={"alice": "secret"})
+        cls.reg = cls.env.registry(tls=cls.tls, token_server=cls.tok)
+        sched = cls.c.scheduler()
+        proxy = {"listen": "127.0.0.1:0",
+                 "registryMirror": {"addr": cls.reg.url},
+                 "registries": [{"host": cls.reg.host, "caCert": cls.reg.ca}]}
+        cls.seed = cls.c.daemon("seed", sched, seed=True, extra={"proxy": proxy})
+        cls.a = cls.c.daemon("host-a", sched, extra={"proxy": proxy})
+        cls.b = cls.c.daemon("host-b", sched, extra={"proxy": proxy})
+        cls.ctd_a = cls.env.containerd("containerd-a")
+        cls.ctd_b = cls.env.containerd("containerd-b")
 
     def dfinit(self, certs_dir, daemon, *extra):
         argv = [os.path.join(BIN, "dfinit"), "containerd", "--certs-dir", certs_dir,

@@ -8,7 +8,7 @@ import subprocess
 import unittest
 
 import registry as R
-from cluster import BIN, Cluster, wait_for
+from cluster import BIN, wait_for
 
 MIB = 1 << 20
 NEEDED = [R.REGISTRY_BIN, R.CONTAINERD_BIN, R.CTR_BIN, "runc", "openssl"]
@@ -17,44 +17,33 @@ MISSING = [p for p in NEEDED if not shutil.which(p)]
 
 @unittest.skipIf(MISSING, f"missing programs: {MISSING} (scripts/install-deps.sh)")
 @unittest.skipIf(os.geteuid() != 0, "containerd needs root")
-class ManagerRegistryTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = R.RegistryEnv(prefix="df-manager-registry-")
-        cls.c = Cluster(prefix="df-manager-cluster-")
-        try:
-            cls.tls = cls.env.tls()
-            cls.tok = cls.env.token_server(users={"alice": "secret"})
-            cls.reg = cls.env.registry(tls=cls.tls, token_server=cls.tok)
-            cls.m = cls.c.manager(extra={"job": {"registryCACert": cls.reg.ca}})
-            sched = cls.c.scheduler(f"manager:\n  addr: {cls.m.grpc_addr}\n"
-                                    "  keepAliveInterval: 1s\n")
-            proxy = {"listen": "127.0.0.1:0", "registryMirror": {"addr": cls.reg.url},
-                     "registries": [{"host": cls.reg.host, "caCert": cls.reg.ca}]}
-            manager = {"addrs": [cls.m.grpc_addr], "keepAliveInterval": "1s"}
-            cls.seeds = [cls.c.daemon(f"seed-{i}", sched, seed=True,
-                                      extra={"proxy": proxy, "manager": manager})
-                         for i in range(2)]
-            cls.host = cls.c.daemon("host", sched, extra={"proxy": proxy})
-            cls.ctd = cls.env.containerd("containerd")
-            cls.root = cls.m.signin()
-            wait_for(lambda: len(cls.m.request("GET", "/api/v1/seed-peers?state=active",
-                                               token=cls.root)[1]) == 2,
-                     timeout=30, what="two seed peers registered")
-            st, t, _ = cls.m.request("POST", "/api/v1/personal-access-tokens",
-                                     {"name": "harbor", "scopes": ["job"]}, token=cls.root)
-            assert st == 200, t
-            cls.pat = t["token"]
-        except BaseException:
-            cls.c.stop()
-            cls.env.stop()
-            raise
+class ManagerRegistryTest(R.ClusterWithRegistryTest):
+    PREFIX = "df-manager-registry-"
 
     @classmethod
-    def tearDownClass(cls):
-        problems = cls.c.stop() + cls.env.stop()
-        if problems:
-            raise AssertionError("\n".join(problems))
+    def start_processes(cls):
+        cls.tls = cls.env.tls()
+        cls.tok = cls.env.token_server(users={"alice": "secret"})
+        cls.reg = cls.env.registry(tls=cls.tls, token_server=cls.tok)
+        cls.m = cls.c.manager(extra={"job": {"registryCACert": cls.reg.ca}})
+        sched = cls.c.scheduler(f"manager:\n  addr: {cls.m.grpc_addr}\n"
+                                "  keepAliveInterval: 1s\n")
+        proxy = {"listen": "127.0.0.1:0", "registryMirror": {"addr": cls.reg.url},
+                 "registries": [{"host": cls.reg.host, "caCert": cls.reg.ca}]}
+        manager = {"addrs": [cls.m.grpc_addr], "keepAliveInterval": "1s"}
+        cls.seeds = [cls.c.daemon(f"seed-{i}", sched, seed=True,
+                                  extra={"proxy": proxy, "manager": manager})
+                     for i in range(2)]
+        cls.host = cls.c.daemon("host", sched, extra={"proxy": proxy})
+        cls.ctd = cls.env.containerd("containerd")
+        cls.root = cls.m.signin()
+        wait_for(lambda: len(cls.m.request("GET", "/api/v1/seed-peers?state=active",
+                                           token=cls.root)[1]) == 2,
+                 timeout=30, what="two seed peers registered")
+        st, t, _ = cls.m.request("POST", "/api/v1/personal-access-tokens",
+                                 {"name": "harbor", "scopes": ["job"]}, token=cls.root)
+        assert st == 200, t
+        cls.pat = t["token"]
 
     def manifest_url(self, name, ref):
         return f"{self.reg.url}/v2/{name}/manifests/{ref}"

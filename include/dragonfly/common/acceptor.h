@@ -29,7 +29,7 @@ class ConnectionAcceptor {
     std::function<void(int fd)> busy;   // optional: answer a connection over the limit
   };
 
-  ConnectionAcceptor(Fd listener, Options options);
+  ConnectionAcceptor(Listener listener, Options options);
   ~ConnectionAcceptor();
   ConnectionAcceptor(const ConnectionAcceptor&) = delete;
   ConnectionAcceptor& operator=(const ConnectionAcceptor&) = delete;
@@ -39,7 +39,7 @@ class ConnectionAcceptor {
  private:
   void AcceptLoop();
 
-  Fd listener_;
+  Listener listener_;
   Options options_;
   std::mutex mu_;
   std::condition_variable idle_;

@@ -1,10 +1,12 @@
-// Small socket helpers shared by the piece server, piece client and status server.
+// Sockets for every component: addresses ("host:port" with IPv6 in brackets), listeners that
+// bind every address of a name, and connections that try every address (Happy Eyeballs).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <utility>
+#include <string_view>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 
@@ -29,14 +31,100 @@ class Fd {
   int fd_ = -1;
 };
 
-// Listens on address:port (port 0 = ephemeral) with SO_REUSEADDR.
-// "host:port" -> (host, port); IPv6 as "[::1]:4000" (brackets removed).
-StatusOr<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& addr);
+// ---- Addresses (net_address.cc) ----
 
-StatusOr<Fd> Listen(const std::string& address, uint16_t port, int backlog = 1024);
-StatusOr<uint16_t> LocalPort(int fd);
-// Connects with a timeout; sets TCP_NODELAY.
+enum class Family { kAny, kIPv4, kIPv6 };
+
+struct HostPort {
+  std::string host;  // without brackets: "::1", "127.0.0.1", "node-1.example"
+  uint16_t port = 0;
+};
+
+// "host:port" -> {host, port}. An IPv6 literal must be in brackets ("[::1]:4000"); a bare
+// "::1:4000" is refused as ambiguous. The host must be an IPv4 literal, an IPv6 literal or a
+// DNS name; an empty host is refused (every address is "0.0.0.0:port" or "[::]:port").
+StatusOr<HostPort> SplitHostPort(std::string_view address);
+// A listen setting, checked at start: SplitHostPort's syntax, and a host name must resolve.
+Status CheckListenAddress(std::string_view address);
+// {host, port} -> "host:port", with brackets around an IPv6 literal.
+std::string JoinHostPort(std::string_view host, uint16_t port);
+// The host as it goes into a URL authority: brackets around an IPv6 literal.
+std::string UrlHost(std::string_view host);
+// The family of an IP literal (brackets allowed); kAny if `host` is not a literal.
+Family LiteralFamily(std::string_view host);
+bool IsIpLiteral(std::string_view host);
+// "::", "0.0.0.0" or empty: every address.
+bool IsWildcard(std::string_view host);
+// The family of a gRPC peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5"); an IPv4-mapped IPv6
+// peer ("ipv6:[::ffff:1.2.3.4]:5") counts as IPv4.
+Family PeerFamily(std::string_view grpc_peer);
+// The address as an IP literal in canonical text form, or InvalidArgument.
+StatusOr<std::string> CanonicalIp(std::string_view ip);
+
+// The addresses a host announces to others, for a server listening on `listen_host`: a specific
+// IP literal is announced as itself; a name, as every address it resolves to; a wildcard, as
+// every address of the host's interfaces in the wildcard's families (global ones first, IPv4
+// before IPv6; loopback only when nothing else exists).
+std::vector<std::string> AdvertisedAddresses(std::string_view listen_host);
+
+// ---- Listening (net_listen.cc) ----
+
+// A listening TCP port on one or more sockets: "[::]:p" is one dual-stack socket (IPv6 and
+// IPv4), "0.0.0.0:p" IPv4 only, a literal that one address, and a host name every address it
+// resolves to, all on the same port (port 0 picks one free on all of them). Addresses of a name
+// that cannot be bound here (say ::1 with IPv6 disabled) are skipped when another one binds.
+class Listener {
+ public:
+  Listener() = default;
+  Listener(Listener&&) noexcept = default;
+  Listener& operator=(Listener&&) noexcept = default;
+
+  static StatusOr<Listener> Open(const std::string& host, uint16_t port, int backlog = 1024);
+
+  uint16_t port() const { return port_; }
+  // The bound addresses as "host:port", for log lines.
+  const std::vector<std::string>& addresses() const { return addresses_; }
+  const std::vector<Fd>& sockets() const { return fds_; }
+  // Every bound address is a loopback one (127.0.0.0/8, ::1): no other host can connect.
+  bool loopback_only() const { return loopback_only_; }
+  // Applies SO_SNDBUF/SO_RCVBUF to every socket (inherited by accepted connections).
+  void SetBufferSizes(int bytes);
+  // Waits up to `timeout_ms` (-1 = forever) for a connection on any socket, or until `wake_fd`
+  // (optional) is readable. Returns an invalid Fd on timeout or wake-up, an error when accept
+  // fails for a reason other than a connection aborted before it was accepted (EMFILE, ENFILE,
+  // ENOBUFS, ENOMEM: the caller should back off).
+  StatusOr<Fd> Accept(int timeout_ms, int wake_fd = -1);
+  void Close() { fds_.clear(); }
+
+ private:
+  std::vector<Fd> fds_;
+  std::vector<std::string> addresses_;
+  uint16_t port_ = 0;
+  bool loopback_only_ = true;
+  size_t next_ = 0;  // round-robin start for Accept
+};
+
+// ---- Connecting (net_connect.cc) ----
+
+struct ConnectOptions {
+  int timeout_ms = 10000;        // for the whole attempt, every address included
+  int attempt_delay_ms = 250;    // RFC 8305 "Connection Attempt Delay"
+  Family prefer = Family::kAny;  // start with this family (default: the resolver's order)
+};
+
+// Connects to the first address of `host` that answers: every address `host` resolves to (a
+// literal is one address), families interleaved, a new attempt started every attempt_delay_ms
+// or as soon as the previous one fails, all within one deadline (RFC 8305, Happy Eyeballs).
+// The error names each address tried and what happened to it. Sets TCP_NODELAY.
+StatusOr<Fd> Connect(const std::string& host, uint16_t port, const ConnectOptions& options);
 StatusOr<Fd> Connect(const std::string& host, uint16_t port, int timeout_ms);
+// The same over several hosts (the addresses a peer announced, in preference order).
+StatusOr<Fd> ConnectAny(const std::vector<std::string>& hosts, uint16_t port,
+                        const ConnectOptions& options);
+
+// ---- I/O helpers (net.cc) ----
+
+StatusOr<uint16_t> LocalPort(int fd);
 // Send/receive timeouts (SO_SNDTIMEO/SO_RCVTIMEO); 0 = none.
 void SetTimeouts(int fd, int timeout_ms);
 void SetBufferSizes(int fd, int bytes);

@@ -85,6 +85,13 @@ class [[nodiscard]] StatusOr {
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
+  // The error with `context` prepended (Status::Annotate); a value passes through.
+  StatusOr Annotate(const std::string& context) && {
+    if (ok()) {
+      return std::move(*this);
+    }
+    return std::get<Status>(v_).Annotate(context);
+  }
 
  private:
   std::variant<Status, T> v_;

@@ -16,8 +16,12 @@ using std::chrono::milliseconds;
 
 struct DaemonConfig {
   struct Host {
-    std::string hostname;          // default: gethostname()
-    std::string ip = "127.0.0.1";  // advertised to the scheduler and other peers
+    std::string hostname;  // default: gethostname()
+    // The addresses announced to the scheduler (and so to other peers), IPv4 and/or IPv6, in
+    // preference order; `ip` is the first (and names the host: "{ip}-{hostname}"). Unset: the
+    // address upload.listen binds (every interface's global address for a wildcard).
+    std::string ip;
+    std::vector<std::string> ips;
     std::string idc;
     std::string location;
   } host;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 #include "dragonfly/storage/task_store.h"
@@ -36,8 +37,10 @@ class PieceConnection {
   virtual StatusOr<storage::PieceMap> ReadMap() = 0;
 };
 
-// Connects to a parent's piece server. `io_timeout_ms` bounds every send and receive.
-StatusOr<std::unique_ptr<PieceConnection>> ConnectPiece(const std::string& ip, uint16_t port,
-                                                        int connect_timeout_ms, int io_timeout_ms);
+// Connects to a parent's piece server at the first of its addresses that answers (`ips` in
+// preference order, Happy Eyeballs). `io_timeout_ms` bounds every send and receive.
+StatusOr<std::unique_ptr<PieceConnection>> ConnectPiece(const std::vector<std::string>& ips,
+                                                        uint16_t port, int connect_timeout_ms,
+                                                        int io_timeout_ms);
 
 }  // namespace df::piece

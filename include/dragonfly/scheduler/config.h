@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 
 namespace df::scheduler {
@@ -59,12 +60,7 @@ StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root);
 // Loads `path`. A missing file is NotFound unless `allow_missing`, which gives the defaults.
 StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allow_missing = false);
 
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-};
-
-// "127.0.0.1:8002", "[::1]:8002", "localhost:0".
-StatusOr<HostPort> SplitHostPort(const std::string& address);
+using net::HostPort;
+using net::SplitHostPort;  // "127.0.0.1:8002", "[::1]:8002", "localhost:0"
 
 }  // namespace df::scheduler

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "api/scheduler.pb.h"
+#include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/scheduler/clock.h"
 #include "dragonfly/scheduler/config.h"
@@ -84,7 +85,10 @@ class SchedulerState {
   SchedulerState(const SchedulerState&) = delete;
   SchedulerState& operator=(const SchedulerState&) = delete;
 
-  StatusOr<api::AnnounceHostResponse> AnnounceHost(const api::AnnounceHostRequest& req);
+  // `reached_over`: the address family of the host's connection to the scheduler; its peers
+  // are given parents' addresses of that family first.
+  StatusOr<api::AnnounceHostResponse> AnnounceHost(const api::AnnounceHostRequest& req,
+                                                   net::Family reached_over = net::Family::kAny);
   // Removes the host and all its peers. Unknown hosts are ignored.
   Status LeaveHost(const std::string& host_id);
   // FailedPrecondition("host not announced") for an unknown host.

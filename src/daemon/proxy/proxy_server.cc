@@ -68,10 +68,6 @@ bool ValidBaseUrl(std::string_view u) {
   return false;
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
 class Server;
 
 class Connection {
@@ -108,9 +104,13 @@ class Connection {
 
 class Server : public ProxyServer {
  public:
-  Server(DaemonContext* ctx, TaskManager* tasks, net::Fd listener, uint16_t port, bool loopback,
+  Server(DaemonContext* ctx, TaskManager* tasks, net::Listener listener,
          std::unique_ptr<CertAuthority> ca)
-      : ctx_(ctx), port_(port), loopback_(loopback), p2p_(ctx, tasks), ca_(std::move(ca)) {
+      : ctx_(ctx),
+        port_(listener.port()),
+        loopback_(listener.loopback_only()),
+        p2p_(ctx, tasks),
+        ca_(std::move(ca)) {
     const auto& cfg = ctx->config->proxy;
     for (const auto& h : cfg.hijack_https.hosts) {
       hijack_.emplace_back(h);
@@ -456,19 +456,17 @@ bool Connection::HandleConnect(Parser& parser, std::string_view target) {
     return false;
   }
   std::string authority(target);
-  auto colon = authority.rfind(':');
-  if (!ValidAuthority(authority) || colon == std::string::npos) {
-    return SendError(400, "proxy", "CONNECT wants host:port", false);
+  StatusOr<net::HostPort> hp = net::SplitHostPort(authority);
+  if (!ValidAuthority(authority) || !hp.ok() || hp->port == 0) {
+    return SendError(400, "proxy", "CONNECT wants host:port ([v6::addr]:port)", false);
   }
   if (!server_->Allowed(authority, "https://" + authority + "/")) {
     return SendError(403, "proxy", "host " + authority + " is not allowed by this proxy", false);
   }
-  std::string host = authority.substr(0, colon);
-  auto port = static_cast<uint16_t>(std::atoi(authority.c_str() + colon + 1));
   if (server_->InterceptionCa(authority) != nullptr) {
-    return Intercept(authority, host);
+    return Intercept(authority, hp->host);
   }
-  auto upstream = net::Connect(host, port, 10000);
+  auto upstream = net::Connect(hp->host, hp->port, 10000);
   if (!upstream.ok()) {
     return SendError(502, "backend", upstream.status().message(), false);
   }
@@ -550,9 +548,8 @@ bool Connection::Intercept(const std::string& authority, const std::string& host
 }  // namespace
 
 StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, TaskManager* tasks) {
-  DF_ASSIGN_OR_RETURN(auto addr, SplitHostPort(ctx->config->proxy.listen));
-  DF_ASSIGN_OR_RETURN(net::Fd fd, net::Listen(addr.first, addr.second, 1024));
-  DF_ASSIGN_OR_RETURN(uint16_t port, net::LocalPort(fd.get()));
+  DF_ASSIGN_OR_RETURN(net::HostPort addr, net::SplitHostPort(ctx->config->proxy.listen));
+  DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(addr.host, addr.port, 1024));
   std::unique_ptr<CertAuthority> ca;
   const auto& hijack = ctx->config->proxy.hijack_https;
   if (!hijack.hosts.empty()) {
@@ -570,8 +567,8 @@ StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, Task
     }
     spdlog::info("HTTPS interception on for {} host pattern(s) ca={}", hijack.hosts.size(), cert);
   }
-  return std::unique_ptr<ProxyServer>(std::make_unique<Server>(
-      ctx, tasks, std::move(fd), port, IsLoopback(addr.first), std::move(ca)));
+  return std::unique_ptr<ProxyServer>(
+      std::make_unique<Server>(ctx, tasks, std::move(listener), std::move(ca)));
 }
 
 }  // namespace df::daemon::proxy

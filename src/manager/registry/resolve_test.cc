@@ -44,10 +44,10 @@ class FakeServer {
   using Handler = std::function<HttpReply(const HttpRequest&)>;
 
   explicit FakeServer(Handler handler) : handler_(std::move(handler)) {
-    auto fd = net::Listen("127.0.0.1", 0);
-    EXPECT_TRUE(fd.ok()) << fd.status().ToString();
-    listen_ = std::move(fd).value();
-    port_ = *net::LocalPort(listen_.get());
+    auto l = net::Listener::Open("127.0.0.1", 0);
+    EXPECT_TRUE(l.ok()) << l.status().ToString();
+    listen_ = std::move(l).value();
+    port_ = listen_.port();
     thread_ = std::thread([this] { Serve(); });
   }
   ~FakeServer() {
@@ -66,14 +66,11 @@ class FakeServer {
  private:
   void Serve() {
     while (!stop_) {
-      pollfd p{listen_.get(), POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) {
+      auto accepted = listen_.Accept(50);
+      if (!accepted.ok() || !accepted->valid()) {
         continue;
       }
-      net::Fd conn(accept(listen_.get(), nullptr, nullptr));
-      if (!conn.valid()) {
-        continue;
-      }
+      net::Fd conn = std::move(accepted).value();
       net::SetTimeouts(conn.get(), 5000);
       std::string raw;
       char buf[4096];
@@ -123,7 +120,7 @@ class FakeServer {
   }
 
   Handler handler_;
-  net::Fd listen_;
+  net::Listener listen_;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -446,9 +443,9 @@ TEST(ResolveImageTest, PersistentServerErrorIsUnavailable) {
 TEST(ResolveImageTest, ConnectionRefusedIsUnavailable) {
   uint16_t port = 0;
   {
-    auto fd = net::Listen("127.0.0.1", 0);
-    ASSERT_TRUE(fd.ok());
-    port = *net::LocalPort(fd->get());
+    auto l = net::Listener::Open("127.0.0.1", 0);
+    ASSERT_TRUE(l.ok());
+    port = l->port();
   }
   ResolveRequest req;
   req.manifest_url = "http://127.0.0.1:" + std::to_string(port) + "/v2/x/manifests/v1";
