@@ -308,6 +308,33 @@ class BadInputTest(ClusterTest):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("cannot be read", r.stderr)
 
+    def test_bad_listen_addresses_are_refused_at_start(self):
+        from cluster import BIN
+        cases = [
+            ("dfdaemon", "upload:\n  listen: '::1:4005'\n", "upload.listen",
+             "an IPv6 address needs brackets: [::1]:4005"),
+            ("dfdaemon", "proxy:\n  listen: 'no-such-host.invalid:0'\n", "no-such-host.invalid",
+             "cannot listen"),
+            ("scheduler", "server:\n  listen: '[::1]'\n", "server.listen", "want [IPv6]:PORT"),
+            ("manager", "server:\n  grpc:\n    addr: '1.2.3.999:0'\n", "server.grpc.addr",
+             "neither an IP address nor a host name"),
+        ]
+        for i, (binary, yaml, key, why) in enumerate(cases):
+            cfg = os.path.join(self.c.dir, f"bad-listen-{i}.yaml")
+            if binary == "dfdaemon":  # everything else on free ports and private paths
+                home = os.path.join(self.c.dir, f"bad-{i}")
+                yaml += (f"storage: {{dir: {home}/store}}\nserver: {{socketPath: {home}/d.sock}}\n"
+                         "metrics: {listen: '127.0.0.1:0'}\n")
+                yaml += "" if "upload" in yaml else \
+                    "upload: {listen: '127.0.0.1:0', rpcListen: '127.0.0.1:0'}\n"
+            with open(cfg, "w") as f:
+                f.write(yaml)
+            r = subprocess.run([os.path.join(BIN, binary), "--config", cfg],
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0, (binary, yaml))
+            self.assertIn(key, r.stderr, (binary, yaml))
+            self.assertIn(why, r.stderr, (binary, yaml))
+
 
 if __name__ == "__main__":
     unittest.main()
