@@ -7,8 +7,9 @@
                                         # harness process listens on ::1 (DF_E2E_HOST=::1)
 
 DF_E2E_ISOLATION tells the tests what they run in ("stock-hosts", "ipv6-only"); they check it
-themselves and skip, saying why, when this machine cannot make namespaces (not root). Exits
-with CMD's exit code; the network namespace is removed afterwards.
+themselves. Without root (or unshare and ip) the tests skip and say why; as root a namespace
+that cannot be made is an error (exit 2), never a silent skip. Exits with CMD's exit code; the
+network namespace is removed afterwards.
 """
 
 import os
@@ -38,7 +39,16 @@ def unavailable(cmd, why):
     return run(cmd, dict(os.environ, DF_E2E_ISOLATION="unavailable", DF_E2E_ISOLATION_WHY=why))
 
 
+def fail(why):
+    print(f"isolate.py: {why}", file=sys.stderr)
+    return 2
+
+
 def with_stock_hosts(cmd, env):
+    # unshare --propagation needs / to be a mount point (it is not in a bare chroot).
+    if subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                      capture_output=True).returncode != 0:
+        return fail("unshare --mount --propagation private fails here (is / a mount point?)")
     fd, hosts = tempfile.mkstemp(prefix="df-e2e-hosts-")
     with os.fdopen(fd, "w") as f:
         f.write(STOCK_HOSTS.format(hostname=socket.gethostname()))
@@ -63,11 +73,11 @@ def main():
         return with_stock_hosts(cmd, env)
     ns = f"df-e2e-v6-{os.getpid()}"
     if run(["ip", "netns", "add", ns]) != 0:
-        return unavailable(cmd, "ip netns add failed")
+        return fail("ip netns add failed")
     try:
         if (run(["ip", "-n", ns, "link", "set", "lo", "up"]) != 0 or
                 run(["ip", "-n", ns, "addr", "del", "127.0.0.1/8", "dev", "lo"]) != 0):
-            return unavailable(cmd, "cannot set up the namespace's loopback")
+            return fail("cannot set up the namespace's loopback")
         env["DF_E2E_HOST"] = "::1"
         return with_stock_hosts(["ip", "netns", "exec", ns, *cmd], env)
     finally:
