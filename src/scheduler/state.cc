@@ -43,8 +43,14 @@ void OrderByFamily(std::vector<std::string>* ips, net::Family first) {
   if (first == net::Family::kAny) {
     return;
   }
-  std::stable_partition(ips->begin(), ips->end(),
-                        [&](const std::string& ip) { return net::LiteralFamily(ip) == first; });
+  // Not std::stable_partition: libstdc++'s uses get_temporary_buffer, deprecated for clang.
+  std::vector<std::string> same, other;
+  for (std::string& ip : *ips) {
+    (net::LiteralFamily(ip) == first ? same : other).push_back(std::move(ip));
+  }
+  same.insert(same.end(), std::make_move_iterator(other.begin()),
+              std::make_move_iterator(other.end()));
+  *ips = std::move(same);
 }
 
 const char* PhaseName(Phase p) {
