@@ -148,8 +148,8 @@ struct PhaseResult {
 
 const char* ActionName(int a) {
   switch (a) {
-    case sapi::ACTION_PARENTS:
-      return "parents";
+    case sapi::ACTION_NEIGHBOURS:
+      return "neighbours";
     case sapi::ACTION_BACK_TO_SOURCE:
       return "back_to_source";
     case sapi::ACTION_RETRY:
@@ -620,7 +620,7 @@ int Run(const Options& o) {
       SimPeer& p = (*list)[i];
       p.action = resp.action();
       p.parents.clear();
-      for (const sapi::Parent& par : resp.parents()) {
+      for (const sapi::Neighbour& par : resp.neighbours()) {
         p.parents.push_back(par.peer_id());
       }
       std::lock_guard<std::mutex> lock(action_mu);
@@ -705,7 +705,7 @@ int Run(const Options& o) {
       req->set_finished_pieces(progress[i]);
       req->set_back_to_source(p.action == sapi::ACTION_BACK_TO_SOURCE);
       for (const std::string& parent : p.parents) {
-        sapi::ParentStat* st = req->add_parents();
+        sapi::NeighbourStat* st = req->add_neighbours();
         st->set_peer_id(parent);
         st->set_bytes(uint64_t{kPieceLength} * progress[i] / std::max<size_t>(1, p.parents.size()));
         st->set_busy_ms(20 + (i % 50));

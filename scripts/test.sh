@@ -4,6 +4,8 @@
 #   2. gcc 12 build (warnings are errors) + all unit and end-to-end tests (real registry,
 #      containerd and skopeo included), then a smoke run of the network-namespace cluster bench
 #   3. clang-19 ASan+UBSan build + all tests again (the big-file e2e test uses 64 MiB there)
+#   4. clang-19 ThreadSanitizer build of the piece exchange's, the daemon's and the scheduler's
+#      unit tests, and those tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -32,3 +34,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 export DF_E2E_BIG_MB=64 DF_E2E_LAYER_MB=16
 (cd build-asan && ctest --output-on-failure -j2)
+
+echo "== clang-19 ThreadSanitizer build (piece, daemon, scheduler unit tests)"
+CC=clang-19 CXX=clang++-19 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DDF_WERROR=ON -DDF_TSAN=ON -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld-19 >/dev/null
+ninja -C build-tsan -j"$jobs" piece_test daemon_test scheduler_test
+echo "== ThreadSanitizer tests"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp"
+for t in piece_test daemon_test scheduler_test; do
+  build-tsan/tests/$t --gtest_brief=1
+done

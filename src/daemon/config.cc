@@ -320,6 +320,9 @@ Status Validate(DaemonConfig* c) {
     DF_RETURN_IF_ERROR(
         SplitHostPort(c->metrics.listen).status().Annotate("config key 'metrics.listen'"));
   }
+  if (c->upload.slots == 0 || c->upload.slots > 256) {
+    return InvalidArgument("config key 'upload.slots' must be in [1, 256]");
+  }
   if (c->download.concurrent_piece_count == 0 || c->download.concurrent_piece_count > 64) {
     return InvalidArgument("config key 'download.concurrentPieceCount' must be in [1, 64]");
   }

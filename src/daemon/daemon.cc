@@ -15,17 +15,17 @@
 #include <set>
 #include <thread>
 
+#include "daemon/downloads.h"
 #include "daemon/local_service.h"
 #include "daemon/metrics.h"
 #include "daemon/proxy/p2p.h"
 #include "daemon/proxy/proxy_server.h"
 #include "daemon/scheduler_client.h"
 #include "daemon/scheduler_discovery.h"
-#include "daemon/task_manager.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/manager/keepalive.h"
-#include "dragonfly/piece/piece_server.h"
+#include "dragonfly/piece/swarm.h"
 
 namespace df::daemon {
 namespace {
@@ -85,35 +85,36 @@ class DaemonImpl : public Daemon {
     ctx_.metrics = metrics_.get();
     ctx_.host_id = MakeHostId(config_.host.ip, config_.host.hostname, seed);
     ctx_.announce_host = [this] { (void)Announce(); };
-    tasks_ = std::make_unique<TaskManager>(&ctx_);
-
     DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));
-    piece::PieceServerOptions po;
-    po.address = piece_addr.host;
-    po.port = piece_addr.port;
-    po.max_connections = static_cast<int>(config_.upload.max_connections);
-    po.rate_limit_bytes_per_sec = config_.upload.rate_limit;
-    po.io_timeout_ms = static_cast<int>(config_.download.piece_timeout.count());
-    po.lookup = [this](const std::string& id) -> std::shared_ptr<storage::Task> {
-      auto lease = store_->AcquireExisting(id);
-      return lease.ok() ? lease->get() : nullptr;
-    };
-    po.on_piece_sent = [this](const std::string&, uint32_t bytes) {
-      metrics_->upload_bytes.Increment(bytes);
+    piece::SwarmOptions so;
+    so.address = piece_addr.host;
+    so.port = piece_addr.port;
+    so.host_peer_id = ctx_.host_id;
+    so.seed_host = seed;
+    so.max_connections = config_.upload.max_connections;
+    so.upload_slots = config_.upload.slots;
+    so.rate_limit_bytes_per_sec = config_.upload.rate_limit;
+    so.pipeline = config_.download.concurrent_piece_count;
+    so.piece_timeout = config_.download.piece_timeout;
+    so.lookup = [this](const std::string& id) { return store_->AcquireExisting(id); };
+    so.on_piece_sent = [this](uint64_t bytes) {
+      metrics_->upload_bytes.Increment(static_cast<double>(bytes));
       metrics_->upload_pieces.Increment();
     };
     if (!config_.testing.corrupt_upload_pieces.empty()) {
       std::set<uint32_t> bad(config_.testing.corrupt_upload_pieces.begin(),
                              config_.testing.corrupt_upload_pieces.end());
-      po.corrupt_for_test = [bad](const std::string&, uint32_t n) { return bad.count(n) > 0; };
+      so.corrupt_for_test = [bad](const std::string&, uint32_t n) { return bad.count(n) > 0; };
       spdlog::warn("testing: this daemon serves corrupted pieces {}", bad.size());
     }
-    DF_ASSIGN_OR_RETURN(piece_server_, piece::StartPieceServer(std::move(po)));
+    DF_ASSIGN_OR_RETURN(swarm_, piece::StartSwarm(std::move(so)));
+    ctx_.swarm = swarm_.get();
+    downloads_ = std::make_unique<Downloads>(&ctx_);
 
     DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
     // The upload service (and its port) before the local one: a download started from the
     // local API may announce this host, which needs the RPC port.
-    upload_service_ = std::make_unique<UploadService>(&ctx_, tasks_.get());
+    upload_service_ = std::make_unique<UploadService>(&ctx_, downloads_.get());
     DF_RETURN_IF_ERROR(
         net::CheckListenAddress(config_.upload.rpc_listen).Annotate("upload.rpcListen"));
     grpc::ServerBuilder upload;
@@ -128,7 +129,7 @@ class DaemonImpl : public Daemon {
     }
     rpc_port_ = static_cast<uint16_t>(rpc_port);
 
-    local_service_ = std::make_unique<LocalService>(&ctx_, tasks_.get());
+    local_service_ = std::make_unique<LocalService>(&ctx_, downloads_.get());
     grpc::ServerBuilder local;
     local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
     local.RegisterService(local_service_.get());
@@ -138,7 +139,7 @@ class DaemonImpl : public Daemon {
     }
 
     if (!config_.proxy.listen.empty()) {
-      DF_ASSIGN_OR_RETURN(proxy_server_, proxy::StartProxyServer(&ctx_, tasks_.get()));
+      DF_ASSIGN_OR_RETURN(proxy_server_, proxy::StartProxyServer(&ctx_, downloads_.get()));
     }
     if (!config_.metrics.listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto maddr, SplitHostPort(config_.metrics.listen));
@@ -151,13 +152,13 @@ class DaemonImpl : public Daemon {
       }
     }
     background_ = std::thread([this] { Background(); });
-    std::cout << "dfdaemon started host_id=" << ctx_.host_id
-              << " piece_port=" << piece_server_->port() << " rpc_port=" << rpc_port_.load()
+    std::cout << "dfdaemon started host_id=" << ctx_.host_id << " piece_port=" << swarm_->port()
+              << " rpc_port=" << rpc_port_.load()
               << " metrics_port=" << (status_server_ ? status_server_->port() : 0)
               << " proxy_port=" << (proxy_server_ ? proxy_server_->port() : 0)
               << " socket=" << config_.server.socket_path << std::endl;
     spdlog::info("dfdaemon started host_id={} piece_port={} rpc_port={} seed={}", ctx_.host_id,
-                 piece_server_->port(), rpc_port_.load(), seed);
+                 swarm_->port(), rpc_port_.load(), seed);
     return Status::Ok();
   }
 
@@ -200,11 +201,11 @@ class DaemonImpl : public Daemon {
     if (proxy_server_) {
       proxy_server_->Stop();
     }
-    if (tasks_) {
-      tasks_->Shutdown(std::chrono::seconds(5));
+    if (downloads_) {
+      downloads_->Shutdown(std::chrono::seconds(5));
     }
-    if (piece_server_) {
-      piece_server_->Stop();
+    if (swarm_) {
+      swarm_->Stop();
     }
     if (status_server_) {
       status_server_->Stop();
@@ -235,7 +236,7 @@ class DaemonImpl : public Daemon {
       // Recorded by the manager as a peer (preheat scope all_peers); seed peers register
       // through their KeepAlive stream instead.
       o.request.set_rpc_port(rpc_port_.load());
-      o.request.set_piece_port(piece_server_->port());
+      o.request.set_piece_port(swarm_->port());
     }
     discovery_ = SchedulerDiscovery::Start(std::move(o), scheduler_.get());
     discovery_ptr_ = discovery_.get();
@@ -247,7 +248,7 @@ class DaemonImpl : public Daemon {
     req.set_hostname(config_.host.hostname);
     req.set_ip(config_.host.ip);
     req.set_port(rpc_port_);
-    req.set_piece_port(piece_server_->port());
+    req.set_piece_port(swarm_->port());
     req.set_idc(config_.host.idc);
     req.set_location(config_.host.location);
     req.set_cluster_id(config_.seed_peer.cluster_id);
@@ -262,8 +263,8 @@ class DaemonImpl : public Daemon {
 
   Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
 
-  // The cluster's config from the manager: upload_slots (the load limit: children this host
-  // feeds at once) replaces upload.slots at runtime and is announced to the schedulers.
+  // The cluster's config from the manager: upload_slots (the load limit: pieces this host
+  // uploads at once) replaces upload.slots at runtime and is announced to the schedulers.
   void ApplyClusterConfig(const manager::mgr::SchedulerClusterConfig& c) {
     uint64_t seen = config_version_.load();
     if (c.version() <= seen || !config_version_.compare_exchange_strong(seen, c.version())) {
@@ -274,6 +275,7 @@ class DaemonImpl : public Daemon {
       return;
     }
     spdlog::info("applied cluster config version={} upload_slots={}", c.version(), slots);
+    swarm_->SetUploadSlots(slots);
     (void)Announce();
   }
 
@@ -286,15 +288,15 @@ class DaemonImpl : public Daemon {
     for (const std::string& ip : config_.host.ips) {
       h->add_ips(ip);
     }
-    h->set_piece_port(piece_server_->port());
+    h->set_piece_port(swarm_->port());
     h->set_rpc_port(rpc_port_);
     h->set_type(config_.seed_peer.enable ? sched::HOST_TYPE_SEED : sched::HOST_TYPE_NORMAL);
     h->set_idc(config_.host.idc);
     h->set_location(config_.host.location);
     h->set_upload_slots(upload_slots_.load());
     h->set_upload_rate_limit(config_.upload.rate_limit);
-    req.mutable_load()->set_active_uploads(
-        static_cast<uint32_t>(piece_server_->active_connections()));
+    req.mutable_load()->set_active_uploads(static_cast<uint32_t>(swarm_->active_uploads()));
+    req.mutable_load()->set_connections(static_cast<uint32_t>(swarm_->connections()));
     return req;
   }
 
@@ -323,6 +325,7 @@ class DaemonImpl : public Daemon {
           }
         }
       }
+      downloads_->Reap();  // join the sessions that ended
       if (now >= next_gc) {
         next_gc = now + config_.gc.interval;
         storage::GcResult r = store_->RunGc(policy);
@@ -344,8 +347,8 @@ class DaemonImpl : public Daemon {
   std::atomic<SchedulerDiscovery*> discovery_ptr_{nullptr};  // for the scheduler client's hook
   std::unique_ptr<manager::ManagerKeepAlive> keepalive_;     // seed peers with a manager
   DaemonContext ctx_;
-  std::unique_ptr<TaskManager> tasks_;
-  std::unique_ptr<piece::PieceServer> piece_server_;
+  std::unique_ptr<piece::Swarm> swarm_;
+  std::unique_ptr<Downloads> downloads_;
   std::unique_ptr<LocalService> local_service_;
   std::unique_ptr<UploadService> upload_service_;
   std::unique_ptr<grpc::Server> local_server_;

@@ -101,100 +101,81 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
                             : Clock::now() + milliseconds(request->timeout_ms());
   dfd::DownloadResponse msg;
 
-  // A finished task is a local cache hit: no scheduler, origin or peer traffic.
-  if (auto lease = ctx_->store->AcquireExisting(task_id); lease.ok() && (*lease)->done()) {
-    storage::TaskStat st = (*lease)->Stat();
-    auto* started = msg.mutable_started();
-    started->set_task_id(task_id);
-    started->set_content_path(st.data_path);
-    writer->Write(msg);
-    if (!request->digest().empty()) {
-      if (Status s = VerifyFileDigest(st.data_path, request->digest()); !s.ok()) {
-        return ToGrpc(s);
-      }
-    }
-    auto* p = msg.mutable_progress();
-    p->set_content_length(st.content_length);
-    p->set_ready_bytes(static_cast<uint64_t>(st.content_length));
-    p->set_finished_pieces(st.finished_pieces);
-    p->set_total_pieces(st.total_pieces);
-    p->set_bytes_local(static_cast<uint64_t>(st.content_length));
-    writer->Write(msg);
-    msg.mutable_finished()->set_content_length(st.content_length);
-    msg.mutable_finished()->set_cache_hit(true);
-    writer->Write(msg);
-    ctx_->metrics->bytes_local_peer.Increment(static_cast<double>(st.content_length));
-    ctx_->metrics->cache_hits.Increment();
-    spdlog::info("local cache hit task_id={} bytes={}", task_id, st.content_length);
-    return grpc::Status::OK;
-  }
-
   DownloadOptions options;
   options.spec = spec;
   options.disable_back_to_source = request->disable_back_to_source();
-  auto started_task = tasks_->StartOrAttach(options);
-  if (!started_task.ok()) {
-    return ToGrpc(started_task.status());
+  auto opened = downloads_->Open(options);
+  if (!opened.ok()) {
+    return ToGrpc(opened.status());
   }
-  std::shared_ptr<PeerTask> task = std::move(started_task).value();
+  DownloadHandle download = std::move(opened).value();
+  storage::Task& task = download.task();
   auto* started = msg.mutable_started();
   started->set_task_id(task_id);
-  started->set_peer_id(task->options().peer_id);
-  started->set_content_path(task->task().data_path());
+  if (download.session() != nullptr) {
+    started->set_peer_id(download.session()->options().peer_id);
+  }
+  started->set_content_path(task.data_path());
   writer->Write(msg);
 
+  // Progress as pieces land (the task's notifications wake us), until the download ends.
   uint64_t version = 0;
   uint64_t sent_ready = UINT64_MAX;
   while (true) {
     if (context->IsCancelled()) {
       return {grpc::StatusCode::CANCELLED, "client went away"};
     }
-    auto now = Clock::now();
-    if (now >= deadline) {
-      return {grpc::StatusCode::DEADLINE_EXCEEDED,
-              "download timed out after " + std::to_string(request->timeout_ms()) + " ms"};
-    }
-    bool finished = task->finished();
-    uint64_t ready = task->task().ReadyBytes();
-    if (ready != sent_ready || finished) {
-      storage::TaskStat st = task->task().Stat();
-      SourceBytes b = task->bytes();
+    const bool ended = download.ended() || task.done();
+    uint64_t ready = task.ReadyBytes();
+    if (ready != sent_ready || ended) {
+      storage::TaskStat st = task.Stat();
       auto* p = msg.mutable_progress();
       p->set_content_length(st.content_length);
       p->set_ready_bytes(ready);
       p->set_finished_pieces(st.finished_pieces);
       p->set_total_pieces(st.total_pieces);
-      p->set_bytes_back_to_source(b.back_to_source);
-      p->set_bytes_remote_peer(b.remote_peer);
-      p->set_bytes_seed_peer(b.seed_peer);
+      if (download.session() != nullptr) {
+        SourceBytes b = download.session()->bytes();
+        p->set_bytes_back_to_source(b.back_to_source);
+        p->set_bytes_remote_peer(b.remote_peer);
+        p->set_bytes_seed_peer(b.seed_peer);
+      } else {
+        p->set_bytes_local(static_cast<uint64_t>(st.content_length));
+      }
       if (!writer->Write(msg)) {
         return {grpc::StatusCode::CANCELLED, "client went away"};
       }
       sent_ready = ready;
     }
-    if (finished) {
+    if (download.ended()) {
       break;
     }
-    auto wait = std::min<Clock::duration>(milliseconds(200), deadline - now);
-    version = task->task().WaitForChange(version, std::chrono::duration_cast<milliseconds>(wait));
+    Status s = download.Wait(&version, std::min(deadline, Clock::now() + milliseconds(1000)));
+    if (!s.ok() && s.code() == StatusCode::kDeadlineExceeded && Clock::now() >= deadline) {
+      return {grpc::StatusCode::DEADLINE_EXCEEDED,
+              "download timed out after " + std::to_string(request->timeout_ms()) + " ms"};
+    }
   }
-  Status result = task->result();
-  if (!result.ok()) {
-    return ToGrpc(result);
+  if (Status f = download.failure(); !f.ok()) {
+    return ToGrpc(f);
   }
+  const int64_t length = task.Stat().content_length;
   if (!request->digest().empty()) {
-    if (Status s = VerifyFileDigest(task->task().data_path(), request->digest()); !s.ok()) {
-      // What we stored does not match what the user expects: drop it so a retry refetches.
-      std::string path = task->task().data_path();
-      task.reset();
-      (void)ctx_->store->Discard(task_id);
-      spdlog::warn("digest mismatch, task deleted task_id={} error=\"{}\"", task_id, s.ToString());
+    if (Status s = downloads_->Verify(download, request->digest()); !s.ok()) {
       return ToGrpc(s);
     }
   }
+  if (download.cached()) {
+    ctx_->metrics->bytes_local_peer.Increment(static_cast<double>(length));
+    ctx_->metrics->cache_hits.Increment();
+    spdlog::info("local cache hit task_id={} bytes={}", task_id, length);
+  }
   auto* f = msg.mutable_finished();
-  f->set_content_length(task->task().Stat().content_length);
-  f->set_warning(task->warning());
+  f->set_content_length(length);
+  f->set_cache_hit(download.cached());
+  if (download.session() != nullptr) {
+    f->set_warning(download.session()->warning());
+  }
   writer->Write(msg);
   return grpc::Status::OK;
 }
@@ -217,7 +198,7 @@ grpc::Status TaskRpcs::ListTasks(dfd::ListTasksResponse* response) const {
 }
 
 grpc::Status TaskRpcs::DeleteTask(const dfd::DeleteTaskRequest* request) const {
-  return ToGrpc(ctx_->store->Delete(request->task_id()));
+  return ToGrpc(downloads_->Delete(request->task_id()));
 }
 
 grpc::Status UploadService::TriggerSeed(grpc::ServerContext*,
@@ -236,9 +217,9 @@ grpc::Status UploadService::TriggerSeed(grpc::ServerContext*,
   options.spec = spec;
   options.peer_id = request->peer_id();
   options.seed = true;
-  auto task = tasks_->StartOrAttach(options);
-  if (!task.ok()) {
-    return ToGrpc(task.status());
+  auto session = downloads_->StartOrAttach(options);
+  if (!session.ok()) {
+    return ToGrpc(session.status());
   }
   spdlog::info("seed peer triggered task_id={} peer_id={}", spec.task_id(), request->peer_id());
   return grpc::Status::OK;

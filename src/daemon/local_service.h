@@ -5,8 +5,7 @@
 #pragma once
 
 #include "api/dfdaemon.grpc.pb.h"
-#include "daemon/peer_task.h"
-#include "daemon/task_manager.h"
+#include "daemon/downloads.h"
 
 namespace df::daemon {
 
@@ -17,7 +16,7 @@ namespace dfd = ::dragonfly::api::dfdaemon;
 // `tasks`, which must outlive it).
 class TaskRpcs {
  public:
-  TaskRpcs(DaemonContext* ctx, TaskManager* tasks) : ctx_(ctx), tasks_(tasks) {}
+  TaskRpcs(DaemonContext* ctx, Downloads* downloads) : ctx_(ctx), downloads_(downloads) {}
 
   // Streams started / progress / finished; a finished stored task is a local cache hit.
   grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
@@ -28,12 +27,12 @@ class TaskRpcs {
 
  private:
   DaemonContext* ctx_;
-  TaskManager* tasks_;
+  Downloads* downloads_;
 };
 
 class LocalService final : public dfd::Dfdaemon::Service {
  public:
-  LocalService(DaemonContext* ctx, TaskManager* tasks) : rpcs_(ctx, tasks) {}
+  LocalService(DaemonContext* ctx, Downloads* downloads) : rpcs_(ctx, downloads) {}
 
   grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
                         grpc::ServerWriter<dfd::DownloadResponse>* writer) override {
@@ -58,8 +57,8 @@ class LocalService final : public dfd::Dfdaemon::Service {
 
 class UploadService final : public dfd::DfdaemonUpload::Service {
  public:
-  UploadService(DaemonContext* ctx, TaskManager* tasks)
-      : ctx_(ctx), tasks_(tasks), rpcs_(ctx, tasks) {}
+  UploadService(DaemonContext* ctx, Downloads* downloads)
+      : ctx_(ctx), downloads_(downloads), rpcs_(ctx, downloads) {}
 
   grpc::Status TriggerSeed(grpc::ServerContext* context, const dfd::TriggerSeedRequest* request,
                            dfd::TriggerSeedResponse* response) override;
@@ -79,7 +78,7 @@ class UploadService final : public dfd::DfdaemonUpload::Service {
 
  private:
   DaemonContext* ctx_;
-  TaskManager* tasks_;
+  Downloads* downloads_;
   TaskRpcs rpcs_;
 };
 

@@ -22,13 +22,12 @@
 #include <vector>
 
 #include "api/scheduler.grpc.pb.h"
+#include "daemon/scheduler_api.h"
 #include "dragonfly/common/status.h"
 
 namespace df::daemon {
 
-namespace sched = ::dragonfly::api::scheduler;
-
-class SchedulerClient {
+class SchedulerClient final : public SchedulerApi {
  public:
   struct Hooks {
     // Builds this host's announcement; null = never announce on demand.
@@ -41,16 +40,17 @@ class SchedulerClient {
                   Hooks hooks = {});
 
   // True when the list is not empty.
-  bool enabled() const;
+  bool enabled() const override;
   std::vector<std::string> addrs() const;
   // Replaces the list (order kept, duplicates dropped). With `announce_added`, the host is
   // announced to the schedulers that were not in the list before. Returns whether the list
   // changed.
   bool SetSchedulers(const std::vector<std::string>& addrs, bool announce_added = true);
 
-  StatusOr<sched::RegisterPeerResponse> RegisterPeer(const sched::RegisterPeerRequest& req);
-  Status ReportPeer(const sched::ReportPeerRequest& req);
-  Status LeavePeer(const sched::LeavePeerRequest& req);
+  StatusOr<sched::RegisterPeerResponse> RegisterPeer(
+      const sched::RegisterPeerRequest& req) override;
+  Status ReportPeer(const sched::ReportPeerRequest& req) override;
+  Status LeavePeer(const sched::LeavePeerRequest& req) override;
   // Announces to every scheduler; ok if at least one accepted.
   Status AnnounceHost(const sched::AnnounceHostRequest& req);
   void LeaveHost(const std::string& host_id);

@@ -7,9 +7,9 @@
 
 #include <filesystem>
 
+#include "daemon/downloads.h"
 #include "daemon/local_service.h"
 #include "daemon/metrics.h"
-#include "daemon/task_manager.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
@@ -35,9 +35,9 @@ class UploadServiceTest : public ::testing::Test {
     ctx_.store = store_.get();
     ctx_.metrics = metrics_.get();
     ctx_.host_id = "127.0.0.1-test";
-    tasks_ = std::make_unique<TaskManager>(&ctx_);
-    local_ = std::make_unique<LocalService>(&ctx_, tasks_.get());
-    upload_ = std::make_unique<UploadService>(&ctx_, tasks_.get());
+    downloads_ = std::make_unique<Downloads>(&ctx_);
+    local_ = std::make_unique<LocalService>(&ctx_, downloads_.get());
+    upload_ = std::make_unique<UploadService>(&ctx_, downloads_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -63,7 +63,7 @@ class UploadServiceTest : public ::testing::Test {
 
   void TearDown() override {
     server_->Shutdown();
-    tasks_->Shutdown(std::chrono::seconds(1));
+    downloads_->Shutdown(std::chrono::seconds(1));
     std::filesystem::remove_all(dir_);
   }
 
@@ -95,7 +95,7 @@ class UploadServiceTest : public ::testing::Test {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<DaemonMetrics> metrics_;
   DaemonContext ctx_;
-  std::unique_ptr<TaskManager> tasks_;
+  std::unique_ptr<Downloads> downloads_;
   std::unique_ptr<LocalService> local_;
   std::unique_ptr<UploadService> upload_;
   std::unique_ptr<grpc::Server> server_;

@@ -13,7 +13,7 @@ TEST(SchedulerConfigTest, DefaultsAndFullFile) {
   auto d = ParseSchedulerConfig(YAML::Node());
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->listen, "127.0.0.1:8002");
-  EXPECT_EQ(d->scheduler.candidate_parent_limit, 4u);
+  EXPECT_EQ(d->scheduler.candidate_parent_limit, 8u);
   EXPECT_EQ(d->scheduler.retry_interval.count(), 200);
 
   auto c = ParseSchedulerConfig(YAML::Load(R"(

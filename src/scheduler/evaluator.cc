@@ -52,8 +52,8 @@ double IdcAffinity(std::string_view a, std::string_view b) {
 
 double Evaluate(const EvalInput& in) {
   double free_slots = 0;
-  if (in.upload_slots > 0 && in.children < in.upload_slots) {
-    free_slots = static_cast<double>(in.upload_slots - in.children) / in.upload_slots;
+  if (in.upload_slots > 0 && in.active_uploads < in.upload_slots) {
+    free_slots = static_cast<double>(in.upload_slots - in.active_uploads) / in.upload_slots;
   }
   // An unmeasured host gets a neutral score so that it is tried.
   double throughput = 0.5;

@@ -8,7 +8,7 @@ namespace {
 EvalInput Base() {
   EvalInput in;
   in.upload_slots = 10;
-  in.children = 2;
+  in.active_uploads = 2;
   in.best_throughput_bps = 100e6;
   in.throughput_bps = 50e6;
   in.progress = 0.5;
@@ -48,9 +48,9 @@ TEST(EvaluatorTest, PrefersSameIdcAndCloserLocation) {
 
 TEST(EvaluatorTest, FreeSlotsProgressAndSeed) {
   EvalInput idle = Base();
-  idle.children = 0;
+  idle.active_uploads = 0;
   EvalInput busy = Base();
-  busy.children = 9;
+  busy.active_uploads = 9;
   EXPECT_GT(Evaluate(idle), Evaluate(busy));
 
   EvalInput done = Base();

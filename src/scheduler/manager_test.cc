@@ -89,7 +89,7 @@ TEST_F(ManagerKeepAliveTest, RegistersWithTheBoundPortAndIdentity) {
 
 TEST_F(ManagerKeepAliveTest, AppliesPushedConfigAndIgnoresStaleVersions) {
   StartScheduler();
-  EXPECT_NE(Metrics().find("dragonfly_scheduler_candidate_parent_limit 4"), std::string::npos);
+  EXPECT_NE(Metrics().find("dragonfly_scheduler_candidate_parent_limit 8"), std::string::npos);
   EXPECT_NE(Metrics().find("dragonfly_scheduler_config_version 0"), std::string::npos);
 
   manager_.SetConfig(Config(5, 7, 9, 3, {"blocked-host"}));

@@ -11,7 +11,7 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry) {
                   .Name("dragonfly_scheduler_register_peer_total")
                   .Help("RegisterPeer answers by action")
                   .Register(registry);
-  register_[dragonfly::api::scheduler::ACTION_PARENTS] = &reg.Add({{"action", "parents"}});
+  register_[dragonfly::api::scheduler::ACTION_NEIGHBOURS] = &reg.Add({{"action", "neighbours"}});
   register_[dragonfly::api::scheduler::ACTION_BACK_TO_SOURCE] =
       &reg.Add({{"action", "back_to_source"}});
   register_[dragonfly::api::scheduler::ACTION_RETRY] = &reg.Add({{"action", "retry"}});

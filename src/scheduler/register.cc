@@ -1,4 +1,4 @@
-// RegisterPeer: origin protection through a hash-selected seed, parent selection and the
+// RegisterPeer: origin protection through a hash-selected seed, neighbour selection and the
 // back-to-source decision. See the contract in dragonfly/scheduler/state.h.
 #include <spdlog/spdlog.h>
 
@@ -15,6 +15,9 @@ namespace {
 using Impl = SchedulerState::Impl;
 
 constexpr uint32_t kSeedWaitRetryMs = 10;
+// How long peers wait for a triggered seed peer to register before meshing without it (its
+// host may already be downloading the task as a normal peer, e.g. for a preheat).
+constexpr std::chrono::milliseconds kSeedWait{2000};
 
 api::RegisterPeerResponse BackToSource(PeerEntry& peer, const std::string& reason) {
   peer.back_to_source = true;
@@ -33,24 +36,7 @@ api::RegisterPeerResponse Retry(const SchedulerOptions& opts, const std::string&
   return r;
 }
 
-// Peers reachable from `root` through child edges (the root excluded).
-std::set<std::string> Descendants(const Impl& m, const PeerEntry& root) {
-  std::set<std::string> seen;
-  std::vector<const PeerEntry*> stack = {&root};
-  while (!stack.empty()) {
-    const PeerEntry* p = stack.back();
-    stack.pop_back();
-    for (const std::string& c : p->children) {
-      auto it = m.peers.find(c);
-      if (it != m.peers.end() && seen.insert(c).second) {
-        stack.push_back(&it->second);
-      }
-    }
-  }
-  return seen;
-}
-
-// A blocked host is never a parent, so it is no use as a seed either.
+// A blocked host is never a neighbour, so it is no use as a seed either.
 bool IsUsableSeedHost(const Impl& m, const TaskEntry& task, const std::string& host_id) {
   if (task.failed_seed_hosts.count(host_id) > 0) {
     return false;
@@ -64,36 +50,51 @@ struct Scored {
   PeerEntry* peer;
 };
 
-std::vector<PeerEntry*> FindParents(Impl& m, const TaskEntry& task, const PeerEntry& child,
-                                    const HostEntry& child_host,
-                                    const std::set<std::string>& blocked) {
-  std::set<std::string> descendants = Descendants(m, child);
+// Up to candidate_parent_limit neighbours for `peer`: registered peers of the task (running
+// ones included: they trade what they have) on other hosts, not blocked, failed or already
+// connected. The task's seed peer comes first while no other peer has the whole task; half of
+// the rest are the best scored (free upload capacity, measured throughput, progress, IDC,
+// location), the other half drawn at random so the mesh stays connected and of small diameter.
+std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const PeerEntry& peer,
+                                       const HostEntry& peer_host,
+                                       const std::set<std::string>& excluded) {
   bool seed_sole_source = true;
   double best_throughput = 0;
+  PeerEntry* seed = nullptr;
   std::vector<PeerEntry*> eligible;
   for (const std::string& id : task.peers) {
     PeerEntry& p = m.peers.at(id);
     if (p.phase == Phase::kSucceeded && !p.is_seed) {
       seed_sole_source = false;
     }
-    if (id == child.id || p.host_id == child.host_id || blocked.count(id) > 0 ||
-        !Impl::HasSource(p) || descendants.count(id) > 0) {
+    if (id == peer.id || p.host_id == peer.host_id || excluded.count(id) > 0 || !p.registered ||
+        p.phase == Phase::kFailed) {
       continue;
     }
     auto h = m.hosts.find(p.host_id);
-    if (h == m.hosts.end() || h->second.children >= m.SlotsOf(h->second) ||
-        m.IsBlocked(h->second)) {
+    if (h == m.hosts.end() || m.IsBlocked(h->second)) {
       continue;
     }
     best_throughput = std::max(best_throughput, h->second.throughput_bps);
-    eligible.push_back(&p);
+    if (p.id == task.seed_peer_id) {
+      seed = &p;
+    } else {
+      eligible.push_back(&p);
+    }
+  }
+  const size_t limit = m.opts.candidate_parent_limit;
+  std::vector<PeerEntry*> out;
+  if (seed != nullptr && seed_sole_source) {
+    out.push_back(seed);
+  } else if (seed != nullptr) {
+    eligible.push_back(seed);
   }
   std::vector<Scored> scored;
   for (PeerEntry* p : eligible) {
     const HostEntry& h = m.hosts.at(p->host_id);
     EvalInput in;
     in.upload_slots = m.SlotsOf(h);
-    in.children = h.children;
+    in.active_uploads = h.load.active_uploads();
     in.throughput_bps = h.throughput_bps;
     in.best_throughput_bps = best_throughput;
     if (p->phase == Phase::kSucceeded) {
@@ -104,17 +105,27 @@ std::vector<PeerEntry*> FindParents(Impl& m, const TaskEntry& task, const PeerEn
     in.parent_is_seed = h.info.type() == api::HOST_TYPE_SEED;
     in.seed_is_sole_source = seed_sole_source;
     in.parent_idc = h.info.idc();
-    in.child_idc = child_host.info.idc();
+    in.child_idc = peer_host.info.idc();
     in.parent_location = h.info.location();
-    in.child_location = child_host.info.location();
+    in.child_location = peer_host.info.location();
     scored.push_back({Evaluate(in), p});
   }
   std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
     return a.score != b.score ? a.score > b.score : a.peer->id < b.peer->id;
   });
-  std::vector<PeerEntry*> out;
-  for (size_t i = 0; i < scored.size() && i < m.opts.candidate_parent_limit; ++i) {
+  size_t best = out.size() + (limit > out.size() ? (limit - out.size() + 1) / 2 : 0);
+  size_t i = 0;
+  for (; i < scored.size() && out.size() < std::min(best, limit); ++i) {
     out.push_back(scored[i].peer);
+  }
+  // The rest at random among the remaining candidates.
+  std::vector<PeerEntry*> rest;
+  for (; i < scored.size(); ++i) {
+    rest.push_back(scored[i].peer);
+  }
+  std::shuffle(rest.begin(), rest.end(), m.rng);
+  for (size_t j = 0; j < rest.size() && out.size() < limit; ++j) {
+    out.push_back(rest[j]);
   }
   return out;
 }
@@ -148,8 +159,6 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   } else if (peer.host_id != host.info.id() || peer.task_id != task_id) {
     return InvalidArgument("peer " + peer.id + " is registered with another host or task");
   }
-  // A re-registration replaces the peer's parent edges.
-  ClearParents(peer);
   peer.registered = true;
   peer.last_active = clock->Now();
   if (peer.phase != Phase::kRunning) {
@@ -189,15 +198,25 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     }
   }
 
-  std::set<std::string> blocked(req.blocked_parents().begin(), req.blocked_parents().end());
-  std::vector<PeerEntry*> parents = FindParents(*this, task, peer, host, blocked);
-  if (!parents.empty()) {
+  // A seed peer triggered a moment ago registers within milliseconds: the first neighbour set
+  // of the task's peers should include it, so they wait for it rather than mesh with each other
+  // and nothing to trade.
+  if (auto s = peers.find(task.seed_peer_id);
+      s != peers.end() && s->second.phase == Phase::kTriggered && !s->second.registered &&
+      clock->Now() - s->second.last_active < kSeedWait) {
+    api::RegisterPeerResponse r = Retry(opts, "waiting for the seed peer to start");
+    r.set_retry_after_ms(std::min<uint32_t>(r.retry_after_ms(), kSeedWaitRetryMs));
+    return r;
+  }
+  std::set<std::string> excluded(req.blocked_neighbours().begin(), req.blocked_neighbours().end());
+  excluded.insert(req.connected().begin(), req.connected().end());
+  std::vector<PeerEntry*> neighbours = FindNeighbours(*this, task, peer, host, excluded);
+  if (!neighbours.empty()) {
     api::RegisterPeerResponse r;
-    r.set_action(api::ACTION_PARENTS);
-    for (PeerEntry* p : parents) {
-      AddEdge(*p, peer);
+    r.set_action(api::ACTION_NEIGHBOURS);
+    for (PeerEntry* p : neighbours) {
       const HostEntry& h = hosts.at(p->host_id);
-      api::Parent* out = r.add_parents();
+      api::Neighbour* out = r.add_neighbours();
       out->set_peer_id(p->id);
       out->set_host_id(h.info.id());
       std::vector<std::string> ips(h.info.ips().begin(), h.info.ips().end());
@@ -243,7 +262,10 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     r.set_retry_after_ms(std::min<uint32_t>(r.retry_after_ms(), kSeedWaitRetryMs));
     return r;
   }
-  return Retry(opts, "no parent available");
+  if (req.connected_size() > 0) {
+    return Retry(opts, "no other neighbour available");
+  }
+  return Retry(opts, "no neighbour available");
 }
 
 }  // namespace df::scheduler

@@ -55,8 +55,8 @@ TEST(SchedulerServerTest, RegisterPeerThroughRealStub) {
     grpc::ClientContext ctx;
     api::RegisterPeerResponse resp;
     ASSERT_TRUE(stub->RegisterPeer(&ctx, PeerReq("B", "b"), &resp).ok());
-    ASSERT_EQ(resp.action(), api::ACTION_PARENTS);
-    EXPECT_EQ(resp.parents(0).peer_id(), "a");
+    ASSERT_EQ(resp.action(), api::ACTION_NEIGHBOURS);
+    EXPECT_EQ(resp.neighbours(0).peer_id(), "a");
   }
   {
     grpc::ClientContext ctx;
@@ -74,7 +74,7 @@ TEST(SchedulerServerTest, RegisterPeerThroughRealStub) {
   }
   EXPECT_EQ((*server)->state().host_count(), 1u);
   std::string text = prometheus::TextSerializer().Serialize(registry->Collect());
-  EXPECT_NE(text.find("dragonfly_scheduler_register_peer_total{action=\"parents\"} 1"),
+  EXPECT_NE(text.find("dragonfly_scheduler_register_peer_total{action=\"neighbours\"} 1"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("dragonfly_scheduler_hosts 1"), std::string::npos) << text;

@@ -86,54 +86,11 @@ bool SchedulerState::Impl::HasSource(const PeerEntry& p) {
   if (!p.registered || p.phase == Phase::kFailed) {
     return false;
   }
-  return p.phase == Phase::kSucceeded || p.back_to_source || !p.parents.empty();
-}
-
-void SchedulerState::Impl::AddEdge(PeerEntry& parent, PeerEntry& child) {
-  if (!parent.children.insert(child.id).second) {
-    return;
-  }
-  child.parents.insert(parent.id);
-  auto h = hosts.find(parent.host_id);
-  if (h != hosts.end()) {
-    ++h->second.children;
-  }
-}
-
-void SchedulerState::Impl::RemoveEdge(const std::string& parent_id, const std::string& child_id) {
-  auto p = peers.find(parent_id);
-  auto c = peers.find(child_id);
-  if (c != peers.end()) {
-    c->second.parents.erase(parent_id);
-  }
-  if (p == peers.end() || p->second.children.erase(child_id) == 0) {
-    return;
-  }
-  auto h = hosts.find(p->second.host_id);
-  if (h != hosts.end() && h->second.children > 0) {
-    --h->second.children;
-  }
-}
-
-void SchedulerState::Impl::ClearParents(PeerEntry& p) {
-  std::set<std::string> parents = std::move(p.parents);
-  p.parents.clear();
-  for (const std::string& id : parents) {
-    RemoveEdge(id, p.id);
-  }
-}
-
-void SchedulerState::Impl::ClearChildren(PeerEntry& p) {
-  std::set<std::string> children = p.children;
-  for (const std::string& id : children) {
-    RemoveEdge(p.id, id);
-  }
+  return p.phase == Phase::kSucceeded || p.back_to_source || p.finished_pieces > 0;
 }
 
 void SchedulerState::Impl::FailPeer(PeerEntry& p) {
   p.phase = Phase::kFailed;
-  ClearParents(p);
-  ClearChildren(p);
   auto t = tasks.find(p.task_id);
   if (t != tasks.end() && t->second.seed_peer_id == p.id) {
     t->second.seed_peer_id.clear();
@@ -147,8 +104,6 @@ void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
     return;
   }
   PeerEntry& p = it->second;
-  ClearParents(p);
-  ClearChildren(p);
   auto t = tasks.find(p.task_id);
   if (t != tasks.end()) {
     t->second.peers.erase(peer_id);
@@ -362,10 +317,10 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   if (req.total_pieces() > 0) {
     task.total_pieces = req.total_pieces();
   }
-  for (const api::ParentStat& s : req.parents()) {
-    auto parent = impl_->peers.find(s.peer_id());
-    if (parent != impl_->peers.end()) {
-      auto h = impl_->hosts.find(parent->second.host_id);
+  for (const api::NeighbourStat& s : req.neighbours()) {
+    auto from = impl_->peers.find(s.peer_id());
+    if (from != impl_->peers.end()) {
+      auto h = impl_->hosts.find(from->second.host_id);
       if (h != impl_->hosts.end()) {
         if (s.bytes() > 0 && s.busy_ms() > 0) {
           double sample =
@@ -376,9 +331,6 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
         h->second.upload_failures += s.failures();
       }
     }
-    if (s.dropped()) {
-      impl_->RemoveEdge(s.peer_id(), p.id);
-    }
   }
   switch (req.state()) {
     case api::PEER_STATE_SUCCEEDED:
@@ -387,7 +339,6 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
       }
       p.phase = Phase::kSucceeded;
       p.finished_pieces = std::max(p.finished_pieces, p.total_pieces);
-      impl_->ClearParents(p);
       break;
     case api::PEER_STATE_FAILED:
       spdlog::info("peer failed peer={} task={} error={}", p.id, p.task_id, req.error());
@@ -433,7 +384,7 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
   for (const std::string& id : ids) {
     m.RemovePeer(id);
   }
-  // Cap succeeded peers per task: evict childless ones first, oldest first.
+  // Cap succeeded peers per task: evict the oldest first.
   for (auto& [task_id, t] : m.tasks) {
     std::vector<const PeerEntry*> done;
     for (const std::string& id : t.peers) {
@@ -446,9 +397,6 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
       continue;
     }
     std::sort(done.begin(), done.end(), [](const PeerEntry* a, const PeerEntry* b) {
-      if (a->children.empty() != b->children.empty()) {
-        return a->children.empty();
-      }
       return a->succeeded_at < b->succeeded_at;
     });
     size_t excess = done.size() - m.opts.max_succeeded_peers_per_task;
@@ -502,8 +450,6 @@ std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) cons
   info.phase = PhaseName(p.phase);
   info.is_seed = p.is_seed;
   info.back_to_source = p.back_to_source;
-  info.parents.assign(p.parents.begin(), p.parents.end());
-  info.children.assign(p.children.begin(), p.children.end());
   return info;
 }
 

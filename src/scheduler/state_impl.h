@@ -3,6 +3,7 @@
 
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -25,7 +26,6 @@ struct HostEntry {
   TimePoint last_announce;
   double throughput_bps = 0;  // EWMA of bytes/busy time reported by children of this host
   uint64_t upload_failures = 0;
-  uint32_t children = 0;  // parent edges whose parent peer is on this host
   std::unordered_set<std::string> peers;
 };
 
@@ -46,8 +46,6 @@ struct PeerEntry {
   uint32_t total_pieces = 0;
   TimePoint last_active;
   TimePoint succeeded_at;
-  std::set<std::string> parents;
-  std::set<std::string> children;
 };
 
 struct TaskEntry {
@@ -79,7 +77,8 @@ struct SchedulerState::Impl {
   std::unordered_map<std::string, TaskEntry> tasks;
   HashRing seed_ring;
   uint64_t cluster_config_version = 0;
-  std::set<std::string> blocked_hosts;  // hostnames and IPs (ClusterConfig::blocked_hosts)
+  std::set<std::string> blocked_hosts;          // hostnames and IPs (ClusterConfig::blocked_hosts)
+  std::mt19937_64 rng{std::random_device{}()};  // the random part of neighbour choice
 
   // register.cc
   StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
@@ -88,12 +87,9 @@ struct SchedulerState::Impl {
   // state.cc
   uint32_t SlotsOf(const HostEntry& h) const;
   bool IsBlocked(const HostEntry& h) const;
+  // Succeeded, allowed back to source, or holding pieces.
   static bool HasSource(const PeerEntry& p);
-  void AddEdge(PeerEntry& parent, PeerEntry& child);
-  void RemoveEdge(const std::string& parent_id, const std::string& child_id);
-  void ClearParents(PeerEntry& p);
-  void ClearChildren(PeerEntry& p);
-  // The peer fails: edges go, and a failed seed makes its task look for another seed host.
+  // The peer fails; a failed seed makes its task look for another seed host.
   void FailPeer(PeerEntry& p);
   void RemovePeer(const std::string& peer_id);
   void RemoveHost(const std::string& host_id);

@@ -37,15 +37,15 @@ class StateTest : public ::testing::Test {
                                      std::vector<std::string> blocked = {}, bool need = false) {
     return Register(PeerReq(host, peer, "task1", std::move(blocked), need));
   }
-  static std::vector<std::string> Parents(const api::RegisterPeerResponse& r) {
+  static std::vector<std::string> Neighbours(const api::RegisterPeerResponse& r) {
     std::vector<std::string> out;
-    for (const auto& p : r.parents()) {
+    for (const auto& p : r.neighbours()) {
       out.push_back(p.peer_id());
     }
     return out;
   }
   void Report(const std::string& host, const std::string& peer, api::PeerState st,
-              std::vector<api::ParentStat> stats = {}) {
+              std::vector<api::NeighbourStat> stats = {}) {
     api::ReportPeerRequest r;
     r.set_host_id(host);
     r.set_peer_id(peer);
@@ -55,7 +55,7 @@ class StateTest : public ::testing::Test {
     r.set_total_pieces(10);
     r.set_finished_pieces(st == api::PEER_STATE_SUCCEEDED ? 10 : 3);
     for (auto& s : stats) {
-      *r.add_parents() = s;
+      *r.add_neighbours() = s;
     }
     ASSERT_TRUE(state_->ReportPeer(r).ok());
   }
@@ -78,10 +78,10 @@ TEST_F(StateTest, WithoutSeedsFirstPeerGoesToSourceAndFeedsTheNext) {
   auto a = Register("A", "a");
   EXPECT_EQ(a.action(), api::ACTION_BACK_TO_SOURCE);
   auto b = Register("B", "b");
-  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
-  EXPECT_EQ(Parents(b), std::vector<std::string>{"a"});
-  EXPECT_EQ(b.parents(0).host_id(), "A");
-  EXPECT_EQ(b.parents(0).piece_port(), 4000u);
+  ASSERT_EQ(b.action(), api::ACTION_NEIGHBOURS);
+  EXPECT_EQ(Neighbours(b), std::vector<std::string>{"a"});
+  EXPECT_EQ(b.neighbours(0).host_id(), "A");
+  EXPECT_EQ(b.neighbours(0).piece_port(), 4000u);
   EXPECT_TRUE(calls_.empty());
 }
 
@@ -138,13 +138,13 @@ TEST_F(StateTest, ParentAddressesInTheRequestersFamilyFirst) {
   EXPECT_EQ(Register("S", calls_[0].peer_id).action(), api::ACTION_BACK_TO_SOURCE);
 
   auto a = Register("A", "a");
-  ASSERT_EQ(a.action(), api::ACTION_PARENTS);
-  EXPECT_EQ(a.parents(0).ip(), "fd00::1");
-  EXPECT_EQ(std::vector<std::string>(a.parents(0).ips().begin(), a.parents(0).ips().end()),
+  ASSERT_EQ(a.action(), api::ACTION_NEIGHBOURS);
+  EXPECT_EQ(a.neighbours(0).ip(), "fd00::1");
+  EXPECT_EQ(std::vector<std::string>(a.neighbours(0).ips().begin(), a.neighbours(0).ips().end()),
             (std::vector<std::string>{"fd00::1", "10.0.0.1"}));
   auto b = Register("B", "b");
-  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
-  EXPECT_EQ(std::vector<std::string>(b.parents(0).ips().begin(), b.parents(0).ips().end()),
+  ASSERT_EQ(b.action(), api::ACTION_NEIGHBOURS);
+  EXPECT_EQ(std::vector<std::string>(b.neighbours(0).ips().begin(), b.neighbours(0).ips().end()),
             (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
 }
 
@@ -180,9 +180,9 @@ TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
   auto s = Register("S", seed_peer);
   EXPECT_EQ(s.action(), api::ACTION_BACK_TO_SOURCE);
   auto b = Register("B", "b");
-  ASSERT_EQ(b.action(), api::ACTION_PARENTS);
-  EXPECT_EQ(Parents(b)[0], seed_peer);
-  EXPECT_EQ(b.parents(0).host_type(), api::HOST_TYPE_SEED);
+  ASSERT_EQ(b.action(), api::ACTION_NEIGHBOURS);
+  EXPECT_EQ(Neighbours(b)[0], seed_peer);
+  EXPECT_EQ(b.neighbours(0).host_type(), api::HOST_TYPE_SEED);
   // Only one trigger per task.
   EXPECT_EQ(calls_.size(), 1u);
 }
@@ -221,7 +221,7 @@ TEST_F(StateTest, SameHostPeersAreExcluded) {
   EXPECT_EQ(Register("A", "a1").action(), api::ACTION_BACK_TO_SOURCE);
   auto r = Register("A", "a2");
   EXPECT_EQ(r.action(), api::ACTION_RETRY);
-  EXPECT_TRUE(r.parents().empty());
+  EXPECT_TRUE(r.neighbours().empty());
 }
 
 TEST_F(StateTest, BlockedParentsAreExcluded) {
@@ -229,8 +229,8 @@ TEST_F(StateTest, BlockedParentsAreExcluded) {
   Announce("B");
   Announce("C");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"a"});
-  EXPECT_EQ(Parents(Register("B", "b", {"a"})), std::vector<std::string>{"c"});
+  EXPECT_EQ(Neighbours(Register("C", "c")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Neighbours(Register("B", "b", {"a"})), std::vector<std::string>{"c"});
   EXPECT_EQ(Register("B", "b", {"a", "c"}).action(), api::ACTION_RETRY);
 }
 
@@ -240,8 +240,8 @@ TEST_F(StateTest, ClusterConfigChangesSchedulingAtRuntime) {
   Announce("C");
   Announce("D");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("BB", "bb")), std::vector<std::string>{"a"});
-  EXPECT_EQ(Parents(Register("C", "c")).size(), 2u);
+  EXPECT_EQ(Neighbours(Register("BB", "bb")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Neighbours(Register("C", "c")).size(), 2u);
 
   ClusterConfig cfg;
   cfg.version = 1;
@@ -249,14 +249,14 @@ TEST_F(StateTest, ClusterConfigChangesSchedulingAtRuntime) {
   cfg.blocked_hosts = {"A"};  // by hostname
   EXPECT_TRUE(state_->ApplyClusterConfig(cfg));
   EXPECT_EQ(state_->options().candidate_parent_limit, 1u);
-  std::vector<std::string> d = Parents(Register("D", "d"));
+  std::vector<std::string> d = Neighbours(Register("D", "d"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0], "a");
 
   cfg.version = 2;
   cfg.blocked_hosts = {"10.0.0.2"};  // by IP
   EXPECT_TRUE(state_->ApplyClusterConfig(cfg));
-  EXPECT_EQ(Parents(Register("C", "c", {"d"})), std::vector<std::string>{"a"});
+  EXPECT_EQ(Neighbours(Register("C", "c", {"d"})), std::vector<std::string>{"a"});
 
   // Stale and equal versions are ignored.
   cfg.version = 2;
@@ -279,42 +279,52 @@ TEST_F(StateTest, ClusterConfigUploadSlotsAndBackToSourceCount) {
   cfg.back_to_source_count = 1;
   ASSERT_TRUE(state_->ApplyClusterConfig(cfg));
   EXPECT_EQ(Register("Z", "z").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"z"});
-  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});  // z is full
+  EXPECT_EQ(Neighbours(Register("B", "b")), std::vector<std::string>{"z"});
+  std::vector<std::string> c = Neighbours(Register("C", "c"));
+  EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"b", "z"}));
   // z was the first back-to-source peer; the limit of 1 is reached.
   EXPECT_EQ(Register("D", "d", {"z", "b", "c"}, true).action(), api::ACTION_RETRY);
 }
 
-TEST_F(StateTest, ParentEdgesStayAcyclic) {
+TEST_F(StateTest, NeighboursIncludeRunningPeersAndTradeBothWays) {
   Announce("A");
   Announce("B");
   Announce("C");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
-  std::vector<std::string> c = Parents(Register("C", "c"));
+  EXPECT_EQ(Neighbours(Register("B", "b")), std::vector<std::string>{"a"});
+  // b has nothing yet but is registered: it is a neighbour too.
+  std::vector<std::string> c = Neighbours(Register("C", "c"));
   EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"a", "b"}));
-  // a is an ancestor of b and c: neither may become a's parent.
-  auto r = Register("A", "a");
-  EXPECT_TRUE(r.parents().empty());
-  // b re-registers: c is b's child, so only a is offered.
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
-  // Re-registering replaces edges: c drops b, then b may take c.
-  EXPECT_EQ(Parents(Register("C", "c", {"b"})), std::vector<std::string>{"a"});
-  std::vector<std::string> b = Parents(Register("B", "b", {"a"}));
-  EXPECT_EQ(b, std::vector<std::string>{"c"});
+  // No parent/child graph: a may be handed b and c (they trade both ways).
+  std::vector<std::string> a = Neighbours(Register("A", "a"));
+  EXPECT_EQ(std::set<std::string>(a.begin(), a.end()), (std::set<std::string>{"b", "c"}));
+  // The ones a peer has are not handed out again.
+  api::RegisterPeerRequest again = PeerReq("C", "c");
+  again.add_connected("a");
+  EXPECT_EQ(Neighbours(Register(again)), std::vector<std::string>{"b"});
+  again.add_connected("b");
+  EXPECT_EQ(Register(again).action(), api::ACTION_RETRY);
 }
 
-TEST_F(StateTest, ChildrenPerHostAreBoundedByUploadSlots) {
-  Announce("A", false, /*slots=*/1);
-  Announce("B");
-  Announce("C");
-  EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
-  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});
-  // b finishing frees a's slot.
-  Report("B", "b", api::PEER_STATE_SUCCEEDED);
-  std::vector<std::string> c = Parents(Register("C", "c"));
-  EXPECT_EQ(std::set<std::string>(c.begin(), c.end()), (std::set<std::string>{"a", "b"}));
+TEST_F(StateTest, NeighbourSetsAreBoundedAndPartlyRandom) {
+  SchedulerOptions opts;
+  opts.candidate_parent_limit = 4;
+  Make(opts);
+  Announce("S0");
+  EXPECT_EQ(Register("S0", "s0").action(), api::ACTION_BACK_TO_SOURCE);
+  std::map<std::string, int> handed;
+  for (int i = 1; i <= 30; ++i) {
+    std::string h = "H" + std::to_string(i);
+    Announce(h);
+    auto r = Register(h, "p" + std::to_string(i));
+    ASSERT_EQ(r.action(), api::ACTION_NEIGHBOURS);
+    EXPECT_LE(r.neighbours_size(), 4);
+    for (const auto& n : r.neighbours()) {
+      handed[n.peer_id()]++;
+    }
+  }
+  // The random half spreads new peers over the swarm instead of piling them on a few.
+  EXPECT_GE(handed.size(), 15u);
 }
 
 TEST_F(StateTest, BackToSourceLimitIsRespected) {
@@ -327,11 +337,11 @@ TEST_F(StateTest, BackToSourceLimitIsRespected) {
   auto d = Register("D", "d", {"a", "b", "c"}, true);
   EXPECT_EQ(d.action(), api::ACTION_RETRY);
   EXPECT_NE(d.reason().find("limit"), std::string::npos);
-  // Without the flag it just waits for a parent.
-  EXPECT_EQ(Register("E", "e", {"a", "b", "c"}).action(), api::ACTION_RETRY);
+  // Without the flag it just waits for a neighbour.
+  EXPECT_EQ(Register("E", "e", {"a", "b", "c", "d"}).action(), api::ACTION_RETRY);
   // A failed back-to-source peer frees its place.
   Report("C", "c", api::PEER_STATE_FAILED);
-  EXPECT_EQ(Register("D", "d", {"a", "b", "c"}, true).action(), api::ACTION_BACK_TO_SOURCE);
+  EXPECT_EQ(Register("D", "d", {"a", "b", "c", "e"}, true).action(), api::ACTION_BACK_TO_SOURCE);
 }
 
 TEST_F(StateTest, MeasuredThroughputRanksParents) {
@@ -344,19 +354,19 @@ TEST_F(StateTest, MeasuredThroughputRanksParents) {
   Announce("D");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
   EXPECT_EQ(Register("B", "b", {"a"}, true).action(), api::ACTION_BACK_TO_SOURCE);
-  ASSERT_EQ(Register("C", "c").parents_size(), 1);
-  api::ParentStat slow;
+  ASSERT_EQ(Register("C", "c").neighbours_size(), 1);
+  api::NeighbourStat slow;
   slow.set_peer_id("a");
   slow.set_bytes(1 << 20);
   slow.set_busy_ms(1000);
-  api::ParentStat fast;
+  api::NeighbourStat fast;
   fast.set_peer_id("b");
   fast.set_bytes(100 << 20);
   fast.set_busy_ms(1000);
   Report("C", "c", api::PEER_STATE_RUNNING, {slow, fast});
   // Leave the slot counts equal again, then ask.
   ASSERT_TRUE(state_->LeavePeer("c").ok());
-  EXPECT_EQ(Parents(Register("D", "d")), std::vector<std::string>{"b"});
+  EXPECT_EQ(Neighbours(Register("D", "d")), std::vector<std::string>{"b"});
 }
 
 TEST_F(StateTest, SameIdcRanksParents) {
@@ -368,26 +378,18 @@ TEST_F(StateTest, SameIdcRanksParents) {
   Announce("C", false, 10, "idc-y");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
   EXPECT_EQ(Register("B", "b", {"a"}, true).action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("C", "c")), std::vector<std::string>{"b"});
+  EXPECT_EQ(Neighbours(Register("C", "c")), std::vector<std::string>{"b"});
 }
 
-TEST_F(StateTest, ReportsUpdateEdgesAndLeavesRemoveThem) {
+TEST_F(StateTest, LeavesRemovePeersAndHosts) {
   Announce("A");
   Announce("B");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
-  api::ParentStat drop;
-  drop.set_peer_id("a");
-  drop.set_dropped(true);
-  Report("B", "b", api::PEER_STATE_RUNNING, {drop});
-  EXPECT_TRUE(state_->GetPeer("a")->children.empty());
-  EXPECT_TRUE(state_->GetPeer("b")->parents.empty());
-
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Neighbours(Register("B", "b")), std::vector<std::string>{"a"});
   ASSERT_TRUE(state_->LeavePeer("a").ok());
-  EXPECT_TRUE(state_->GetPeer("b")->parents.empty());
+  EXPECT_FALSE(state_->GetPeer("a").has_value());
+  EXPECT_NE(Register("B", "b").action(), api::ACTION_NEIGHBOURS);
   EXPECT_FALSE(state_->ReportPeer(api::ReportPeerRequest()).ok());
-
   ASSERT_TRUE(state_->LeaveHost("B").ok());
   EXPECT_FALSE(state_->GetPeer("b").has_value());
   EXPECT_EQ(state_->host_count(), 1u);
@@ -400,8 +402,8 @@ TEST_F(StateTest, GcRemovesDeadHostsAndIdlePeers) {
   Announce("B");
   Announce("C");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(Parents(Register("B", "b")), std::vector<std::string>{"a"});
-  EXPECT_EQ(Parents(Register(PeerReq("C", "c", "task2"))).size(), 0u);
+  EXPECT_EQ(Neighbours(Register("B", "b")), std::vector<std::string>{"a"});
+  EXPECT_EQ(Neighbours(Register(PeerReq("C", "c", "task2"))).size(), 0u);
   Report("A", "a", api::PEER_STATE_SUCCEEDED);
 
   clock_.Advance(seconds(90));
@@ -412,7 +414,6 @@ TEST_F(StateTest, GcRemovesDeadHostsAndIdlePeers) {
   GcResult r = state_->RunGc(clock_.Now());
   EXPECT_EQ(r.hosts_removed, 1u);
   EXPECT_FALSE(state_->GetPeer("b").has_value());
-  EXPECT_TRUE(state_->GetPeer("a")->children.empty());
 
   // c (running on task2) idles past peerTTL; succeeded a stays while A lives.
   for (int i = 0; i < 11; ++i) {

@@ -64,7 +64,7 @@ inline api::RegisterPeerRequest PeerReq(const std::string& host, const std::stri
   r.mutable_task()->set_task_id(task);
   r.mutable_task()->set_url("http://origin/" + task);
   for (auto& b : blocked) {
-    r.add_blocked_parents(b);
+    r.add_blocked_neighbours(b);
   }
   r.set_need_back_to_source(need_back_to_source);
   return r;

@@ -364,8 +364,18 @@ bool TaskImpl::done() const {
 
 uint64_t TaskImpl::WaitForChange(uint64_t known_version, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  changed_.wait_for(lock, timeout, [&] { return version_ > known_version || done_; });
+  const uint64_t wakes = wakes_;
+  changed_.wait_for(lock, timeout,
+                    [&] { return version_ > known_version || done_ || wakes_ != wakes; });
   return version_;
+}
+
+void TaskImpl::WakeWaiters() {
+  {
+    std::lock_guard lock(mu_);
+    ++wakes_;
+  }
+  changed_.notify_all();
 }
 
 Status TaskImpl::Flush() {

@@ -35,6 +35,7 @@ class TaskImpl : public Task {
   uint64_t ReadyBytes() const override;
   bool done() const override;
   uint64_t WaitForChange(uint64_t known_version, std::chrono::milliseconds timeout) override;
+  void WakeWaiters() override;
   int read_fd() const override { return fd_; }
   Status Flush() override;
   void Touch() override;
@@ -70,6 +71,7 @@ class TaskImpl : public Task {
   uint64_t finished_bytes_ = 0;
   uint32_t next_missing_ = 0;  // first piece not stored: the end of the ready prefix
   uint64_t version_ = 0;
+  uint64_t wakes_ = 0;  // WakeWaiters() calls
   bool done_ = false;
   int64_t created_at_ms_ = 0;
   int64_t accessed_at_ms_ = 0;

@@ -137,7 +137,7 @@ class FailureTest(ClusterTest):
         self.assertSameFile(self.out("c"), want)
         self.assertGreaterEqual(
             peer.metric("dragonfly_dfdaemon_piece_failures_total", {"reason": "corrupt"}), 1)
-        self.assertIn("dropping parent", peer.logs())
+        self.assertIn("dropping neighbour", peer.logs())
 
     def test_daemon_restart_resumes_without_refetching(self):
         origin = self.c.origin()

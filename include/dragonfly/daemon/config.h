@@ -49,19 +49,19 @@ struct DaemonConfig {
     uint64_t cluster_id = 0;  // the manager's seed peer cluster; 0 = the default cluster
   } seed_peer;
   struct Upload {
-    std::string listen = "127.0.0.1:4005";      // piece server
+    std::string listen = "127.0.0.1:4005";      // piece port: neighbour connections
     std::string rpc_listen = "127.0.0.1:4000";  // DfdaemonUpload gRPC (seed trigger)
-    uint32_t max_connections = 128;
-    // Children this host feeds at once (told to the scheduler). Few children per parent keep
-    // every host's uplink busy and each child's share of it large: with equal links, 2 gives
-    // 2.0 x the ideal time in the 8-host bench, 50 gives 7.3 x (docs/benchmarks.md).
-    uint32_t slots = 2;
+    uint32_t max_connections = 1024;  // neighbour connections (piece port); more are refused
+    // Pieces this host uploads at once, to any neighbours of any tasks: enough concurrent
+    // streams to keep the uplink full; further requests wait their turn, round-robin between
+    // the neighbours asking (told to the scheduler as the host's capacity).
+    uint32_t slots = 4;
     uint64_t rate_limit = 0;  // bytes/s; 0 = unlimited
   } upload;
   struct Download {
-    uint32_t concurrent_piece_count = 4;  // requests in flight per parent connection
-    milliseconds piece_timeout{30000};    // a parent silent this long is dropped
-    milliseconds stall_timeout{20000};    // no progress from any parent: ask the scheduler again
+    uint32_t concurrent_piece_count = 2;  // requests outstanding per neighbour
+    milliseconds piece_timeout{30000};    // a neighbour silent this long is dropped
+    milliseconds stall_timeout{20000};    // no piece from any neighbour: ask for others
   } download;
   struct Storage {
     std::string dir = "/var/lib/dragonfly/tasks";

@@ -1,34 +1,60 @@
-// The piece protocol between peers: a persistent TCP connection carrying pipelined requests.
-// A client may send many requests before reading responses; the server answers strictly in
-// request order. Piece bodies are sent with sendfile(2) straight from the task's data file.
+// The piece-exchange protocol between two peers of one task (ours; see docs/architecture.md,
+// "The mesh"). One TCP connection per pair of neighbours and task, usable by both sides: each
+// side announces what it holds and requests pieces the other has. Requests are pulled, never
+// pushed, so a cycle of neighbours cannot deadlock.
 //
-// Wire format (little-endian integers):
-//   request  := u8 type, u8 task_id_len, task_id bytes, body
-//     type 1 GET_PIECE: body = u32 piece_number
-//     type 2 GET_MAP:   body = u64 known_version, u32 wait_ms   (long poll: the server answers
-//                       when the task's map version > known_version, the task is done, or
-//                       wait_ms passes)
-//   response := u8 type (echo), u8 code, body
-//     code != 0 (error): body = u16 len, message bytes   (the connection stays usable)
-//     GET_PIECE ok: u32 number, u32 length, u32 crc32c, then `length` bytes of piece data
-//     GET_MAP ok:   u64 version, i64 content_length (-1 unknown), u32 piece_length,
-//                   u32 total_pieces (0 unknown), u8 done, u32 bitmap_len, bitmap bytes
-//   codes: 0 ok, 1 task not found, 2 piece not available, 3 busy (over the connection limit;
-//          the server closes after answering), 4 bad request (server closes), 5 internal error
+// Every message is a frame: u32 length (of what follows), u8 type, payload; integers are
+// little-endian.
+//   HELLO     u8 version (2), u8 id_len, task_id, u8 id_len, peer_id, u8 flags (1 = seed peer).
+//             The connecting side sends it first; the accepting side answers with its own HELLO
+//             (or ERROR and closes). Then both send BITFIELD.
+//   BITFIELD  i64 content_length (-1 unknown), u32 piece_length (0 unknown), u32 total_pieces,
+//             u8 done, u32 bitmap_len, bitmap (bit n = byte n/8, bit n%8, LSB first).
+//   HAVE      u32 piece: the sender has verified and stored the piece (sent to every neighbour
+//             as each piece lands).
+//   GEOMETRY  i64 content_length, u32 piece_length, u32 total_pieces: the sender learnt its
+//             task's geometry after its BITFIELD.
+//   REQUEST   u32 piece.
+//   CANCEL    u32 piece: the requester no longer wants it (got it elsewhere).
+//   PIECE     u32 piece, u32 crc32c, then the piece's bytes (the rest of the frame).
+//   REJECT    u32 piece, u8 code, u32 suggestion (kNoPiece: none): the request will not be
+//             served. kElsewhere: the sender is a seed peer injecting pieces and another
+//             neighbour has or gets this one; `suggestion` is a piece nobody has yet.
+//   ERROR     u8 code, u16 len, message; the sender closes the connection.
 #pragma once
 
 #include <cstdint>
 
 namespace df::piece {
 
-inline constexpr uint8_t kGetPiece = 1;
-inline constexpr uint8_t kGetMap = 2;
+inline constexpr uint8_t kProtocolVersion = 2;
 
-inline constexpr uint8_t kOk = 0;
-inline constexpr uint8_t kTaskNotFound = 1;
-inline constexpr uint8_t kPieceNotAvailable = 2;
-inline constexpr uint8_t kBusy = 3;
-inline constexpr uint8_t kBadRequest = 4;
-inline constexpr uint8_t kInternalError = 5;
+enum class FrameType : uint8_t {
+  kHello = 1,
+  kBitfield = 2,
+  kHave = 3,
+  kGeometry = 4,
+  kRequest = 5,
+  kCancel = 6,
+  kPiece = 7,
+  kReject = 8,
+  kError = 9,
+};
+
+enum class RejectCode : uint8_t {
+  kNotAvailable = 1,  // the sender does not have the piece
+  kElsewhere = 2,     // a seed peer: get it from a neighbour (see `suggestion`)
+  kBusy = 3,          // the sender's upload queue is full: ask another neighbour
+};
+
+enum class ErrorCode : uint8_t {
+  kTaskNotFound = 1,
+  kBusy = 2,        // over the connection limit
+  kBadRequest = 3,  // malformed frame or protocol violation
+  kInternal = 4,
+};
+
+inline constexpr uint32_t kNoPiece = 0xffffffffu;
+inline constexpr uint8_t kHelloSeed = 1;
 
 }  // namespace df::piece

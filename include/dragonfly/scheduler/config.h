@@ -17,7 +17,7 @@ inline constexpr char kDefaultConfigPath[] = "/etc/dragonfly/scheduler.yaml";
 
 // Tunables of SchedulerState. YAML section `scheduler`.
 struct SchedulerOptions {
-  uint32_t candidate_parent_limit = 4;  // parents handed out per registration
+  uint32_t candidate_parent_limit = 8;  // neighbours handed out per registration
   uint32_t back_to_source_count = 3;    // normal peers per task allowed to fetch from the origin
   std::chrono::milliseconds retry_interval{200};
   std::chrono::milliseconds peer_ttl{std::chrono::minutes(10)};
@@ -25,7 +25,7 @@ struct SchedulerOptions {
   std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
   // Not in YAML.
   uint32_t max_succeeded_peers_per_task = 300;
-  uint32_t default_upload_slots = 200;  // used when a host announces upload_slots = 0
+  uint32_t default_upload_slots = 4;  // used when a host announces upload_slots = 0
   std::chrono::milliseconds seed_trigger_timeout{std::chrono::seconds(5)};
 };
 

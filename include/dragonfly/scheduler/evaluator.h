@@ -1,5 +1,5 @@
-// Parent scoring. A pure function of a few features of one candidate parent and the child;
-// higher is better, in [0, 1]. Thread-safe.
+// Neighbour scoring. A pure function of a few features of one candidate neighbour ("parent")
+// and the peer asking ("child"); higher is better, in [0, 1]. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +8,8 @@
 namespace df::scheduler {
 
 struct EvalInput {
-  uint32_t upload_slots = 0;       // parent host capacity (children), > 0
-  uint32_t children = 0;           // children already assigned to the parent host
+  uint32_t upload_slots = 0;       // the candidate host's concurrent uploads, > 0
+  uint32_t active_uploads = 0;     // uploads it reported under way
   double throughput_bps = 0;       // parent host EWMA bytes/s; 0 = not measured yet
   double best_throughput_bps = 0;  // highest EWMA among the candidates; 0 = none measured
   double progress = 0;             // finished / total pieces; 1 for a succeeded parent

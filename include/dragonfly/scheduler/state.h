@@ -1,6 +1,6 @@
 // The scheduler's in-memory state: hosts, tasks and peers, and the decisions made on them
-// (which parents a peer gets, who may go back to the origin, which seed host a task is pinned
-// to, garbage collection).
+// (which neighbours a peer gets, who may go back to the origin, which seed host a task is
+// pinned to, garbage collection).
 //
 // Threading contract: every public method is thread-safe; all state sits behind one mutex that
 // is held only for in-memory work. No network I/O happens under it: a seed trigger decided by
@@ -12,10 +12,12 @@
 //     to one seed host by consistent hashing of the task ID; a seed peer entry is created there
 //     and triggered. When that seed peer registers it gets BACK_TO_SOURCE (it is the root). If
 //     the registering host is itself the chosen seed host it gets BACK_TO_SOURCE directly.
-//   * A peer is offered as a parent only once it has a source of content: it succeeded, it was
-//     allowed back to source (a triggered seed counts once it has registered), or it has parents
-//     itself. Same host, self, blocked, failed, descendants of the child (the parent edges form a
-//     DAG) and hosts whose upload slots are all taken are never offered.
+//   * Neighbours (at most candidate_parent_limit) are registered peers of the task, running
+//     ones included, on other hosts: never self, the same host, a blocked or failed peer, or
+//     one the peer already has (`connected`). The task's seed peer comes first while no other
+//     peer holds the whole task (a seed triggered but not yet registered is not offered: the
+//     peer is told to retry within milliseconds); half the rest are the best scored, the other
+//     half random. Connections are used both ways: there is no parent/child graph.
 //   * With no candidate: BACK_TO_SOURCE when nothing can feed the task (no active peer, no usable
 //     seed host) or when the peer asks for it (need_back_to_source), provided fewer than
 //     back_to_source_count normal peers of the task are back-to-source and not failed. Otherwise
@@ -23,7 +25,7 @@
 //     decides what to do once its own retry budget is spent. Seed peers do not count against
 //     the limit.
 //   * Hosts on the cluster's block list (ApplyClusterConfig: hostnames or IPs) are never offered
-//     as parents, and are never picked as a task's seed host.
+//     as neighbours, and are never picked as a task's seed host.
 #pragma once
 
 #include <cstddef>
@@ -53,8 +55,6 @@ struct PeerInfo {
   std::string phase;  // "pending", "triggered", "running", "succeeded", "failed"
   bool is_seed = false;
   bool back_to_source = false;
-  std::vector<std::string> parents;
-  std::vector<std::string> children;
 };
 
 // Scheduling settings of the scheduler's cluster, pushed by the manager (the KeepAliveResponse's
@@ -62,10 +62,10 @@ struct PeerInfo {
 // cluster's whole current list and replaces the previous one (empty = nobody blocked).
 struct ClusterConfig {
   uint64_t version = 0;                 // applied only when newer than the last applied one
-  uint32_t candidate_parent_limit = 0;  // SchedulerOptions::candidate_parent_limit, [1, 20]
+  uint32_t candidate_parent_limit = 0;  // neighbours per registration, [1, 20]
   uint32_t back_to_source_count = 0;    // SchedulerOptions::back_to_source_count
   uint32_t upload_slots = 0;            // SchedulerOptions::default_upload_slots
-  std::set<std::string> blocked_hosts;  // hostnames or IPs never chosen as parents
+  std::set<std::string> blocked_hosts;  // hostnames or IPs never chosen as neighbours
 };
 
 struct GcResult {
@@ -95,7 +95,7 @@ class SchedulerState {
   StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req);
   // NotFound for an unknown peer (the peer should register again).
   Status ReportPeer(const api::ReportPeerRequest& req);
-  // Removes the peer and its edges. Unknown peers are ignored.
+  // Removes the peer. Unknown peers are ignored.
   Status LeavePeer(const std::string& peer_id);
 
   // Drops hosts not announced within host_ttl (with their peers), failed peers, unfinished

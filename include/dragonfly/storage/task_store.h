@@ -82,9 +82,11 @@ class Task {
   virtual uint64_t ReadyBytes() const = 0;
   virtual bool done() const = 0;
 
-  // Blocks until Map().version > `known_version`, the task is done, or `timeout` passes;
-  // returns the current version.
+  // Blocks until Map().version > `known_version`, the task is done, WakeWaiters() is called, or
+  // `timeout` passes; returns the current version.
   virtual uint64_t WaitForChange(uint64_t known_version, std::chrono::milliseconds timeout) = 0;
+  // Wakes every WaitForChange caller (its download ended: readers look at its result).
+  virtual void WakeWaiters() = 0;
 
   // Descriptor of the data file, open for reading (pread/sendfile), valid for the Task's life.
   virtual int read_fd() const = 0;

@@ -15,6 +15,7 @@ namespace df::daemon::proxy {
 namespace {
 
 using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
 
 // "sha256:<hex>" from ".../blobs/sha256:<hex>", or empty.
 std::string BlobDigest(const std::string& url) {
@@ -70,26 +71,8 @@ backend::HttpOptions UpstreamTls(const DaemonConfig& config) {
   return o;
 }
 
-P2PServer::P2PServer(DaemonContext* ctx, TaskManager* tasks)
-    : ctx_(ctx), tasks_(tasks), tls_(UpstreamTls(*ctx->config)) {}
-
-bool P2PServer::VerifyOnce(storage::Task& task, const std::string& digest) {
-  std::string key = task.id() + "@" + std::to_string(task.Stat().created_at_ms);
-  {
-    std::lock_guard lock(mu_);
-    if (verified_.count(key) > 0) {
-      return true;
-    }
-  }
-  Status s = VerifyFileDigest(task.data_path(), digest);
-  if (!s.ok()) {
-    spdlog::error("blob digest mismatch task_id={} error=\"{}\"", task.id(), s.ToString());
-    return false;
-  }
-  std::lock_guard lock(mu_);
-  verified_.insert(key);
-  return true;
-}
+P2PServer::P2PServer(DaemonContext* ctx, Downloads* downloads)
+    : ctx_(ctx), downloads_(downloads), tls_(UpstreamTls(*ctx->config)) {}
 
 bool P2PServer::Fail(int fd, int status, const std::string& type, const std::string& message,
                      bool keep_alive, const std::string& extra_headers) {
@@ -151,39 +134,36 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     spec.add_filtered_query_params(f);
   }
 
-  std::shared_ptr<PeerTask> download;
-  storage::TaskLease cached;
-  if (auto lease = ctx_->store->AcquireExisting(spec.task_id()); lease.ok() && (*lease)->done()) {
-    cached = std::move(lease).value();
-    metrics.bytes_local_peer.Increment(static_cast<double>(cached->Stat().content_length));
-  } else {
-    DownloadOptions options;
-    options.spec = spec;
-    auto started = tasks_->StartOrAttach(options);
-    if (!started.ok()) {
-      return Fail(fd, 500, "dfdaemon", started.status().message(), false);
-    }
-    download = std::move(started).value();
+  DownloadOptions options;
+  options.spec = spec;
+  auto opened = downloads_->Open(options);
+  if (!opened.ok()) {
+    return Fail(fd, 500, "dfdaemon", opened.status().message(), false);
   }
-  storage::Task& task = download ? download->task() : *cached;
+  DownloadHandle download = std::move(opened).value();
+  storage::Task& task = download.task();
+  if (download.cached()) {
+    metrics.bytes_local_peer.Increment(static_cast<double>(task.Stat().content_length));
+  }
   metrics.proxy_p2p.Increment();
-  auto failed = [&]() -> Status {
-    if (download && download->finished() && !download->result().ok()) {
-      return download->result();
+  // Waits on the task's notifications; gives up when the proxy stops.
+  auto wait = [&](uint64_t* version) -> Status {
+    if (stopping_) {
+      return Unavailable("dfdaemon is stopping");
     }
-    return Status::Ok();
+    return download.Wait(version, Clock::now() + std::chrono::seconds(1));
   };
 
   // 3. The length: from the store once the task's geometry is known.
   uint64_t version = 0;
   while (task.Stat().content_length < 0) {
-    if (Status s = failed(); !s.ok()) {
-      return Fail(fd, HttpStatusOf(s), "backend", s.message(), false);
+    if (Status s = wait(&version); !s.ok() && s.code() != StatusCode::kDeadlineExceeded) {
+      return Fail(fd, stopping_ ? 503 : HttpStatusOf(s), stopping_ ? "dfdaemon" : "backend",
+                  s.message(), false);
     }
-    if (stopping_) {
-      return Fail(fd, 503, "dfdaemon", "dfdaemon is stopping", false);
+    if (download.ended() && task.Stat().content_length < 0) {
+      return Fail(fd, 502, "backend", "download ended without a content length", false);
     }
-    version = task.WaitForChange(version, milliseconds(200));
   }
   auto total = static_cast<uint64_t>(task.Stat().content_length);
   if (head->content_length >= 0 && static_cast<uint64_t>(head->content_length) != total) {
@@ -207,7 +187,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     out += "Docker-Content-Digest: " + digest + "\r\n";
   }
   out += "X-Dragonfly-Task-ID: " + spec.task_id() + "\r\n";
-  if (cached) {
+  if (download.cached()) {
     out += "X-Dragonfly-Task-Download-Finished: true\r\n";
   }
   out += req.keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
@@ -215,7 +195,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     return false;
   }
   spdlog::info("proxy served task_id={} status={} start={} end={} total={} cached={}",
-               spec.task_id(), *range ? 206 : 200, start, end, total, cached ? true : false);
+               spec.task_id(), *range ? 206 : 200, start, end, total, download.cached());
 
   // 4. Stream as pieces arrive. The last byte of a whole blob waits for its digest check.
   const bool hold_last = !digest.empty() && start == 0 && end == total && total > 0;
@@ -234,29 +214,26 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
       pos = ready;
       continue;
     }
-    if (Status s = failed(); !s.ok()) {
+    if (Status s = wait(&version); !s.ok() && s.code() != StatusCode::kDeadlineExceeded) {
       spdlog::warn("proxy download failed mid-response url=\"{}\" error=\"{}\"",
                    req.url.substr(0, req.url.find('?')), s.ToString());
       return false;
     }
-    if (stopping_) {
+    if (download.ended() && !download.failure().ok()) {
       return false;
     }
-    version = task.WaitForChange(version, milliseconds(200));
   }
   if (hold_last) {
     while (!task.done()) {
-      if (Status s = failed(); !s.ok() || stopping_) {
+      if (Status s = wait(&version); !s.ok() && s.code() != StatusCode::kDeadlineExceeded) {
         return false;
       }
-      version = task.WaitForChange(version, milliseconds(200));
+      if (download.ended() && !task.done()) {
+        return false;
+      }
     }
-    if (!VerifyOnce(task, digest)) {
-      std::string id = task.id();
-      download.reset();
-      cached.Reset();
-      (void)ctx_->store->Discard(id);  // gone now, or when its download lets go of it
-      return false;                    // the client sees a truncated body and retries
+    if (!downloads_->Verify(download, digest).ok()) {
+      return false;  // the client sees a truncated body and retries
     }
     if (!net::SendFile(fd, task.read_fd(), end - 1, 1).ok()) {
       return false;

@@ -3,14 +3,11 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "daemon/peer_task.h"
+#include "daemon/downloads.h"
 #include "daemon/proxy/upstream.h"
-#include "daemon/task_manager.h"
 #include "dragonfly/backend/http_backend.h"
 
 namespace df::daemon::proxy {
@@ -31,25 +28,22 @@ backend::HttpOptions UpstreamTls(const DaemonConfig& config);
 
 class P2PServer {
  public:
-  P2PServer(DaemonContext* ctx, TaskManager* tasks);
+  P2PServer(DaemonContext* ctx, Downloads* downloads);
 
   // Writes the whole response to `fd`; returns whether the connection may be kept open.
   bool Serve(int fd, const P2PRequest& req);
-  // Makes responses waiting for pieces give up (within 200 ms): the proxy is stopping.
+  // Makes responses waiting for pieces give up (within 5 s): the proxy is stopping.
   void Stop() { stopping_ = true; }
   const backend::HttpOptions& tls() const { return tls_; }
 
  private:
-  bool VerifyOnce(storage::Task& task, const std::string& digest);
   bool Fail(int fd, int status, const std::string& type, const std::string& message,
             bool keep_alive, const std::string& extra_headers = "");
 
   DaemonContext* ctx_;
-  TaskManager* tasks_;
+  Downloads* downloads_;
   backend::HttpOptions tls_;
   std::atomic<bool> stopping_{false};
-  std::mutex mu_;
-  std::set<std::string> verified_;  // "<task id>@<created ms>" whose digest was checked
 };
 
 }  // namespace df::daemon::proxy

@@ -104,12 +104,12 @@ class Connection {
 
 class Server : public ProxyServer {
  public:
-  Server(DaemonContext* ctx, TaskManager* tasks, net::Listener listener,
+  Server(DaemonContext* ctx, Downloads* downloads, net::Listener listener,
          std::unique_ptr<CertAuthority> ca)
       : ctx_(ctx),
         port_(listener.port()),
         loopback_(listener.loopback_only()),
-        p2p_(ctx, tasks),
+        p2p_(ctx, downloads),
         ca_(std::move(ca)) {
     const auto& cfg = ctx->config->proxy;
     for (const auto& h : cfg.hijack_https.hosts) {
@@ -547,7 +547,7 @@ bool Connection::Intercept(const std::string& authority, const std::string& host
 
 }  // namespace
 
-StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, TaskManager* tasks) {
+StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, Downloads* downloads) {
   DF_ASSIGN_OR_RETURN(net::HostPort addr, net::SplitHostPort(ctx->config->proxy.listen));
   DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(addr.host, addr.port, 1024));
   std::unique_ptr<CertAuthority> ca;
@@ -568,7 +568,7 @@ StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, Task
     spdlog::info("HTTPS interception on for {} host pattern(s) ca={}", hijack.hosts.size(), cert);
   }
   return std::unique_ptr<ProxyServer>(
-      std::make_unique<Server>(ctx, tasks, std::move(listener), std::move(ca)));
+      std::make_unique<Server>(ctx, downloads, std::move(listener), std::move(ca)));
 }
 
 }  // namespace df::daemon::proxy

@@ -17,8 +17,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "daemon/peer_task.h"
-#include "daemon/task_manager.h"
+#include "daemon/downloads.h"
 #include "dragonfly/common/status.h"
 
 namespace df::daemon::proxy {
@@ -30,6 +29,6 @@ class ProxyServer {
   virtual void Stop() = 0;
 };
 
-StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, TaskManager* tasks);
+StatusOr<std::unique_ptr<ProxyServer>> StartProxyServer(DaemonContext* ctx, Downloads* downloads);
 
 }  // namespace df::daemon::proxy

@@ -1,0 +1,110 @@
+#include "daemon/back_to_source.h"
+
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "daemon/metrics.h"
+#include "dragonfly/common/digest.h"
+#include "dragonfly/common/piece.h"
+
+namespace df::daemon {
+
+using Clock = std::chrono::steady_clock;
+
+Status FetchFromOrigin(const OriginFetch& f) {
+  storage::Task& t = *f.task;
+  storage::TaskStat st = t.Stat();
+  uint32_t piece_length = st.piece_length;
+  uint32_t next = piece_length == 0 ? 0 : static_cast<uint32_t>(t.ReadyBytes() / piece_length);
+  backend::FetchRequest req;
+  req.url = f.spec->url();
+  for (const auto& [k, v] : f.spec->headers()) {
+    req.headers[k] = v;
+  }
+  req.offset = PieceOffset(piece_length, next);
+  uint64_t received = 0;
+  std::vector<char> buf;
+  uint32_t fill = 0;
+  auto last_flush = Clock::now();
+  auto commit = [&]() -> Status {
+    if (!t.HasPiece(next)) {
+      DF_RETURN_IF_ERROR(t.WritePiece(next, buf.data(), fill, Crc32c(0, buf.data(), fill)));
+      *f.bytes += fill;
+      f.metrics->bytes_back_to_source.Increment(fill);
+      f.metrics->pieces_back_to_source.Increment();
+      if (f.on_piece) {
+        f.on_piece(next);
+      }
+    }
+    next++;
+    fill = 0;
+    if (Clock::now() - last_flush > std::chrono::seconds(1)) {
+      last_flush = Clock::now();
+      return t.Flush();
+    }
+    return Status::Ok();
+  };
+  auto on_response = [&](const backend::ResponseInfo& info) -> Status {
+    if (piece_length == 0) {
+      piece_length = f.spec->piece_length() != 0 ? f.spec->piece_length()
+                                                 : ComputePieceLength(info.total_length);
+      DF_RETURN_IF_ERROR(t.SetGeometry(info.total_length, piece_length));
+      if (f.on_geometry) {
+        f.on_geometry();
+      }
+    } else if (info.total_length >= 0) {
+      storage::TaskStat now = t.Stat();
+      if (now.content_length < 0) {
+        DF_RETURN_IF_ERROR(t.SetFinalLength(info.total_length));
+        if (f.on_geometry) {
+          f.on_geometry();
+        }
+      } else if (now.content_length != info.total_length) {
+        return DataLoss("origin content length changed from " + std::to_string(now.content_length) +
+                        " to " + std::to_string(info.total_length) + "; delete the task and retry");
+      }
+    }
+    buf.resize(piece_length);
+    return Status::Ok();
+  };
+  auto on_data = [&](const char* data, size_t n) -> Status {
+    if (f.cancelled != nullptr && f.cancelled->load()) {
+      return Cancelled("download cancelled");
+    }
+    received += n;
+    while (n > 0) {
+      uint32_t want = t.PieceSize(next);
+      if (want == 0) {
+        return DataLoss("origin sent more bytes than its content length");
+      }
+      uint32_t take = static_cast<uint32_t>(std::min<size_t>(n, want - fill));
+      std::memcpy(buf.data() + fill, data, take);
+      fill += take;
+      data += take;
+      n -= take;
+      if (fill == want) {
+        DF_RETURN_IF_ERROR(commit());
+      }
+    }
+    return Status::Ok();
+  };
+  DF_RETURN_IF_ERROR(f.backend->Fetch(req, on_response, on_data));
+  if (t.Stat().content_length < 0) {
+    if (fill > 0) {
+      DF_RETURN_IF_ERROR(commit());
+    }
+    DF_RETURN_IF_ERROR(t.SetFinalLength(static_cast<int64_t>(req.offset + received)));
+    if (f.on_geometry) {
+      f.on_geometry();
+    }
+  }
+  if (!t.done()) {
+    return DataLoss("origin closed the connection early: got " +
+                    std::to_string(req.offset + received) + " of " +
+                    std::to_string(t.Stat().content_length) + " bytes");
+  }
+  return Status::Ok();
+}
+
+}  // namespace df::daemon

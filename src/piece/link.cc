@@ -1,0 +1,358 @@
+#include "piece/link.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+
+namespace df::piece {
+
+using std::chrono::milliseconds;
+
+Link::Link(LinkOwner* owner, LinkId id, asio::ip::tcp::socket socket, bool inbound)
+    : owner_(owner),
+      id_(id),
+      socket_(std::move(socket)),
+      inbound_(inbound),
+      timer_(socket_.get_executor()),
+      last_read_(Clock::now()) {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+Link::~Link() = default;
+
+void Link::Start(const frame::Hello* hello, milliseconds timeout) {
+  if (hello != nullptr) {
+    task_id_ = hello->task_id;
+    Queue(frame::EncodeHello(*hello));
+  }
+  timer_.expires_after(timeout);
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec && self->exchange_ == nullptr && !self->closed_) {
+      self->Shutdown(DeadlineExceeded("no piece-protocol handshake in time"), false);
+    }
+  });
+  ReadHeader();
+}
+
+void Link::Attach(Exchange* exchange, std::shared_ptr<storage::Task> task, const frame::Hello& peer,
+                  const frame::Hello* reply) {
+  timer_.cancel();
+  peer_ = peer;
+  task_id_ = peer.task_id;
+  task_ = std::move(task);
+  if (reply != nullptr) {
+    Queue(frame::EncodeHello(*reply));
+  }
+  exchange_ = exchange;
+  spdlog::debug("piece link open task_id={} peer={} inbound={}", task_id_, peer.peer_id, inbound_);
+  exchange_->AddNeighbour(id_, this, peer);
+}
+
+void Link::Refuse(ErrorCode code, const std::string& message) {
+  Queue(frame::EncodeError({code, message}));
+  close_after_write_ = true;
+}
+
+void Link::ReadHeader() {
+  if (closed_) {
+    return;
+  }
+  asio::async_read(socket_, asio::buffer(header_, sizeof(header_)),
+                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                     if (self->closed_) {
+                       return;
+                     }
+                     if (ec) {
+                       self->Shutdown(
+                           Unavailable(ec == asio::error::eof ? "neighbour closed the connection"
+                                                              : "read: " + ec.message()),
+                           true);
+                       return;
+                     }
+                     self->last_read_ = Clock::now();
+                     FrameType type{};
+                     uint32_t len = 0;
+                     if (Status s = frame::DecodeHeader(self->header_, &type, &len); !s.ok()) {
+                       self->Refuse(ErrorCode::kBadRequest, s.message());
+                       self->Shutdown(s, true);
+                       return;
+                     }
+                     self->ReadPayload(type, len);
+                   });
+}
+
+void Link::ReadPayload(FrameType type, uint32_t len) {
+  payload_.resize(len);
+  asio::async_read(socket_, asio::buffer(payload_),
+                   [self = shared_from_this(), type](const boost::system::error_code& ec, size_t) {
+                     if (self->closed_) {
+                       return;
+                     }
+                     if (ec) {
+                       self->Shutdown(Unavailable("read: " + ec.message()), true);
+                       return;
+                     }
+                     self->last_read_ = Clock::now();
+                     self->Dispatch(type, std::move(self->payload_));
+                     self->payload_.clear();
+                     self->ReadHeader();
+                   });
+}
+
+void Link::Dispatch(FrameType type, std::string payload) {
+  auto violation = [&](const Status& s) { Shutdown(s.Annotate("protocol violation"), true); };
+  if (type == FrameType::kError) {
+    StatusOr<frame::Error> e = frame::DecodeError(payload);
+    Shutdown(Unavailable("neighbour refused: " + (e.ok() ? e->message : std::string("?"))), true);
+    return;
+  }
+  if (type == FrameType::kHello) {
+    StatusOr<frame::Hello> h = frame::DecodeHello(payload);
+    if (!h.ok() || exchange_ != nullptr) {
+      violation(h.ok() ? InvalidArgument("second HELLO") : h.status());
+      return;
+    }
+    if (!inbound_ && h->task_id != task_id_) {
+      violation(InvalidArgument("HELLO for another task"));
+      return;
+    }
+    owner_->OnHello(shared_from_this(), *h, inbound_);
+    return;
+  }
+  if (exchange_ == nullptr) {
+    violation(InvalidArgument("frame before the handshake"));
+    return;
+  }
+  switch (type) {
+    case FrameType::kBitfield: {
+      StatusOr<frame::Bitfield> b = frame::DecodeBitfield(payload);
+      b.ok() ? exchange_->OnBitfield(id_, *b) : violation(b.status());
+      return;
+    }
+    case FrameType::kGeometry: {
+      StatusOr<frame::Geometry> g = frame::DecodeGeometry(payload);
+      g.ok() ? exchange_->OnGeometry(id_, *g) : violation(g.status());
+      return;
+    }
+    case FrameType::kHave:
+    case FrameType::kRequest:
+    case FrameType::kCancel: {
+      StatusOr<uint32_t> n = frame::DecodePieceNumber(payload);
+      if (!n.ok()) {
+        violation(n.status());
+      } else if (type == FrameType::kHave) {
+        exchange_->OnHave(id_, *n);
+      } else if (type == FrameType::kRequest) {
+        exchange_->OnRequest(id_, *n);
+      } else {
+        exchange_->OnCancel(id_, *n);
+      }
+      return;
+    }
+    case FrameType::kReject: {
+      StatusOr<frame::Reject> r = frame::DecodeReject(payload);
+      r.ok() ? exchange_->OnReject(id_, *r) : violation(r.status());
+      return;
+    }
+    case FrameType::kPiece: {
+      if (payload.size() < 8) {
+        violation(InvalidArgument("short PIECE frame"));
+        return;
+      }
+      uint32_t n = frame::LoadU32(payload.data());
+      uint32_t crc = frame::LoadU32(payload.data() + 4);
+      payload.erase(0, 8);
+      exchange_->OnPiece(id_, n, crc, std::move(payload));
+      return;
+    }
+    default:
+      violation(InvalidArgument("unexpected frame"));
+  }
+}
+
+void Link::Queue(std::string f) {
+  if (closed_) {
+    return;
+  }
+  control_.push_back(std::move(f));
+  Pump();
+}
+
+void Link::SendBitfield(const frame::Bitfield& b) { Queue(frame::EncodeBitfield(b)); }
+void Link::SendGeometry(const frame::Geometry& g) { Queue(frame::EncodeGeometry(g)); }
+void Link::SendHave(uint32_t n) { Queue(frame::EncodePieceNumber(FrameType::kHave, n)); }
+void Link::SendRequest(uint32_t n) { Queue(frame::EncodePieceNumber(FrameType::kRequest, n)); }
+void Link::SendCancel(uint32_t n) { Queue(frame::EncodePieceNumber(FrameType::kCancel, n)); }
+void Link::SendReject(const frame::Reject& r) { Queue(frame::EncodeReject(r)); }
+
+void Link::SendPiece(uint32_t piece, uint32_t crc, uint32_t length, uint64_t offset) {
+  if (closed_) {
+    return;
+  }
+  PieceSend p;
+  p.piece = piece;
+  p.head = frame::EncodePieceHeader(piece, crc, length);
+  p.offset = offset;
+  p.length = length;
+  if (owner_->CorruptForTest(task_id_, piece)) {
+    p.memory.resize(length);
+    if (::pread(task_->read_fd(), p.memory.data(), length, static_cast<off_t>(offset)) ==
+        static_cast<ssize_t>(length)) {
+      for (uint32_t i : {0u, length / 2, length - 1}) {
+        p.memory[i] = static_cast<char>(p.memory[i] ^ 0x5a);
+      }
+    }
+  }
+  pieces_.push_back(std::move(p));
+  Pump();
+}
+
+void Link::Pump() {
+  if (writing_ || closed_) {
+    return;
+  }
+  bool body_under_way = !pieces_.empty() && pieces_.front().head_out;
+  if (!control_.empty() && !body_under_way) {
+    writing_ = true;
+    asio::async_write(socket_, asio::buffer(control_.front()),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (self->closed_) {
+                          return;
+                        }
+                        if (ec) {
+                          self->Shutdown(Unavailable("write: " + ec.message()), true);
+                          return;
+                        }
+                        self->control_.pop_front();
+                        if (self->close_after_write_ && self->control_.empty()) {
+                          self->Shutdown(Cancelled("refused"), true);
+                          return;
+                        }
+                        self->Pump();
+                      });
+    return;
+  }
+  if (!pieces_.empty()) {
+    writing_ = true;
+    SendBody();
+  }
+}
+
+void Link::SendBody() {
+  auto self = shared_from_this();
+  PieceSend& p = pieces_.front();
+  if (!p.head_out) {
+    asio::async_write(socket_, asio::buffer(p.head),
+                      [self](const boost::system::error_code& ec, size_t) {
+                        if (self->closed_) {
+                          return;
+                        }
+                        if (ec) {
+                          self->Shutdown(Unavailable("write: " + ec.message()), true);
+                          return;
+                        }
+                        self->pieces_.front().head_out = true;
+                        self->SendBody();
+                      });
+    return;
+  }
+  TokenBucket* bucket = owner_->bucket();
+  while (p.sent < p.length) {
+    uint32_t left = p.length - p.sent;
+    if (bucket != nullptr && p.budget == 0) {
+      p.budget = static_cast<uint32_t>(std::min<uint64_t>(left, bucket->chunk_size()));
+      auto delay = bucket->Reserve(p.budget);
+      if (delay.count() > 0) {
+        timer_.expires_after(delay);
+        timer_.async_wait([self](const boost::system::error_code& ec) {
+          if (!ec && !self->closed_) {
+            self->SendBody();
+          }
+        });
+        return;
+      }
+    }
+    size_t n = bucket != nullptr ? p.budget : left;
+    ssize_t w = 0;
+    if (!p.memory.empty()) {
+      w = ::send(socket_.native_handle(), p.memory.data() + p.sent, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } else {
+      auto off = static_cast<off_t>(p.offset + p.sent);
+      w = ::sendfile(socket_.native_handle(), task_->read_fd(), &off, n);
+    }
+    if (w < 0 && errno == EINTR) {
+      continue;
+    }
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      socket_.async_wait(asio::socket_base::wait_write,
+                         [self](const boost::system::error_code& ec) {
+                           if (self->closed_) {
+                             return;
+                           }
+                           if (ec) {
+                             self->Shutdown(Unavailable("write: " + ec.message()), true);
+                             return;
+                           }
+                           self->SendBody();
+                         });
+      return;
+    }
+    if (w <= 0) {
+      Shutdown(w == 0 ? DataLoss("sendfile: data file shorter than the piece")
+                      : ErrnoError("send piece", errno),
+               true);
+      return;
+    }
+    p.sent += static_cast<uint32_t>(w);
+    if (bucket != nullptr) {
+      p.budget -= static_cast<uint32_t>(w);
+    }
+  }
+  const uint32_t piece = p.piece;
+  const uint32_t length = p.length;
+  pieces_.pop_front();
+  writing_ = false;
+  owner_->PieceSent(length);
+  if (exchange_ != nullptr) {
+    exchange_->OnPieceSent(id_, piece, true);
+  }
+  Pump();
+}
+
+void Link::Close(const Status& why) { Shutdown(why, false); }
+
+void Link::Shutdown(const Status& why, bool notify) {
+  if (closed_) {
+    return;
+  }
+  closed_ = true;
+  spdlog::debug("piece link closed task_id={} peer={} inbound={} why=\"{}\"", task_id_,
+                peer_.peer_id, inbound_, why.ToString());
+  timer_.cancel();
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  control_.clear();
+  pieces_.clear();
+  Exchange* ex = exchange_;
+  exchange_ = nullptr;
+  if (notify && ex != nullptr) {
+    ex->RemoveNeighbour(id_, why);
+  }
+  owner_->OnClosed(this);
+}
+
+std::chrono::milliseconds Link::idle_for(Clock::time_point now) const {
+  return std::chrono::duration_cast<milliseconds>(now - last_read_);
+}
+
+}  // namespace df::piece
