@@ -25,14 +25,16 @@ def _sh(*argv, check=True):
 
 
 class Topology:
-    def __init__(self, n_hosts, rate_mbytes=25, tag=None, latency_ms=0, extra=()):
-        """extra: names of additional hosts (e.g. "seed"), addressed 10.77.0.3, .4, ..."""
+    def __init__(self, n_hosts, rate_mbytes=25, tag=None, latency_ms=0, extra=(), rates=None):
+        """extra: names of additional hosts (e.g. "seed"), addressed 10.77.0.3, .4, ...;
+        rates: {host: MB/s} for hosts whose links differ from rate_mbytes."""
         if n_hosts < 1 or n_hosts > 200:
             raise ValueError("n_hosts must be in [1, 200]")
         self.tag = tag or str(os.getpid() % 100000)
         self.rate_mbytes = rate_mbytes
         self.latency_ms = latency_ms
         self.extra = list(extra)
+        self.rates = dict(rates or {})
         self.hosts = ["origin"] + self.extra + [f"h{i}" for i in range(1, n_hosts + 1)]
         self.bridge = f"dfb-{self.tag}"
         self.procs = []
@@ -75,10 +77,10 @@ class Topology:
         self._up = True
         _sh("ip", "link", "add", self.bridge, "type", "bridge")
         _sh("ip", "link", "set", self.bridge, "up")
-        rate = f"{self.rate_mbytes * 8}mbit"
-        # burst must hold at least rate/HZ; 1 MiB is plenty at these rates.
-        tbf = ["tbf", "rate", rate, "burst", "1mb", "latency", "100ms"]
         for i, h in enumerate(self.hosts):
+            rate = f"{self.rates.get(h, self.rate_mbytes) * 8}mbit"
+            # burst must hold at least rate/HZ; 1 MiB is plenty at these rates.
+            tbf = ["tbf", "rate", rate, "burst", "1mb", "latency", "100ms"]
             ns = self.ns(h)
             outer, inner = f"dfv{self.tag}o{i}", f"dfv{self.tag}i{i}"
             _sh("ip", "netns", "add", ns)

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <vector>
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
@@ -20,21 +21,31 @@ namespace {
 namespace dfd = ::dragonfly::api::dfdaemon;
 using Clock = std::chrono::steady_clock;
 
-// Copies [*copied, upto) from src to dst at the same offsets, in the kernel where possible.
+// Copies [*copied, upto) from src to dst at the same offsets, in the kernel where possible
+// (copy_file_range); where the kernel cannot, through a 1 MiB buffer (remembered, so each chunk
+// costs two syscalls, not three).
 Status CopyRange(int src, int dst, uint64_t* copied, uint64_t upto) {
+  static bool in_kernel = true;
+  static std::vector<char> buf;
   while (*copied < upto) {
     auto in = static_cast<loff_t>(*copied);
     auto out = static_cast<loff_t>(*copied);
-    ssize_t n = ::copy_file_range(src, &in, dst, &out, upto - *copied, 0);
-    if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
-      char buf[1 << 16];
-      ssize_t r = ::pread(src, buf, std::min<uint64_t>(sizeof(buf), upto - *copied),
+    ssize_t n = -1;
+    if (in_kernel) {
+      n = ::copy_file_range(src, &in, dst, &out, upto - *copied, 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+        in_kernel = false;
+      }
+    }
+    if (!in_kernel) {
+      buf.resize(1 << 20);
+      ssize_t r = ::pread(src, buf.data(), std::min<uint64_t>(buf.size(), upto - *copied),
                           static_cast<off_t>(*copied));
       if (r <= 0) {
         return r == 0 ? DataLoss("task file is shorter than reported")
                       : ErrnoError("read task file", errno);
       }
-      if (::pwrite(dst, buf, static_cast<size_t>(r), static_cast<off_t>(*copied)) != r) {
+      if (::pwrite(dst, buf.data(), static_cast<size_t>(r), static_cast<off_t>(*copied)) != r) {
         return ErrnoError("write output", errno);
       }
       n = r;

@@ -25,6 +25,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kHandshakeTimeout{10000};
 constexpr milliseconds kTickInterval{250};
 constexpr int kDialTimeoutMs = 3000;
+constexpr int kSocketBufferBytes = 4 << 20;
 
 class Engine;
 
@@ -359,6 +360,7 @@ class Engine final : public Swarm, public LinkOwner {
       e->exchange->NeighbourUnreachable(addr.peer_id, fd.status());
       return;
     }
+    net::SetBufferSizes(fd->get(), kSocketBufferBytes);  // as accepted sockets inherit
     sockaddr_storage ss{};
     socklen_t len = sizeof(ss);
     ::getsockname(fd->get(), reinterpret_cast<sockaddr*>(&ss), &len);
@@ -519,7 +521,7 @@ size_t Session::useful_neighbours() { return Count(&Exchange::useful_neighbours)
 StatusOr<std::unique_ptr<Swarm>> StartSwarm(SwarmOptions options) {
   DF_ASSIGN_OR_RETURN(net::Listener listener,
                       net::Listener::Open(options.address, options.port, 1024));
-  listener.SetBufferSizes(4 << 20);
+  listener.SetBufferSizes(kSocketBufferBytes);
   return std::unique_ptr<Swarm>(std::make_unique<Engine>(std::move(options), std::move(listener)));
 }
 

@@ -44,11 +44,13 @@ void Exchange::OnRequest(LinkId id, uint32_t n) {
     return;
   }
   if (opts_.seed && n < injected_.size() && injected_[n]) {
+    // A piece already handed out: point the asker elsewhere, once (a second request, after the
+    // asker's back-off, is served: it may have no other source). Serving duplicates whenever a
+    // slot is free instead swamps the seed (docs/benchmarks.md, the seed-policy runs).
     auto& told = nb->told_elsewhere;
-    // Until the neighbours hold a whole copy between them (not merely have it under way).
     bool full_copy = held_count_ >= injected_.size();
     if (!full_copy && std::find(told.begin(), told.end(), n) == told.end()) {
-      told.push_back(n);  // a second request for it is served: it may have no other source
+      told.push_back(n);
       std::optional<uint32_t> s = Suggest(*nb);
       nb->link->SendReject({n, RejectCode::kElsewhere, s.value_or(kNoPiece)});
       return;

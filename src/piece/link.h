@@ -84,6 +84,7 @@ class Link final : public NeighbourLink, public std::enable_shared_from_this<Lin
 
   void ReadHeader();
   void ReadPayload(FrameType type, uint32_t len);
+  void ReadPiece(uint32_t len);
   void Dispatch(FrameType type, std::string payload);
   void Queue(std::string frame);
   void Pump();
@@ -104,6 +105,7 @@ class Link final : public NeighbourLink, public std::enable_shared_from_this<Lin
   bool close_after_write_ = false;
   bool writing_ = false;
   char header_[frame::kHeaderSize] = {};
+  char piece_head_[8] = {};  // a PIECE frame's piece number and CRC
   std::string payload_;
   std::deque<std::string> control_;
   std::deque<PieceSend> pieces_;
