@@ -58,7 +58,7 @@ struct ExchangeOptions {
   uint32_t max_queued_per_link = 16;  // a neighbour's requests waiting here before kBusy
   std::chrono::milliseconds piece_timeout{30000};
   std::chrono::milliseconds elsewhere_backoff{10000};  // after a seed's kElsewhere
-  std::chrono::milliseconds busy_backoff{500};        // after a neighbour's kBusy
+  std::chrono::milliseconds busy_backoff{500};         // after a neighbour's kBusy
   uint64_t rng_seed = 1;
 };
 

@@ -95,21 +95,20 @@ void Link::ReadPayload(FrameType type, uint32_t len) {
     return;
   }
   payload_.resize(len);
-  asio::async_read(
-      socket_, asio::buffer(payload_),
-      [self = shared_from_this(), type](const boost::system::error_code& ec, size_t) {
-        if (self->closed_) {
-          return;
-        }
-        if (ec) {
-          self->Shutdown(Unavailable("read: " + ec.message()), true);
-          return;
-        }
-        self->last_read_ = Clock::now();
-        self->Dispatch(type, std::move(self->payload_));
-        self->payload_.clear();
-        self->ReadHeader();
-      });
+  asio::async_read(socket_, asio::buffer(payload_),
+                   [self = shared_from_this(), type](const boost::system::error_code& ec, size_t) {
+                     if (self->closed_) {
+                       return;
+                     }
+                     if (ec) {
+                       self->Shutdown(Unavailable("read: " + ec.message()), true);
+                       return;
+                     }
+                     self->last_read_ = Clock::now();
+                     self->Dispatch(type, std::move(self->payload_));
+                     self->payload_.clear();
+                     self->ReadHeader();
+                   });
 }
 
 // A PIECE frame: its 8-byte head, then the body straight into its own buffer (no copy).
@@ -118,40 +117,40 @@ void Link::ReadPiece(uint32_t len) {
     Shutdown(InvalidArgument("protocol violation: short PIECE frame"), true);
     return;
   }
-  asio::async_read(
-      socket_, asio::buffer(piece_head_, sizeof(piece_head_)),
-      [self = shared_from_this(), len](const boost::system::error_code& ec, size_t) {
-        if (self->closed_) {
-          return;
-        }
-        if (ec) {
-          self->Shutdown(Unavailable("read: " + ec.message()), true);
-          return;
-        }
-        self->payload_.resize(len - 8);
-        asio::async_read(
-            self->socket_, asio::buffer(self->payload_),
-            [self](const boost::system::error_code& ec2, size_t) {
-              if (self->closed_) {
-                return;
-              }
-              if (ec2) {
-                self->Shutdown(Unavailable("read: " + ec2.message()), true);
-                return;
-              }
-              self->last_read_ = Clock::now();
-              if (self->exchange_ == nullptr) {
-                self->Shutdown(InvalidArgument("protocol violation: frame before the handshake"),
-                               true);
-                return;
-              }
-              uint32_t n = frame::LoadU32(self->piece_head_);
-              uint32_t crc = frame::LoadU32(self->piece_head_ + 4);
-              self->exchange_->OnPiece(self->id_, n, crc, std::move(self->payload_));
-              self->payload_.clear();
-              self->ReadHeader();
-            });
-      });
+  asio::async_read(socket_, asio::buffer(piece_head_, sizeof(piece_head_)),
+                   [self = shared_from_this(), len](const boost::system::error_code& ec, size_t) {
+                     if (self->closed_) {
+                       return;
+                     }
+                     if (ec) {
+                       self->Shutdown(Unavailable("read: " + ec.message()), true);
+                       return;
+                     }
+                     self->payload_.resize(len - 8);
+                     asio::async_read(
+                         self->socket_, asio::buffer(self->payload_),
+                         [self](const boost::system::error_code& ec2, size_t) {
+                           if (self->closed_) {
+                             return;
+                           }
+                           if (ec2) {
+                             self->Shutdown(Unavailable("read: " + ec2.message()), true);
+                             return;
+                           }
+                           self->last_read_ = Clock::now();
+                           if (self->exchange_ == nullptr) {
+                             self->Shutdown(
+                                 InvalidArgument("protocol violation: frame before the handshake"),
+                                 true);
+                             return;
+                           }
+                           uint32_t n = frame::LoadU32(self->piece_head_);
+                           uint32_t crc = frame::LoadU32(self->piece_head_ + 4);
+                           self->exchange_->OnPiece(self->id_, n, crc, std::move(self->payload_));
+                           self->payload_.clear();
+                           self->ReadHeader();
+                         });
+                   });
 }
 
 void Link::Dispatch(FrameType type, std::string payload) {
