@@ -11,7 +11,7 @@ pkgs=(
   postgresql mariadb-server
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang-19 clang-format-19 libclang-rt-19-dev lld-19
+  clang-19 clang-format-19 libclang-rt-19-dev lld-19 llvm-19
   nginx-light aria2 opentracker mktorrent
   docker-registry containerd runc skopeo
 )

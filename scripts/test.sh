@@ -40,7 +40,7 @@ CC=clang-19 CXX=clang++-19 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=
   -DDF_WERROR=ON -DDF_TSAN=ON -DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld-19 >/dev/null
 ninja -C build-tsan -j"$jobs" piece_test daemon_test scheduler_test
 echo "== ThreadSanitizer tests"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp:external_symbolizer_path=/usr/lib/llvm-19/bin/llvm-symbolizer"
 for t in piece_test daemon_test scheduler_test; do
   build-tsan/tests/$t --gtest_brief=1
 done

@@ -519,6 +519,10 @@ size_t Session::useful_neighbours() { return Count(&Exchange::useful_neighbours)
 }  // namespace
 
 StatusOr<std::unique_ptr<Swarm>> StartSwarm(SwarmOptions options) {
+  // spdlog builds its registry on first use; do it here, before the network thread exists, so
+  // that two engines' threads never race to (a lazily built static in an uninstrumented
+  // library that ThreadSanitizer would report).
+  (void)spdlog::default_logger_raw();
   DF_ASSIGN_OR_RETURN(net::Listener listener,
                       net::Listener::Open(options.address, options.port, 1024));
   listener.SetBufferSizes(kSocketBufferBytes);
