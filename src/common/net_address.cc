@@ -3,12 +3,12 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
-#include <netdb.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <charconv>
 
+#include "common/net_internal.h"
 #include "dragonfly/common/net.h"
 
 namespace df::net {
@@ -119,17 +119,10 @@ Status CheckListenAddress(std::string_view address) {
   if (IsIpLiteral(hp.host)) {
     return Status::Ok();
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(hp.host.c_str(), nullptr, &hints, &res);
-  if (rc != 0) {
-    return InvalidArgument("cannot listen on '" + std::string(address) + "': host '" + hp.host +
-                           "': " + ::gai_strerror(rc));
+  if (auto resolved = internal::ResolveAll(hp.host, 0, /*passive=*/true); !resolved.ok()) {
+    return InvalidArgument("cannot listen on '" + std::string(address) +
+                           "': " + resolved.status().message());
   }
-  ::freeaddrinfo(res);
   return Status::Ok();
 }
 
@@ -196,22 +189,11 @@ std::vector<std::string> AdvertisedAddresses(std::string_view listen_host) {
       return {*ip};
     }
     std::vector<std::string> out;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    std::string name(bare);
-    if (::getaddrinfo(name.c_str(), nullptr, &hints, &res) == 0) {
-      for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-        std::string ip =
-            a->ai_family == AF_INET
-                ? Ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                : Ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-        if (!ip.empty() && std::find(out.begin(), out.end(), ip) == out.end()) {
-          out.push_back(ip);
-        }
+    if (auto resolved = internal::ResolveAll(std::string(bare), 0, /*passive=*/false);
+        resolved.ok()) {
+      for (const internal::SockAddr& a : *resolved) {
+        out.push_back(a.ip());  // ResolveAll drops duplicates
       }
-      ::freeaddrinfo(res);
     }
     return out;
   }

@@ -24,17 +24,23 @@ bool SockAddr::loopback() const {
   return (ntohl(reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr.s_addr) >> 24) == 127;
 }
 
-std::string SockAddr::text() const {
+std::string SockAddr::ip() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (addr.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-    return JoinHostPort(buf, ntohs(in6->sin6_port));
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, buf,
+                sizeof(buf));
+  } else {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof(buf));
   }
-  const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
-  ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-  return JoinHostPort(buf, ntohs(in->sin_port));
+  return buf;
 }
+
+uint16_t SockAddr::port() const {
+  return ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port
+                                          : reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+}
+
+std::string SockAddr::text() const { return JoinHostPort(ip(), port()); }
 
 StatusOr<std::vector<SockAddr>> ResolveAll(const std::string& host_in, uint16_t port,
                                            bool passive) {

@@ -17,6 +17,8 @@ struct SockAddr {
   Family family() const { return addr.ss_family == AF_INET6 ? Family::kIPv6 : Family::kIPv4; }
   void set_port(uint16_t port);
   bool loopback() const;
+  std::string ip() const;  // "::1", "127.0.0.1"
+  uint16_t port() const;
   std::string text() const;  // "[::1]:80", "127.0.0.1:80"
 };
 

@@ -35,32 +35,6 @@ Status DownloadHandle::Wait(uint64_t* version, Clock::time_point deadline) const
   return failure();
 }
 
-StatusOr<int64_t> DownloadHandle::WaitLength(Clock::time_point deadline) const {
-  uint64_t version = 0;
-  while (true) {
-    int64_t len = task().Stat().content_length;
-    if (len >= 0) {
-      return len;
-    }
-    if (ended() && failure().ok()) {
-      return Internal("download ended without a content length");
-    }
-    DF_RETURN_IF_ERROR(Wait(&version, deadline));
-  }
-}
-
-Status DownloadHandle::WaitDone(Clock::time_point deadline) const {
-  uint64_t version = 0;
-  while (!task().done()) {
-    if (ended()) {
-      Status f = failure();
-      return f.ok() ? Internal("download ended before the task was complete") : f;
-    }
-    DF_RETURN_IF_ERROR(Wait(&version, deadline));
-  }
-  return Status::Ok();
-}
-
 StatusOr<std::shared_ptr<DownloadSession>> Downloads::StartOrAttach(DownloadOptions options) {
   Reap();
   std::lock_guard lock(mu_);

@@ -39,9 +39,6 @@ class DownloadHandle {
   // Waits until the task changes past *version, the download ends, or `deadline`; updates
   // *version. DeadlineExceeded at the deadline; the download's error once it failed.
   Status Wait(uint64_t* version, Clock::time_point deadline) const;
-  // Waits for the content length (-1 while unknown) / for the whole task.
-  StatusOr<int64_t> WaitLength(Clock::time_point deadline) const;
-  Status WaitDone(Clock::time_point deadline) const;
   // Drops this handle's hold on the task (before discarding it).
   void Release() {
     session_.reset();

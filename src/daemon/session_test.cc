@@ -99,7 +99,6 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
       void GeometryKnown() override {}
       std::vector<piece::NeighbourStats> TakeStats() override { return fake->TakeStats(); }
       size_t neighbours() override { return fake->neighbours(); }
-      size_t useful_neighbours() override { return fake->neighbours(); }
       FakeSwarm* fake;
     };
     return std::make_unique<Handle>(this);
@@ -132,7 +131,6 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
     std::lock_guard lock(mu_);
     return alive_.size();
   }
-  size_t useful_neighbours() override { return neighbours(); }
 
   bool WaitConnected(const std::string& peer) {
     std::unique_lock lock(mu_);

@@ -48,11 +48,8 @@ class Session final : public SwarmSession {
   void GeometryKnown() override;
   std::vector<NeighbourStats> TakeStats() override;
   size_t neighbours() override;
-  size_t useful_neighbours() override;
 
  private:
-  size_t Count(size_t (Exchange::*count)() const);
-
   Engine* engine_;
   const std::string task_id_;
 };
@@ -503,18 +500,15 @@ std::vector<NeighbourStats> Session::TakeStats() {
   return out;
 }
 
-size_t Session::Count(size_t (Exchange::*count)() const) {
+size_t Session::neighbours() {
   size_t n = 0;
   engine_->Run([&] {
     if (TaskEntry* e = engine_->Find(task_id_)) {
-      n = (e->exchange.get()->*count)();
+      n = e->exchange->neighbours();
     }
   });
   return n;
 }
-
-size_t Session::neighbours() { return Count(&Exchange::neighbours); }
-size_t Session::useful_neighbours() { return Count(&Exchange::useful_neighbours); }
 
 }  // namespace
 

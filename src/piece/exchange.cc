@@ -450,19 +450,6 @@ LinkId Exchange::LinkOf(const std::string& peer_id) const {
   return 0;
 }
 
-size_t Exchange::useful_neighbours() const {
-  size_t n = 0;
-  for (const auto& [id, nb] : nbs_) {
-    for (uint32_t p = 0; p < nb->has.size(); ++p) {
-      if (nb->has[p] && !picker_.have(p)) {
-        ++n;
-        break;
-      }
-    }
-  }
-  return n;
-}
-
 std::vector<NeighbourStats> Exchange::TakeStats() {
   std::vector<NeighbourStats> out = std::move(departed_);
   departed_.clear();

@@ -114,8 +114,6 @@ class Exchange {
   bool HasNeighbour(const std::string& peer_id) const;
   // The link to a neighbour, or 0.
   LinkId LinkOf(const std::string& peer_id) const;
-  // Neighbours that hold a piece we lack.
-  size_t useful_neighbours() const;
   // Per-neighbour counters since the last call (reset), plus the departed ones.
   std::vector<NeighbourStats> TakeStats();
 

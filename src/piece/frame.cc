@@ -40,38 +40,10 @@ class Writer {
 class Reader {
  public:
   explicit Reader(std::string_view p) : p_(p) {}
-  bool U8(uint8_t* v) {
-    if (p_.size() < 1) {
-      return false;
-    }
-    *v = static_cast<uint8_t>(p_[0]);
-    p_.remove_prefix(1);
-    return true;
-  }
-  bool U16(uint16_t* v) {
-    if (p_.size() < 2) {
-      return false;
-    }
-    *v = static_cast<uint16_t>(static_cast<uint8_t>(p_[0]) | (static_cast<uint8_t>(p_[1]) << 8));
-    p_.remove_prefix(2);
-    return true;
-  }
-  bool U32(uint32_t* v) {
-    if (p_.size() < 4) {
-      return false;
-    }
-    *v = LoadU32(p_.data());
-    p_.remove_prefix(4);
-    return true;
-  }
-  bool U64(uint64_t* v) {
-    if (p_.size() < 8) {
-      return false;
-    }
-    *v = LoadU64(p_.data());
-    p_.remove_prefix(8);
-    return true;
-  }
+  bool U8(uint8_t* v) { return Le(v); }
+  bool U16(uint16_t* v) { return Le(v); }
+  bool U32(uint32_t* v) { return Le(v); }
+  bool U64(uint64_t* v) { return Le(v); }
   bool Bytes(size_t n, std::string* out) {
     if (p_.size() < n) {
       return false;
@@ -88,6 +60,20 @@ class Reader {
   std::string_view rest() const { return p_; }
 
  private:
+  // A little-endian unsigned integer of sizeof(T) bytes.
+  template <typename T>
+  bool Le(T* v) {
+    if (p_.size() < sizeof(T)) {
+      return false;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      x |= static_cast<uint64_t>(static_cast<uint8_t>(p_[i])) << (8 * i);
+    }
+    *v = static_cast<T>(x);
+    p_.remove_prefix(sizeof(T));
+    return true;
+  }
   std::string_view p_;
 };
 

@@ -61,32 +61,41 @@ void Link::Refuse(ErrorCode code, const std::string& message) {
   close_after_write_ = true;
 }
 
+// The completion handler of an asynchronous read, write or wait: runs `then` unless the link
+// closed meanwhile; a failed operation closes the link.
+template <typename Then>
+auto Link::Completion(const char* op, Then then) {
+  return [self = shared_from_this(), op, then = std::move(then)](
+             const boost::system::error_code& ec, auto&&...) mutable {
+    if (self->closed_) {
+      return;
+    }
+    if (ec) {
+      self->Shutdown(
+          Unavailable(ec == asio::error::eof ? std::string("neighbour closed the connection")
+                                             : std::string(op) + ": " + ec.message()),
+          true);
+      return;
+    }
+    then(*self);
+  };
+}
+
 void Link::ReadHeader() {
   if (closed_) {
     return;
   }
-  asio::async_read(socket_, asio::buffer(header_, sizeof(header_)),
-                   [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                     if (self->closed_) {
-                       return;
-                     }
-                     if (ec) {
-                       self->Shutdown(
-                           Unavailable(ec == asio::error::eof ? "neighbour closed the connection"
-                                                              : "read: " + ec.message()),
-                           true);
-                       return;
-                     }
-                     self->last_read_ = Clock::now();
+  asio::async_read(socket_, asio::buffer(header_, sizeof(header_)), Completion("read", [](Link& l) {
+                     l.last_read_ = Clock::now();
                      FrameType type{};
                      uint32_t len = 0;
-                     if (Status s = frame::DecodeHeader(self->header_, &type, &len); !s.ok()) {
-                       self->Refuse(ErrorCode::kBadRequest, s.message());
-                       self->Shutdown(s, true);
+                     if (Status s = frame::DecodeHeader(l.header_, &type, &len); !s.ok()) {
+                       l.Refuse(ErrorCode::kBadRequest, s.message());
+                       l.Shutdown(s, true);
                        return;
                      }
-                     self->ReadPayload(type, len);
-                   });
+                     l.ReadPayload(type, len);
+                   }));
 }
 
 void Link::ReadPayload(FrameType type, uint32_t len) {
@@ -95,20 +104,12 @@ void Link::ReadPayload(FrameType type, uint32_t len) {
     return;
   }
   payload_.resize(len);
-  asio::async_read(socket_, asio::buffer(payload_),
-                   [self = shared_from_this(), type](const boost::system::error_code& ec, size_t) {
-                     if (self->closed_) {
-                       return;
-                     }
-                     if (ec) {
-                       self->Shutdown(Unavailable("read: " + ec.message()), true);
-                       return;
-                     }
-                     self->last_read_ = Clock::now();
-                     self->Dispatch(type, std::move(self->payload_));
-                     self->payload_.clear();
-                     self->ReadHeader();
-                   });
+  asio::async_read(socket_, asio::buffer(payload_), Completion("read", [type](Link& l) {
+                     l.last_read_ = Clock::now();
+                     l.Dispatch(type, std::move(l.payload_));
+                     l.payload_.clear();
+                     l.ReadHeader();
+                   }));
 }
 
 // A PIECE frame: its 8-byte head, then the body straight into its own buffer (no copy).
@@ -118,39 +119,24 @@ void Link::ReadPiece(uint32_t len) {
     return;
   }
   asio::async_read(socket_, asio::buffer(piece_head_, sizeof(piece_head_)),
-                   [self = shared_from_this(), len](const boost::system::error_code& ec, size_t) {
-                     if (self->closed_) {
-                       return;
-                     }
-                     if (ec) {
-                       self->Shutdown(Unavailable("read: " + ec.message()), true);
-                       return;
-                     }
-                     self->payload_.resize(len - 8);
-                     asio::async_read(
-                         self->socket_, asio::buffer(self->payload_),
-                         [self](const boost::system::error_code& ec2, size_t) {
-                           if (self->closed_) {
-                             return;
-                           }
-                           if (ec2) {
-                             self->Shutdown(Unavailable("read: " + ec2.message()), true);
-                             return;
-                           }
-                           self->last_read_ = Clock::now();
-                           if (self->exchange_ == nullptr) {
-                             self->Shutdown(
-                                 InvalidArgument("protocol violation: frame before the handshake"),
-                                 true);
-                             return;
-                           }
-                           uint32_t n = frame::LoadU32(self->piece_head_);
-                           uint32_t crc = frame::LoadU32(self->piece_head_ + 4);
-                           self->exchange_->OnPiece(self->id_, n, crc, std::move(self->payload_));
-                           self->payload_.clear();
-                           self->ReadHeader();
-                         });
-                   });
+                   Completion("read", [len](Link& l) {
+                     l.payload_.resize(len - 8);
+                     asio::async_read(l.socket_, asio::buffer(l.payload_),
+                                      l.Completion("read", [](Link& l2) { l2.PieceRead(); }));
+                   }));
+}
+
+void Link::PieceRead() {
+  last_read_ = Clock::now();
+  if (exchange_ == nullptr) {
+    Shutdown(InvalidArgument("protocol violation: frame before the handshake"), true);
+    return;
+  }
+  uint32_t n = frame::LoadU32(piece_head_);
+  uint32_t crc = frame::LoadU32(piece_head_ + 4);
+  exchange_->OnPiece(id_, n, crc, std::move(payload_));
+  payload_.clear();
+  ReadHeader();
 }
 
 void Link::Dispatch(FrameType type, std::string payload) {
@@ -257,23 +243,15 @@ void Link::Pump() {
   bool body_under_way = !pieces_.empty() && pieces_.front().head_out;
   if (!control_.empty() && !body_under_way) {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(control_.front()),
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-                        self->writing_ = false;
-                        if (self->closed_) {
+    asio::async_write(socket_, asio::buffer(control_.front()), Completion("write", [](Link& l) {
+                        l.writing_ = false;
+                        l.control_.pop_front();
+                        if (l.close_after_write_ && l.control_.empty()) {
+                          l.Shutdown(Cancelled("refused"), true);
                           return;
                         }
-                        if (ec) {
-                          self->Shutdown(Unavailable("write: " + ec.message()), true);
-                          return;
-                        }
-                        self->control_.pop_front();
-                        if (self->close_after_write_ && self->control_.empty()) {
-                          self->Shutdown(Cancelled("refused"), true);
-                          return;
-                        }
-                        self->Pump();
-                      });
+                        l.Pump();
+                      }));
     return;
   }
   if (!pieces_.empty()) {
@@ -283,21 +261,12 @@ void Link::Pump() {
 }
 
 void Link::SendBody() {
-  auto self = shared_from_this();
   PieceSend& p = pieces_.front();
   if (!p.head_out) {
-    asio::async_write(socket_, asio::buffer(p.head),
-                      [self](const boost::system::error_code& ec, size_t) {
-                        if (self->closed_) {
-                          return;
-                        }
-                        if (ec) {
-                          self->Shutdown(Unavailable("write: " + ec.message()), true);
-                          return;
-                        }
-                        self->pieces_.front().head_out = true;
-                        self->SendBody();
-                      });
+    asio::async_write(socket_, asio::buffer(p.head), Completion("write", [](Link& l) {
+                        l.pieces_.front().head_out = true;
+                        l.SendBody();
+                      }));
     return;
   }
   TokenBucket* bucket = owner_->bucket();
@@ -308,7 +277,7 @@ void Link::SendBody() {
       auto delay = bucket->Reserve(p.budget);
       if (delay.count() > 0) {
         timer_.expires_after(delay);
-        timer_.async_wait([self](const boost::system::error_code& ec) {
+        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
           if (!ec && !self->closed_) {
             self->SendBody();
           }
@@ -329,16 +298,7 @@ void Link::SendBody() {
     }
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       socket_.async_wait(asio::socket_base::wait_write,
-                         [self](const boost::system::error_code& ec) {
-                           if (self->closed_) {
-                             return;
-                           }
-                           if (ec) {
-                             self->Shutdown(Unavailable("write: " + ec.message()), true);
-                             return;
-                           }
-                           self->SendBody();
-                         });
+                         Completion("write", [](Link& l) { l.SendBody(); }));
       return;
     }
     if (w <= 0) {

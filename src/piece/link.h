@@ -85,6 +85,9 @@ class Link final : public NeighbourLink, public std::enable_shared_from_this<Lin
   void ReadHeader();
   void ReadPayload(FrameType type, uint32_t len);
   void ReadPiece(uint32_t len);
+  void PieceRead();
+  template <typename Then>
+  auto Completion(const char* op, Then then);
   void Dispatch(FrameType type, std::string payload);
   void Queue(std::string frame);
   void Pump();

@@ -70,14 +70,6 @@ void Picker::Settled(uint32_t n, LinkId from) {
   }
 }
 
-bool Picker::requested_from(uint32_t n, LinkId from) const {
-  if (n >= flights_.size()) {
-    return false;
-  }
-  const auto& f = flights_[n];
-  return std::any_of(f.begin(), f.end(), [&](const Flight& x) { return x.from == from; });
-}
-
 std::optional<uint32_t> Picker::Pick(const Neighbour& nb, Clock::time_point now) {
   if (missing_ == 0) {
     return std::nullopt;

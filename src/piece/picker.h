@@ -46,7 +46,6 @@ class Picker {
   // The request of n from `from` ended (arrival, rejection, cancellation, the link's end).
   void Settled(uint32_t n, LinkId from);
   size_t in_flight(uint32_t n) const { return n < flights_.size() ? flights_[n].size() : 0; }
-  bool requested_from(uint32_t n, LinkId from) const;
 
   // Next piece to request from `nb`, or nothing.
   std::optional<uint32_t> Pick(const Neighbour& nb, Clock::time_point now);

@@ -89,9 +89,8 @@ class SwarmSession {
   virtual void GeometryKnown() = 0;
   // Per-neighbour counters since the last call.
   virtual std::vector<NeighbourStats> TakeStats() = 0;
-  // Connected neighbours, and those holding a piece we lack.
+  // Connected neighbours.
   virtual size_t neighbours() = 0;
-  virtual size_t useful_neighbours() = 0;
 };
 
 struct JoinOptions {
