@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,32 +24,39 @@ using Clock = std::chrono::steady_clock;
 
 // Copies [*copied, upto) from src to dst at the same offsets, in the kernel where possible
 // (copy_file_range); where the kernel cannot, through a 1 MiB buffer (remembered, so each chunk
-// costs two syscalls, not three).
-Status CopyRange(int src, int dst, uint64_t* copied, uint64_t upto) {
+// costs two syscalls, not three). A stream (stdout: a pipe or a socket) gets the bytes in order
+// through sendfile, or write(2) where sendfile cannot.
+Status CopyRange(int src, int dst, uint64_t* copied, uint64_t upto, bool stream) {
   static bool in_kernel = true;
   static std::vector<char> buf;
   while (*copied < upto) {
     auto in = static_cast<loff_t>(*copied);
     auto out = static_cast<loff_t>(*copied);
+    size_t want = upto - *copied;
     ssize_t n = -1;
     if (in_kernel) {
-      n = ::copy_file_range(src, &in, dst, &out, upto - *copied, 0);
+      n = stream ? ::sendfile(dst, src, &in, want)
+                 : ::copy_file_range(src, &in, dst, &out, want, 0);
       if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
         in_kernel = false;
       }
     }
     if (!in_kernel) {
       buf.resize(1 << 20);
-      ssize_t r = ::pread(src, buf.data(), std::min<uint64_t>(buf.size(), upto - *copied),
+      ssize_t r = ::pread(src, buf.data(), std::min<uint64_t>(buf.size(), want),
                           static_cast<off_t>(*copied));
       if (r <= 0) {
         return r == 0 ? DataLoss("task file is shorter than reported")
                       : ErrnoError("read task file", errno);
       }
-      if (::pwrite(dst, buf.data(), static_cast<size_t>(r), static_cast<off_t>(*copied)) != r) {
-        return ErrnoError("write output", errno);
+      n = stream ? ::write(dst, buf.data(), static_cast<size_t>(r))
+                 : ::pwrite(dst, buf.data(), static_cast<size_t>(r), static_cast<off_t>(*copied));
+      if (n < 0 && errno == EINTR) {
+        continue;
       }
-      n = r;
+      if (n <= 0) {
+        return ErrnoError("write output", n < 0 ? errno : EIO);
+      }
     } else if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -89,11 +97,12 @@ void DrawProgress(uint64_t done, int64_t total, Clock::time_point start) {
   }
 }
 
-// A temporary file beside the output; removed unless Commit() renamed it into place.
-class TempOutput {
+// Where the bytes go: a temporary file beside the output, removed unless Commit() renamed it into
+// place; or, for "-", standard output, written in order as the download grows.
+class Output {
  public:
-  ~TempOutput() {
-    if (fd_ >= 0) {
+  ~Output() {
+    if (fd_ >= 0 && !stream_) {
       ::close(fd_);
     }
     if (!path_.empty()) {
@@ -102,6 +111,16 @@ class TempOutput {
   }
   Status Open(const std::string& output) {
     output_ = output;
+    if (output == "-") {
+      if (::isatty(STDOUT_FILENO)) {
+        return InvalidArgument(
+            "refusing to write the download to a terminal (-O -): "
+            "redirect standard output or give a file path");
+      }
+      stream_ = true;
+      fd_ = STDOUT_FILENO;
+      return Status::Ok();
+    }
     std::filesystem::path p(output);
     std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
     std::error_code ec;
@@ -116,8 +135,13 @@ class TempOutput {
     path_ = tmpl;
     return Status::Ok();
   }
-  int fd() const { return fd_; }
+  Status Copy(int src, uint64_t* copied, uint64_t upto) {
+    return CopyRange(src, fd_, copied, upto, stream_);
+  }
   Status Commit(uint64_t size) {
+    if (stream_) {
+      return Status::Ok();
+    }
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return ErrnoError("truncate output", errno);
     }
@@ -136,6 +160,7 @@ class TempOutput {
 
  private:
   int fd_ = -1;
+  bool stream_ = false;
   std::string path_;
   std::string output_;
 };
@@ -167,7 +192,7 @@ StatusOr<Result> Download(const Options& o) {
     return Unavailable("dfdaemon is not running: no socket at " + o.endpoint +
                        " (start dfdaemon, or point --endpoint at its socket)");
   }
-  TempOutput out;
+  Output out;
   DF_RETURN_IF_ERROR(out.Open(o.output));
 
   auto channel = grpc::CreateChannel("unix:" + o.endpoint, grpc::InsecureChannelCredentials());
@@ -218,7 +243,7 @@ StatusOr<Result> Download(const Options& o) {
       result.seed_peer = p.bytes_seed_peer();
       result.local = p.bytes_local();
       if (src.valid()) {
-        local = CopyRange(src.get(), out.fd(), &copied, p.ready_bytes());
+        local = out.Copy(src.get(), &copied, p.ready_bytes());
       }
       if (o.progress && Clock::now() - last_draw > std::chrono::milliseconds(100)) {
         last_draw = Clock::now();
@@ -252,7 +277,7 @@ StatusOr<Result> Download(const Options& o) {
   if (!finished || !src.valid() || total < 0) {
     return Internal("dfdaemon ended the download without finishing it");
   }
-  DF_RETURN_IF_ERROR(CopyRange(src.get(), out.fd(), &copied, static_cast<uint64_t>(total)));
+  DF_RETURN_IF_ERROR(out.Copy(src.get(), &copied, static_cast<uint64_t>(total)));
   DF_RETURN_IF_ERROR(out.Commit(static_cast<uint64_t>(total)));
   result.bytes = static_cast<uint64_t>(total);
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -2,6 +2,8 @@
 // a seed peer or the origin) into its store; dfget streams the verified, contiguous prefix of
 // the task file into a temporary file beside the output as it grows, and renames it into place
 // only when the download (and digest check) succeeded, so no partial file is ever left at PATH.
+// Output "-" streams the bytes to standard output in order as they land (for a pipe: `dfget URL
+// -O - | tar x`); there a failed digest check shows only in the exit status, after the bytes.
 #pragma once
 
 #include <cstdint>
