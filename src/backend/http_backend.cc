@@ -46,7 +46,10 @@ StatusOr<std::vector<std::string>> FormatHeaders(const std::map<std::string, std
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
       return InvalidArgument("invalid value for request header " + name);
     }
-    if (EqualsIgnoreCase(name, "Range") || EqualsIgnoreCase(name, "Accept-Encoding")) {
+    // Range and encoding are the fetcher's; Host comes from the URL (a task's ID binds its URL,
+    // so no header may point the fetch at another virtual host).
+    if (EqualsIgnoreCase(name, "Range") || EqualsIgnoreCase(name, "Accept-Encoding") ||
+        EqualsIgnoreCase(name, "Host")) {
       continue;
     }
     // curl drops "Name:" with an empty value; "Name;" sends it empty.

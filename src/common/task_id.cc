@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <regex>
 
 #include "dragonfly/common/digest.h"
 
@@ -98,6 +99,18 @@ StatusOr<std::string> MakeTaskId(const TaskIdInput& in) {
   }
   material += "STANDARD";
   return Sha256Hex(material.data(), material.size());
+}
+
+std::string BlobDigest(const std::string& url) {
+  static const std::regex kBlob(R"(/v2/.+/blobs/(sha256:[0-9a-f]{64})$)");
+  std::smatch m;
+  std::string path = url.substr(0, url.find_first_of("?#"));
+  return std::regex_search(path, m, kBlob) ? m[1].str() : std::string();
+}
+
+std::string ContentDigestOf(const std::string& task_id, const std::string& url) {
+  std::string digest = BlobDigest(url);
+  return !digest.empty() && digest.compare(7, std::string::npos, task_id) == 0 ? digest : "";
 }
 
 std::string MakeHostId(const std::string& ip, const std::string& hostname, bool seed) {

@@ -1,5 +1,8 @@
 #include "daemon/back_to_source.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -12,6 +15,26 @@ namespace df::daemon {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Feeds [0, length) of the task file to `v` (what a resumed fetch does not fetch again).
+Status HashPrefix(int fd, uint64_t length, DigestVerifier* v) {
+  std::vector<char> buf(1 << 20);
+  for (uint64_t off = 0; off < length;) {
+    ssize_t r = ::pread(fd, buf.data(), std::min<uint64_t>(buf.size(), length - off),
+                        static_cast<off_t>(off));
+    if (r <= 0) {
+      return r == 0 ? DataLoss("task file is shorter than its stored pieces")
+                    : ErrnoError("read task file", errno);
+    }
+    v->Update(buf.data(), static_cast<size_t>(r));
+    off += static_cast<uint64_t>(r);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status FetchFromOrigin(const OriginFetch& f) {
   storage::Task& t = *f.task;
   storage::TaskStat st = t.Stat();
@@ -23,11 +46,28 @@ Status FetchFromOrigin(const OriginFetch& f) {
     req.headers[k] = v;
   }
   req.offset = PieceOffset(piece_length, next);
+  std::unique_ptr<DigestVerifier> verifier;
+  if (!f.digest.empty()) {
+    DF_ASSIGN_OR_RETURN(verifier, ParseDigest(f.digest));
+    DF_RETURN_IF_ERROR(HashPrefix(t.read_fd(), req.offset, verifier.get()));
+  }
   uint64_t received = 0;
   std::vector<char> buf;
   uint32_t fill = 0;
   auto last_flush = Clock::now();
-  auto commit = [&]() -> Status {
+  auto commit = [&](bool last) -> Status {
+    if (verifier) {
+      verifier->Update(buf.data(), fill);
+      if (last) {
+        if (Status s = verifier->Verify(); !s.ok()) {
+          if (f.digest_mismatch != nullptr) {
+            *f.digest_mismatch = true;
+          }
+          return s.Annotate("origin content of " + f.spec->url());
+        }
+        verifier.reset();
+      }
+    }
     if (!t.HasPiece(next)) {
       DF_RETURN_IF_ERROR(t.WritePiece(next, buf.data(), fill, Crc32c(0, buf.data(), fill)));
       *f.bytes += fill;
@@ -84,7 +124,7 @@ Status FetchFromOrigin(const OriginFetch& f) {
       data += take;
       n -= take;
       if (fill == want) {
-        DF_RETURN_IF_ERROR(commit());
+        DF_RETURN_IF_ERROR(commit(t.Stat().content_length >= 0 && t.PieceSize(next + 1) == 0));
       }
     }
     return Status::Ok();
@@ -92,7 +132,15 @@ Status FetchFromOrigin(const OriginFetch& f) {
   DF_RETURN_IF_ERROR(f.backend->Fetch(req, on_response, on_data));
   if (t.Stat().content_length < 0) {
     if (fill > 0) {
-      DF_RETURN_IF_ERROR(commit());
+      DF_RETURN_IF_ERROR(commit(true));
+    } else if (verifier) {  // the length was a whole number of pieces: every one is stored
+      fill = 0;
+      if (Status s = verifier->Verify(); !s.ok()) {
+        if (f.digest_mismatch != nullptr) {
+          *f.digest_mismatch = true;
+        }
+        return s.Annotate("origin content of " + f.spec->url());
+      }
     }
     DF_RETURN_IF_ERROR(t.SetFinalLength(static_cast<int64_t>(req.offset + received)));
     if (f.on_geometry) {

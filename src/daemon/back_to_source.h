@@ -23,6 +23,10 @@ struct OriginFetch {
   std::function<void()> on_geometry;       // the task's geometry became known
   std::function<void(uint32_t)> on_piece;  // piece n is stored
   std::atomic<uint64_t>* bytes = nullptr;  // counts the bytes fetched
+  // The digest the origin's bytes must have ("sha256:<hex>"), checked before the last piece is
+  // stored, so a task never completes (nor is the last piece served) with other content.
+  std::string digest;
+  bool* digest_mismatch = nullptr;  // set when the check failed
 };
 
 // Fetches what the task lacks from the origin; ok once the task is done.

@@ -7,6 +7,7 @@
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
+#include "dragonfly/rpc/task_spec.h"
 
 namespace df::daemon {
 
@@ -27,50 +28,29 @@ Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* sp
     return InvalidArgument("unsupported URL '" + req.url() +
                            "': only http and https are supported");
   }
-  if (req.piece_length() != 0 &&
-      (req.piece_length() < kMinPieceLength || req.piece_length() > kMaxPieceLength)) {
-    return InvalidArgument("piece length must be between 4 MiB and 64 MiB");
-  }
   if (!req.digest().empty()) {
     DF_RETURN_IF_ERROR(ParseDigest(req.digest()).status());
   }
-  for (const auto& [k, v] : req.headers()) {
-    if (k.empty() || k.find_first_of(":\r\n ") != std::string::npos ||
-        v.find_first_of("\r\n") != std::string::npos) {
-      return InvalidArgument("bad request header '" + k + "'");
-    }
-  }
-  TaskIdInput in;
-  in.url = req.url();
-  in.tag = req.tag();
-  in.application = req.application();
-  if (req.piece_length() != 0) {
-    in.piece_length = req.piece_length();
-  }
-  in.filtered_query_params.assign(req.filtered_query_params().begin(),
-                                  req.filtered_query_params().end());
-  std::string task_id = req.task_id();
-  if (!task_id.empty()) {
-    // A blob named by its digest, as the registry mirror names it (the manager's preheat).
-    if (task_id.size() != 64 ||
-        task_id.find_first_not_of("0123456789abcdef") != std::string::npos) {
-      return InvalidArgument("task_id must be 64 lowercase hex digits");
-    }
-    if (req.digest().size() != 71 || req.digest().compare(0, 7, "sha256:") != 0 ||
-        req.digest().compare(7, 64, task_id) != 0) {
-      return InvalidArgument("task_id is only accepted with the matching sha256 digest");
-    }
-  } else {
-    DF_ASSIGN_OR_RETURN(task_id, MakeTaskId(in));
-  }
-  spec->set_task_id(task_id);
   spec->set_url(req.url());
   spec->set_tag(req.tag());
   spec->set_application(req.application());
   spec->set_piece_length(req.piece_length());
   *spec->mutable_headers() = req.headers();
   *spec->mutable_filtered_query_params() = req.filtered_query_params();
-  return Status::Ok();
+  if (!req.task_id().empty()) {
+    // A blob named by its digest, as the registry mirror names it (the manager's preheat).
+    if (req.digest() != "sha256:" + req.task_id() ||
+        ContentDigestOf(req.task_id(), req.url()).empty()) {
+      return InvalidArgument(
+          "task_id is only accepted for the blob URL of that digest, with the matching sha256 "
+          "digest");
+    }
+    spec->set_task_id(req.task_id());
+  } else {
+    DF_ASSIGN_OR_RETURN(std::string id, rpc::UrlTaskIdOf(*spec));
+    spec->set_task_id(id);
+  }
+  return rpc::VerifyTaskSpec(*spec);  // piece length and headers
 }
 
 void FillInfo(const storage::TaskStat& s, dfd::TaskInfo* out) {
@@ -208,10 +188,13 @@ grpc::Status UploadService::TriggerSeed(grpc::ServerContext*,
     return {grpc::StatusCode::FAILED_PRECONDITION, "this dfdaemon is not a seed peer"};
   }
   const auto& spec = request->task();
-  TaskIdInput in;
-  in.url = spec.url();
-  if (spec.task_id().empty() || !MakeTaskId(in).ok() || request->peer_id().empty()) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "bad seed trigger: task id, URL and peer id"};
+  if (request->peer_id().empty()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "bad seed trigger: no peer id"};
+  }
+  // Whoever sent it, the seed fetches only what the task ID names.
+  if (Status s = rpc::VerifyTaskSpec(spec); !s.ok()) {
+    spdlog::warn("refused seed trigger task_id={} error=\"{}\"", spec.task_id(), s.ToString());
+    return ToGrpc(s);
   }
   DownloadOptions options;
   options.spec = spec;

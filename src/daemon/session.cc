@@ -7,6 +7,7 @@
 #include "daemon/back_to_source.h"
 #include "daemon/metrics.h"
 #include "daemon/scheduler_api.h"
+#include "dragonfly/common/task_id.h"
 
 namespace df::daemon {
 
@@ -96,8 +97,6 @@ void DownloadSession::OnNeighbourGone(const std::string& peer_id, bool failed, c
     if (why.code() == StatusCode::kDataLoss) {
       ctx_->metrics->piece_corrupt.Increment();
     }
-    spdlog::warn("dropping neighbour task_id={} neighbour={} error=\"{}\"", options_.spec.task_id(),
-                 peer_id, why.ToString());
   }
   std::lock_guard lock(mu_);
   gone_.insert(peer_id);
@@ -165,6 +164,7 @@ void DownloadSession::JoinSwarm(bool download) {
   o.seed = options_.seed;
   o.download = download;
   o.observer = this;
+  o.piece_length = options_.spec.piece_length();
   swarm_ = ctx_->swarm->Join(std::move(lease).value(), std::move(o));
 }
 
@@ -438,7 +438,25 @@ Status DownloadSession::BackToSource() {
     f.on_geometry = [s] { s->GeometryKnown(); };
     f.on_piece = [s](uint32_t n) { s->PieceStored(n); };
   }
-  return FetchFromOrigin(f);
+  // A blob named by its digest: the origin's bytes must be that blob (a registrant can name any
+  // URL whose path carries the digest).
+  f.digest = ContentDigestOf(options_.spec.task_id(), options_.spec.url());
+  bool mismatch = false;
+  f.digest_mismatch = &mismatch;
+  Status s = FetchFromOrigin(f);
+  if (mismatch) {
+    // Nothing of it may be served or resumed: drop the stored pieces and the task's links.
+    const std::string& id = options_.spec.task_id();
+    if (ctx_->swarm != nullptr) {
+      ctx_->swarm->Evict(id);
+    }
+    (void)ctx_->store->Discard(id);
+    spdlog::error(
+        "origin content does not match the task's digest, task discarded task_id={} "
+        "url=\"{}\" error=\"{}\"",
+        id, options_.spec.url(), s.ToString());
+  }
+  return s;
 }
 
 void DownloadSession::Report(sched::PeerState state, const std::string& error) {

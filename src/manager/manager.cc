@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
-#include <filesystem>
 #include <thread>
 
 #include "dragonfly/common/http_status_server.h"
@@ -26,11 +25,6 @@ class ManagerImpl : public Manager {
   ~ManagerImpl() override { Stop(); }
 
   Status Init() {
-    if (config_.database.dialect == db::Dialect::kSqlite) {
-      std::error_code ec;
-      std::filesystem::create_directories(
-          std::filesystem::path(config_.database.sqlite_path).parent_path(), ec);
-    }
     DF_ASSIGN_OR_RETURN(auto database, db::Open(config_.database));
     store_ = std::make_unique<Store>(std::move(database));
     bool default_password = false;

@@ -103,6 +103,7 @@ class Engine final : public Swarm, public LinkOwner {
       TaskEntry& e = Entry(task_id, std::move(lease), o.peer_id, o.seed || opts_.seed_host);
       e.sessions++;
       e.exchange->SetObserver(o.observer);
+      e.exchange->SetPieceLength(o.piece_length);
       e.exchange->SetDownloading(o.download);
       if (o.download) {
         StartTicking();

@@ -1,8 +1,11 @@
 #include "piece/exchange.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
 
+#include "dragonfly/common/piece.h"
 #include "piece/exchange_nb.h"
 
 namespace df::piece {
@@ -157,6 +160,8 @@ void Exchange::Drop(LinkId id, const Status& why, bool failed) {
   uploader_->Forget(this, id);
   if (failed) {
     nb->stats.failures++;
+    spdlog::warn("dropping neighbour task_id={} neighbour={} error=\"{}\"", opts_.task_id,
+                 nb->peer_id, why.ToString());
   }
   departed_.push_back(nb->stats);
   if (nb->link != nullptr) {
@@ -185,11 +190,21 @@ bool Exchange::AdoptGeometry(const frame::Geometry& g, LinkId from) {
   if (g.content_length >= 0) {
     uint64_t total =
         (static_cast<uint64_t>(g.content_length) + g.piece_length - 1) / g.piece_length;
-    if (total != g.total_pieces) {
-      return bad("piece count does not match the content length");
+    if (total != g.total_pieces || total > kMaxPieces) {
+      return bad("piece count " + std::to_string(g.total_pieces) +
+                 " does not match the content length or exceeds " + std::to_string(kMaxPieces));
     }
   }
   frame::Geometry local = LocalGeometry();
+  // A task's piece length follows from its spec (the ID covers it) or from the origin's length
+  // by the default rule; a neighbour cannot choose one that would blow up the maps.
+  uint32_t want = piece_length_;
+  if (local.piece_length == 0 &&
+      (want != 0 ? g.piece_length != want
+                 : g.piece_length != ComputePieceLength(g.content_length) &&
+                       g.piece_length != ComputePieceLength(kUnknownLength))) {
+    return bad("piece length " + std::to_string(g.piece_length) + " is not the task's");
+  }
   if (local.piece_length == 0) {
     if (Status s = task_->SetGeometry(g.content_length, g.piece_length); !s.ok()) {
       return bad(s.message());
@@ -238,11 +253,15 @@ void Exchange::OnBitfield(LinkId id, const frame::Bitfield& b) {
     return;
   }
   nb->bitfield = true;
+  uint64_t bits = b.bitmap.size() * 8;
+  if (bits > kMaxPieces + 7) {
+    Drop(id, InvalidArgument("BITFIELD larger than any task"), true);
+    return;
+  }
   if (!AdoptGeometry(b.geometry, id)) {
     return;
   }
   uint32_t total = LocalGeometry().total_pieces;
-  uint64_t bits = b.bitmap.size() * 8;
   if ((b.geometry.piece_length == 0 && !b.bitmap.empty()) ||
       (total > 0 && b.bitmap.size() > (total + 7) / 8)) {
     Drop(id, InvalidArgument("BITFIELD larger than the task"), true);
@@ -269,7 +288,7 @@ void Exchange::OnHave(LinkId id, uint32_t n) {
     return;
   }
   uint32_t total = LocalGeometry().total_pieces;
-  if ((total > 0 && n >= total) || n >= frame::kMaxBitmapBytes * 8) {
+  if ((total > 0 && n >= total) || n >= kMaxPieces || LocalGeometry().piece_length == 0) {
     Drop(id, InvalidArgument("HAVE of piece " + std::to_string(n) + " beyond the task"), true);
     return;
   }

@@ -60,6 +60,9 @@ struct ExchangeOptions {
   std::chrono::milliseconds elsewhere_backoff{10000};  // after a seed's kElsewhere
   std::chrono::milliseconds busy_backoff{500};         // after a neighbour's kBusy
   uint64_t rng_seed = 1;
+  // The task spec's piece length (part of its ID); 0: the default rule, ComputePieceLength.
+  // A neighbour's geometry is adopted only if its piece length is the one the task must have.
+  uint32_t piece_length = 0;
 };
 
 using PieceWriter = std::function<void(uint32_t n, std::string data, uint32_t crc,
@@ -79,6 +82,9 @@ class Exchange {
   // The download session's observer (nullptr: none), and whether to request pieces or only
   // serve them.
   void SetObserver(ExchangeObserver* observer) { observer_ = observer; }
+  void SetPieceLength(uint32_t piece_length) {
+    piece_length_ = piece_length != 0 ? piece_length : piece_length_;
+  }
   void SetDownloading(bool downloading);
   bool downloading() const { return downloading_; }
   // Piece n was stored by someone else (back-to-source): announce it.
@@ -133,6 +139,7 @@ class Exchange {
   frame::Geometry LocalGeometry() const;
 
   const ExchangeOptions opts_;
+  uint32_t piece_length_ = opts_.piece_length;  // SetPieceLength (a Join) may name it later
   std::shared_ptr<storage::Task> task_;
   Uploader* uploader_;
   PieceWriter writer_;

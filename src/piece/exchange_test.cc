@@ -99,6 +99,7 @@ class ExchangeTest : public ::testing::Test {
     o.seed = seed;
     o.pipeline = 2;
     o.piece_timeout = std::chrono::milliseconds(1000);
+    o.piece_length = kPiece;
     ex_ = std::make_unique<Exchange>(
         o, lease_.get(), uploader_.get(),
         [this](uint32_t n, std::string data, uint32_t crc, std::function<void(Status)> done) {
@@ -273,6 +274,42 @@ TEST_F(ExchangeTest, LyingOrMisbehavingNeighboursAreDropped) {
   FakeLink* far = Connect(4, "far", {});
   ex_->OnHave(4, kPieces + 3);
   EXPECT_TRUE(far->closed.has_value());
+}
+
+// A neighbour that speaks first for a task whose geometry is still unknown cannot make this peer
+// adopt a geometry that would grow its maps without bound, or persist a wrong one.
+TEST_F(ExchangeTest, NeighbourCannotImposeAGeometry) {
+  Make(false, false);
+  auto raw = [&](LinkId id, frame::Geometry g, size_t bitmap_bytes) {
+    auto link = std::make_unique<FakeLink>();
+    FakeLink* l = link.get();
+    links_[id] = std::move(link);
+    ex_->AddNeighbour(id, l, {kTask, "attacker" + std::to_string(id), false});
+    frame::Bitfield b;
+    b.geometry = g;
+    b.bitmap.assign(bitmap_bytes, 0xff);
+    ex_->OnBitfield(id, b);
+    return l;
+  };
+  // 4 GiB in 1-byte pieces: four billion entries per map.
+  EXPECT_TRUE(raw(1, {(int64_t{1} << 32) - 1, 1, UINT32_MAX}, 0)->closed.has_value());
+  // The right length with a piece length the task cannot have.
+  auto len = static_cast<int64_t>(data_.size());
+  EXPECT_TRUE(raw(2, {len, kPiece / 2, kPieces * 2}, 1)->closed.has_value());
+  // Unknown geometry, then HAVE of a huge piece number (the maps would follow it).
+  FakeLink* far = raw(3, {}, 0);
+  EXPECT_FALSE(far->closed.has_value());
+  ex_->OnHave(3, (1u << 27) - 1);
+  EXPECT_TRUE(far->closed.has_value());
+  // A bitmap far beyond any task.
+  EXPECT_TRUE(raw(4, {-1, kPiece, 0}, kMaxPieces / 8 + 2)->closed.has_value());
+  EXPECT_EQ(lease_->Stat().piece_length, 0u);
+  // An honest neighbour still sets the geometry, and the download proceeds.
+  FakeLink* good = Connect(5, "good", {0, 1, 2});
+  EXPECT_FALSE(good->closed.has_value());
+  EXPECT_EQ(lease_->Stat().content_length, len);
+  EXPECT_EQ(lease_->Stat().piece_length, kPiece);
+  EXPECT_FALSE(good->requests.empty());
 }
 
 TEST_F(ExchangeTest, SilentNeighbourIsDroppedAfterThePieceTimeout) {

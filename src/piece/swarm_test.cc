@@ -136,8 +136,8 @@ TEST_F(SwarmTest, PeersTradeBothWaysAndTheSeedSendsAboutOneCopy) {
   ASSERT_TRUE(la.ok() && lb.ok());
   storage::Task* ta = la->get().get();
   storage::Task* tb = lb->get().get();
-  auto sa = a->swarm->Join(std::move(la).value(), {"peer-a", false, true, &wa});
-  auto sb = b->swarm->Join(std::move(lb).value(), {"peer-b", false, true, &wb});
+  auto sa = a->swarm->Join(std::move(la).value(), {"peer-a", false, true, &wa, kPiece});
+  auto sb = b->swarm->Join(std::move(lb).value(), {"peer-b", false, true, &wb, kPiece});
   // Both dial each other at once: one of the two links stays, used both ways.
   sa->Connect({Addr("seed-peer", seed, true), Addr("peer-b", b)});
   sb->Connect({Addr("seed-peer", seed, true), Addr("peer-a", a)});

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "dragonfly/rpc/task_spec.h"
 #include "scheduler/state_impl.h"
 
 namespace df::scheduler {
@@ -243,6 +244,9 @@ Status SchedulerState::LeaveHost(const std::string& host_id) {
 
 StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
     const api::RegisterPeerRequest& req) {
+  // A task ID names its content: a spec that does not hash to its ID (another URL under a
+  // victim's ID) is refused before it can reach a seed or other peers. Outside the lock.
+  DF_RETURN_IF_ERROR(rpc::VerifyTaskSpec(req.task()));
   std::optional<PendingTrigger> pending;
   StatusOr<api::RegisterPeerResponse> resp = InvalidArgument("unset");
   {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -14,6 +15,7 @@ using testing::FakeClock;
 using testing::HostReq;
 using testing::PeerReq;
 using testing::RecordingTrigger;
+using testing::TaskIdOf;
 using testing::TriggerCall;
 
 class StateTest : public ::testing::Test {
@@ -49,7 +51,7 @@ class StateTest : public ::testing::Test {
     api::ReportPeerRequest r;
     r.set_host_id(host);
     r.set_peer_id(peer);
-    r.set_task_id("task1");
+    r.set_task_id(TaskIdOf("task1"));
     r.set_state(st);
     r.set_content_length(100);
     r.set_total_pieces(10);
@@ -70,6 +72,34 @@ TEST_F(StateTest, UnknownHostIsFailedPrecondition) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("host not announced"), std::string::npos);
+}
+
+// Task poisoning: a host registers a victim's task ID with its own URL. It is refused, and the
+// seed is told to fetch the URL the ID names, never the attacker's.
+TEST_F(StateTest, ARegistrationWhoseSpecDoesNotNameItsIdIsRefused) {
+  Announce("S", true);
+  Announce("A");
+  Announce("V");
+  api::RegisterPeerRequest evil = PeerReq("A", "a");
+  evil.mutable_task()->set_url("http://attacker/evil.bin");
+  auto r = state_->RegisterPeer(evil);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(calls_.empty());
+  // A blob task may name any repository's URL of that digest, and no other.
+  api::RegisterPeerRequest blob = PeerReq("A", "a2");
+  blob.mutable_task()->set_task_id(std::string(64, 'c'));
+  blob.mutable_task()->set_url("http://registry/v2/x/blobs/sha256:" + std::string(64, 'd'));
+  EXPECT_EQ(state_->RegisterPeer(blob).status().code(), StatusCode::kPermissionDenied);
+  blob.mutable_task()->set_url("http://registry/v2/x/blobs/sha256:" + std::string(64, 'c'));
+  EXPECT_TRUE(state_->RegisterPeer(blob).ok());
+  // The victim's registration reaches the seed with the real URL.
+  Register(PeerReq("V", "v"));
+  auto it = std::find_if(calls_.begin(), calls_.end(), [](const TriggerCall& c) {
+    return c.spec.task_id() == TaskIdOf("task1");
+  });
+  ASSERT_NE(it, calls_.end());
+  EXPECT_EQ(it->spec.url(), "http://origin/task1");
 }
 
 TEST_F(StateTest, WithoutSeedsFirstPeerGoesToSourceAndFeedsTheNext) {
@@ -106,7 +136,7 @@ TEST_F(StateTest, SeedChosenByConsistentHashIsStableAndSpread) {
     ASSERT_EQ(calls_.size(), static_cast<size_t>(t + 1));
     ASSERT_EQ(other_calls.size(), static_cast<size_t>(t + 1));
     EXPECT_EQ(calls_.back().host.id(), other_calls.back().host.id());
-    EXPECT_EQ(calls_.back().spec.task_id(), task);
+    EXPECT_EQ(calls_.back().spec.task_id(), TaskIdOf(task));
     ++per_seed[calls_.back().host.id()];
   }
   EXPECT_EQ(per_seed.size(), 3u);
@@ -174,7 +204,7 @@ TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
   EXPECT_EQ(calls_[0].host.id(), "S");
   EXPECT_EQ(seed_peer.rfind(calls_[0].host.ip() + "-S-", 0), 0u);
   EXPECT_EQ(seed_peer.substr(seed_peer.size() - 5), "-seed");
-  EXPECT_EQ(state_->SeedPeerOf("task1"), seed_peer);
+  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), seed_peer);
   calls_[0].done(Status::Ok());
 
   auto s = Register("S", seed_peer);
@@ -192,7 +222,7 @@ TEST_F(StateTest, RegisteringHostThatIsTheSeedGoesToSourceDirectly) {
   auto r = Register("S", "s-local");
   EXPECT_EQ(r.action(), api::ACTION_BACK_TO_SOURCE);
   EXPECT_TRUE(calls_.empty());
-  EXPECT_EQ(state_->SeedPeerOf("task1"), "s-local");
+  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), "s-local");
 }
 
 TEST_F(StateTest, FailedTriggerMovesToAnotherSeedThenToSource) {
@@ -203,7 +233,7 @@ TEST_F(StateTest, FailedTriggerMovesToAnotherSeedThenToSource) {
   ASSERT_EQ(calls_.size(), 1u);
   std::string first = calls_[0].host.id();
   calls_[0].done(Unavailable("connection refused"));
-  EXPECT_EQ(state_->SeedPeerOf("task1"), "");
+  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), "");
   EXPECT_EQ(state_->GetPeer(calls_[0].peer_id)->phase, "failed");
 
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_RETRY);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "dragonfly/common/task_id.h"
 #include "dragonfly/scheduler/state.h"
 
 namespace df::scheduler::testing {
@@ -54,6 +55,13 @@ inline api::AnnounceHostRequest HostReq(const std::string& id, bool seed = false
   return r;
 }
 
+// The ID of the test task `name` (http://origin/<name>), as a daemon computes it.
+inline std::string TaskIdOf(const std::string& name) {
+  TaskIdInput in;
+  in.url = "http://origin/" + name;
+  return *MakeTaskId(in);
+}
+
 inline api::RegisterPeerRequest PeerReq(const std::string& host, const std::string& peer,
                                         const std::string& task = "task1",
                                         std::vector<std::string> blocked = {},
@@ -61,7 +69,7 @@ inline api::RegisterPeerRequest PeerReq(const std::string& host, const std::stri
   api::RegisterPeerRequest r;
   r.set_host_id(host);
   r.set_peer_id(peer);
-  r.mutable_task()->set_task_id(task);
+  r.mutable_task()->set_task_id(TaskIdOf(task));
   r.mutable_task()->set_url("http://origin/" + task);
   for (auto& b : blocked) {
     r.add_blocked_neighbours(b);

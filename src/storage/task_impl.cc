@@ -23,7 +23,7 @@ int64_t NowMs() {
 
 Status WriteFileAtomically(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     return ErrnoError("open " + tmp, errno);
   }
@@ -81,9 +81,13 @@ TaskImpl::~TaskImpl() {
 
 Status TaskImpl::OpenData() {
   std::string path = data_path();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) {
     return ErrnoError("open " + path, errno);
+  }
+  // Task data is for the daemon's user only (a file written by an older version is tightened).
+  if (::fchmod(fd_, 0600) != 0) {
+    return ErrnoError("chmod " + path, errno);
   }
   return Status::Ok();
 }
@@ -104,9 +108,21 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::Load(const std::string& dir, const
     return NotFound("no metadata for task " + id);
   }
   nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object() || j.value("task_id", "") != id) {
-    return DataLoss("corrupt metadata for task " + id);
+  // Metadata is untrusted input (a crash, a full disk, a hand edit): any wrong type or value is
+  // DataLoss, which discards the task rather than stopping the daemon.
+  try {
+    if (j.is_discarded() || !j.is_object() || j.value("task_id", "") != id) {
+      return DataLoss("corrupt metadata for task " + id);
+    }
+    return LoadChecked(dir, id, j);
+  } catch (const nlohmann::json::exception& e) {
+    return DataLoss("corrupt metadata for task " + id + ": " + e.what());
   }
+}
+
+StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::LoadChecked(const std::string& dir,
+                                                          const std::string& id,
+                                                          const nlohmann::json& j) {
   std::shared_ptr<TaskImpl> t(new TaskImpl(dir, id));
   DF_RETURN_IF_ERROR(t->OpenData());
   struct stat st{};
@@ -118,34 +134,44 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::Load(const std::string& dir, const
   t->url_ = j.value("url", "");
   t->created_at_ms_ = j.value("created_at_ms", int64_t{0});
   t->accessed_at_ms_ = j.value("accessed_at_ms", int64_t{0});
-  int64_t length = j.value("content_length", int64_t{-1});
-  auto piece_length = j.value("piece_length", uint32_t{0});
+  const auto& jl = j.value("content_length", nlohmann::json(-1));
+  const auto& jp = j.value("piece_length", nlohmann::json(0));
+  if (!jl.is_number_integer() || jl.get<int64_t>() < kUnknownLength || !jp.is_number_unsigned() ||
+      jp.get<uint64_t>() > kMaxPieceLength) {
+    return DataLoss("bad geometry in metadata of task " + id);
+  }
+  int64_t length = jl.get<int64_t>();
+  auto piece_length = jp.get<uint32_t>();
   if (piece_length != 0) {
     DF_RETURN_IF_ERROR(t->SetGeometryLocked(length, piece_length));
-    const auto& pieces = j["pieces"];
-    if (pieces.is_array()) {
-      for (const auto& p : pieces) {
-        if (!p.is_array() || p.size() != 3) {
-          return DataLoss("corrupt piece entry in metadata of task " + id);
-        }
-        auto n = p[0].get<uint32_t>();
-        auto crc = p[1].get<uint32_t>();
-        auto size = p[2].get<uint32_t>();
-        uint64_t end = PieceOffset(piece_length, n) + size;
-        uint32_t total = t->TotalLocked();
-        // Pieces past the data file's end (or the task) are dropped and fetched again.
-        if ((total != 0 && n >= total) || size == 0 || size > piece_length ||
-            end > static_cast<uint64_t>(st.st_size) || t->HasLocked(n) ||
-            (verify && !PieceMatches(t->fd_, PieceOffset(piece_length, n), size, crc))) {
-          continue;
-        }
-        t->GrowLocked(n + 1);
-        t->bitmap_[n / 8] = static_cast<uint8_t>(t->bitmap_[n / 8] | (1u << (n % 8)));
-        t->crcs_[n] = crc;
-        t->sizes_[n] = size;
-        t->finished_++;
-        t->finished_bytes_ += size;
+    const auto& pieces = j.value("pieces", nlohmann::json::array());
+    if (!pieces.is_array()) {
+      return DataLoss("corrupt piece list in metadata of task " + id);
+    }
+    for (const auto& p : pieces) {
+      if (!p.is_array() || p.size() != 3 || !p[0].is_number_unsigned() ||
+          !p[1].is_number_unsigned() || !p[2].is_number_unsigned() ||
+          p[0].get<uint64_t>() >= kMaxPieces || p[1].get<uint64_t>() > UINT32_MAX ||
+          p[2].get<uint64_t>() > UINT32_MAX) {
+        return DataLoss("corrupt piece entry in metadata of task " + id);
       }
+      auto n = p[0].get<uint32_t>();
+      auto crc = p[1].get<uint32_t>();
+      auto size = p[2].get<uint32_t>();
+      uint64_t end = PieceOffset(piece_length, n) + size;
+      uint32_t total = t->TotalLocked();
+      // Pieces past the data file's end (or the task) are dropped and fetched again.
+      if ((total != 0 && n >= total) || size == 0 || size > piece_length ||
+          end > static_cast<uint64_t>(st.st_size) || t->HasLocked(n) ||
+          (verify && !PieceMatches(t->fd_, PieceOffset(piece_length, n), size, crc))) {
+        continue;
+      }
+      t->GrowLocked(n + 1);
+      t->bitmap_[n / 8] = static_cast<uint8_t>(t->bitmap_[n / 8] | (1u << (n % 8)));
+      t->crcs_[n] = crc;
+      t->sizes_[n] = size;
+      t->finished_++;
+      t->finished_bytes_ += size;
     }
     while (t->HasLocked(t->next_missing_)) {
       t->next_missing_++;
@@ -177,8 +203,14 @@ void TaskImpl::UpdateDoneLocked() {
 }
 
 Status TaskImpl::SetGeometryLocked(int64_t content_length, uint32_t piece_length) {
-  if (piece_length == 0) {
-    return InvalidArgument("piece length must be positive");
+  if (piece_length == 0 || piece_length > kMaxPieceLength) {
+    return InvalidArgument("piece length " + std::to_string(piece_length) + " is not in (0, " +
+                           std::to_string(kMaxPieceLength) + "]");
+  }
+  if (content_length >= 0 &&
+      static_cast<uint64_t>(content_length) > uint64_t{kMaxPieces} * piece_length) {
+    return InvalidArgument("task " + id_ + " would have more than " + std::to_string(kMaxPieces) +
+                           " pieces");
   }
   if (piece_length_ != 0 && piece_length_ != piece_length) {
     return InvalidArgument("task " + id_ + " has piece length " + std::to_string(piece_length_) +
@@ -307,9 +339,9 @@ Status TaskImpl::WritePiece(uint32_t n, const char* data, uint32_t len, uint32_t
                                " bytes, want " +
                                std::to_string(df::PieceSize(content_length_, piece_length_, n)));
       }
-    } else if (len == 0 || len > piece_length_) {
-      return InvalidArgument("piece " + std::to_string(n) + " has bad length " +
-                             std::to_string(len));
+    } else if (len == 0 || len > piece_length_ || n >= kMaxPieces) {
+      return InvalidArgument("piece " + std::to_string(n) + " of " + std::to_string(len) +
+                             " bytes is out of bounds");
     }
   }
   if (Crc32c(0, data, len) != crc) {

@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ class TaskImpl : public Task {
 
  private:
   TaskImpl(std::string dir, std::string id) : dir_(std::move(dir)), id_(std::move(id)) {}
+  static StatusOr<std::shared_ptr<TaskImpl>> LoadChecked(const std::string& dir,
+                                                         const std::string& id,
+                                                         const nlohmann::json& j);
   Status OpenData();
   Status SetGeometryLocked(int64_t content_length, uint32_t piece_length);
   bool HasLocked(uint32_t n) const {

@@ -40,11 +40,14 @@ class LocalTaskStore : public TaskStore {
       if (!entry.is_directory() || !ValidTaskId(id)) {
         continue;
       }
+      std::error_code ignored;  // a task that cannot be tightened or removed is still skipped
+      std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ignored);
       auto task = TaskImpl::Load(entry.path().string(), id);
       if (!task.ok()) {
         spdlog::warn("discarding stored task task_id={} reason=\"{}\"", id,
                      task.status().ToString());
-        std::filesystem::remove_all(entry.path(), ec);
+        std::filesystem::remove_all(entry.path(), ignored);
         continue;
       }
       tasks_[id].task = std::move(task).value();
@@ -65,6 +68,10 @@ class LocalTaskStore : public TaskStore {
       std::string dir = dir_ + "/" + task_id;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
+      if (!ec) {  // a task's files are the daemon user's only
+        std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                     std::filesystem::perm_options::replace, ec);
+      }
       if (ec) {
         return Internal("create " + dir + ": " + ec.message());
       }
@@ -241,7 +248,10 @@ class LocalTaskStore : public TaskStore {
 
 StatusOr<std::unique_ptr<TaskStore>> OpenTaskStore(const std::string& dir) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::create_directories(dir, ec) && !ec) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, ec);
+  }
   if (ec) {
     return PermissionDenied("cannot create storage directory " + dir + ": " + ec.message());
   }

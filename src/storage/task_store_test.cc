@@ -109,6 +109,80 @@ TEST_F(TaskStoreTest, AfterRebootPiecesAreVerified) {
   EXPECT_FALSE((*lease)->HasPiece(1));
 }
 
+// Metadata with the wrong JSON types or absurd values (a hand edit, a bug, an attacker with
+// the daemon's uid) discards that task only; the store still opens.
+TEST_F(TaskStoreTest, MalformedMetadataDiscardsTheTaskNotTheStore) {
+  const std::string id2 = std::string(63, '1') + "2";
+  for (
+      const char* bad : {
+          R"({"task_id":"ID","content_length":"x","piece_length":65536})",
+          R"({"task_id":"ID","content_length":100,"piece_length":-1})",
+          R"({"task_id":"ID","content_length":100,"piece_length":65536,"pieces":[["a",1,2]]})",
+          R"({"task_id":"ID","content_length":100,"piece_length":65536,"pieces":{"x":1}})",
+          R"({"task_id":"ID","content_length":-1,"piece_length":65536,"pieces":[[4294967295,1,2]]})",
+          R"({"task_id":"ID","content_length":9007199254740991,"piece_length":1})",
+          R"({"task_id":5})",
+          R"([1,2,3])",
+      }) {
+    SCOPED_TRACE(bad);
+    {
+      auto store = OpenTaskStore(dir_);
+      ASSERT_TRUE(store.ok());
+      for (const auto& id : {kId, id2}) {
+        auto lease = (*store)->Acquire(id, "http://o/f");
+        ASSERT_TRUE(lease.ok());
+        ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+        ASSERT_TRUE(Write(**lease, 0).ok());
+        ASSERT_TRUE((*lease)->Flush().ok());
+      }
+    }
+    std::string meta = bad;
+    if (auto at = meta.find("ID"); at != std::string::npos) {
+      meta.replace(at, 2, kId);
+    }
+    std::ofstream(dir_ + "/" + kId + "/meta.json", std::ios::trunc) << meta;
+    auto store = OpenTaskStore(dir_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_FALSE((*store)->AcquireExisting(kId).ok());
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/" + kId));
+    auto kept = (*store)->AcquireExisting(id2);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_TRUE((*kept)->HasPiece(0));
+  }
+}
+
+// Task data and metadata are readable by the daemon's user only.
+TEST_F(TaskStoreTest, FilesArePrivate) {
+  namespace fs = std::filesystem;
+  std::string root = dir_ + "/store";
+  auto store = OpenTaskStore(root);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "http://o/f");
+  ASSERT_TRUE(lease.ok());
+  ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+  ASSERT_TRUE(Write(**lease, 0).ok());
+  ASSERT_TRUE((*lease)->Flush().ok());
+  auto mode = [](const std::string& p) { return fs::status(p).permissions() & fs::perms::all; };
+  EXPECT_EQ(mode(root), fs::perms::owner_all);
+  EXPECT_EQ(mode(root + "/" + kId), fs::perms::owner_all);
+  EXPECT_EQ(mode((*lease)->data_path()), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(mode(root + "/" + kId + "/meta.json"), fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// Geometry a peer or a file could lie about is bounded.
+TEST_F(TaskStoreTest, GeometryIsBounded) {
+  auto store = OpenTaskStore(dir_);
+  ASSERT_TRUE(store.ok());
+  auto lease = (*store)->Acquire(kId, "http://o/f");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_FALSE((*lease)->SetGeometry(int64_t{1} << 40, 1).ok());
+  EXPECT_FALSE((*lease)->SetGeometry(100, kMaxPieceLength + 1).ok());
+  ASSERT_TRUE((*lease)->SetGeometry(kUnknownLength, kPiece).ok());
+  std::string piece(16, 'x');
+  EXPECT_FALSE(
+      (*lease)->WritePiece(kMaxPieces, piece.data(), 16, Crc32c(0, piece.data(), 16)).ok());
+}
+
 TEST_F(TaskStoreTest, CorruptPieceRejected) {
   auto store = OpenTaskStore(dir_);
   ASSERT_TRUE(store.ok());

@@ -8,11 +8,11 @@ import socket
 import struct
 import unittest
 
-from cluster import LOOPBACK, Cluster, sha256_file
+from cluster import LOOPBACK, Cluster, sha256_file, wait_for
 
 MIB = 1 << 20
 # Frame types and codes of the piece protocol (include/dragonfly/piece/piece_protocol.h).
-HELLO, BITFIELD, REQUEST, PIECE, REJECT, ERROR = 1, 2, 5, 7, 8, 9
+HELLO, BITFIELD, HAVE, REQUEST, PIECE, REJECT, ERROR = 1, 2, 3, 5, 7, 8, 9
 
 
 def frame(kind, payload):
@@ -22,6 +22,11 @@ def frame(kind, payload):
 def hello(task_id, peer_id):
     t, p = task_id.encode(), peer_id.encode()
     return frame(HELLO, bytes([2, len(t)]) + t + bytes([len(p)]) + p + b"\0")
+
+
+def bitfield(content_length, piece_length, total_pieces, bitmap=b""):
+    return frame(BITFIELD, struct.pack("<QIIBI", content_length % (1 << 64), piece_length,
+                                       total_pieces, 0, len(bitmap)) + bitmap)
 
 
 def read_frame(sock):
@@ -140,6 +145,49 @@ class MeshTest(unittest.TestCase):
         finally:
             for s in conns:
                 s.close()
+
+    def test_a_neighbour_cannot_impose_a_geometry(self):
+        """While a download does not know its task's size yet, neighbours that claim an absurd
+        geometry (4 GiB of 1-byte pieces; HAVE of piece 2^27) are dropped: the daemon's memory
+        stays flat, nothing is persisted, and the real download completes."""
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("geo.bin", 8 * MIB))
+        d = self.c.daemon("victim")  # no scheduler: back to source, after the origin's delay
+        pr = d.dfget_async(origin.url("geo.bin") + "?hang=4", self.out("geo"))
+        listed = []
+        wait_for(lambda: listed.extend(d.dfctl("list").split()[:1]) or listed,
+                 what="the task in the store")
+        task_id = listed[0]
+        piece_port = int(d.match.group(1))
+        family = socket.AF_INET6 if ":" in LOOPBACK else socket.AF_INET
+
+        def attack(*frames):
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect((LOOPBACK, piece_port))
+                s.sendall(hello(task_id, "attacker"))
+                self.assertEqual(read_frame(s)[0], HELLO)
+                self.assertEqual(read_frame(s)[0], BITFIELD)
+                for f in frames:
+                    s.sendall(f)
+                kinds = []
+                try:
+                    while True:  # the victim drops the link
+                        kinds.append(read_frame(s)[0])
+                except (ConnectionError, socket.timeout) as e:
+                    self.assertIsInstance(e, ConnectionError, f"link left open: {kinds}")
+                return kinds
+
+        attack(bitfield((1 << 32) - 1, 1, (1 << 32) - 1))
+        attack(bitfield(-1, 0, 0), frame(HAVE, struct.pack("<I", (1 << 27) - 1)))
+        attack(bitfield(-1, 4 * MIB, 0, b"\xff" * ((1 << 20) // 8 + 8)))
+        self.assertEqual(d.logs().count("dropping neighbour"), 3, d.logs()[-3000:])
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            rss_kib = int(next(l for l in f if l.startswith("VmHWM:")).split()[1])
+        self.assertLess(rss_kib, 256 * 1024, "the daemon's memory grew with the lie")
+        _, err = pr.communicate(timeout=120)
+        self.assertEqual(pr.returncode, 0, err)
+        self.assertEqual(sha256_file(self.out("geo")), want)
 
     def healthy(self, d):
         import urllib.request

@@ -7,8 +7,11 @@ import http.client
 import os
 import signal
 import socket
+import socketserver
 import subprocess
+import threading
 import unittest
+import urllib.parse
 
 from cluster import BIN, Cluster, wait_for
 
@@ -224,6 +227,57 @@ class ProxyTest(unittest.TestCase):
         with open(out, "rb") as f, open(path, "rb") as g:
             self.assertEqual(f.read(), g.read())
         self.assertEqual(d.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "p2p"}), 1)
+
+    def test_upstream_framing_is_rebuilt_from_what_is_relayed(self):
+        """An upstream answering with both Content-Length and chunked encoding (the shape of a
+        response-splitting attack) or with two different lengths: the client gets framing that
+        matches the body it is sent, and the next response on its connection is the real one."""
+        smuggled = b"HTTP/1.1 200 OK\r\nX-Evil: 1\r\nContent-Length: 0\r\n\r\n"
+        body = b"hello" + smuggled
+        responses = {
+            "/both": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n"
+                     b"\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n",
+            "/two": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: %d\r\n\r\n"
+                    % len(body) + body,
+            "/ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        }
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                while True:
+                    line = self.rfile.readline()
+                    if not line:
+                        return
+                    path = urllib.parse.urlsplit(line.split()[1].decode()).path
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    self.wfile.write(responses[path])
+                    self.wfile.flush()
+
+        upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        upstream.daemon_threads = True
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
+        try:
+            base = f"http://127.0.0.1:{upstream.server_address[1]}"
+            d = self.c.daemon("d", extra={"proxy": {"listen": "127.0.0.1:0"}})
+            for path in ("/both", "/two"):
+                conn = http.client.HTTPConnection("127.0.0.1", d.proxy_port, timeout=30)
+                try:
+                    conn.request("GET", base + path)
+                    r = conn.getresponse()
+                    got = r.read()
+                    if path == "/both" or r.status == 200:
+                        self.assertEqual((r.status, got), (200, body), path)
+                    if path == "/both" or not r.will_close:  # the connection is reused: the next answer is real
+                        conn.request("GET", base + "/ok")
+                        r2 = conn.getresponse()
+                        self.assertIsNone(r2.getheader("X-Evil"), path)
+                        self.assertEqual((r2.status, r2.read()), (200, b"ok"), path)
+                finally:
+                    conn.close()
+        finally:
+            upstream.shutdown()
+            upstream.server_close()
 
     def test_daemon_stops_cleanly_mid_response(self):
         origin = self.c.origin()

@@ -1,13 +1,14 @@
 """End-to-end tests of P2P distribution: real scheduler, dfdaemons, dfget and origin processes
 on loopback (issue #2, "Done when" 1-7)."""
 
+import hashlib
 import os
 import re
 import signal
 import subprocess
 import unittest
 
-from cluster import Cluster, metric, sha256_file, wait_for
+from cluster import BIN, Cluster, metric, sha256_file, wait_for
 
 MIB = 1 << 20
 BIG_MB = int(os.environ.get("DF_E2E_BIG_MB", "256"))
@@ -84,6 +85,25 @@ class P2PDistributionTest(ClusterTest):
         r = peer.dfget(url, self.out("c"))
         self.assertNotIn("cache hit", r.stderr)
         self.assertSameFile(self.out("c"), want)
+
+    def test_output_to_standard_output(self):
+        """`dfget URL -O -` streams the bytes to a pipe in order; a digest mismatch still fails
+        the command."""
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("s.bin", 9 * MIB + 7))
+        sched = self.c.scheduler()
+        self.c.daemon("seed", sched, seed=True)
+        peer = self.c.daemon("peer", sched)
+        argv = [os.path.join(BIN, "dfget"), origin.url("s.bin"), "-O", "-", "-e", peer.socket]
+        r = subprocess.run(argv, capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(hashlib.sha256(r.stdout).hexdigest(), want)
+        self.assertEqual(peer.metric("dragonfly_dfdaemon_download_bytes_total",
+                                     {"source": "back_to_source"}), 0)
+        r = subprocess.run(argv + ["--digest", "sha256:" + "0" * 64], capture_output=True,
+                           timeout=300)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"digest mismatch", r.stderr)
 
     def test_unknown_content_length(self):
         origin = self.c.origin()
@@ -182,6 +202,30 @@ class FailureTest(ClusterTest):
         # after the reset; it is far below one piece, so no stored piece was fetched again.
         self.assertLessEqual(refetched, size - kept + MIB,
                              f"refetched {refetched} bytes though {kept} were stored")
+
+
+    def test_stored_files_are_private_and_corrupt_metadata_is_discarded(self):
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("m.bin", 5 * MIB))
+        d = self.c.daemon("solo")  # no scheduler: back-to-source
+        d.dfget(origin.url("m.bin"), self.out("m1"))
+        import glob
+        import json
+        [meta] = glob.glob(os.path.join(d.store, "*", "meta.json"))
+        task_dir = os.path.dirname(meta)
+        self.assertEqual(os.stat(task_dir).st_mode & 0o777, 0o700)
+        for f in ("meta.json", "data"):
+            self.assertEqual(os.stat(os.path.join(task_dir, f)).st_mode & 0o777, 0o600, f)
+        d.kill(signal.SIGTERM)
+        # A wrong JSON type in the metadata used to abort the daemon at every start.
+        with open(meta, "w") as f:
+            json.dump({"task_id": os.path.basename(task_dir), "content_length": "x",
+                       "piece_length": 4194304, "pieces": [["a", 1, 2]]}, f)
+        d.start()
+        self.assertIn("discarding stored task", d.logs())
+        self.assertFalse(os.path.exists(task_dir))
+        d.dfget(origin.url("m.bin"), self.out("m2"))
+        self.assertSameFile(self.out("m2"), want)
 
 
 class SchedulerUnreachableTest(ClusterTest):

@@ -9,6 +9,9 @@ namespace df {
 inline constexpr uint32_t kMinPieceLength = 4u << 20;   // 4 MiB
 inline constexpr uint32_t kMaxPieceLength = 64u << 20;  // 64 MiB
 inline constexpr int64_t kUnknownLength = -1;
+// Bound on a task's piece count, so no peer or file can make a task's maps grow without limit
+// (64 TiB at 64 MiB pieces; ComputePieceLength keeps real tasks far below it).
+inline constexpr uint32_t kMaxPieces = 1u << 20;
 
 // next_power_of_two(content_length / 500) clamped to [4 MiB, 64 MiB]; 4 MiB when unknown.
 uint32_t ComputePieceLength(int64_t content_length);

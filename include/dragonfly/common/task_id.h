@@ -30,6 +30,14 @@ struct TaskIdInput {
 
 StatusOr<std::string> MakeTaskId(const TaskIdInput& in);
 
+// "sha256:<hex>" when the URL's path names an OCI blob (".../v2/<name>/blobs/sha256:<hex>"),
+// else "".
+std::string BlobDigest(const std::string& url);
+
+// The digest the content of task `task_id` must have: "sha256:<id>" when the ID is the digest of
+// the blob `url` names (the registry mirror's and preheat's rule), else "".
+std::string ContentDigestOf(const std::string& task_id, const std::string& url);
+
 // "{ip}-{hostname}" and "{ip}-{hostname}-seed".
 std::string MakeHostId(const std::string& ip, const std::string& hostname, bool seed);
 // "{ip}-{hostname}-{uuid4}" (+ "-seed").

@@ -98,6 +98,7 @@ struct JoinOptions {
   bool seed = false;    // this host is the task's seed peer
   bool download = true;
   ExchangeObserver* observer = nullptr;  // called on the network thread; must outlive the session
+  uint32_t piece_length = 0;  // the task spec's (0: the default rule); bounds neighbours' geometry
 };
 
 class Swarm {

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <regex>
-
 #include "daemon/metrics.h"
 #include "daemon/proxy/range.h"
 #include "dragonfly/common/digest.h"
@@ -16,14 +14,6 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-// "sha256:<hex>" from ".../blobs/sha256:<hex>", or empty.
-std::string BlobDigest(const std::string& url) {
-  static const std::regex kBlob(R"(/v2/.+/blobs/(sha256:[0-9a-f]{64})$)");
-  std::smatch m;
-  std::string path = url.substr(0, url.find('?'));
-  return std::regex_search(path, m, kBlob) ? m[1].str() : std::string();
-}
 
 int HttpStatusOf(const Status& s) {
   switch (s.code()) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/beast/http/status.hpp>
+#include <charconv>
 #include <memory>
 
 #include "backend/tls.h"
@@ -69,7 +70,13 @@ struct ForwardState {
   int status = 0;
   std::string reason;
   Headers headers;
+  // Framing is rebuilt from what is relayed: the upstream's Content-Length is used only when it is
+  // one well-formed value and no Transfer-Encoding came with it (libcurl then decodes the chunks
+  // and ignores the length); otherwise the client gets the decoded body chunked.
   int64_t content_length = -1;
+  bool length_bad = false;
+  bool transfer_encoding = false;
+  uint64_t sent = 0;
   bool chunked = false;
   bool started = false;
   Status write_error;
@@ -79,12 +86,18 @@ struct ForwardState {
 
   Status SendHead() {
     started = true;
+    if (length_bad || transfer_encoding) {
+      content_length = -1;
+    }
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
     for (const auto& [k, v] : headers) {
-      if (IsHopByHop(k) || (!head && EqualsIgnoreCase(k, "Content-Length") && content_length < 0)) {
+      if (IsHopByHop(k) || EqualsIgnoreCase(k, "Content-Length")) {
         continue;
       }
       out += k + ": " + v + "\r\n";
+    }
+    if (content_length >= 0 && status != 204 && status >= 200) {
+      out += "Content-Length: " + std::to_string(content_length) + "\r\n";
     }
     if (status >= 400) {
       out += "X-Dragonfly-Error-Type: backend\r\n";
@@ -104,6 +117,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after 1xx or a redirect)
     st->headers.clear();
     st->content_length = -1;
+    st->length_bad = st->transfer_encoding = false;
     auto sp = line.find(' ');
     st->status =
         sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
@@ -116,7 +130,16 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
     std::string name = Trim(line.substr(0, colon));
     std::string value = Trim(line.substr(colon + 1));
     if (EqualsIgnoreCase(name, "Content-Length")) {
-      st->content_length = std::atoll(value.c_str());
+      int64_t v = -1;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      if (ec != std::errc() || end != value.data() + value.size() || v < 0 ||
+          (st->content_length >= 0 && st->content_length != v)) {
+        st->length_bad = true;
+      } else {
+        st->content_length = v;
+      }
+    } else if (EqualsIgnoreCase(name, "Transfer-Encoding")) {
+      st->transfer_encoding = true;
     }
     st->headers.emplace_back(std::move(name), std::move(value));
   }
@@ -142,9 +165,13 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     if (st->write_error.ok()) {
       st->write_error = net::WriteAll(st->fd, "\r\n", 2);
     }
+  } else if (st->content_length >= 0 &&
+             st->sent + len > static_cast<uint64_t>(st->content_length)) {
+    st->write_error = DataLoss("upstream sent more than its Content-Length");
   } else {
     st->write_error = net::WriteAll(st->fd, data, len);
   }
+  st->sent += len;
   return st->write_error.ok() ? len : 0;
 }
 
@@ -219,7 +246,10 @@ ForwardResult Forward(const backend::HttpOptions& tls, const UpstreamRequest& re
     if (st.chunked) {
       st.write_error = net::WriteAll(client_fd, "0\r\n\r\n", 5);
     }
-    result.complete = st.write_error.ok();
+    // A body shorter than the length told to the client leaves the connection unusable.
+    bool whole = st.chunked || !st.BodyAllowed() || st.content_length < 0 ||
+                 st.sent == static_cast<uint64_t>(st.content_length);
+    result.complete = st.write_error.ok() && whole;
     return result;
   }
   result.error =

@@ -661,6 +661,15 @@ TEST(SqliteTest, WalForeignKeysAndBusyTimeout) {
     auto busy = (*db)->Exec("PRAGMA busy_timeout");
     ASSERT_OK(busy);
     EXPECT_GE(busy->rows.at(0).Int(0), 1000);
+    // The JWT key and password hashes live here: the manager's user only.
+    namespace fs = std::filesystem;
+    ASSERT_OK((*db)->Exec("CREATE TABLE t (x INTEGER)"));
+    for (const char* f : {"/sub/manager.db", "/sub/manager.db-wal"}) {
+      EXPECT_EQ(fs::status(dir + f).permissions() & fs::perms::all,
+                fs::perms::owner_read | fs::perms::owner_write)
+          << f;
+    }
+    EXPECT_EQ(fs::status(dir + "/sub").permissions() & fs::perms::all, fs::perms::owner_all);
   }
   std::filesystem::remove_all(dir);
 }

@@ -1,8 +1,13 @@
 // SQLite connection: one sqlite3 handle in WAL mode with foreign keys on and a busy timeout.
 // Transactions start with BEGIN IMMEDIATE, so a transaction that reads then writes never fails
 // on lock upgrade, and concurrent writers (other Databases, other processes) wait for the lock.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "manager/db/connection.h"
@@ -23,8 +28,22 @@ class SqliteConnection final : public Connection {
     Close();
     std::error_code ec;
     std::filesystem::path parent = std::filesystem::path(path_).parent_path();
-    if (!parent.empty()) {
-      std::filesystem::create_directories(parent, ec);  // open reports what matters
+    if (!parent.empty() && std::filesystem::create_directories(parent, ec)) {
+      std::filesystem::permissions(parent, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
+    }
+    // The database holds the JWT signing key and password hashes: the manager's user only
+    // (SQLite gives its -wal and -shm files the main file's mode).
+    if (path_ != ":memory:" && path_.rfind("file:", 0) != 0) {
+      int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+        int err = errno;
+        if (fd >= 0) {
+          ::close(fd);
+        }
+        return Unavailable("open sqlite " + path_ + ": " + std::strerror(err));
+      }
+      ::close(fd);
     }
     int rc =
         sqlite3_open_v2(path_.c_str(), &db_,

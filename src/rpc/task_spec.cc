@@ -1,0 +1,47 @@
+#include "dragonfly/rpc/task_spec.h"
+
+#include "dragonfly/common/piece.h"
+#include "dragonfly/common/task_id.h"
+
+namespace df::rpc {
+
+Status VerifyTaskSpec(const ::dragonfly::api::scheduler::TaskSpec& spec) {
+  if (spec.task_id().empty() || spec.url().empty()) {
+    return InvalidArgument("task spec without a task id or URL");
+  }
+  if (spec.piece_length() != 0 &&
+      (spec.piece_length() < kMinPieceLength || spec.piece_length() > kMaxPieceLength)) {
+    return InvalidArgument("task spec piece length " + std::to_string(spec.piece_length()) +
+                           " is not in [4 MiB, 64 MiB]");
+  }
+  for (const auto& [k, v] : spec.headers()) {
+    if (k.empty() || k.find_first_of(":\r\n ") != std::string::npos ||
+        v.find_first_of("\r\n") != std::string::npos) {
+      return InvalidArgument("task spec has a bad header '" + k + "'");
+    }
+  }
+  if (!ContentDigestOf(spec.task_id(), spec.url()).empty()) {
+    return Status::Ok();
+  }
+  DF_ASSIGN_OR_RETURN(std::string want, UrlTaskIdOf(spec));
+  if (want != spec.task_id()) {
+    return PermissionDenied("task id " + spec.task_id() + " is not the ID of " + spec.url() +
+                            " with this tag, application, piece length and filters");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> UrlTaskIdOf(const ::dragonfly::api::scheduler::TaskSpec& spec) {
+  TaskIdInput in;
+  in.url = spec.url();
+  in.tag = spec.tag();
+  in.application = spec.application();
+  if (spec.piece_length() != 0) {
+    in.piece_length = spec.piece_length();
+  }
+  in.filtered_query_params.assign(spec.filtered_query_params().begin(),
+                                  spec.filtered_query_params().end());
+  return MakeTaskId(in);
+}
+
+}  // namespace df::rpc

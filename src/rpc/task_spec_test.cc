@@ -1,0 +1,63 @@
+#include "dragonfly/rpc/task_spec.h"
+
+#include <gtest/gtest.h>
+
+#include "dragonfly/common/task_id.h"
+
+namespace df::rpc {
+namespace {
+
+using ::dragonfly::api::scheduler::TaskSpec;
+
+TaskSpec Spec(const std::string& url, const std::string& tag = "") {
+  TaskSpec s;
+  TaskIdInput in;
+  in.url = url;
+  in.tag = tag;
+  s.set_task_id(*MakeTaskId(in));
+  s.set_url(url);
+  s.set_tag(tag);
+  return s;
+}
+
+TEST(TaskSpecTest, TheIdMustBeTheOneTheSpecNames) {
+  EXPECT_TRUE(VerifyTaskSpec(Spec("http://origin/a.bin")).ok());
+  EXPECT_TRUE(VerifyTaskSpec(Spec("http://origin/a.bin", "v2")).ok());
+  // Another URL (or tag, or application) under a victim's task ID.
+  TaskSpec evil = Spec("http://origin/a.bin");
+  evil.set_url("http://attacker/evil.bin");
+  EXPECT_EQ(VerifyTaskSpec(evil).code(), StatusCode::kPermissionDenied);
+  evil = Spec("http://origin/a.bin");
+  evil.set_tag("other");
+  EXPECT_EQ(VerifyTaskSpec(evil).code(), StatusCode::kPermissionDenied);
+  evil = Spec("http://origin/a.bin");
+  evil.set_piece_length(8u << 20);
+  EXPECT_EQ(VerifyTaskSpec(evil).code(), StatusCode::kPermissionDenied);
+}
+
+TEST(TaskSpecTest, BlobTasksAreNamedByTheDigestInTheirUrl) {
+  const std::string hex(64, 'a');
+  TaskSpec blob;
+  blob.set_task_id(hex);
+  blob.set_url("https://registry/v2/library/x/blobs/sha256:" + hex + "?ns=docker.io");
+  EXPECT_TRUE(VerifyTaskSpec(blob).ok());
+  EXPECT_EQ(ContentDigestOf(hex, blob.url()), "sha256:" + hex);
+  blob.set_url("https://registry/v2/library/x/blobs/sha256:" + std::string(64, 'b'));
+  EXPECT_EQ(VerifyTaskSpec(blob).code(), StatusCode::kPermissionDenied);
+  blob.set_url("https://registry/v2/library/x/manifests/sha256:" + hex);
+  EXPECT_FALSE(VerifyTaskSpec(blob).ok());
+  EXPECT_EQ(ContentDigestOf(hex, blob.url()), "");
+}
+
+TEST(TaskSpecTest, MalformedSpecsAreRefused) {
+  TaskSpec s = Spec("http://origin/a.bin");
+  s.set_piece_length(1);
+  EXPECT_EQ(VerifyTaskSpec(s).code(), StatusCode::kInvalidArgument);
+  s = Spec("http://origin/a.bin");
+  (*s.mutable_headers())["X-A"] = "1\r\nHost: evil";
+  EXPECT_EQ(VerifyTaskSpec(s).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(VerifyTaskSpec(TaskSpec()).ok());
+}
+
+}  // namespace
+}  // namespace df::rpc

@@ -1,0 +1,89 @@
+"""Attacks on the cluster by a host that can reach its ports (issue #11), played by
+build/tests/rogue_peer against real processes on loopback: a task ID bound to another URL, a seed
+told to fetch other content, a blob task whose URL serves other bytes."""
+
+import hashlib
+import os
+import subprocess
+import unittest
+
+from cluster import Cluster, hostport, sha256_file, wait_for
+from test_mirror import request
+
+MIB = 1 << 20
+TESTS_DIR = os.environ.get(
+    "DF_TESTS_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/tests"))
+
+
+def rogue(*args):
+    r = subprocess.run([os.path.join(TESTS_DIR, "rogue_peer"), *args], capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError(f"rogue_peer {args} failed: {r.stderr}")
+    return r.stdout.strip()
+
+
+class TaskPoisoningTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster(prefix="df-trust-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_a_task_id_cannot_be_bound_to_another_url(self):
+        origin = self.c.origin()
+        good = sha256_file(self.c.make_file("good.bin", 6 * MIB))
+        self.c.make_file("evil.bin", 6 * MIB)
+        sched = self.c.scheduler()
+        seed = self.c.daemon("seed", sched, seed=True)
+        victim = self.c.daemon("victim", sched)
+        url = origin.url("good.bin")
+        task_id = hashlib.sha256((url + "STANDARD").encode()).hexdigest()  # Dragonfly's rule
+        evil = origin.url("evil.bin")
+        # The attacker registers the victim's task with its own URL, at the scheduler ...
+        said = rogue("register", sched.addr, task_id, evil)
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        self.assertIn("is not the ID of", said)
+        # ... and straight at the seed peer.
+        said = rogue("trigger", hostport(int(seed.match.group(2))), task_id, evil)
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        # The victim gets the real bytes, and nobody fetched the attacker's URL.
+        out = os.path.join(self.c.dir, "good.out")
+        victim.dfget(url, out)
+        self.assertEqual(sha256_file(out), good)
+        self.assertNotIn("/evil.bin", origin.stats()["requests"])
+
+    def test_a_blob_task_is_never_completed_with_other_bytes(self):
+        """A blob task's ID is its digest, and any repository's URL of that digest names it. A
+        host that registers it with a URL serving other bytes gets the seed to fetch them, but
+        the seed checks the digest before it stores the last piece: the task never completes,
+        its pieces are discarded, and a real pull through the mirror gets the real blob."""
+        origin = self.c.origin()
+        sched = self.c.scheduler()
+        proxy = {"listen": "127.0.0.1:0",
+                 "registryMirror": {"nsScheme": "http", "addr": origin.url("").rstrip("/")}}
+        seed = self.c.daemon("seed", sched, seed=True, extra={"proxy": proxy})
+        host = self.c.daemon("host", sched, extra={"proxy": proxy})
+        data = os.urandom(9 * MIB + 5)
+        digest = hashlib.sha256(data).hexdigest()
+        for repo, body in (("lib/app", data), ("evil/app", os.urandom(len(data)))):
+            d = os.path.join(self.c.origin_root, "v2", repo, "blobs")
+            os.makedirs(d)
+            with open(os.path.join(d, "sha256:" + digest), "wb") as f:
+                f.write(body)
+        evil = origin.url(f"v2/evil/app/blobs/sha256:{digest}")
+        said = rogue("register", sched.addr, digest, evil)
+        self.assertTrue(said.startswith("accepted"), said)  # the URL does name the digest
+        wait_for(lambda: "does not match the task's digest" in seed.logs(), timeout=60,
+                 what="the seed to refuse the other bytes")
+        self.assertNotIn(digest, seed.dfctl("list"))
+        port = origin.port
+        st, hdr, body = request(host.proxy_port, "GET",
+                                f"/v2/lib/app/blobs/sha256:{digest}?ns=127.0.0.1:{port}")
+        self.assertEqual(st, 200)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
+
+
+if __name__ == "__main__":
+    unittest.main()
