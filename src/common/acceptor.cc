@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <system_error>
 
 namespace df::net {
 
@@ -63,15 +64,33 @@ void ConnectionAcceptor::AcceptLoop() {
       }
       fds_.insert(fd);
     }
-    std::thread([this, fd] {
-      options_.serve(fd);
-      LingeringShutdown(fd, 4u << 20, 2000);
-      std::lock_guard lock(mu_);
-      fds_.erase(fd);
-      ::close(fd);
-      idle_.notify_all();
-    }).detach();
+    try {
+      std::thread([this, fd] {
+        try {
+          options_.serve(fd);
+        } catch (const std::exception& e) {  // e.g. no fds left for the connection's reactor
+          spdlog::warn("{}: connection dropped: {}", options_.name, e.what());
+        }
+        LingeringShutdown(fd, 4u << 20, 2000);
+        Release(fd);
+      }).detach();
+    } catch (const std::system_error& e) {
+      // No thread for it (the process is at its thread limit): refuse it, never abort.
+      spdlog::warn("{}: refusing a connection: {}", options_.name, e.what());
+      if (options_.busy) {
+        options_.busy(fd);
+      }
+      Release(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
+}
+
+void ConnectionAcceptor::Release(int fd) {
+  std::lock_guard lock(mu_);
+  fds_.erase(fd);
+  ::close(fd);
+  idle_.notify_all();
 }
 
 }  // namespace df::net

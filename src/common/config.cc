@@ -1,5 +1,6 @@
 #include "dragonfly/common/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 
@@ -185,6 +186,23 @@ Status Read(const YAML::Node& map, const std::string& prefix, const char* key,
     return d.status().Annotate("config key '" + Join(prefix, key) + "'");
   }
   *out = *d;
+  return Status::Ok();
+}
+
+Status Read(const YAML::Node& map, const std::string& prefix, const char* key,
+            std::vector<std::string>* out) {
+  if (!map || !map.IsMap() || !map[key]) {
+    return Status::Ok();
+  }
+  const YAML::Node list = map[key];
+  if (!list.IsSequence() ||
+      std::any_of(list.begin(), list.end(), [](const YAML::Node& n) { return !n.IsScalar(); })) {
+    return InvalidArgument("config key '" + prefix + "." + key + "' must be a list of strings");
+  }
+  out->clear();
+  for (const auto& n : list) {
+    out->push_back(n.as<std::string>());
+  }
   return Status::Ok();
 }
 

@@ -1,55 +1,60 @@
 #include "dragonfly/common/http_status_server.h"
 
+#include <poll.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <chrono>
-#include <thread>
 
+#include "dragonfly/common/acceptor.h"
 #include "dragonfly/common/net.h"
 
 namespace df {
 namespace {
 
+constexpr uint32_t kMaxConnections = 64;
+constexpr int kRequestDeadlineMs = 5000;  // the whole request, however slowly it trickles
+
+// Each connection on a thread of its own (ConnectionAcceptor), so a slow or idle client never
+// delays a probe or a scrape; beyond kMaxConnections a client is answered 503 at once.
 class Server : public HttpStatusServer {
  public:
   Server(net::Listener listener, std::shared_ptr<prometheus::Registry> registry)
-      : listener_(std::move(listener)), port_(listener_.port()), registry_(std::move(registry)) {
-    thread_ = std::thread([this] { Loop(); });
+      : port_(listener.port()), registry_(std::move(registry)) {
+    net::ConnectionAcceptor::Options o;
+    o.name = "status server";
+    o.max_connections = kMaxConnections;
+    o.serve = [this](int fd) { Serve(fd); };
+    o.busy = [](int fd) {
+      static constexpr char kBusy[] =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n"
+          "\r\nbusy\n";
+      (void)::send(fd, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    };
+    acceptor_ = std::make_unique<net::ConnectionAcceptor>(std::move(listener), std::move(o));
   }
   ~Server() override { Stop(); }
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   uint16_t port() const override { return port_; }
-  void Stop() override {
-    if (!stopping_.exchange(true) && thread_.joinable()) {
-      thread_.join();
-    }
-  }
+  void Stop() override { acceptor_->Stop(); }
 
  private:
-  void Loop() {
-    while (!stopping_) {
-      StatusOr<net::Fd> conn = listener_.Accept(200);
-      if (!conn.ok()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // e.g. EMFILE: back off
-        continue;
-      }
-      if (!conn->valid()) {
-        continue;
-      }
-      net::SetTimeouts(conn->get(), 2000);
-      Serve(conn->get());
-    }
-  }
-
   void Serve(int fd) {
+    net::SetTimeouts(fd, kRequestDeadlineMs);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestDeadlineMs);
     std::string req;
     char buf[4096];
     while (req.find("\r\n\r\n") == std::string::npos && req.size() < 16384) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        return;
+      }
       ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
       if (n <= 0) {
         return;
@@ -75,11 +80,9 @@ class Server : public HttpStatusServer {
     (void)net::WriteAll(fd, resp.data(), resp.size());
   }
 
-  net::Listener listener_;
   uint16_t port_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  std::unique_ptr<net::ConnectionAcceptor> acceptor_;  // last: its threads use the above
 };
 
 }  // namespace

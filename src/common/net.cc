@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,21 @@
 #include <cstring>
 
 namespace df::net {
+
+uint64_t RaiseFdLimit() {
+  rlimit l{};
+  if (::getrlimit(RLIMIT_NOFILE, &l) != 0) {
+    return 0;
+  }
+  if (l.rlim_cur < l.rlim_max) {
+    rlimit raised = l;
+    raised.rlim_cur = l.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      l = raised;
+    }
+  }
+  return static_cast<uint64_t>(l.rlim_cur);
+}
 
 Fd& Fd::operator=(Fd&& o) noexcept {
   if (this != &o) {

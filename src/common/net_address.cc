@@ -241,3 +241,49 @@ std::vector<std::string> AdvertisedAddresses(std::string_view listen_host) {
 }
 
 }  // namespace df::net
+
+namespace df::net {
+
+StatusOr<std::vector<std::string>> ResolveHost(const std::string& host) {
+  DF_ASSIGN_OR_RETURN(auto addrs, internal::ResolveAll(host, 0, false));
+  std::vector<std::string> out;
+  for (const auto& a : addrs) {
+    std::string ip = a.ip();
+    if (std::find(out.begin(), out.end(), ip) == out.end()) {
+      out.push_back(ip);
+    }
+  }
+  return out;
+}
+
+bool InCidr(const std::string& ip_text, const std::string& cidr) {
+  std::string ip = ip_text;
+  if (ip.rfind("::ffff:", 0) == 0 && ip.find('.') != std::string::npos) {
+    ip = ip.substr(7);  // IPv4-mapped
+  }
+  size_t slash = cidr.find('/');
+  std::string net = cidr.substr(0, slash);
+  unsigned char a[16] = {};
+  unsigned char b[16] = {};
+  int family = net.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+  int bytes = family == AF_INET6 ? 16 : 4;
+  if (::inet_pton(family, net.c_str(), a) != 1 || ::inet_pton(family, ip.c_str(), b) != 1) {
+    return false;
+  }
+  int bits = bytes * 8;
+  if (slash != std::string::npos) {
+    bits = std::atoi(cidr.c_str() + slash + 1);
+    if (bits < 0 || bits > bytes * 8) {
+      return false;
+    }
+  }
+  for (int i = 0; i < bytes && bits > 0; ++i, bits -= 8) {
+    unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
+    if ((a[i] & mask) != (b[i] & mask)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace df::net

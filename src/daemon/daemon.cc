@@ -368,6 +368,7 @@ class DaemonImpl : public Daemon {
 }  // namespace
 
 StatusOr<std::unique_ptr<Daemon>> StartDaemon(const DaemonConfig& config) {
+  spdlog::info("open files limit {}", net::RaiseFdLimit());
   auto d = std::make_unique<DaemonImpl>(config);
   DF_RETURN_IF_ERROR(d->Start());
   return std::unique_ptr<Daemon>(std::move(d));

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "dragonfly/manager/auth.h"
+#include "manager/signin_limiter.h"
 
 namespace df::manager {
 namespace {
@@ -30,6 +31,8 @@ int HttpStatusOf(const Status& s) {
       return 404;
     case StatusCode::kAlreadyExists:
       return 409;
+    case StatusCode::kResourceExhausted:
+      return 429;
     case StatusCode::kUnavailable:
       return 503;
     default:
@@ -39,6 +42,15 @@ int HttpStatusOf(const Status& s) {
 
 HttpResponse ErrorOf(const Status& s) {
   int code = HttpStatusOf(s);
+  if (code == 429) {  // "... retry in N s": the caller's Retry-After
+    HttpResponse r = HttpResponse::Error(429, s.message());
+    auto in = s.message().rfind("retry in ");
+    if (in != std::string::npos) {
+      r.headers.emplace_back("Retry-After",
+                             std::to_string(std::atoll(s.message().c_str() + in + 9)));
+    }
+    return r;
+  }
   if (code == 500 || code == 503) {
     spdlog::error("manager request failed error=\"{}\"", s.ToString());
     return HttpResponse::Error(code, code == 503 ? "database unavailable" : "internal error");
@@ -99,6 +111,16 @@ class Api {
  public:
   explicit Api(ApiContext* ctx) : ctx_(ctx), store_(ctx->store) {}
 
+  // Refuses a password check for `name` from `remote` while it is throttled.
+  Status Throttled(const std::string& name, const std::string& remote) {
+    int64_t wait = limiter_.RetryAfter(name, remote, NowMs());
+    if (wait > 0) {
+      spdlog::warn("manager: sign-in throttled name={} remote={}", name.substr(0, 64), remote);
+      return ResourceExhausted("too many failed sign-ins; retry in " + std::to_string(wait) + " s");
+    }
+    return Status::Ok();
+  }
+
   // Checks a user's password at a bounded cost: argon2 takes ~19 MiB and tens of ms, so a few
   // run at once; an unknown user costs the same as a wrong password (no user enumeration).
   bool CheckPassword(const StatusOr<UserRow>& user, const std::string& password) {
@@ -123,6 +145,7 @@ class Api {
     const bool open = !open_scope.empty();
     std::string h = req.Header("authorization");
     std::string token;
+    std::string basic_name;
     if (h.rfind("Bearer ", 0) == 0) {
       token = h.substr(7);
     } else if (h.rfind("Basic ", 0) == 0) {
@@ -131,14 +154,18 @@ class Api {
       if (colon == std::string::npos) {
         return Status(StatusCode::kUnauthenticated, "malformed Basic credentials");
       }
-      auto user = store_->GetUserByName(decoded->substr(0, colon));
+      basic_name = decoded->substr(0, colon);
+      DF_RETURN_IF_ERROR(Throttled(basic_name, req.remote));
+      auto user = store_->GetUserByName(basic_name);
       if (CheckPassword(user, decoded->substr(colon + 1))) {
+        limiter_.Succeeded(basic_name);
         return Principal{user->id, user->name, user->role};
       }
       if (!open) {
+        limiter_.Failed(basic_name, req.remote, NowMs());
         return Status(StatusCode::kUnauthenticated, "incorrect name or password");
       }
-      // Harbor's basic mode with a token as the password.
+      // Harbor's basic mode with a token as the password (a failure counts if that fails too).
       token = decoded->substr(colon + 1);
     } else if (!h.empty()) {
       token = h;  // a bare token (Harbor's custom-header mode)
@@ -156,10 +183,15 @@ class Api {
       if (!claims.ok()) {
         return claims.status();
       }
-      // The user as it is now: a disabled or demoted user loses access at once.
+      // The user as it is now: a disabled or demoted user loses access at once, and a
+      // password change ends every session signed in with the old one.
       auto user = store_->GetUser(claims->user_id);
       if (!user.ok() || user->state != "enable") {
         return Status(StatusCode::kUnauthenticated, "user disabled or removed");
+      }
+      if (!auth::SafeEqual(claims->password_version,
+                           auth::PasswordVersion(ctx_->jwt_key, user->password_hash))) {
+        return Status(StatusCode::kUnauthenticated, "password changed: sign in again");
       }
       return Principal{user->id, user->name, user->role};
     }
@@ -168,6 +200,9 @@ class Api {
                     "personal access tokens are for /oapi/v1; sign in for /api/v1");
     }
     auto pat = store_->FindToken(token);
+    if (!pat.ok() && !basic_name.empty() && pat.status().code() == StatusCode::kNotFound) {
+      limiter_.Failed(basic_name, req.remote, NowMs());
+    }
     if (!pat.ok()) {
       return pat.status().code() == StatusCode::kNotFound
                  ? Status(StatusCode::kUnauthenticated, "invalid token")
@@ -216,15 +251,22 @@ class Api {
     }
     std::string name = StrField(*body, "name");
     std::string password = StrField(*body, "password");
+    if (Status s = Throttled(name, req.remote); !s.ok()) {
+      return ErrorOf(s);
+    }
     auto user = store_->GetUserByName(name);
     // The same answer (and cost) for an unknown user and a wrong password.
     if (!CheckPassword(user, password)) {
+      limiter_.Failed(name, req.remote, NowMs());
       spdlog::warn("manager: failed sign-in name={} remote={}", name.substr(0, 64), req.remote);
       return HttpResponse::Error(401, "incorrect name or password");
     }
+    limiter_.Succeeded(name);
     int64_t now = NowMs() / 1000;
     int64_t exp = now + ctx_->config->auth.jwt_timeout.count() / 1000;
-    std::string token = auth::SignJwt({user->id, user->name, user->role, now, exp}, ctx_->jwt_key);
+    std::string token = auth::SignJwt({user->id, user->name, user->role, now, exp,
+                                       auth::PasswordVersion(ctx_->jwt_key, user->password_hash)},
+                                      ctx_->jwt_key);
     return HttpResponse::Json(200, {{"token", token}, {"expire", Rfc3339(exp * 1000)}});
   }
 
@@ -483,9 +525,17 @@ class Api {
       return ErrorOf(body.status());
     }
     std::string type = StrField(*body, "type");
+    if (type == "delete_task" && who.role != "root") {
+      return HttpResponse::Error(403, "delete_task removes a task from every peer: root only");
+    }
     auto args = ValidateJobArgs(type, body->value("args", json::object()));
     if (!args.ok()) {
       return ErrorOf(args.status());
+    }
+    if (type == "preheat") {
+      if (Status s = CheckPreheatDestination(ctx_->config->job, args->value("url", "")); !s.ok()) {
+        return ErrorOf(s);
+      }
     }
     JobRow job;
     job.type = type;
@@ -545,9 +595,10 @@ class Api {
     int64_t per_page = num("per_page", 10, 1000);
     std::string state = req.query.count("state") ? req.query.at("state") : "";
     std::string type = req.query.count("type") ? req.query.at("type") : "";
-    int64_t user_id = num("user_id", 0, int64_t{1} << 40);
+    int64_t user_id = num("user_id", -1, int64_t{1} << 40);  // -1: every user's (root)
     if (who.role != "root") {
-      user_id = who.user_id;  // guests (and anonymous Harbor) see their own jobs only
+      // Guests see their own jobs; anonymous callers (user 0) those created anonymously.
+      user_id = who.user_id;
     }
     int64_t total = 0;
     auto jobs = store_->ListJobs(type, state, user_id, page, per_page, &total);
@@ -580,6 +631,9 @@ class Api {
     auto valid = ValidateJobArgs("preheat", args);
     if (!valid.ok()) {
       return ErrorOf(valid.status());
+    }
+    if (Status s = CheckPreheatDestination(ctx_->config->job, valid->value("url", "")); !s.ok()) {
+      return ErrorOf(s);
     }
     // The image identity, hashed to fit the indexed column on every database.
     std::string key = auth::Sha256Hex(StrField(*body, "url") + "@" + StrField(*body, "digest"));
@@ -931,6 +985,7 @@ class Api {
   std::mutex argon_mu_;
   std::condition_variable argon_cv_;
   int argon_running_ = 0;
+  SignInLimiter limiter_;
 };
 
 }  // namespace

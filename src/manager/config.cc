@@ -82,9 +82,10 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   }
 
   const YAML::Node job = root["job"];
-  DF_RETURN_IF_ERROR(CheckKeys(job, "job",
-                               {"workers", "pollInterval", "lease", "registryTimeout",
-                                "registryCACert", "registryInsecure", "defaultTimeout"}));
+  DF_RETURN_IF_ERROR(
+      CheckKeys(job, "job",
+                {"workers", "pollInterval", "lease", "registryTimeout", "registryCACert",
+                 "registryInsecure", "defaultTimeout", "allowedNetworks", "deniedNetworks"}));
   DF_RETURN_IF_ERROR(Read(job, "job", "workers", &c->job.workers));
   DF_RETURN_IF_ERROR(Read(job, "job", "pollInterval", &c->job.poll_interval));
   DF_RETURN_IF_ERROR(Read(job, "job", "lease", &c->job.lease));
@@ -92,6 +93,19 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   DF_RETURN_IF_ERROR(Read(job, "job", "registryCACert", &c->job.registry_ca_cert));
   DF_RETURN_IF_ERROR(Read(job, "job", "registryInsecure", &c->job.registry_insecure));
   DF_RETURN_IF_ERROR(Read(job, "job", "defaultTimeout", &c->job.default_timeout));
+  DF_RETURN_IF_ERROR(Read(job, "job", "allowedNetworks", &c->job.allowed_networks));
+  DF_RETURN_IF_ERROR(Read(job, "job", "deniedNetworks", &c->job.denied_networks));
+  for (const auto* list : {&c->job.allowed_networks, &c->job.denied_networks}) {
+    for (const auto& cidr : *list) {
+      std::string ip = cidr.substr(0, cidr.find('/'));
+      if (!net::IsIpLiteral(ip) || !net::InCidr(ip, cidr)) {
+        return InvalidArgument(
+            "config key 'job.allowedNetworks' / 'job.deniedNetworks': bad "
+            "network '" +
+            cidr + "': want 10.0.0.0/8, fd00::/8 or one address");
+      }
+    }
+  }
   if (c->job.workers < 1 || c->job.workers > 256) {
     return InvalidArgument("config key 'job.workers' must be in [1, 256]");
   }

@@ -12,33 +12,6 @@
 namespace df::manager {
 namespace {
 
-// Is `ip` inside `cidr` ("10.0.0.0/8", "fd00::/8", or a single address)?
-bool InCidr(const std::string& ip, const std::string& cidr) {
-  size_t slash = cidr.find('/');
-  std::string net = cidr.substr(0, slash);
-  unsigned char a[16] = {};
-  unsigned char b[16] = {};
-  int family = net.find(':') != std::string::npos ? AF_INET6 : AF_INET;
-  int bytes = family == AF_INET6 ? 16 : 4;
-  if (::inet_pton(family, net.c_str(), a) != 1 || ::inet_pton(family, ip.c_str(), b) != 1) {
-    return false;
-  }
-  int bits = bytes * 8;
-  if (slash != std::string::npos) {
-    bits = std::atoi(cidr.c_str() + slash + 1);
-    if (bits < 0 || bits > bytes * 8) {
-      return false;
-    }
-  }
-  for (int i = 0; i < bytes && bits > 0; ++i, bits -= 8) {
-    unsigned char mask = bits >= 8 ? 0xff : static_cast<unsigned char>(0xff << (8 - bits));
-    if ((a[i] & mask) != (b[i] & mask)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 // Length of the common "|"-separated prefix of two locations.
 int LocationPrefix(const std::string& a, const std::string& b) {
   int n = 0;
@@ -90,7 +63,7 @@ int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::st
   int score = 0;
   if (s.contains("cidrs") && s["cidrs"].is_array()) {
     for (const auto& c : s["cidrs"]) {
-      if (c.is_string() && InCidr(ip, c.get<std::string>())) {
+      if (c.is_string() && net::InCidr(ip, c.get<std::string>())) {
         score += 1000;
         break;
       }

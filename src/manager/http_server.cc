@@ -1,6 +1,9 @@
 #include "manager/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -12,6 +15,28 @@
 
 namespace df::manager {
 namespace {
+
+// The client's address, for throttling and logs ("" when unknown). IPv4-mapped IPv6 addresses
+// are given in IPv4 form, so one client has one key whichever socket it reached.
+std::string PeerAddress(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return "";
+  }
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    const in6_addr& a = reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      ::inet_ntop(AF_INET, &a.s6_addr[12], buf, sizeof(buf));
+    } else {
+      ::inet_ntop(AF_INET6, &a, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -58,6 +83,13 @@ class Server : public HttpServer {
     o.name = "manager REST";
     o.max_connections = max_connections;
     o.serve = [this](int fd) { Serve(fd); };
+    o.busy = [](int fd) {  // over the connection limit: say so rather than drop it
+      static constexpr char kBusy[] =
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Retry-After: 1\r\nContent-Length: 41\r\nConnection: close\r\n\r\n"
+          "{\"message\":\"too many connections; retry\"}";
+      (void)::send(fd, kBusy, sizeof(kBusy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    };
     acceptor_ = std::make_unique<net::ConnectionAcceptor>(std::move(listener), std::move(o));
   }
   ~Server() override { Stop(); }
@@ -67,6 +99,7 @@ class Server : public HttpServer {
  private:
   void Serve(int fd) {
     net::SetTimeouts(fd, 120000);
+    const std::string remote = PeerAddress(fd);
     asio::io_context io;
     asio::posix::stream_descriptor sock(io, fd);
     struct Release {  // the caller closes fd
@@ -102,6 +135,7 @@ class Server : public HttpServer {
         auto& r = parser.get();
         keep = r.keep_alive();
         HttpRequest req;
+        req.remote = remote;
         req.method = std::string(r.method_string());
         std::string target(r.target());
         size_t q = target.find('?');

@@ -10,6 +10,7 @@
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/common/url.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
 
@@ -98,6 +99,33 @@ Status Field(bool ok, const std::string& message) {
 }
 
 }  // namespace
+
+Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url) {
+  auto u = ParseUrl(url);
+  if (!u.ok()) {
+    return u.status();
+  }
+  std::vector<std::string> ips = {u->host};
+  if (!net::IsIpLiteral(u->host)) {
+    auto resolved = net::ResolveHost(u->host);
+    if (!resolved.ok()) {
+      return Status::Ok();
+    }
+    ips = *resolved;
+  }
+  auto in = [](const std::string& ip, const std::vector<std::string>& nets) {
+    return std::any_of(nets.begin(), nets.end(),
+                       [&](const std::string& n) { return net::InCidr(ip, n); });
+  };
+  for (const auto& ip : ips) {
+    if (in(ip, policy.denied_networks) && !in(ip, policy.allowed_networks)) {
+      return PermissionDenied("preheat URL host " + u->host + " is " + ip +
+                              ", in a network preheat may not reach (job.deniedNetworks; "
+                              "job.allowedNetworks allows it)");
+    }
+  }
+  return Status::Ok();
+}
 
 StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
   if (!in.is_object()) {
@@ -398,6 +426,10 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   std::vector<std::pair<dfd::DownloadRequest, Target>> work;
   std::vector<std::string> urls;
   if (job.type == "preheat") {
+    // Again at run time: the name may resolve elsewhere now.
+    if (Status s = CheckPreheatDestination(config_.job, Str(a, "url")); !s.ok()) {
+      return fail(s.message());
+    }
     dfd::DownloadRequest base;
     base.set_tag(Str(a, "tag"));
     base.set_application(Str(a, "application"));

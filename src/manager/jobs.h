@@ -23,6 +23,12 @@ namespace df::manager {
 // message names the bad field.
 StatusOr<json> ValidateJobArgs(const std::string& type, const json& args);
 
+// PermissionDenied when preheat `url`'s host is, or resolves to, an address in
+// job.deniedNetworks that job.allowedNetworks does not allow (so no one can make the manager or
+// a seed peer fetch from the cluster's internal services). A name that does not resolve passes
+// here; the fetch fails later.
+Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url);
+
 class JobRunner {
  public:
   // Counts finished jobs in `registry` (dragonfly_manager_jobs_total{type,state}).

@@ -1,8 +1,11 @@
 #include "manager/manager.h"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <thread>
 
@@ -24,16 +27,37 @@ class ManagerImpl : public Manager {
   explicit ManagerImpl(const ManagerConfig& config) : config_(config) {}
   ~ManagerImpl() override { Stop(); }
 
+  // The generated initial password of root goes to a 0600 file beside the SQLite database,
+  // never to the log.
+  Status HandOverRootPassword(const std::string& password) {
+    std::string path = config_.database.sqlite_path + ".root-password";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      return ErrnoError("write the initial root password to " + path, errno);
+    }
+    std::string line = password + "\n";
+    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    ::close(fd);
+    if (!ok) {
+      return ErrnoError("write the initial root password to " + path, errno);
+    }
+    spdlog::warn(
+        "manager: user root has a generated password, in {} (readable by this user "
+        "only): sign in and change it, then delete the file",
+        path);
+    return Status::Ok();
+  }
+
   Status Init() {
+    spdlog::info("open files limit {}", net::RaiseFdLimit());
     DF_ASSIGN_OR_RETURN(auto database, db::Open(config_.database));
     store_ = std::make_unique<Store>(std::move(database));
-    bool default_password = false;
-    DF_RETURN_IF_ERROR(
-        store_->Bootstrap(config_.auth.root_password, &api_.jwt_key, &default_password));
-    if (default_password) {
-      spdlog::warn(
-          "manager: user root has the default password 'dragonfly': change it "
-          "(POST /api/v1/users/1/reset_password) or set auth.rootPassword");
+    std::string generated;
+    // Replicas on a database server share no file system to hand a generated password over.
+    std::string* generate = config_.database.dialect == db::Dialect::kSqlite ? &generated : nullptr;
+    DF_RETURN_IF_ERROR(store_->Bootstrap(config_.auth.root_password, &api_.jwt_key, generate));
+    if (!generated.empty()) {
+      DF_RETURN_IF_ERROR(HandOverRootPassword(generated));
     }
     registry_ = std::make_shared<prometheus::Registry>();
     jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_);

@@ -244,7 +244,7 @@ json JobRow::ToJson() const {
 }
 
 Status Store::Bootstrap(const std::string& root_password, std::string* jwt_key,
-                        bool* default_password) {
+                        std::string* generated_root_password) {
   DF_RETURN_IF_ERROR(db::Migrate(*db_, Migrations()));
   int64_t now = NowMs();
   // Concurrent replicas: the unique keys make every insert here happen once.
@@ -278,20 +278,24 @@ Status Store::Bootstrap(const std::string& root_password, std::string* jwt_key,
       return s.status();
     }
   }
-  *default_password = false;
   auto root = db_->Exec("SELECT id FROM users WHERE name = ?", {std::string("root")});
   if (!root.ok()) {
     return root.status();
   }
   if (root->rows.empty()) {
-    std::string pw = root_password;
-    if (pw.empty()) {
-      pw = "dragonfly";
-      *default_password = true;
+    // No known default: without a configured password root gets a random one, which the
+    // caller hands to the operator (only if this replica's insert is the one that happened).
+    if (root_password.empty() && generated_root_password == nullptr) {
+      return FailedPrecondition(
+          "set auth.rootPassword: the first start needs the root user's initial password");
     }
+    std::string pw = root_password.empty() ? auth::RandomToken(18) : root_password;
     auto u = CreateUser("root", "", pw, "root");
     if (!u.ok() && u.status().code() != StatusCode::kAlreadyExists) {
       return u.status();
+    }
+    if (u.ok() && root_password.empty() && generated_root_password != nullptr) {
+      *generated_root_password = pw;
     }
   }
   return Status::Ok();
@@ -677,7 +681,7 @@ StatusOr<std::vector<JobRow>> Store::ListJobs(const std::string& type, const std
     where += " AND state = ?";
     params.emplace_back(state);
   }
-  if (user_id > 0) {
+  if (user_id >= 0) {
     where += " AND user_id = ?";
     params.emplace_back(user_id);
   }

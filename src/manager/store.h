@@ -96,8 +96,12 @@ class Store {
   explicit Store(std::unique_ptr<db::Database> db) : db_(std::move(db)) {}
   db::Database& db() { return *db_; }
 
-  // Migrations, the default cluster, the root user and the JWT key (generated once).
-  Status Bootstrap(const std::string& root_password, std::string* jwt_key, bool* default_password);
+  // Migrations, the default cluster, the root user and the JWT key (generated once). The root
+  // user gets `root_password`; when that is empty, a random one returned in
+  // `*generated_root_password` (set only by the replica that created root), or, with nullptr
+  // there, FailedPrecondition: there is no default password.
+  Status Bootstrap(const std::string& root_password, std::string* jwt_key,
+                   std::string* generated_root_password);
 
   // Users.
   StatusOr<UserRow> CreateUser(const std::string& name, const std::string& email,
@@ -146,6 +150,7 @@ class Store {
   StatusOr<JobRow> CreateJob(JobRow job);
   StatusOr<JobRow> GetJob(int64_t id);
   StatusOr<std::optional<JobRow>> FindJobByHarborKey(const std::string& key);
+  // user_id < 0: every user's jobs (0 is the anonymous open-API caller).
   StatusOr<std::vector<JobRow>> ListJobs(const std::string& type, const std::string& state,
                                          int64_t user_id, int64_t page, int64_t per_page,
                                          int64_t* total);

@@ -29,6 +29,7 @@ void BlockTerminationSignals() {
 }
 
 Status RunScheduler(const SchedulerConfig& config) {
+  spdlog::info("open files limit {}", net::RaiseFdLimit());
   DF_ASSIGN_OR_RETURN(HostPort listen, SplitHostPort(config.listen));
   auto registry = std::make_shared<prometheus::Registry>();
   DF_ASSIGN_OR_RETURN(std::unique_ptr<SchedulerServer> server,

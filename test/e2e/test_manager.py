@@ -473,6 +473,84 @@ class AnonymousOpenApiTest(unittest.TestCase):
         self.assertEqual(self.m.request("GET", "/api/v1/users")[0], 401)
 
 
+class ManagerHardeningTest(unittest.TestCase):
+    """Issue #11's manager points, each played by the attacker: password guessing, a stolen
+    session after a password change, a guest's cluster-wide delete, anonymous job listing, and
+    preheat aimed at internal addresses."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-manager-hard-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_sign_in_is_throttled_after_repeated_failures(self):
+        m = self.c.manager()
+        for _ in range(5):
+            st, _, _ = m.request("POST", "/api/v1/users/signin",
+                                 {"name": "root", "password": "guess-guess"})
+            self.assertEqual(st, 401)
+        # Now even the right password waits, and says how long.
+        st, body, headers = m.request("POST", "/api/v1/users/signin",
+                                      {"name": "root", "password": m.root_password})
+        self.assertEqual(st, 429, body)
+        self.assertGreater(int(headers["Retry-After"]), 0)
+        # Basic credentials are the same door.
+        import base64
+        basic = base64.b64encode(f"root:{m.root_password}".encode()).decode()
+        st, _, _ = m.request("GET", "/api/v1/users", headers={"Authorization": "Basic " + basic})
+        self.assertEqual(st, 429)
+
+    def test_password_change_ends_sessions_and_guests_cannot_delete(self):
+        m = self.c.manager()
+        root = m.signin()
+        st, _, _ = m.request("POST", "/api/v1/users", {"name": "guest1",
+                                                      "password": "guest-pass-1"}, token=root)
+        self.assertEqual(st, 200)
+        guest = m.signin("guest1", "guest-pass-1")
+        body = {"type": "delete_task", "args": {"url": "http://127.0.0.1:9/x"}}
+        st, msg, _ = m.request("POST", "/api/v1/jobs", body, token=guest)
+        self.assertEqual(st, 403, msg)
+        self.assertIn("root", msg["message"] if isinstance(msg, dict) else msg)
+        # A session taken before the password change is over; a new sign-in works.
+        stolen = m.signin()
+        st, _, _ = m.request("POST", "/api/v1/users/1/reset_password",
+                             {"new_password": "root-secret-2"}, token=root)
+        self.assertEqual(st, 200)
+        for old in (stolen, root):
+            st, msg, _ = m.request("GET", "/api/v1/users", token=old)
+            self.assertEqual(st, 401, msg)
+        fresh = m.signin(password="root-secret-2")
+        self.assertEqual(m.request("GET", "/api/v1/users", token=fresh)[0], 200)
+
+    def test_anonymous_callers_see_only_anonymous_jobs(self):
+        m = self.c.manager(extra={"auth": {"rootPassword": "root-secret-1",
+                                           "openAPIAnonymous": True}})
+        root = m.signin()
+        body = {"type": "preheat", "args": {"type": "file", "url": "http://127.0.0.1:9/r"}}
+        st, mine, _ = m.request("POST", "/api/v1/jobs", body, token=root)
+        self.assertEqual(st, 200, mine)
+        st, jobs, _ = m.request("GET", "/oapi/v1/jobs")
+        self.assertEqual(st, 200, jobs)
+        self.assertNotIn(mine["id"], [j["id"] for j in jobs])
+        self.assertEqual(m.request("GET", f"/oapi/v1/jobs/{mine['id']}")[0], 404)
+
+    def test_preheat_of_internal_addresses_is_refused_by_default(self):
+        m = self.c.manager(extra={"job": {"allowedNetworks": []}})
+        root = m.signin()
+        for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data",
+                    "http://10.1.2.3/x", "http://[::1]:9/x", "http://localhost:9/x",
+                    "https://192.168.1.1/v2/a/b/manifests/latest"):
+            body = {"type": "preheat", "args": {"type": "file", "url": url}}
+            st, msg, _ = m.request("POST", "/api/v1/jobs", body, token=root)
+            self.assertEqual(st, 403, f"{url}: {msg}")
+        # A configured exception lets one range through.
+        m2 = self.c.manager(name="manager-2", extra={"job": {"allowedNetworks": ["10.1.0.0/16"]}})
+        body = {"type": "preheat", "args": {"type": "file", "url": "http://10.1.2.3/x"}}
+        self.assertEqual(m2.request("POST", "/api/v1/jobs", body, token=m2.signin())[0], 200)
+
+
 class ComponentTokenTest(unittest.TestCase):
     """With auth.componentToken, only schedulers and daemons that present it register or get
     schedulers: a stranger on the gRPC port cannot pose as a seed peer (and so receive the

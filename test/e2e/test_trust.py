@@ -85,5 +85,52 @@ class TaskPoisoningTest(unittest.TestCase):
         self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
 
 
+class RelayBypassTest(unittest.TestCase):
+    """A proxy that listens beyond loopback relays only to the mirror's registry, proxy rules'
+    matches and allowHosts. Those checks run on the URL as libcurl will fetch it, so a fragment,
+    dot-segments or a look-alike authority cannot smuggle another destination past them."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-trust-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_allow_list_sees_the_url_as_fetched(self):
+        registry = self.c.origin()
+        other = self.c.origin(name="other")  # a host nobody allowed
+        data = os.urandom(1 * MIB)
+        digest = hashlib.sha256(data).hexdigest()
+        d = os.path.join(self.c.origin_root, "v2", "lib", "app", "blobs")
+        os.makedirs(d)
+        with open(os.path.join(d, "sha256:" + digest), "wb") as f:
+            f.write(data)
+        with open(os.path.join(self.c.origin_root, "secret.bin"), "wb") as f:
+            f.write(b"internal only")
+        proxy = {"listen": "0.0.0.0:0",
+                 "registryMirror": {"nsScheme": "http", "addr": registry.url("").rstrip("/")},
+                 "rules": [{"regex": "blobs/sha256.*"}]}
+        daemon = self.c.daemon("d", extra={"proxy": proxy})
+        port = daemon.proxy_port
+        blob = f"/v2/lib/app/blobs/sha256:{digest}"
+        # The registry the mirror fronts is reachable (mirror and proxy form).
+        st, _, body = request(port, "GET", blob)
+        self.assertEqual((st, body), (200, data))
+        self.assertEqual(request(port, "GET", registry.url(blob[1:]))[0], 200)
+        other_base = other.url("").rstrip("/")
+        for target in (
+                other_base + "/#" + blob,                                   # fragment
+                other_base + blob + "/../../../../../secret.bin",          # dot-segments
+                other_base + "/x/%2E%2E/.." + blob + "/../../../../../../secret.bin",
+                "http://127.0.0.1/secret.bin",                              # port left out
+                registry.url("").rstrip("/")[:-1] + "/secret.bin",         # port prefix
+                "http://127.0.0.1:" + str(registry.port) + "@127.0.0.1:1/secret.bin"):
+            st, _, body = request(port, "GET", target)
+            self.assertIn(st, (400, 403), f"{target}: {st} {body[:200]}")
+        self.assertEqual(other.stats()["requests"], {})
+        self.assertNotIn("/secret.bin", registry.stats()["requests"])
+
+
 if __name__ == "__main__":
     unittest.main()

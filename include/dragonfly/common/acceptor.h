@@ -38,6 +38,7 @@ class ConnectionAcceptor {
 
  private:
   void AcceptLoop();
+  void Release(int fd);  // forgets and closes a connection
 
   Listener listener_;
   Options options_;

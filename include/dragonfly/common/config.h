@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 
@@ -26,6 +27,8 @@ Status Read(const YAML::Node& map, const std::string& prefix, const char* key, s
 Status Read(const YAML::Node& map, const std::string& prefix, const char* key, bool* out);
 Status Read(const YAML::Node& map, const std::string& prefix, const char* key, int64_t* out);
 Status Read(const YAML::Node& map, const std::string& prefix, const char* key, uint32_t* out);
+Status Read(const YAML::Node& map, const std::string& prefix, const char* key,
+            std::vector<std::string>* out);
 // Durations: "500ms", "30s", "5m", "24h" or a number of seconds.
 Status Read(const YAML::Node& map, const std::string& prefix, const char* key,
             std::chrono::milliseconds* out);

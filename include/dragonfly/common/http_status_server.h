@@ -1,6 +1,7 @@
 // A small HTTP/1.1 server for operational endpoints: GET /metrics (Prometheus text format from a
-// prometheus::Registry) and GET /healthy. One accept thread; requests are tiny and answered
-// inline. Binds to the configured address (loopback by default).
+// prometheus::Registry) and GET /healthy. Each connection is served on a thread of its own
+// (at most 64; then 503), with a 5 s deadline for the whole request, so no client can stall
+// another. Binds to the configured address (loopback by default).
 #pragma once
 
 #include <cstdint>

@@ -55,6 +55,16 @@ Family LiteralFamily(std::string_view host);
 bool IsIpLiteral(std::string_view host);
 // "::", "0.0.0.0" or empty: every address.
 bool IsWildcard(std::string_view host);
+// Raises this process's soft limit on open files to its hard limit (a server holds a socket per
+// client); returns the soft limit now in force. Call once at start.
+uint64_t RaiseFdLimit();
+
+// Every address `host` (a name or a literal) resolves to, as literals ("::1", "10.0.0.2").
+StatusOr<std::vector<std::string>> ResolveHost(const std::string& host);
+// Is the IP literal `ip` inside `cidr` ("10.0.0.0/8", "fd00::/8", or one address)? An
+// IPv4-mapped IPv6 address ("::ffff:10.0.0.1") is matched as the IPv4 address it carries.
+bool InCidr(const std::string& ip, const std::string& cidr);
+
 // The family of a gRPC peer string ("ipv4:1.2.3.4:5", "ipv6:[::1]:5"); an IPv4-mapped IPv6
 // peer ("ipv6:[::ffff:1.2.3.4]:5") counts as IPv4.
 Family PeerFamily(std::string_view grpc_peer);

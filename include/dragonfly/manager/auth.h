@@ -21,7 +21,14 @@ struct Claims {
   std::string role;  // "root" or "guest"
   int64_t issued_at_s = 0;
   int64_t expires_at_s = 0;
+  // Binds the token to the user's password as it was at sign-in (PasswordVersion): a password
+  // change ends every session.
+  std::string password_version;
 };
+
+// A short digest of a password hash, keyed: it changes with every password set (argon2 salts
+// are random) and says nothing of the password.
+std::string PasswordVersion(std::string_view key, const std::string& password_hash);
 
 std::string SignJwt(const Claims& claims, std::string_view key);
 // Checks the signature, algorithm (HS256 only) and expiry against `now_s`.

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/db.h"
@@ -27,7 +28,9 @@ struct ManagerConfig {
   // connection (host, port, user, password, dbname; sqlite: path).
   db::Config database{db::Dialect::kSqlite, "/var/lib/dragonfly/manager.db"};
   struct Auth {
-    std::string root_password;  // initial password of user "root"; empty = "dragonfly" + warning
+    // Initial password of user "root". Empty: a random one, written to <sqlite path>.root-password
+    // (0600); required on PostgreSQL / MariaDB. There is no default password.
+    std::string root_password;
     milliseconds jwt_timeout{std::chrono::hours(48)};
     bool open_api_anonymous = false;  // /oapi/v1 and Harbor's old API without credentials
     // Required from schedulers and daemons on the gRPC port (their manager.token) when set;
@@ -43,6 +46,14 @@ struct ManagerConfig {
     std::string registry_ca_cert;  // job.preheat.tls.caCert
     bool registry_insecure = false;
     milliseconds default_timeout{std::chrono::hours(1)};
+    // Where preheat may point (the manager resolves the URL's host at job creation): an address
+    // in `denied_networks` and not in `allowed_networks` is refused. Private, loopback,
+    // link-local and other non-public ranges by default.
+    std::vector<std::string> allowed_networks;
+    std::vector<std::string> denied_networks = {"0.0.0.0/8",      "10.0.0.0/8",     "100.64.0.0/10",
+                                                "127.0.0.0/8",    "169.254.0.0/16", "172.16.0.0/12",
+                                                "192.168.0.0/16", "::/128",         "::1/128",
+                                                "fc00::/7",       "fe80::/10"};
   } job;
   struct KeepAlive {
     milliseconds interval{2000};  // components send one message per interval

@@ -22,6 +22,7 @@
 #include "daemon/proxy/upstream.h"
 #include "dragonfly/common/acceptor.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/common/url.h"
 
 namespace df::daemon::proxy {
 namespace {
@@ -44,6 +45,11 @@ std::string UrlDecode(std::string_view s) {
     }
   }
   return out;
+}
+
+// "host:port" with the port always explicit: how the allow-list compares destinations.
+std::string Destination(const Url& u) {
+  return u.host + ":" + std::to_string(u.port != 0 ? u.port : u.scheme == "https" ? 443 : 80);
 }
 
 // host[:port] with the characters a registry name may have.
@@ -126,6 +132,16 @@ class Server : public ProxyServer {
       addr.pop_back();
     }
     default_registry_ = addr;
+    if (auto u = ParseUrl(addr); u.ok()) {
+      allowed_destinations_.push_back(Destination(*u));
+    }
+    for (const auto& r : cfg.registries) {  // host[:port]; without a port, 443 or 80
+      for (const char* scheme : {"https://", "http://"}) {
+        if (auto u = ParseUrl(scheme + r.host); u.ok()) {
+          allowed_destinations_.push_back(Destination(*u));
+        }
+      }
+    }
     net::ConnectionAcceptor::Options o;
     o.name = "proxy";
     o.max_connections = cfg.max_connections;
@@ -175,21 +191,20 @@ class Server : public ProxyServer {
     return nullptr;
   }
 
-  // May this proxy contact `authority` for a client? Everything when it listens on loopback
-  // only; otherwise the mirror's registries, rule matches and allowHosts.
-  bool Allowed(const std::string& authority, const std::string& url) const {
+  // May this proxy contact `url` (normal form, see dragonfly/common/url.h) for a client?
+  // Everything when it listens on loopback only; otherwise the mirror's default registry and
+  // proxy.registries (exact host and port), rule matches and allowHosts. Checked on the URL as
+  // it will be fetched: no fragment, no dot-segments, lower-case host, default port dropped.
+  bool Allowed(const Url& url) const {
     if (loopback_) {
       return true;
     }
-    if (default_registry_.find("://" + authority) != std::string::npos) {
+    std::string authority = url.authority();
+    if (std::find(allowed_destinations_.begin(), allowed_destinations_.end(), Destination(url)) !=
+        allowed_destinations_.end()) {
       return true;
     }
-    for (const auto& r : ctx_->config->proxy.registries) {
-      if (r.host == authority) {
-        return true;
-      }
-    }
-    if (MatchRule(url) != nullptr) {
+    if (MatchRule(url.ToString()) != nullptr) {
       return true;
     }
     return std::any_of(allow_.begin(), allow_.end(),
@@ -206,6 +221,8 @@ class Server : public ProxyServer {
   std::vector<std::pair<std::regex, DaemonConfig::Proxy::Rule>> rules_;
   std::vector<std::regex> allow_;
   std::string default_registry_;
+  // The default registry's and proxy.registries' destinations (Destination()).
+  std::vector<std::string> allowed_destinations_;
   std::unique_ptr<net::ConnectionAcceptor> acceptor_;  // last: its threads use the above
 };
 
@@ -390,11 +407,14 @@ bool Connection::HandleMirror(Parser& parser, std::string_view target) {
   while (!base.empty() && base.back() == '/') {
     base.pop_back();
   }
-  std::string url = base + path + (kept.empty() ? "" : "?" + kept);
-  std::string authority = base.substr(base.find("://") + 3);
-  if (!server_->Allowed(authority, url)) {
-    return SendError(403, "proxy", "registry " + authority + " is not allowed by this mirror",
-                     false);
+  auto parsed = ParseUrl(base + path + (kept.empty() ? "" : "?" + kept));
+  if (!parsed.ok() || parsed->path.rfind("/v2", 0) != 0) {
+    return SendError(400, "proxy", "bad registry URL", false);
+  }
+  std::string url = parsed->ToString();
+  if (!server_->Allowed(*parsed)) {
+    return SendError(403, "proxy",
+                     "registry " + parsed->authority() + " is not allowed by this mirror", false);
   }
   return req.method() == http::verb::get && server_->MatchRule(url) != nullptr
              ? server_->p2p().Serve(fd(), MakeP2PRequest(parser, url, true))
@@ -427,14 +447,15 @@ bool Connection::HandleProxy(Parser& parser, std::string_view target) {
     return false;
   }
   const auto& req = parser.get();
-  std::string url(target);
-  std::string rest = url.substr(url.find("://") + 3);
-  std::string authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (!ValidAuthority(authority)) {
-    return SendError(400, "proxy", "bad URL authority", false);
+  // Rules and the allow-list see the URL as it will be fetched.
+  auto parsed = ParseUrl(std::string(target));
+  if (!parsed.ok()) {
+    return SendError(400, "proxy", parsed.status().message(), false);
   }
+  std::string url = parsed->ToString();
+  std::string authority = parsed->authority();
   const DaemonConfig::Proxy::Rule* rule = server_->MatchRule(url);
-  if (!server_->Allowed(authority, url)) {
+  if (!server_->Allowed(*parsed)) {
     return SendError(403, "proxy", "host " + authority + " is not allowed by this proxy", false);
   }
   auto use = req.find("X-Dragonfly-Use-P2P");
@@ -460,7 +481,8 @@ bool Connection::HandleConnect(Parser& parser, std::string_view target) {
   if (!ValidAuthority(authority) || !hp.ok() || hp->port == 0) {
     return SendError(400, "proxy", "CONNECT wants host:port ([v6::addr]:port)", false);
   }
-  if (!server_->Allowed(authority, "https://" + authority + "/")) {
+  auto parsed = ParseUrl("https://" + authority + "/");
+  if (!parsed.ok() || !server_->Allowed(*parsed)) {
     return SendError(403, "proxy", "host " + authority + " is not allowed by this proxy", false);
   }
   if (server_->InterceptionCa(authority) != nullptr) {

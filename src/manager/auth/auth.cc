@@ -126,13 +126,15 @@ bool VerifyPassword(std::string_view password, const std::string& phc) {
 
 std::string SignJwt(const Claims& c, std::string_view key) {
   std::string header = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
-  nlohmann::json body = {{"id", c.user_id},
-                         {"name", c.name},
-                         {"role", c.role},
-                         {"iat", c.issued_at_s},
-                         {"exp", c.expires_at_s}};
+  nlohmann::json body = {{"id", c.user_id},       {"name", c.name},
+                         {"role", c.role},        {"iat", c.issued_at_s},
+                         {"exp", c.expires_at_s}, {"pwv", c.password_version}};
   std::string signing = header + "." + Base64UrlEncode(body.dump());
   return signing + "." + Base64UrlEncode(HmacSha256(key, signing));
+}
+
+std::string PasswordVersion(std::string_view key, const std::string& password_hash) {
+  return Base64UrlEncode(HmacSha256(key, "password-version:" + password_hash).substr(0, 12));
 }
 
 StatusOr<Claims> VerifyJwt(std::string_view token, std::string_view key, int64_t now_s) {
@@ -162,6 +164,7 @@ StatusOr<Claims> VerifyJwt(std::string_view token, std::string_view key, int64_t
     c.role = j.at("role").get<std::string>();
     c.issued_at_s = j.at("iat").get<int64_t>();
     c.expires_at_s = j.at("exp").get<int64_t>();
+    c.password_version = j.value("pwv", "");
     if (c.expires_at_s <= now_s) {
       return Status(StatusCode::kUnauthenticated, "token expired");
     }
