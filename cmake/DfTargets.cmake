@@ -12,6 +12,11 @@ if(DF_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    # Coverage for the libFuzzer targets in fuzz/ (the libraries they call included).
+    set(DF_FUZZ ON)
+    add_compile_options(-fsanitize=fuzzer-no-link)
+  endif()
 endif()
 
 # df_library(NAME SOURCES ... DEPS ...)

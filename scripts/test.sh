@@ -34,6 +34,8 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 export DF_E2E_BIG_MB=64 DF_E2E_LAYER_MB=16
 (cd build-asan && ctest --output-on-failure -j2)
+echo "== libFuzzer targets (fuzz/, 20 s each from their seed corpora)"
+bash scripts/fuzz.sh build-asan 20
 
 echo "== clang-19 ThreadSanitizer build (piece, daemon, scheduler unit tests)"
 CC=clang-19 CXX=clang++-19 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \

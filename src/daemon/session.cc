@@ -258,8 +258,10 @@ Status DownloadSession::Mesh() {
         continue;
       }
       scheduler_errors++;
-      bool unreachable =
-          s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded;
+      // A full scheduler (its bounds reached) cannot take this task either: like an outage.
+      bool unreachable = s.code() == StatusCode::kUnavailable ||
+                         s.code() == StatusCode::kDeadlineExceeded ||
+                         s.code() == StatusCode::kResourceExhausted;
       if (unreachable && scheduler_errors >= 2 && req.connected_size() == 0) {
         if (!cfg.back_to_source_when_unreachable || options_.disable_back_to_source) {
           return s.Annotate("scheduler unreachable and back-to-source not allowed");

@@ -295,6 +295,7 @@ class Engine final : public Swarm, public LinkOwner {
       opts_.on_piece_sent(bytes);
     }
   }
+  milliseconds write_stall_timeout() const override { return opts_.write_stall_timeout; }
   bool CorruptForTest(const std::string& task_id, uint32_t piece) override {
     return opts_.corrupt_for_test && opts_.corrupt_for_test(task_id, piece);
   }

@@ -20,6 +20,7 @@ Link::Link(LinkOwner* owner, LinkId id, asio::ip::tcp::socket socket, bool inbou
       socket_(std::move(socket)),
       inbound_(inbound),
       timer_(socket_.get_executor()),
+      stall_timer_(socket_.get_executor()),
       last_read_(Clock::now()) {
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
@@ -242,8 +243,9 @@ void Link::Pump() {
   }
   bool body_under_way = !pieces_.empty() && pieces_.front().head_out;
   if (!control_.empty() && !body_under_way) {
-    writing_ = true;
+    WriteStarted();
     asio::async_write(socket_, asio::buffer(control_.front()), Completion("write", [](Link& l) {
+                        l.write_progress_ = Clock::now();
                         l.writing_ = false;
                         l.control_.pop_front();
                         if (l.close_after_write_ && l.control_.empty()) {
@@ -255,15 +257,53 @@ void Link::Pump() {
     return;
   }
   if (!pieces_.empty()) {
-    writing_ = true;
+    WriteStarted();
     SendBody();
   }
+}
+
+void Link::WriteStarted() {
+  writing_ = true;
+  write_progress_ = Clock::now();
+  if (!stall_check_armed_) {
+    stall_check_armed_ = true;
+    stall_timer_.expires_after(owner_->write_stall_timeout());
+    stall_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->stall_check_armed_ = false;
+      if (!ec) {
+        self->CheckWriteStall();
+      }
+    });
+  }
+}
+
+void Link::CheckWriteStall() {
+  if (closed_ || !writing_) {
+    return;  // the next write arms it again
+  }
+  auto idle = Clock::now() - write_progress_;
+  auto limit = owner_->write_stall_timeout();
+  if (idle >= limit) {
+    Shutdown(DeadlineExceeded("the neighbour took none of our bytes for " +
+                              std::to_string(limit.count()) + " ms"),
+             true);
+    return;
+  }
+  stall_check_armed_ = true;
+  stall_timer_.expires_after(limit - std::chrono::duration_cast<milliseconds>(idle));
+  stall_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->stall_check_armed_ = false;
+    if (!ec) {
+      self->CheckWriteStall();
+    }
+  });
 }
 
 void Link::SendBody() {
   PieceSend& p = pieces_.front();
   if (!p.head_out) {
     asio::async_write(socket_, asio::buffer(p.head), Completion("write", [](Link& l) {
+                        l.write_progress_ = Clock::now();
                         l.pieces_.front().head_out = true;
                         l.SendBody();
                       }));
@@ -308,6 +348,7 @@ void Link::SendBody() {
       return;
     }
     p.sent += static_cast<uint32_t>(w);
+    write_progress_ = Clock::now();
     if (bucket != nullptr) {
       p.budget -= static_cast<uint32_t>(w);
     }
@@ -333,6 +374,7 @@ void Link::Shutdown(const Status& why, bool notify) {
   spdlog::debug("piece link closed task_id={} peer={} inbound={} why=\"{}\"", task_id_,
                 peer_.peer_id, inbound_, why.ToString());
   timer_.cancel();
+  stall_timer_.cancel();
   boost::system::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);

@@ -37,6 +37,7 @@ class LinkOwner {
   virtual TokenBucket* bucket() = 0;
   virtual void PieceSent(uint64_t bytes) = 0;
   virtual bool CorruptForTest(const std::string& task_id, uint32_t piece) = 0;
+  virtual std::chrono::milliseconds write_stall_timeout() const = 0;
 };
 
 class Link final : public NeighbourLink, public std::enable_shared_from_this<Link> {
@@ -92,6 +93,9 @@ class Link final : public NeighbourLink, public std::enable_shared_from_this<Lin
   void Queue(std::string frame);
   void Pump();
   void SendBody();
+  // While a write is under way, a timer checks that bytes still leave (write_progress_).
+  void WriteStarted();
+  void CheckWriteStall();
   // Closes the socket and tells the exchange (`notify`) and the owner.
   void Shutdown(const Status& why, bool notify);
 
@@ -100,6 +104,9 @@ class Link final : public NeighbourLink, public std::enable_shared_from_this<Lin
   asio::ip::tcp::socket socket_;
   const bool inbound_;
   asio::steady_timer timer_;  // handshake deadline, then rate-limit waits
+  asio::steady_timer stall_timer_;
+  bool stall_check_armed_ = false;
+  Clock::time_point write_progress_;  // the last time bytes of ours left
   Exchange* exchange_ = nullptr;
   std::shared_ptr<storage::Task> task_;
   std::string task_id_;

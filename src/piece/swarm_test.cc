@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/net.h"
@@ -84,7 +86,8 @@ class SwarmTest : public ::testing::Test {
     std::filesystem::remove_all(root_);
   }
 
-  Host* AddHost(const std::string& name, bool seed, uint32_t max_connections = 1024) {
+  Host* AddHost(const std::string& name, bool seed, uint32_t max_connections = 1024,
+                std::chrono::milliseconds write_stall = std::chrono::milliseconds(30000)) {
     auto h = std::make_unique<Host>();
     auto store = storage::OpenTaskStore((root_ / name).string());
     EXPECT_TRUE(store.ok());
@@ -94,6 +97,7 @@ class SwarmTest : public ::testing::Test {
     o.seed_host = seed;
     o.max_connections = max_connections;
     o.piece_timeout = std::chrono::milliseconds(5000);
+    o.write_stall_timeout = write_stall;
     storage::TaskStore* st = h->store.get();
     o.lookup = [st](const std::string& id) { return st->AcquireExisting(id); };
     std::atomic<uint64_t>* up = &h->uploaded;
@@ -222,6 +226,44 @@ TEST_F(SwarmTest, ASeedHolds200NeighboursAndRefusesOnlyBeyondItsLimit) {
   auto last = read_frame(extra.back().get(), &type);
   ASSERT_TRUE(last.ok()) << last.status().ToString();
   EXPECT_EQ(type, FrameType::kError);
+}
+
+// A neighbour that asks for pieces and then stops reading holds the sender's upload slots until
+// the write-stall deadline drops it; the slots then serve others.
+TEST_F(SwarmTest, ANeighbourThatStopsReadingIsDropped) {
+  Host* h = AddHost("h", false, 1024, std::chrono::milliseconds(500));
+  // 32 MiB in 4 MiB pieces: more than any socket buffers between the two ends hold.
+  const std::string big(64, 'e');
+  const uint32_t kBigPiece = 4u << 20;
+  {
+    auto lease = h->store->Acquire(big, "http://origin/big");
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->SetGeometry(int64_t{8} * kBigPiece, kBigPiece).ok());
+    std::string piece(kBigPiece, 'x');
+    for (uint32_t n = 0; n < 8; ++n) {
+      ASSERT_TRUE((*lease)
+                      ->WritePiece(n, piece.data(), kBigPiece, Crc32c(0, piece.data(), kBigPiece))
+                      .ok());
+    }
+  }
+  auto send_all = [](int fd, const std::string& s) {
+    ASSERT_TRUE(net::WriteAll(fd, s.data(), s.size()).ok());
+  };
+  auto stalled = net::Connect("127.0.0.1", h->swarm->port(), 5000);
+  ASSERT_TRUE(stalled.ok());
+  int small = 4096;
+  ::setsockopt(stalled->get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  send_all(stalled->get(), frame::EncodeHello({big, "stalled", false}));
+  for (uint32_t n = 0; n < 8; ++n) {
+    send_all(stalled->get(), frame::EncodePieceNumber(FrameType::kRequest, n));
+  }
+  // Dropped after the deadline, while it still reads nothing.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (h->swarm->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a condition
+  }
+  EXPECT_EQ(h->swarm->connections(), 0);
+  EXPECT_EQ(h->swarm->active_uploads(), 0);
 }
 
 TEST_F(SwarmTest, UnknownTaskIsAClearError) {

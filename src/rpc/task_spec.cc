@@ -4,10 +4,24 @@
 #include "dragonfly/common/task_id.h"
 
 namespace df::rpc {
+namespace {
+constexpr size_t kMaxUrlBytes = 8192;
+}  // namespace
 
 Status VerifyTaskSpec(const ::dragonfly::api::scheduler::TaskSpec& spec) {
   if (spec.task_id().empty() || spec.url().empty()) {
     return InvalidArgument("task spec without a task id or URL");
+  }
+  size_t header_bytes = 0;
+  for (const auto& [k, v] : spec.headers()) {
+    header_bytes += k.size() + v.size();
+  }
+  if (spec.task_id().size() > 128 || spec.url().size() > kMaxUrlBytes || spec.tag().size() > 1024 ||
+      spec.application().size() > 1024 || spec.headers_size() > 64 || header_bytes > 16384 ||
+      spec.filtered_query_params_size() > 64) {
+    return InvalidArgument(
+        "task spec too large: URL <= 8 KiB, tag and application <= 1 KiB, <= 64 headers of "
+        "<= 16 KiB in all, <= 64 filtered query parameters");
   }
   if (spec.piece_length() != 0 &&
       (spec.piece_length() < kMinPieceLength || spec.piece_length() > kMaxPieceLength)) {

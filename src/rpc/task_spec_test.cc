@@ -57,6 +57,13 @@ TEST(TaskSpecTest, MalformedSpecsAreRefused) {
   (*s.mutable_headers())["X-A"] = "1\r\nHost: evil";
   EXPECT_EQ(VerifyTaskSpec(s).code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(VerifyTaskSpec(TaskSpec()).ok());
+  EXPECT_EQ(VerifyTaskSpec(Spec("http://origin/" + std::string(9000, 'a'))).code(),
+            StatusCode::kInvalidArgument);
+  s = Spec("http://origin/a.bin");
+  for (int i = 0; i < 65; ++i) {
+    (*s.mutable_headers())["X-" + std::to_string(i)] = "v";
+  }
+  EXPECT_EQ(VerifyTaskSpec(s).code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -11,15 +11,25 @@ namespace {
 
 Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   const std::string p = "scheduler";
-  DF_RETURN_IF_ERROR(config::CheckKeys(n, p,
-                                       {"candidateParentLimit", "backToSourceCount",
-                                        "retryInterval", "peerTTL", "hostTTL", "gcInterval"}));
+  DF_RETURN_IF_ERROR(config::CheckKeys(
+      n, p,
+      {"candidateParentLimit", "backToSourceCount", "retryInterval", "peerTTL", "hostTTL",
+       "gcInterval", "maxHosts", "maxTasks", "maxPeersPerTask", "maxPeersPerHost"}));
   DF_RETURN_IF_ERROR(config::Read(n, p, "candidateParentLimit", &o->candidate_parent_limit));
   DF_RETURN_IF_ERROR(config::Read(n, p, "backToSourceCount", &o->back_to_source_count));
   DF_RETURN_IF_ERROR(config::Read(n, p, "retryInterval", &o->retry_interval));
   DF_RETURN_IF_ERROR(config::Read(n, p, "peerTTL", &o->peer_ttl));
   DF_RETURN_IF_ERROR(config::Read(n, p, "hostTTL", &o->host_ttl));
   DF_RETURN_IF_ERROR(config::Read(n, p, "gcInterval", &o->gc_interval));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "maxHosts", &o->max_hosts));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "maxTasks", &o->max_tasks));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "maxPeersPerTask", &o->max_peers_per_task));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "maxPeersPerHost", &o->max_peers_per_host));
+  if (o->max_hosts == 0 || o->max_tasks == 0 || o->max_peers_per_task == 0 ||
+      o->max_peers_per_host == 0) {
+    return InvalidArgument(
+        "scheduler.maxHosts, maxTasks, maxPeersPerTask and maxPeersPerHost must be positive");
+  }
   if (o->candidate_parent_limit < 1 || o->candidate_parent_limit > 20) {
     return InvalidArgument("scheduler.candidateParentLimit must be in [1, 20]");
   }

@@ -143,6 +143,23 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   }
   HostEntry& host = host_it->second;
   const std::string& task_id = req.task().task_id();
+  if (peers.count(req.peer_id()) == 0) {  // a new peer: within the bounds?
+    auto known = tasks.find(task_id);
+    if (known == tasks.end() && tasks.size() >= opts.max_tasks) {
+      return ResourceExhausted("scheduler full: " + std::to_string(opts.max_tasks) +
+                               " tasks (scheduler.maxTasks)");
+    }
+    if (known != tasks.end() && known->second.peers.size() >= opts.max_peers_per_task) {
+      return ResourceExhausted("task " + task_id + " has " +
+                               std::to_string(opts.max_peers_per_task) +
+                               " peers (scheduler.maxPeersPerTask)");
+    }
+    if (host.peers.size() >= opts.max_peers_per_host) {
+      return ResourceExhausted("host " + host.info.id() + " has " +
+                               std::to_string(opts.max_peers_per_host) +
+                               " peers registered (scheduler.maxPeersPerHost)");
+    }
+  }
   auto [task_it, new_task] = tasks.try_emplace(task_id);
   TaskEntry& task = task_it->second;
   if (new_task) {

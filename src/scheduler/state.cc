@@ -213,6 +213,10 @@ StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
     info.add_ips(std::move(ip));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->hosts.size() >= impl_->opts.max_hosts && impl_->hosts.count(info.id()) == 0) {
+    return ResourceExhausted("scheduler full: " + std::to_string(impl_->opts.max_hosts) +
+                             " hosts (scheduler.maxHosts)");
+  }
   auto [it, inserted] = impl_->hosts.try_emplace(info.id());
   HostEntry& h = it->second;
   if (inserted) {

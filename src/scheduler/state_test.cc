@@ -76,6 +76,35 @@ TEST_F(StateTest, UnknownHostIsFailedPrecondition) {
 
 // Task poisoning: a host registers a victim's task ID with its own URL. It is refused, and the
 // seed is told to fetch the URL the ID names, never the attacker's.
+// One client cannot grow the scheduler's state without bound: past each cap a clear
+// ResourceExhausted, while what is already known keeps working.
+TEST_F(StateTest, StateIsBoundedWithAClearError) {
+  SchedulerOptions o;
+  o.max_hosts = 3;
+  o.max_tasks = 2;
+  o.max_peers_per_task = 2;
+  o.max_peers_per_host = 2;
+  Make(o);
+  Announce("A");
+  Announce("B");
+  Announce("C");
+  auto full = state_->AnnounceHost(HostReq("D"));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(full.status().message().find("scheduler.maxHosts"), std::string::npos);
+  Announce("A");  // a known host announces again
+  Register(PeerReq("A", "a1", "t1"));
+  Register(PeerReq("A", "a2", "t2"));
+  EXPECT_EQ(state_->RegisterPeer(PeerReq("A", "a3", "t1")).status().code(),
+            StatusCode::kResourceExhausted);  // A's third peer
+  EXPECT_EQ(state_->RegisterPeer(PeerReq("B", "b1", "t3")).status().code(),
+            StatusCode::kResourceExhausted);  // a third task
+  Register(PeerReq("B", "b1", "t1"));
+  EXPECT_EQ(state_->RegisterPeer(PeerReq("C", "c1", "t1")).status().code(),
+            StatusCode::kResourceExhausted);  // t1's third peer
+  Register(PeerReq("A", "a1", "t1"));         // a known peer registers again
+}
+
 TEST_F(StateTest, ARegistrationWhoseSpecDoesNotNameItsIdIsRefused) {
   Announce("S", true);
   Announce("A");

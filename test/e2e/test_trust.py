@@ -85,6 +85,51 @@ class TaskPoisoningTest(unittest.TestCase):
         self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
 
 
+class PrivateBlobTest(unittest.TestCase):
+    """A blob this host cached from a private registry is keyed by its digest; a client naming
+    another registry (one it controls, which will happily answer for that digest) must not get
+    the cached bytes: they are served only to clients of the registry they came from."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-trust-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_a_cached_private_blob_is_not_served_to_other_registries_clients(self):
+        from cluster import Origin
+        private = self.c.origin(extra_args=["--auth-prefix", "/v2/private/",
+                                            "--auth-token", "s3cret"])
+        evil_root = os.path.join(self.c.dir, "evil-root")
+        os.makedirs(evil_root)
+        evil = self.c.add(Origin(self.c.dir, evil_root, name="evil"))
+        data = os.urandom(2 * MIB + 3)
+        digest = hashlib.sha256(data).hexdigest()
+        path = f"/v2/private/app/blobs/sha256:{digest}"
+        for root, body in ((self.c.origin_root, data), (evil_root, b"the attacker's bytes")):
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            with open(root + path, "wb") as f:
+                f.write(body)
+        proxy = {"listen": "127.0.0.1:0",
+                 "registryMirror": {"nsScheme": "http", "addr": private.url("").rstrip("/")}}
+        d = self.c.daemon("d", extra={"proxy": proxy})
+        # The owner pulls it: cached on this host.
+        st, _, body = request(d.proxy_port, "GET", f"{path}?ns=127.0.0.1:{private.port}",
+                              [("Authorization", "Bearer s3cret")])
+        self.assertEqual((st, body), (200, data))
+        # Without credentials the private registry refuses, as before.
+        st, _, body = request(d.proxy_port, "GET", f"{path}?ns=127.0.0.1:{private.port}")
+        self.assertEqual(st, 401)
+        # The attacker names its own registry, by header or by ns=: never the private bytes.
+        evil_base = evil.url("").rstrip("/")
+        for target, headers in ((path, [("X-Dragonfly-Registry", evil_base)]),
+                                (f"{path}?ns=127.0.0.1:{evil.port}", [])):
+            st, _, body = request(d.proxy_port, "GET", target, headers)
+            self.assertNotIn(data[:4096], body, target)
+            self.assertEqual(body, b"the attacker's bytes", target)
+
+
 class RelayBypassTest(unittest.TestCase):
     """A proxy that listens beyond loopback relays only to the mirror's registry, proxy rules'
     matches and allowHosts. Those checks run on the URL as libcurl will fetch it, so a fragment,

@@ -57,6 +57,9 @@ struct SwarmOptions {
   uint64_t rate_limit_bytes_per_sec = 0;  // 0 = unlimited
   uint32_t pipeline = 2;                  // requests outstanding per neighbour
   std::chrono::milliseconds piece_timeout{30000};
+  // A neighbour that takes none of our bytes for this long (it stopped reading, holding an
+  // upload slot) is dropped.
+  std::chrono::milliseconds write_stall_timeout{30000};
   int disk_threads = 2;
   // A stored task, leased while neighbours trade it; NotFound when this host does not have it.
   std::function<StatusOr<storage::TaskLease>(const std::string& task_id)> lookup;

@@ -23,6 +23,12 @@ struct SchedulerOptions {
   std::chrono::milliseconds peer_ttl{std::chrono::minutes(10)};
   std::chrono::milliseconds host_ttl{std::chrono::minutes(2)};
   std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
+  // Bounds on what clients can make the scheduler hold (ResourceExhausted beyond them; an
+  // already known host, task or peer always passes).
+  uint32_t max_hosts = 10000;
+  uint32_t max_tasks = 100000;
+  uint32_t max_peers_per_task = 10000;
+  uint32_t max_peers_per_host = 1000;  // tasks one host has registered at once
   // Not in YAML.
   uint32_t max_succeeded_peers_per_task = 300;
   uint32_t default_upload_slots = 4;  // used when a host announces upload_slots = 0

@@ -8,6 +8,7 @@
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/common/url.h"
 
 namespace df::daemon::proxy {
 namespace {
@@ -70,6 +71,43 @@ bool P2PServer::Fail(int fd, int status, const std::string& type, const std::str
   return SendErrorResponse(fd, status, type, message, keep_alive, extra_headers);
 }
 
+bool P2PServer::CachedElsewhere(const std::string& task_id, const std::string& url,
+                                const Headers& auth, long timeout_s) {
+  auto lease = ctx_->store->AcquireExisting(task_id);
+  if (!lease.ok()) {
+    return false;  // not here: the registry the client named just authorized it
+  }
+  std::string source = (*lease)->Stat().url;
+  lease->Reset();
+  auto from = ParseUrl(source);
+  auto to = ParseUrl(url);
+  if (!from.ok() || !to.ok()) {
+    return true;
+  }
+  auto repository = [](const Url& u) { return u.path.substr(0, u.path.rfind("/blobs/")); };
+  if (from->authority() != to->authority() || from->scheme != to->scheme) {
+    // Another registry: its answer would need this client's credentials, which are for the
+    // registry the client named and must not travel elsewhere.
+    spdlog::info(
+        "proxy: blob task_id={} came from another registry; relaying this client's "
+        "request to its own",
+        task_id);
+    return true;
+  }
+  if (repository(*from) == repository(*to)) {
+    return false;
+  }
+  auto head = Head(tls_, from->ToString(), auth, timeout_s);  // same registry, its repository
+  bool allowed = head.ok() && head->status >= 200 && head->status < 300;
+  if (!allowed) {
+    spdlog::info(
+        "proxy: blob task_id={} is not readable by this client in its source repository; "
+        "relaying the request",
+        task_id);
+  }
+  return !allowed;
+}
+
 bool P2PServer::Serve(int fd, const P2PRequest& req) {
   auto& metrics = *ctx_->metrics;
   // 1. Ask the upstream whether this client may have the content, with its own credentials.
@@ -122,6 +160,18 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   }
   for (const auto& f : req.filtered_query_params) {
     spec.add_filtered_query_params(f);
+  }
+
+  // A blob this host holds from another registry or repository is served only when that source
+  // authorizes this client too; otherwise the client gets it from its own registry, uncached.
+  if (!digest.empty() && CachedElsewhere(spec.task_id(), req.url, auth, timeout_s)) {
+    UpstreamRequest up;
+    up.method = "GET";
+    up.url = req.url;
+    up.headers = req.headers;
+    up.timeout_s = timeout_s;
+    ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
+    return r.complete && req.keep_alive;
   }
 
   DownloadOptions options;

@@ -37,6 +37,10 @@ class P2PServer {
   const backend::HttpOptions& tls() const { return tls_; }
 
  private:
+  // Is a blob this host already holds (or is fetching) for `task_id` from another repository
+  // or registry than `url` off limits for this client? See Serve.
+  bool CachedElsewhere(const std::string& task_id, const std::string& url, const Headers& auth,
+                       long timeout_s);
   bool Fail(int fd, int status, const std::string& type, const std::string& message,
             bool keep_alive, const std::string& extra_headers = "");
 

@@ -1,0 +1,37 @@
+// Piece-protocol frames from a neighbour: every decoder on any payload, and encode(decode(x))
+// decoding to the same value.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "piece/frame.h"
+
+namespace frame = df::piece::frame;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  if (size >= frame::kHeaderSize) {
+    df::piece::FrameType type{};
+    uint32_t len = 0;
+    (void)frame::DecodeHeader(in.data(), &type, &len);
+  }
+  if (auto h = frame::DecodeHello(in); h.ok()) {
+    auto again =
+        frame::DecodeHello(std::string_view(frame::EncodeHello(*h)).substr(frame::kHeaderSize));
+    if (!again.ok() || again->task_id != h->task_id || again->peer_id != h->peer_id) {
+      __builtin_trap();
+    }
+  }
+  if (auto b = frame::DecodeBitfield(in); b.ok()) {
+    auto again = frame::DecodeBitfield(
+        std::string_view(frame::EncodeBitfield(*b)).substr(frame::kHeaderSize));
+    if (!again.ok() || again->bitmap != b->bitmap) {
+      __builtin_trap();
+    }
+  }
+  (void)frame::DecodeGeometry(in);
+  (void)frame::DecodePieceNumber(in);
+  (void)frame::DecodeReject(in);
+  (void)frame::DecodeError(in);
+  return 0;
+}
