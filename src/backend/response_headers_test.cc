@@ -57,6 +57,12 @@ TEST(UrlUtilTest, RedactsUserinfo) {
   EXPECT_EQ(RedactUrl("https://user:secret@host:8080/p?q=1"), "https://***@host:8080/p?q=1");
   EXPECT_EQ(RedactUrl("http://host/a@b"), "http://host/a@b");
   EXPECT_EQ(RedactUrl("http://host"), "http://host");
+  EXPECT_EQ(RedactUrl("https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=AKIA%2F1"
+                      "&X-Amz-Signature=abc123&versionId=7#f"),
+            "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4&X-Amz-Credential=***"
+            "&X-Amz-Signature=***&versionId=7#f");
+  EXPECT_EQ(RedactUrl("http://u:p@h/x?access_token=t&OSSAccessKeyId=k&Signature=s&q-sign-time=1"),
+            "http://***@h/x?access_token=***&OSSAccessKeyId=***&Signature=***&q-sign-time=1");
   EXPECT_TRUE(HasHttpScheme("HTTPS://x"));
   EXPECT_FALSE(HasHttpScheme("ftp://x"));
 }

@@ -17,13 +17,7 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return true;
 }
 
-}  // namespace
-
-bool HasHttpScheme(std::string_view url) {
-  return StartsWithIgnoreCase(url, "http://") || StartsWithIgnoreCase(url, "https://");
-}
-
-std::string RedactUrl(std::string_view url) {
+std::string RedactUserinfo(std::string_view url) {
   size_t scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) {
     return std::string(url);
@@ -42,6 +36,65 @@ std::string RedactUrl(std::string_view url) {
   out += "***@";
   out += url.substr(authority_begin + at + 1);
   return out;
+}
+
+// A query parameter whose value is a credential: signatures, tokens, keys (S3, GCS, OSS, OBS and
+// COS presigned URLs, access tokens).
+bool SecretParam(std::string_view key) {
+  std::string k;
+  for (char c : key) {
+    k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  for (std::string_view word : {"signature", "credential", "token", "secret", "password",
+                                "accesskey", "access_key", "keyid", "auth"}) {
+    if (k.find(word) != std::string::npos) {
+      return true;
+    }
+  }
+  return k == "sig";  // Azure SAS
+}
+
+// The query with the values of credential parameters replaced by "***".
+std::string RedactQuery(std::string_view query) {
+  std::string out;
+  size_t pos = 0;
+  while (pos <= query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string_view::npos) {
+      amp = query.size();
+    }
+    std::string_view pair = query.substr(pos, amp - pos);
+    if (pos > 0) {
+      out += '&';
+    }
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && SecretParam(pair.substr(0, eq))) {
+      out += pair.substr(0, eq + 1);
+      out += "***";
+    } else {
+      out += pair;
+    }
+    pos = amp + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool HasHttpScheme(std::string_view url) {
+  return StartsWithIgnoreCase(url, "http://") || StartsWithIgnoreCase(url, "https://");
+}
+
+std::string RedactUrl(std::string_view url) {
+  std::string out = RedactUserinfo(url);
+  size_t q = out.find('?');
+  if (q == std::string::npos) {
+    return out;
+  }
+  size_t hash = out.find('#', q);
+  size_t end = hash == std::string::npos ? out.size() : hash;
+  return out.substr(0, q + 1) + RedactQuery(std::string_view(out).substr(q + 1, end - q - 1)) +
+         out.substr(end);
 }
 
 }  // namespace df::backend

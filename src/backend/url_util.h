@@ -9,8 +9,10 @@ namespace df::backend {
 // True when `url` starts with "http://" or "https://" (case-insensitive scheme).
 bool HasHttpScheme(std::string_view url);
 
-// Replaces the userinfo part ("user:password@") of the authority with "***@" so a URL can be
-// logged or put in an error message. URLs without userinfo are returned unchanged.
+// A URL fit for a log line or an error message: the userinfo ("user:password@") becomes "***@"
+// and the values of credential query parameters (names containing signature, credential, token,
+// secret, password, accesskey, keyid or auth, case-blind, and "sig": presigned S3 / GCS / OSS /
+// OBS / COS / Azure URLs, access tokens) become "***". Other URLs are returned unchanged.
 std::string RedactUrl(std::string_view url);
 
 }  // namespace df::backend

@@ -43,7 +43,12 @@ Status CheckKeys(const YAML::Node& node, const std::string& prefix,
                            "' must be a mapping");
   }
   for (const auto& kv : node) {
-    std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) {  // YAML allows a mapping or a list as a key ("? [a]: 1")
+      return InvalidArgument("config keys under '" +
+                             (prefix.empty() ? std::string("<root>") : prefix) +
+                             "' must be plain names");
+    }
+    std::string key = kv.first.Scalar();
     bool known = false;
     for (const char* a : allowed) {
       known = known || key == a;

@@ -13,6 +13,14 @@ TEST(ConfigTest, UnknownKeyIsNamed) {
   EXPECT_NE(s.message().find("server.prot"), std::string::npos);
 }
 
+// YAML lets a key be a mapping or a list ("? [a]: 1"); that is an error, not an exception.
+TEST(ConfigTest, ComplexKeysAreAClearError) {
+  YAML::Node n = YAML::Load("scheduler:\n? candidateParentLimit: 4\n");
+  Status s = CheckKeys(n, "", {"scheduler"});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("plain names"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, BadValuesAreNamed) {
   YAML::Node n = YAML::Load("a: notanumber\nb: maybe\nc: 5x\nd: 10MiB\ne: 1500ms\n");
   int64_t i = 0;

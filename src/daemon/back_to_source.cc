@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/url_util.h"
 #include "daemon/metrics.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
@@ -63,7 +64,7 @@ Status FetchFromOrigin(const OriginFetch& f) {
           if (f.digest_mismatch != nullptr) {
             *f.digest_mismatch = true;
           }
-          return s.Annotate("origin content of " + f.spec->url());
+          return s.Annotate("origin content of " + backend::RedactUrl(f.spec->url()));
         }
         verifier.reset();
       }
@@ -139,7 +140,7 @@ Status FetchFromOrigin(const OriginFetch& f) {
         if (f.digest_mismatch != nullptr) {
           *f.digest_mismatch = true;
         }
-        return s.Annotate("origin content of " + f.spec->url());
+        return s.Annotate("origin content of " + backend::RedactUrl(f.spec->url()));
       }
     }
     DF_RETURN_IF_ERROR(t.SetFinalLength(static_cast<int64_t>(req.offset + received)));

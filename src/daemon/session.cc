@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "backend/url_util.h"
 #include "daemon/back_to_source.h"
 #include "daemon/metrics.h"
 #include "daemon/scheduler_api.h"
@@ -118,7 +119,7 @@ void DownloadSession::Run() {
   ctx_->metrics->active_tasks.Increment();
   auto start = Clock::now();
   spdlog::info("download started task_id={} peer_id={} seed={} url=\"{}\"", spec.task_id(),
-               options_.peer_id, options_.seed, spec.url());
+               options_.peer_id, options_.seed, backend::RedactUrl(spec.url()));
   Status st = Download();
   if (st.ok()) {
     st = task().Flush();
@@ -456,7 +457,7 @@ Status DownloadSession::BackToSource() {
     spdlog::error(
         "origin content does not match the task's digest, task discarded task_id={} "
         "url=\"{}\" error=\"{}\"",
-        id, options_.spec.url(), s.ToString());
+        id, backend::RedactUrl(options_.spec.url()), s.ToString());
   }
   return s;
 }

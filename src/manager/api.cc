@@ -568,17 +568,7 @@ class Api {
   // Job args as stored may carry credentials (headers, password): never returned.
   static json RedactedJob(const JobRow& job) {
     json j = job.ToJson();
-    json& a = j["args"];
-    if (a.contains("password") && a["password"].is_string() &&
-        !a["password"].get<std::string>().empty()) {
-      a["password"] = "******";
-    }
-    if (a.contains("headers") && a["headers"].is_object()) {
-      // Any header may carry a credential (Authorization, X-Registry-Auth, API keys, ...).
-      for (auto& [k, v] : a["headers"].items()) {
-        v = "******";
-      }
-    }
+    j["args"] = ScrubbedJobArgs(j["args"]);
     return j;
   }
 

@@ -100,6 +100,20 @@ Status Field(bool ok, const std::string& message) {
 
 }  // namespace
 
+json ScrubbedJobArgs(json args) {
+  if (args.contains("password") && args["password"].is_string() &&
+      !args["password"].get<std::string>().empty()) {
+    args["password"] = "******";
+  }
+  if (args.contains("headers") && args["headers"].is_object()) {
+    // Any header may carry a credential (Authorization, X-Registry-Auth, API keys, ...).
+    for (auto& [k, v] : args["headers"].items()) {
+      v = "******";
+    }
+  }
+  return args;
+}
+
 Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url) {
   auto u = ParseUrl(url);
   if (!u.ok()) {
@@ -334,7 +348,7 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
     return;
   }
   std::string state = result.value("state", "FAILURE");
-  auto ok = store_->FinishJob(job.id, owner, state, result);
+  auto ok = store_->FinishJob(job.id, owner, state, result, ScrubbedJobArgs(job.args));
   if (ok.ok() && !*ok) {
     spdlog::warn("job result dropped id={}: another manager took it over", job.id);
     return;
@@ -345,7 +359,8 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
     spdlog::error("job result not stored id={} error=\"{}\"", job.id, ok.status().ToString());
     (void)store_->FinishJob(
         job.id, owner, "FAILURE",
-        FailedJobResult(job.task_id, job.type, "the job's result could not be stored"));
+        FailedJobResult(job.task_id, job.type, "the job's result could not be stored"),
+        ScrubbedJobArgs(job.args));
     return;
   }
   finished_.Add({{"type", job.type}, {"state", state}}).Increment();

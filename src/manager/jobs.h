@@ -23,6 +23,10 @@ namespace df::manager {
 // message names the bad field.
 StatusOr<json> ValidateJobArgs(const std::string& type, const json& args);
 
+// A job's args without their credentials (password, header values): what is kept once the job
+// has run, and what the API shows.
+json ScrubbedJobArgs(json args);
+
 // PermissionDenied when preheat `url`'s host is, or resolves to, an address in
 // job.deniedNetworks that job.allowedNetworks does not allow (so no one can make the manager or
 // a seed peer fetch from the cluster's internal services). A name that does not resolve passes

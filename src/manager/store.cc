@@ -748,11 +748,11 @@ Status Store::ReleaseJob(int64_t id, const std::string& owner) {
 }
 
 StatusOr<bool> Store::FinishJob(int64_t id, const std::string& owner, const std::string& state,
-                                const json& result) {
-  DF_ASSIGN_OR_RETURN(auto r,
-                      db_->Exec("UPDATE jobs SET state = ?, result = ?, updated_at = ? WHERE id = "
-                                "? AND owner = ? AND state = 'PENDING'",
-                                {state, Dump(result), NowMs(), id, owner}));
+                                const json& result, const json& args) {
+  DF_ASSIGN_OR_RETURN(auto r, db_->Exec("UPDATE jobs SET state = ?, result = ?, args = ?, "
+                                        "updated_at = ? WHERE id = ? AND owner = ? AND state = "
+                                        "'PENDING'",
+                                        {state, Dump(result), Dump(args), NowMs(), id, owner}));
   return r.affected_rows == 1;
 }
 

@@ -165,8 +165,10 @@ class Store {
   // Gives a claimed job back (its lease ends now) if `owner` still holds it.
   Status ReleaseJob(int64_t id, const std::string& owner);
   // Records the outcome if `owner` still holds the job.
+  // Also replaces the job's args with `args` (its credentials scrubbed: they are not needed once
+  // the job has run).
   StatusOr<bool> FinishJob(int64_t id, const std::string& owner, const std::string& state,
-                           const json& result);
+                           const json& result, const json& args);
 
  private:
   std::unique_ptr<db::Database> db_;

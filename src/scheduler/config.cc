@@ -105,7 +105,11 @@ Status ParseRoot(const YAML::Node& root, SchedulerConfig* out) {
 StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root) {
   SchedulerConfig c;
   if (root && !root.IsNull()) {
-    DF_RETURN_IF_ERROR(ParseRoot(root, &c));
+    try {
+      DF_RETURN_IF_ERROR(ParseRoot(root, &c));
+    } catch (const YAML::Exception& e) {  // a shape the readers did not expect
+      return InvalidArgument(std::string("scheduler config: ") + e.what());
+    }
   }
   if (c.host.hostname.empty()) {
     char name[256] = {};

@@ -536,6 +536,23 @@ class ManagerHardeningTest(unittest.TestCase):
         self.assertNotIn(mine["id"], [j["id"] for j in jobs])
         self.assertEqual(m.request("GET", f"/oapi/v1/jobs/{mine['id']}")[0], 404)
 
+    def test_job_credentials_are_dropped_once_the_job_has_run(self):
+        m = self.c.manager()
+        root = m.signin()
+        body = {"type": "preheat", "args": {"type": "file", "url": "http://127.0.0.1:9/x",
+                                            "headers": {"Authorization": "Bearer ROBOTSECRET"}}}
+        st, job, _ = m.request("POST", "/api/v1/jobs", body, token=root)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(m.wait_job(job["id"], root, prefix="/api/v1/jobs")["state"], "FAILURE")
+        import sqlite3
+        con = sqlite3.connect(os.path.join(m.home, "manager.db"))
+        try:
+            (args,) = con.execute("SELECT args FROM jobs WHERE id = ?", (job["id"],)).fetchone()
+        finally:
+            con.close()
+        self.assertNotIn("ROBOTSECRET", args)
+        self.assertIn("Authorization", args)
+
     def test_preheat_of_internal_addresses_is_refused_by_default(self):
         m = self.c.manager(extra={"job": {"allowedNetworks": []}})
         root = m.signin()

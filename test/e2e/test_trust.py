@@ -85,6 +85,37 @@ class TaskPoisoningTest(unittest.TestCase):
         self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
 
 
+class SecretsInLogsTest(unittest.TestCase):
+    """Presigned-URL signatures and URL userinfo are credentials: no component writes them to
+    its log, on the seed, the peer or the scheduler."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-trust-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
+
+    def test_signed_urls_and_userinfo_stay_out_of_logs(self):
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("signed.bin", 2 * MIB))
+        sched = self.c.scheduler()
+        seed = self.c.daemon("seed", sched, seed=True)
+        peer = self.c.daemon("peer", sched)
+        signed = (origin.url("signed.bin") + "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                  "&X-Amz-Credential=SECRETCRED%2F20261206&X-Amz-Signature=SECRETSIG0123")
+        out = os.path.join(self.c.dir, "signed.out")
+        peer.dfget(signed, out)
+        self.assertEqual(sha256_file(out), want)
+        userinfo = origin.url("signed.bin").replace("://", "://alice:SECRETPW@")
+        peer.dfget(userinfo, out + "2", "--tag", "with-userinfo")
+        for proc in (seed, peer, sched):
+            logs = proc.logs()
+            for secret in ("SECRETCRED", "SECRETSIG0123", "SECRETPW"):
+                self.assertNotIn(secret, logs, f"{proc.name} logged {secret}")
+        self.assertIn("X-Amz-Signature=***", peer.logs())
+
+
 class PrivateBlobTest(unittest.TestCase):
     """A blob this host cached from a private registry is keyed by its digest; a client naming
     another registry (one it controls, which will happily answer for that digest) must not get
