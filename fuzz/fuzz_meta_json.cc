@@ -15,6 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     char tmpl[] = "/tmp/df-fuzz-meta-XXXXXX";
     return std::string(::mkdtemp(tmpl));
   }();
+  // libFuzzer ends through exit(): leave no store behind. Registered after `root` is built, so
+  // it runs before `root` is destroyed.
+  static const bool cleanup = std::atexit([] {
+                                std::error_code ec;
+                                std::filesystem::remove_all(root, ec);
+                              }) == 0;
+  (void)cleanup;
   const std::string id(64, 'a');
   std::filesystem::remove_all(root + "/" + id);
   std::filesystem::create_directories(root + "/" + id);
