@@ -23,7 +23,9 @@ def rogue(*args):
     return r.stdout.strip()
 
 
-class TaskPoisoningTest(unittest.TestCase):
+class TrustTest(unittest.TestCase):
+    """A cluster in a temp dir per test; every process must end cleanly."""
+
     def setUp(self):
         self.c = Cluster(prefix="df-trust-")
 
@@ -31,6 +33,8 @@ class TaskPoisoningTest(unittest.TestCase):
         problems = self.c.stop()
         self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
+
+class TaskPoisoningTest(TrustTest):
     def test_a_task_id_cannot_be_bound_to_another_url(self):
         origin = self.c.origin()
         good = sha256_file(self.c.make_file("good.bin", 6 * MIB))
@@ -85,16 +89,9 @@ class TaskPoisoningTest(unittest.TestCase):
         self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
 
 
-class SecretsInLogsTest(unittest.TestCase):
+class SecretsInLogsTest(TrustTest):
     """Presigned-URL signatures and URL userinfo are credentials: no component writes them to
     its log, on the seed, the peer or the scheduler."""
-
-    def setUp(self):
-        self.c = Cluster(prefix="df-trust-")
-
-    def tearDown(self):
-        problems = self.c.stop()
-        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
     def test_signed_urls_and_userinfo_stay_out_of_logs(self):
         origin = self.c.origin()
@@ -116,17 +113,10 @@ class SecretsInLogsTest(unittest.TestCase):
         self.assertIn("X-Amz-Signature=***", peer.logs())
 
 
-class PrivateBlobTest(unittest.TestCase):
+class PrivateBlobTest(TrustTest):
     """A blob this host cached from a private registry is keyed by its digest; a client naming
     another registry (one it controls, which will happily answer for that digest) must not get
     the cached bytes: they are served only to clients of the registry they came from."""
-
-    def setUp(self):
-        self.c = Cluster(prefix="df-trust-")
-
-    def tearDown(self):
-        problems = self.c.stop()
-        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
     def test_a_cached_private_blob_is_not_served_to_other_registries_clients(self):
         from cluster import Origin
@@ -161,17 +151,10 @@ class PrivateBlobTest(unittest.TestCase):
             self.assertEqual(body, b"the attacker's bytes", target)
 
 
-class RelayBypassTest(unittest.TestCase):
+class RelayBypassTest(TrustTest):
     """A proxy that listens beyond loopback relays only to the mirror's registry, proxy rules'
     matches and allowHosts. Those checks run on the URL as libcurl will fetch it, so a fragment,
     dot-segments or a look-alike authority cannot smuggle another destination past them."""
-
-    def setUp(self):
-        self.c = Cluster(prefix="df-trust-")
-
-    def tearDown(self):
-        problems = self.c.stop()
-        self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
     def test_allow_list_sees_the_url_as_fetched(self):
         registry = self.c.origin()

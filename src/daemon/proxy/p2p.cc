@@ -71,6 +71,16 @@ bool P2PServer::Fail(int fd, int status, const std::string& type, const std::str
   return SendErrorResponse(fd, status, type, message, keep_alive, extra_headers);
 }
 
+bool P2PServer::Relay(int fd, const P2PRequest& req, long timeout_s) {
+  UpstreamRequest up;
+  up.method = "GET";
+  up.url = req.url;
+  up.headers = req.headers;
+  up.timeout_s = timeout_s;
+  ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
+  return r.complete && req.keep_alive;
+}
+
 bool P2PServer::CachedElsewhere(const std::string& task_id, const std::string& url,
                                 const Headers& auth, long timeout_s) {
   auto lease = ctx_->store->AcquireExisting(task_id);
@@ -126,13 +136,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   bool head_unsupported = head->status == 405 || head->status == 501;
   if (!head_unsupported && (head->status < 200 || head->status >= 300)) {
     // Relay the upstream's own answer (e.g. 401 with WWW-Authenticate) unchanged.
-    UpstreamRequest up;
-    up.method = "GET";
-    up.url = req.url;
-    up.headers = req.headers;
-    up.timeout_s = timeout_s;
-    ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
-    return r.complete && req.keep_alive;
+    return Relay(fd, req, timeout_s);
   }
 
   // 2. The task: the blob digest or Dragonfly's URL rule names it.
@@ -165,13 +169,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   // A blob this host holds from another registry or repository is served only when that source
   // authorizes this client too; otherwise the client gets it from its own registry, uncached.
   if (!digest.empty() && CachedElsewhere(spec.task_id(), req.url, auth, timeout_s)) {
-    UpstreamRequest up;
-    up.method = "GET";
-    up.url = req.url;
-    up.headers = req.headers;
-    up.timeout_s = timeout_s;
-    ForwardResult r = Forward(tls_, up, fd, req.keep_alive);
-    return r.complete && req.keep_alive;
+    return Relay(fd, req, timeout_s);
   }
 
   DownloadOptions options;

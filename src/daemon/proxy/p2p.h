@@ -37,6 +37,8 @@ class P2PServer {
   const backend::HttpOptions& tls() const { return tls_; }
 
  private:
+  // The client's GET relayed to its upstream as it is (no task, no cache).
+  bool Relay(int fd, const P2PRequest& req, long timeout_s);
   // Is a blob this host already holds (or is fetching) for `task_id` from another repository
   // or registry than `url` off limits for this client? See Serve.
   bool CachedElsewhere(const std::string& task_id, const std::string& url, const Headers& auth,
