@@ -26,6 +26,7 @@
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/piece/swarm.h"
+#include "dragonfly/security/piece_token.h"
 
 namespace df::daemon {
 namespace {
@@ -75,6 +76,11 @@ class DaemonImpl : public Daemon {
         d->RequestRefresh();
       }
     };
+    hooks.on_token_key = [this](const std::string& key) {
+      if (Status s = token_keys_.Trust(key); !s.ok()) {
+        spdlog::warn("scheduler sent a bad piece-token key error=\"{}\"", s.ToString());
+      }
+    };
     scheduler_ = std::make_unique<SchedulerClient>(config_.scheduler.addrs,
                                                    config_.scheduler.rpc_timeout, std::move(hooks));
     const bool seed = config_.seed_peer.enable;
@@ -97,6 +103,15 @@ class DaemonImpl : public Daemon {
     so.pipeline = config_.download.concurrent_piece_count;
     so.piece_timeout = config_.download.piece_timeout;
     so.lookup = [this](const std::string& id) { return store_->AcquireExisting(id); };
+    // A neighbour must show the scheduler's grant for the task (docs/security.md).
+    so.authorize = [this](const std::string& token, const std::string& task_id,
+                          const std::string& peer_id) {
+      Status s = token_keys_.Verify(token, task_id, peer_id, security::NowUnixSeconds());
+      if (!s.ok() && s.message().find(security::kUnknownKey) != std::string::npos) {
+        AnnounceSoon();  // a scheduler restarted with a new key: learn it
+      }
+      return s;
+    };
     so.on_piece_sent = [this](uint64_t bytes) {
       metrics_->upload_bytes.Increment(static_cast<double>(bytes));
       metrics_->upload_pieces.Increment();
@@ -263,6 +278,19 @@ class DaemonImpl : public Daemon {
 
   Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
 
+  // Has the background thread announce now (at most every kForcedAnnounceGap): called from the
+  // piece server's thread, which must not wait for the scheduler.
+  void AnnounceSoon() {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_forced_announce_ < kForcedAnnounceGap) {
+      return;
+    }
+    last_forced_announce_ = now;
+    announce_now_ = true;
+    cv_.notify_all();
+  }
+
   // The cluster's config from the manager: upload_slots (the load limit: pieces this host
   // uploads at once) replaces upload.slots at runtime and is announced to the schedulers.
   void ApplyClusterConfig(const manager::mgr::SchedulerClusterConfig& c) {
@@ -311,13 +339,15 @@ class DaemonImpl : public Daemon {
     policy.capacity_bytes = config_.gc.capacity;
     std::unique_lock lock(mu_);
     while (!stopping_) {
-      cv_.wait_until(lock, std::min(next_announce, next_gc), [&] { return stopping_; });
+      cv_.wait_until(lock, std::min(next_announce, next_gc),
+                     [&] { return stopping_ || announce_now_; });
       if (stopping_) {
         break;
       }
+      const bool forced = std::exchange(announce_now_, false);
       lock.unlock();
       auto now = std::chrono::steady_clock::now();
-      if (now >= next_announce) {
+      if (now >= next_announce || forced) {
         next_announce = now + config_.scheduler.announce_interval;
         if (scheduler_->enabled()) {
           if (Status s = Announce(); !s.ok()) {
@@ -359,9 +389,15 @@ class DaemonImpl : public Daemon {
   std::atomic<uint32_t> upload_slots_{0};    // upload.slots, or the manager's cluster config
   std::atomic<uint64_t> config_version_{0};  // of the last cluster config applied
 
+  // The piece-token keys of the schedulers this host announced to.
+  security::TokenVerifier token_keys_;
+
+  static constexpr std::chrono::seconds kForcedAnnounceGap{5};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool announce_now_ = false;  // AnnounceSoon() asked
+  std::chrono::steady_clock::time_point last_forced_announce_{};
   std::thread background_;
 };
 

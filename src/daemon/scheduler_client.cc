@@ -132,6 +132,9 @@ Status SchedulerClient::Announce(Entry& e, const sched::AnnounceHostRequest& req
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   sched::AnnounceHostResponse resp;
   Status s = rpc::FromGrpc(e.stub->AnnounceHost(&ctx, req, &resp), "scheduler " + e.addr);
+  if (s.ok() && !resp.piece_token_key().empty() && hooks_.on_token_key) {
+    hooks_.on_token_key(resp.piece_token_key());
+  }
   if (Unreachable(s)) {
     MarkDown(e, s);
   } else {

@@ -34,6 +34,8 @@ class SchedulerClient final : public SchedulerApi {
     std::function<sched::AnnounceHostRequest()> host_request;
     // Every scheduler of the list failed a call as unreachable.
     std::function<void()> on_all_unreachable;
+    // A scheduler answered an announcement with its piece-token key.
+    std::function<void(const std::string& key)> on_token_key;
   };
 
   SchedulerClient(const std::vector<std::string>& addrs, std::chrono::milliseconds timeout,

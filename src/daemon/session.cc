@@ -315,7 +315,7 @@ Status DownloadSession::Mesh() {
         spdlog::info("neighbours task_id={} peer_id={} given=[{}]", options_.spec.task_id(),
                      options_.peer_id, names);
         if (swarm_) {
-          swarm_->Connect(std::move(given));
+          swarm_->Connect(std::move(given), resp->piece_token());
         }
         const uint32_t pieces_before = task().Stat().finished_pieces;
         Wake w = WaitForProgress();

@@ -93,7 +93,9 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
         std::lock_guard lock(fake->mu_);
         fake->observer_ = nullptr;
       }
-      void Connect(std::vector<piece::NeighbourAddr> n) override { fake->Connect(std::move(n)); }
+      void Connect(std::vector<piece::NeighbourAddr> n, std::string token) override {
+        fake->Connect(std::move(n), std::move(token));
+      }
       void SetDownloading(bool d) override { fake->SetDownloading(d); }
       void PieceStored(uint32_t n) override { fake->PieceStored(n); }
       void GeometryKnown() override {}
@@ -107,8 +109,9 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
   void SetUploadSlots(uint32_t) override {}
   void Stop() override {}
 
-  void Connect(std::vector<piece::NeighbourAddr> n) override {
+  void Connect(std::vector<piece::NeighbourAddr> n, std::string token) override {
     std::lock_guard lock(mu_);
+    token_ = std::move(token);
     for (auto& a : n) {
       connected_.push_back(a.peer_id);
       alive_.insert(a.peer_id);
@@ -163,6 +166,10 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
     std::lock_guard lock(mu_);
     return downloading_;
   }
+  std::string token() {
+    std::lock_guard lock(mu_);
+    return token_;
+  }
 
  private:
   std::mutex mu_;
@@ -171,12 +178,15 @@ class FakeSwarm : public piece::Swarm, public piece::SwarmSession {
   bool downloading_ = false;
   std::vector<std::string> connected_;
   std::set<std::string> alive_;
+  std::string token_;  // of the last Connect
 };
 
 sched::RegisterPeerResponse Neighbours(std::vector<std::string> ids) {
   sched::RegisterPeerResponse r;
   r.set_action(sched::ACTION_NEIGHBOURS);
+  r.set_piece_token("grant-with");
   for (const auto& id : ids) {
+    r.set_piece_token(r.piece_token() + "-" + id);
     auto* n = r.add_neighbours();
     n->set_peer_id(id);
     n->set_ip("10.0.0.9");
@@ -258,6 +268,7 @@ TEST_F(SessionTest, AStallAsksForOtherNeighbours) {
   EXPECT_EQ(again.connected(0), "a");
   EXPECT_FALSE(again.need_back_to_source());
   ASSERT_TRUE(swarm_.WaitConnected("b"));
+  EXPECT_EQ(swarm_.token(), "grant-with-b") << "neighbours are dialed with the latest grant";
   for (uint32_t n = 1; n < kPieces; ++n) {
     swarm_.Deliver(session_->task(), n, "b");
   }

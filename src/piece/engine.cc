@@ -35,6 +35,7 @@ struct TaskEntry {
   std::shared_ptr<Exchange> exchange;
   std::set<LinkId> links;
   std::set<std::string> dialing;  // peer IDs with an outbound connection under way
+  std::string token;              // our piece token for the task (the latest the scheduler gave)
   int sessions = 0;
 };
 
@@ -42,7 +43,7 @@ class Session final : public SwarmSession {
  public:
   Session(Engine* engine, std::string task_id) : engine_(engine), task_id_(std::move(task_id)) {}
   ~Session() override;
-  void Connect(std::vector<NeighbourAddr> neighbours) override;
+  void Connect(std::vector<NeighbourAddr> neighbours, std::string token) override;
   void SetDownloading(bool downloading) override;
   void PieceStored(uint32_t n) override;
   void GeometryKnown() override;
@@ -251,6 +252,14 @@ class Engine final : public Swarm, public LinkOwner {
       link->Attach(e->exchange.get(), e->lease.get(), peer, nullptr);
       return;
     }
+    if (opts_.authorize) {
+      if (Status s = opts_.authorize(hello.token, hello.task_id, hello.peer_id); !s.ok()) {
+        spdlog::debug("piece connection refused task_id={} peer_id={} error=\"{}\"", hello.task_id,
+                      hello.peer_id, s.ToString());
+        link->Refuse(ErrorCode::kUnauthorized, s.message());
+        return;
+      }
+    }
     TaskEntry* e = Find(hello.task_id);
     if (e == nullptr) {
       StatusOr<storage::TaskLease> lease =
@@ -376,7 +385,7 @@ class Engine final : public Swarm, public LinkOwner {
     links_[id] = link;
     connections_++;
     dialed_[id] = addr;
-    frame::Hello hello{task_id, e->exchange->peer_id(), e->exchange->seed()};
+    frame::Hello hello{task_id, e->exchange->peer_id(), e->exchange->seed(), e->token};
     link->Start(&hello, kHandshakeTimeout);
   }
 
@@ -457,8 +466,12 @@ class Engine final : public Swarm, public LinkOwner {
 
 Session::~Session() { engine_->Leave(task_id_); }
 
-void Session::Connect(std::vector<NeighbourAddr> neighbours) {
-  asio::post(engine_->io_, [e = engine_, id = task_id_, n = std::move(neighbours)] {
+void Session::Connect(std::vector<NeighbourAddr> neighbours, std::string token) {
+  asio::post(engine_->io_, [e = engine_, id = task_id_, n = std::move(neighbours),
+                            token = std::move(token)]() mutable {
+    if (TaskEntry* t = e->Find(id); t != nullptr && !token.empty()) {
+      t->token = std::move(token);
+    }
     for (const NeighbourAddr& a : n) {
       e->Dial(id, a);
     }

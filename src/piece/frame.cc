@@ -114,6 +114,9 @@ std::string EncodeHello(const Hello& h) {
   w.Id(h.task_id);
   w.Id(h.peer_id);
   w.U8(h.seed ? kHelloSeed : 0);
+  const std::string_view token = std::string_view(h.token).substr(0, kMaxTokenLen);
+  w.U16(static_cast<uint16_t>(token.size()));
+  w.Bytes(token);
   return w.Done();
 }
 
@@ -200,13 +203,18 @@ StatusOr<Hello> DecodeHello(std::string_view payload) {
   Reader r(payload);
   uint8_t version = 0;
   uint8_t flags = 0;
+  uint16_t token_len = 0;
   Hello h;
-  if (!r.U8(&version) || !r.Id(&h.task_id) || !r.Id(&h.peer_id) || !r.U8(&flags)) {
+  if (!r.U8(&version)) {
     return Malformed("HELLO");
   }
   if (version != kProtocolVersion) {
     return InvalidArgument("piece protocol version " + std::to_string(version) + ", want " +
                            std::to_string(kProtocolVersion));
+  }
+  if (!r.Id(&h.task_id) || !r.Id(&h.peer_id) || !r.U8(&flags) || !r.U16(&token_len) ||
+      token_len > kMaxTokenLen || !r.Bytes(token_len, &h.token) || !r.empty()) {
+    return Malformed("HELLO");
   }
   h.seed = (flags & kHelloSeed) != 0;
   return h;

@@ -16,6 +16,7 @@ namespace df::piece::frame {
 inline constexpr size_t kHeaderSize = 5;                     // u32 length, u8 type
 inline constexpr size_t kPieceHeaderSize = kHeaderSize + 8;  // + u32 piece, u32 crc
 inline constexpr size_t kMaxIdLen = 255;
+inline constexpr size_t kMaxTokenLen = 1024;  // a piece token (security/piece_token.h)
 // Bounds on what a peer may send: a piece (64 MiB at most, see common/piece.h) and a bitmap of
 // 2^27 pieces; every other frame is small.
 inline constexpr uint32_t kMaxPieceBytes = 64u << 20;
@@ -26,6 +27,7 @@ struct Hello {
   std::string task_id;
   std::string peer_id;
   bool seed = false;
+  std::string token;  // the connecting side's piece token; empty in the answer
 };
 
 struct Geometry {

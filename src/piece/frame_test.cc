@@ -15,11 +15,13 @@ std::string_view Payload(const std::string& f, FrameType want) {
 }
 
 TEST(FrameTest, RoundTrips) {
-  auto h = DecodeHello(Payload(EncodeHello({"task-1", "peer-1", true}), FrameType::kHello));
+  auto h = DecodeHello(Payload(
+      EncodeHello({"task-1", "peer-1", true, std::string("token\0bytes", 11)}), FrameType::kHello));
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->task_id, "task-1");
   EXPECT_EQ(h->peer_id, "peer-1");
   EXPECT_TRUE(h->seed);
+  EXPECT_EQ(h->token, std::string("token\0bytes", 11));
 
   Bitfield b{{(5 << 20) + 3, 4 << 20, 2}, false, {0x01}};
   auto b2 = DecodeBitfield(Payload(EncodeBitfield(b), FrameType::kBitfield));
@@ -79,7 +81,14 @@ TEST(FrameTest, RefusesWhatDoesNotFit) {
   EXPECT_FALSE(DecodeHello(hello).ok());
   std::string bf = EncodeBitfield({{10, 4, 3}, false, {0x07}}).substr(kHeaderSize);
   EXPECT_FALSE(DecodeBitfield(bf + "x").ok()) << "bitmap length disagrees with the frame";
-  EXPECT_FALSE(DecodeHello(std::string(1, '\x02') + std::string(1, '\0')).ok()) << "empty id";
+  EXPECT_FALSE(DecodeHello(std::string(1, '\x03') + std::string(1, '\0')).ok()) << "empty id";
+  std::string tokened = EncodeHello({"t", "p", false, "tok"}).substr(kHeaderSize);
+  EXPECT_FALSE(DecodeHello(tokened.substr(0, tokened.size() - 1)).ok()) << "token cut short";
+  EXPECT_FALSE(DecodeHello(tokened + "x").ok()) << "bytes after the token";
+  std::string long_token = tokened;
+  long_token[tokened.size() - 5] = '\xff';  // token_len 0x04ff > kMaxTokenLen
+  long_token[tokened.size() - 4] = '\x04';
+  EXPECT_FALSE(DecodeHello(long_token).ok()) << "token longer than the bound";
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // Real engines on loopback: a seed and two peers trade a task both ways; a seed holds 200
-// connected neighbours; refusals are answered with a clear error.
+// connected neighbours; refusals are answered with a clear error; only a neighbour with a valid
+// piece token for the task is served.
 #include "dragonfly/piece/swarm.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/piece.h"
+#include "dragonfly/security/piece_token.h"
 #include "piece/frame.h"
 
 namespace df::piece {
@@ -70,6 +72,10 @@ struct Host {
 class SwarmTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    auto signer = security::TokenSigner::Generate();
+    ASSERT_TRUE(signer.ok());
+    signer_ = std::make_unique<security::TokenSigner>(std::move(signer).value());
+    ASSERT_TRUE(verifier_.Trust(signer_->public_key()).ok());
     root_ = std::filesystem::temp_directory_path() / ("df-swarm-" + std::to_string(::getpid()));
     std::filesystem::remove_all(root_);
     data_.resize(kPieces * kPiece - 1234);
@@ -102,6 +108,10 @@ class SwarmTest : public ::testing::Test {
     o.lookup = [st](const std::string& id) { return st->AcquireExisting(id); };
     std::atomic<uint64_t>* up = &h->uploaded;
     o.on_piece_sent = [up](uint64_t n) { *up += n; };
+    o.authorize = [v = &verifier_](const std::string& token, const std::string& task,
+                                   const std::string& peer) {
+      return v->Verify(token, task, peer, security::NowUnixSeconds());
+    };
     auto swarm = StartSwarm(o);
     EXPECT_TRUE(swarm.ok()) << swarm.status().ToString();
     h->swarm = std::move(swarm).value();
@@ -120,10 +130,34 @@ class SwarmTest : public ::testing::Test {
     }
   }
 
+  // The scheduler's grant: `peer` may read `task` for a minute.
+  std::string Token(const std::string& peer, const std::string& task = kTask, int64_t ttl_s = 60) {
+    auto t = signer_->Sign({task, peer, security::NowUnixSeconds() + ttl_s});
+    EXPECT_TRUE(t.ok());
+    return t.ok() ? *t : std::string();
+  }
+
   NeighbourAddr Addr(const std::string& peer, Host* h, bool seed = false) {
     return {peer, {"127.0.0.1"}, h->swarm->port(), seed};
   }
 
+  // Connects to `h`, sends `hello` and reads the first frame of the answer.
+  static StatusOr<std::pair<FrameType, std::string>> Handshake(Host* h, const std::string& hello) {
+    DF_ASSIGN_OR_RETURN(net::Fd fd, net::Connect("127.0.0.1", h->swarm->port(), 5000));
+    net::SetTimeouts(fd.get(), 10000);
+    DF_RETURN_IF_ERROR(net::WriteAll(fd.get(), hello.data(), hello.size()));
+    char head[frame::kHeaderSize];
+    DF_RETURN_IF_ERROR(net::ReadFull(fd.get(), head, sizeof(head)));
+    FrameType type{};
+    uint32_t len = 0;
+    DF_RETURN_IF_ERROR(frame::DecodeHeader(head, &type, &len));
+    std::string payload(len, '\0');
+    DF_RETURN_IF_ERROR(net::ReadFull(fd.get(), payload.data(), len));
+    return std::make_pair(type, std::move(payload));
+  }
+
+  std::unique_ptr<security::TokenSigner> signer_;
+  security::TokenVerifier verifier_;
   std::filesystem::path root_;
   std::string data_;
   std::vector<std::unique_ptr<Host>> hosts_;
@@ -143,8 +177,8 @@ TEST_F(SwarmTest, PeersTradeBothWaysAndTheSeedSendsAboutOneCopy) {
   auto sa = a->swarm->Join(std::move(la).value(), {"peer-a", false, true, &wa, kPiece});
   auto sb = b->swarm->Join(std::move(lb).value(), {"peer-b", false, true, &wb, kPiece});
   // Both dial each other at once: one of the two links stays, used both ways.
-  sa->Connect({Addr("seed-peer", seed, true), Addr("peer-b", b)});
-  sb->Connect({Addr("seed-peer", seed, true), Addr("peer-a", a)});
+  sa->Connect({Addr("seed-peer", seed, true), Addr("peer-b", b)}, Token("peer-a"));
+  sb->Connect({Addr("seed-peer", seed, true), Addr("peer-a", a)}, Token("peer-b"));
   ASSERT_TRUE(wa.WaitPieces(kPieces));
   ASSERT_TRUE(wb.WaitPieces(kPieces));
   EXPECT_TRUE(ta->done());
@@ -171,7 +205,8 @@ TEST_F(SwarmTest, ASeedHolds200NeighboursAndRefusesOnlyBeyondItsLimit) {
     auto fd = net::Connect("127.0.0.1", seed->swarm->port(), 5000);
     ASSERT_TRUE(fd.ok()) << i;
     net::SetTimeouts(fd->get(), 10000);
-    std::string hello = frame::EncodeHello({kTask, "sim-" + std::to_string(i), false});
+    const std::string peer = "sim-" + std::to_string(i);
+    std::string hello = frame::EncodeHello({kTask, peer, false, Token(peer)});
     ASSERT_TRUE(net::WriteAll(fd->get(), hello.data(), hello.size()).ok());
     conns.push_back(std::move(fd).value());
   }
@@ -253,7 +288,7 @@ TEST_F(SwarmTest, ANeighbourThatStopsReadingIsDropped) {
   ASSERT_TRUE(stalled.ok());
   int small = 4096;
   ::setsockopt(stalled->get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-  send_all(stalled->get(), frame::EncodeHello({big, "stalled", false}));
+  send_all(stalled->get(), frame::EncodeHello({big, "stalled", false, Token("stalled", big)}));
   for (uint32_t n = 0; n < 8; ++n) {
     send_all(stalled->get(), frame::EncodePieceNumber(FrameType::kRequest, n));
   }
@@ -271,19 +306,46 @@ TEST_F(SwarmTest, UnknownTaskIsAClearError) {
   auto fd = net::Connect("127.0.0.1", h->swarm->port(), 5000);
   ASSERT_TRUE(fd.ok());
   net::SetTimeouts(fd->get(), 10000);
-  std::string hello = frame::EncodeHello({std::string(64, 'c'), "x", false});
-  ASSERT_TRUE(net::WriteAll(fd->get(), hello.data(), hello.size()).ok());
-  char head[frame::kHeaderSize];
-  ASSERT_TRUE(net::ReadFull(fd->get(), head, sizeof(head)).ok());
-  FrameType type{};
-  uint32_t len = 0;
-  ASSERT_TRUE(frame::DecodeHeader(head, &type, &len).ok());
-  ASSERT_EQ(type, FrameType::kError);
-  std::string payload(len, '\0');
-  ASSERT_TRUE(net::ReadFull(fd->get(), payload.data(), len).ok());
-  auto e = frame::DecodeError(payload);
+  const std::string task(64, 'c');
+  auto answer = Handshake(h, frame::EncodeHello({task, "x", false, Token("x", task)}));
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  ASSERT_EQ(answer->first, FrameType::kError);
+  auto e = frame::DecodeError(answer->second);
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->code, ErrorCode::kTaskNotFound);
+}
+
+// A process that names a stored task without the scheduler's grant for it gets nothing: no
+// token, another task's token, another peer's, an expired one, or one signed by another key.
+TEST_F(SwarmTest, OnlyANeighbourWithAValidTokenIsServed) {
+  Host* h = AddHost("h", false);
+  StoreAll(h);
+  const std::string other_task(64, 'd');
+  auto rogue = security::TokenSigner::Generate();
+  ASSERT_TRUE(rogue.ok());
+  auto forged = rogue->Sign({kTask, "thief", security::NowUnixSeconds() + 60});
+  ASSERT_TRUE(forged.ok());
+  const std::vector<std::pair<std::string, std::string>> attempts = {
+      {"", "no piece token"},
+      {Token("thief", other_task), "another task"},
+      {Token("someone-else"), "another peer"},
+      {Token("thief", kTask, -1), "expired"},
+      {*forged, security::kUnknownKey},
+  };
+  for (const auto& [token, why] : attempts) {
+    auto answer = Handshake(h, frame::EncodeHello({kTask, "thief", false, token}));
+    ASSERT_TRUE(answer.ok()) << why << ": " << answer.status().ToString();
+    ASSERT_EQ(answer->first, FrameType::kError) << why;
+    auto e = frame::DecodeError(answer->second);
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->code, ErrorCode::kUnauthorized) << why;
+    EXPECT_NE(e->message.find(why), std::string::npos) << e->message;
+  }
+  EXPECT_EQ(h->uploaded.load(), 0u);
+  // The same process with the grant for this task and peer ID is served.
+  auto ok = Handshake(h, frame::EncodeHello({kTask, "thief", false, Token("thief")}));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->first, FrameType::kHello);
 }
 
 }  // namespace

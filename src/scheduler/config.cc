@@ -11,10 +11,11 @@ namespace {
 
 Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   const std::string p = "scheduler";
-  DF_RETURN_IF_ERROR(config::CheckKeys(
-      n, p,
-      {"candidateParentLimit", "backToSourceCount", "retryInterval", "peerTTL", "hostTTL",
-       "gcInterval", "maxHosts", "maxTasks", "maxPeersPerTask", "maxPeersPerHost"}));
+  DF_RETURN_IF_ERROR(
+      config::CheckKeys(n, p,
+                        {"candidateParentLimit", "backToSourceCount", "retryInterval", "peerTTL",
+                         "hostTTL", "gcInterval", "maxHosts", "maxTasks", "maxPeersPerTask",
+                         "maxPeersPerHost", "pieceTokenTTL"}));
   DF_RETURN_IF_ERROR(config::Read(n, p, "candidateParentLimit", &o->candidate_parent_limit));
   DF_RETURN_IF_ERROR(config::Read(n, p, "backToSourceCount", &o->back_to_source_count));
   DF_RETURN_IF_ERROR(config::Read(n, p, "retryInterval", &o->retry_interval));
@@ -25,6 +26,10 @@ Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxTasks", &o->max_tasks));
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxPeersPerTask", &o->max_peers_per_task));
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxPeersPerHost", &o->max_peers_per_host));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "pieceTokenTTL", &o->piece_token_ttl));
+  if (o->piece_token_ttl < std::chrono::seconds(1) || o->piece_token_ttl > std::chrono::hours(24)) {
+    return InvalidArgument("scheduler.pieceTokenTTL must be in [1s, 24h]");
+  }
   if (o->max_hosts == 0 || o->max_tasks == 0 || o->max_peers_per_task == 0 ||
       o->max_peers_per_host == 0) {
     return InvalidArgument(

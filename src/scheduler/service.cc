@@ -53,8 +53,11 @@ std::string AdvertisedIp(const SchedulerConfig& config) {
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
                                                          const api::AnnounceHostRequest* req,
                                                          api::AnnounceHostResponse* resp) {
-  return Finish(
-      ctx, [&] { return Assign(state_->AnnounceHost(*req, net::PeerFamily(ctx->peer())), resp); });
+  return Finish(ctx, [&] {
+    DF_RETURN_IF_ERROR(Assign(state_->AnnounceHost(*req, net::PeerFamily(ctx->peer())), resp));
+    resp->set_piece_token_key(signer_->public_key());
+    return Status::Ok();
+  });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContext* ctx,
@@ -66,7 +69,15 @@ grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerContext* ctx,
                                                          const api::RegisterPeerRequest* req,
                                                          api::RegisterPeerResponse* resp) {
-  return Finish(ctx, [&] { return Assign(state_->RegisterPeer(*req), resp); });
+  return Finish(ctx, [&] {
+    DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
+    // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
+    const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(token_ttl_).count();
+    DF_ASSIGN_OR_RETURN(std::string token, signer_->Sign({req->task().task_id(), req->peer_id(),
+                                                          security::NowUnixSeconds() + ttl}));
+    resp->set_piece_token(std::move(token));
+    return Status::Ok();
+  });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerContext* ctx,
@@ -95,7 +106,10 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   }
   s->state_ = std::make_unique<SchedulerState>(config.scheduler, std::move(trigger), nullptr,
                                                s->metrics_.get());
-  s->service_ = std::make_unique<SchedulerService>(s->state_.get());
+  DF_ASSIGN_OR_RETURN(security::TokenSigner signer, security::TokenSigner::Generate());
+  s->signer_ = std::make_unique<security::TokenSigner>(std::move(signer));
+  s->service_ = std::make_unique<SchedulerService>(s->state_.get(), s->signer_.get(),
+                                                   config.scheduler.piece_token_ttl);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);

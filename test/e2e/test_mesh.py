@@ -1,45 +1,18 @@
 """The piece mesh (issue #10), with real daemons on loopback: peers trade both ways and the seed
 injects each piece about once; a neighbour that serves corrupt pieces is dropped and nothing
 corrupt is delivered; a seed holds 200 connected neighbours (simulated by a test client that
-speaks the piece protocol) without refusing any."""
+speaks the piece protocol, each with the scheduler's grant) without refusing any."""
 
 import os
 import socket
 import struct
 import unittest
 
-from cluster import LOOPBACK, Cluster, sha256_file, wait_for
+from cluster import Cluster, sha256_file, wait_for
+from piece_wire import (BITFIELD, HAVE, HELLO, PIECE, REJECT, REQUEST, bitfield, connect, frame,
+                        grants, hello, read_frame)
 
 MIB = 1 << 20
-# Frame types and codes of the piece protocol (include/dragonfly/piece/piece_protocol.h).
-HELLO, BITFIELD, HAVE, REQUEST, PIECE, REJECT, ERROR = 1, 2, 3, 5, 7, 8, 9
-
-
-def frame(kind, payload):
-    return struct.pack("<IB", len(payload) + 1, kind) + payload
-
-
-def hello(task_id, peer_id):
-    t, p = task_id.encode(), peer_id.encode()
-    return frame(HELLO, bytes([2, len(t)]) + t + bytes([len(p)]) + p + b"\0")
-
-
-def bitfield(content_length, piece_length, total_pieces, bitmap=b""):
-    return frame(BITFIELD, struct.pack("<QIIBI", content_length % (1 << 64), piece_length,
-                                       total_pieces, 0, len(bitmap)) + bitmap)
-
-
-def read_frame(sock):
-    def exactly(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return buf
-    length, kind = struct.unpack("<IB", exactly(5))
-    return kind, exactly(length - 1)
 
 
 class MeshTest(unittest.TestCase):
@@ -110,18 +83,18 @@ class MeshTest(unittest.TestCase):
     def test_a_seed_holds_200_neighbours_without_refusing_any(self):
         origin = self.c.origin()
         self.c.make_file("many.bin", 8 * MIB)
-        seed = self.c.daemon("lone-seed", extra={"seedPeer": {"enable": True}})
-        seed.dfget(origin.url("many.bin"), self.out("many"))
+        sched = self.c.scheduler()
+        seed = self.c.daemon("seed", sched, seed=True)
+        url = origin.url("many.bin")
+        seed.dfget(url, self.out("many"))
         task_id = seed.dfctl("list").split()[0]
         piece_port = int(seed.match.group(1))
-        family = socket.AF_INET6 if ":" in LOOPBACK else socket.AF_INET
+        tokens = grants(sched.addr, task_id, url, [f"sim-{i}" for i in range(200)])
         conns = []
         try:
             for i in range(200):
-                s = socket.socket(family, socket.SOCK_STREAM)
-                s.settimeout(30)
-                s.connect((LOOPBACK, piece_port))
-                s.sendall(hello(task_id, f"sim-{i}"))
+                s = connect(piece_port)
+                s.sendall(hello(task_id, f"sim-{i}", tokens[f"sim-{i}"]))
                 conns.append(s)
             for i, s in enumerate(conns):
                 kind, _ = read_frame(s)
@@ -152,20 +125,21 @@ class MeshTest(unittest.TestCase):
         stays flat, nothing is persisted, and the real download completes."""
         origin = self.c.origin()
         want = sha256_file(self.c.make_file("geo.bin", 8 * MIB))
-        d = self.c.daemon("victim")  # no scheduler: back to source, after the origin's delay
-        pr = d.dfget_async(origin.url("geo.bin") + "?hang=4", self.out("geo"))
+        sched = self.c.scheduler()
+        d = self.c.daemon("victim", sched)  # the first peer: back to source, after a delay
+        url = origin.url("geo.bin") + "?hang=4"
+        pr = d.dfget_async(url, self.out("geo"))
         listed = []
         wait_for(lambda: listed.extend(d.dfctl("list").split()[:1]) or listed,
                  what="the task in the store")
         task_id = listed[0]
         piece_port = int(d.match.group(1))
-        family = socket.AF_INET6 if ":" in LOOPBACK else socket.AF_INET
+        # The attacker is a registered peer of the task: it has the scheduler's grant.
+        token = grants(sched.addr, task_id, url, ["attacker"])["attacker"]
 
         def attack(*frames):
-            with socket.socket(family, socket.SOCK_STREAM) as s:
-                s.settimeout(10)
-                s.connect((LOOPBACK, piece_port))
-                s.sendall(hello(task_id, "attacker"))
+            with connect(piece_port, timeout=10) as s:
+                s.sendall(hello(task_id, "attacker", token))
                 self.assertEqual(read_frame(s)[0], HELLO)
                 self.assertEqual(read_frame(s)[0], BITFIELD)
                 for f in frames:

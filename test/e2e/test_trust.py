@@ -1,26 +1,19 @@
 """Attacks on the cluster by a host that can reach its ports (issue #11), played by
-build/tests/rogue_peer against real processes on loopback: a task ID bound to another URL, a seed
-told to fetch other content, a blob task whose URL serves other bytes."""
+build/tests/rogue_peer and a raw piece-protocol client against real processes on loopback: a task
+ID bound to another URL, a seed told to fetch other content, a blob task whose URL serves other
+bytes, pieces read without the scheduler's grant, secrets in logs, private blobs, relay bypass."""
 
 import hashlib
 import os
-import subprocess
+import struct
 import unittest
 
 from cluster import Cluster, hostport, sha256_file, wait_for
+from piece_wire import (ERROR, HELLO, UNAUTHORIZED, connect, decode_error, grants, hello,
+                        read_frame, rogue)
 from test_mirror import request
 
 MIB = 1 << 20
-TESTS_DIR = os.environ.get(
-    "DF_TESTS_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/tests"))
-
-
-def rogue(*args):
-    r = subprocess.run([os.path.join(TESTS_DIR, "rogue_peer"), *args], capture_output=True,
-                       text=True, timeout=60)
-    if r.returncode != 0:
-        raise AssertionError(f"rogue_peer {args} failed: {r.stderr}")
-    return r.stdout.strip()
 
 
 class TrustTest(unittest.TestCase):
@@ -87,6 +80,63 @@ class TaskPoisoningTest(TrustTest):
                                 f"/v2/lib/app/blobs/sha256:{digest}?ns=127.0.0.1:{port}")
         self.assertEqual(st, 200)
         self.assertEqual(hashlib.sha256(body).hexdigest(), digest)
+
+
+class PieceReadTest(TrustTest):
+    """Task IDs are URL hashes and blob digests, not secrets: a host's piece port serves a task
+    only to a connection that shows the scheduler's grant (a piece token) for that task and
+    peer ID, signed by a scheduler this host announced to and not expired."""
+
+    def test_only_a_peer_the_scheduler_registered_reads_a_task(self):
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("private.bin", 4 * MIB))
+        self.c.make_file("other.bin", 1 * MIB)
+        sched = self.c.scheduler("scheduler:\n  pieceTokenTTL: 2s\n")
+        self.c.daemon("seed", sched, seed=True)
+        holder = self.c.daemon("holder", sched)
+        url = origin.url("private.bin")
+        out = os.path.join(self.c.dir, "private.out")
+        holder.dfget(url, out)  # trades with the seed under the short-lived grants
+        self.assertEqual(sha256_file(out), want)
+        task_id = hashlib.sha256((url + "STANDARD").encode()).hexdigest()
+        self.assertIn(task_id, holder.dfctl("list"))
+        port = int(holder.match.group(1))
+
+        def answer(token, peer="thief", task=task_id):
+            with connect(port, timeout=10) as s:
+                s.sendall(hello(task, peer, token))
+                kind, payload = read_frame(s)
+                return kind, decode_error(payload) if kind == ERROR else None
+
+        def refused(why, token, **kw):
+            kind, err = answer(token, **kw)
+            self.assertEqual(kind, ERROR, f"{why}: served")
+            self.assertEqual(err[0], UNAUTHORIZED, f"{why}: {err}")
+            return err[1]
+
+        # Naming the task is not enough, and the refusal does not tell whether it is stored.
+        self.assertIn("no piece token", refused("no token", b""))
+        self.assertIn("no piece token", refused("no token, unknown task", b"", task="f" * 64))
+        # A grant the attacker got honestly, for a file it may fetch, used for this task.
+        other_url = origin.url("other.bin")
+        other_task = hashlib.sha256((other_url + "STANDARD").encode()).hexdigest()
+        other = grants(sched.addr, other_task, other_url, ["thief-b"])["thief-b"]
+        self.assertIn("another task", refused("other task's grant", other, peer="thief-b"))
+        # The same grant with this task's ID written in: the signature does not match.
+        altered = other.replace(other_task.encode(), task_id.encode())
+        self.assertIn("bad signature", refused("altered grant", altered, peer="thief-b"))
+        # A grant made up with a key of its own.
+        forged = (b"\1" + os.urandom(8) + struct.pack("<q", 2**40) + bytes([64]) +
+                  task_id.encode() + bytes([5]) + b"thief" + os.urandom(64))
+        self.assertIn("unknown key", refused("forged grant", forged))
+        # A host registered for the task reads it (the control) ...
+        mine = grants(sched.addr, task_id, url, ["thief", "other-peer"])
+        self.assertEqual(answer(mine["thief"])[0], HELLO)
+        # ... but not under another peer's grant, nor once the grant expired (TTL 2 s).
+        self.assertIn("another peer", refused("other peer's grant", mine["other-peer"]))
+        wait_for(lambda: answer(mine["thief"])[0] == ERROR, timeout=30, interval=0.5,
+                 what="the grant to expire")
+        self.assertIn("expired", refused("expired grant", mine["thief"]))
 
 
 class SecretsInLogsTest(TrustTest):

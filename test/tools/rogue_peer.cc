@@ -1,7 +1,8 @@
 // rogue_peer: plays a host that lies to the cluster, for test/e2e/test_trust.py. It speaks the
 // scheduler's and a seed peer's gRPC directly, as any process that can reach those ports can:
-//   rogue_peer register SCHEDULER TASK_ID URL   announce a host, register a peer of TASK_ID
-//                                               naming URL as its source
+//   rogue_peer register SCHEDULER TASK_ID URL [PEER_ID...]
+//       announce a host, register a peer of TASK_ID (each PEER_ID, default one) naming URL as
+//       its source; prints "accepted <action> <peer_id> <piece token, hex>" per peer
 //   rogue_peer trigger SEED_RPC TASK_ID URL     ask a seed peer to fetch URL as TASK_ID
 // Prints "accepted <detail>" or "refused <grpc code name>: <message>" and exits 0 either way;
 // any other failure (cannot connect) exits 2.
@@ -9,6 +10,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "api/scheduler.grpc.pb.h"
@@ -44,7 +46,18 @@ sched::TaskSpec Spec(const std::string& task_id, const std::string& url) {
   return spec;
 }
 
-int Register(const std::string& addr, const std::string& task_id, const std::string& url) {
+std::string Hex(const std::string& bytes) {
+  static const char* kDigits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+int Register(const std::string& addr, const std::string& task_id, const std::string& url,
+             std::vector<std::string> peers) {
   auto stub = sched::Scheduler::NewStub(Dial(addr));
   sched::AnnounceHostRequest announce;
   sched::Host* h = announce.mutable_host();
@@ -60,14 +73,25 @@ int Register(const std::string& addr, const std::string& task_id, const std::str
   if (!s.ok()) {
     return Report(s, "");
   }
-  sched::RegisterPeerRequest req;
-  req.set_host_id(h->id());
-  req.set_peer_id("127.0.0.1-rogue-peer");
-  *req.mutable_task() = Spec(task_id, url);
-  sched::RegisterPeerResponse resp;
-  grpc::ClientContext c2;
-  c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  return Report(stub->RegisterPeer(&c2, req, &resp), sched::Action_Name(resp.action()));
+  if (peers.empty()) {
+    peers.push_back("127.0.0.1-rogue-peer");
+  }
+  for (const std::string& peer : peers) {
+    sched::RegisterPeerRequest req;
+    req.set_host_id(h->id());
+    req.set_peer_id(peer);
+    *req.mutable_task() = Spec(task_id, url);
+    sched::RegisterPeerResponse resp;
+    grpc::ClientContext c2;
+    c2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status rs = stub->RegisterPeer(&c2, req, &resp);
+    if (int rc = Report(
+            rs, sched::Action_Name(resp.action()) + " " + peer + " " + Hex(resp.piece_token()));
+        rc != 0 || !rs.ok()) {
+      return rc;
+    }
+  }
+  return 0;
 }
 
 int Trigger(const std::string& addr, const std::string& task_id, const std::string& url) {
@@ -84,13 +108,13 @@ int Trigger(const std::string& addr, const std::string& task_id, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: rogue_peer register|trigger ADDR TASK_ID URL\n");
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: rogue_peer register|trigger ADDR TASK_ID URL [PEER_ID...]\n");
     return 2;
   }
   std::string cmd = argv[1];
   if (cmd == "register") {
-    return Register(argv[2], argv[3], argv[4]);
+    return Register(argv[2], argv[3], argv[4], std::vector<std::string>(argv + 5, argv + argc));
   }
   if (cmd == "trigger") {
     return Trigger(argv[2], argv[3], argv[4]);

@@ -5,9 +5,11 @@
 //
 // Every message is a frame: u32 length (of what follows), u8 type, payload; integers are
 // little-endian.
-//   HELLO     u8 version (2), u8 id_len, task_id, u8 id_len, peer_id, u8 flags (1 = seed peer).
-//             The connecting side sends it first; the accepting side answers with its own HELLO
-//             (or ERROR and closes). Then both send BITFIELD.
+//   HELLO     u8 version (3), u8 id_len, task_id, u8 id_len, peer_id, u8 flags (1 = seed peer),
+//             u16 token_len, token. The connecting side sends it first, with the piece token
+//             the scheduler gave it for this task and peer ID (security/piece_token.h); the
+//             accepting side checks the token, then answers with its own HELLO (no token) or
+//             ERROR (kUnauthorized, kTaskNotFound, kBusy) and closes. Then both send BITFIELD.
 //   BITFIELD  i64 content_length (-1 unknown), u32 piece_length (0 unknown), u32 total_pieces,
 //             u8 done, u32 bitmap_len, bitmap (bit n = byte n/8, bit n%8, LSB first).
 //   HAVE      u32 piece: the sender has verified and stored the piece (sent to every neighbour
@@ -27,7 +29,7 @@
 
 namespace df::piece {
 
-inline constexpr uint8_t kProtocolVersion = 2;
+inline constexpr uint8_t kProtocolVersion = 3;
 
 enum class FrameType : uint8_t {
   kHello = 1,
@@ -52,6 +54,7 @@ enum class ErrorCode : uint8_t {
   kBusy = 2,        // over the connection limit
   kBadRequest = 3,  // malformed frame or protocol violation
   kInternal = 4,
+  kUnauthorized = 5,  // no valid piece token for the task
 };
 
 inline constexpr uint32_t kNoPiece = 0xffffffffu;

@@ -8,8 +8,9 @@
 // connection costs no thread and no wake-up.
 //
 // A download joins its task's exchange with Join(); the returned session is its handle (thread-
-// safe). Tasks stored on this host are served to any neighbour that connects for them, for as
-// long as they are stored; a connection between two peers that both hold the whole task closes.
+// safe). Tasks stored on this host are served to any neighbour that connects for them with a
+// valid piece token (SwarmOptions::authorize), for as long as they are stored; a connection between
+// two peers that both hold the whole task closes.
 #pragma once
 
 #include <chrono>
@@ -63,6 +64,12 @@ struct SwarmOptions {
   int disk_threads = 2;
   // A stored task, leased while neighbours trade it; NotFound when this host does not have it.
   std::function<StatusOr<storage::TaskLease>(const std::string& task_id)> lookup;
+  // Whether a neighbour that connects for `task_id` as `peer_id` with `token` (its HELLO's) may
+  // trade the task: checked before the task is looked up; a refusal is sent as ERROR
+  // kUnauthorized with the status' message. Null: every neighbour may (tests).
+  std::function<Status(const std::string& token, const std::string& task_id,
+                       const std::string& peer_id)>
+      authorize;
   std::function<void(uint64_t bytes)> on_piece_sent;  // metrics
   // Testing: pieces this host serves corrupted.
   std::function<bool(const std::string& task_id, uint32_t piece)> corrupt_for_test;
@@ -81,8 +88,9 @@ struct NeighbourAddr {
 class SwarmSession {
  public:
   virtual ~SwarmSession() = default;
-  // Connects to the neighbours not connected yet (failures reach OnNeighbourGone).
-  virtual void Connect(std::vector<NeighbourAddr> neighbours) = 0;
+  // Connects to the neighbours not connected yet (failures reach OnNeighbourGone), showing
+  // them `token`, the piece token the scheduler gave with them (empty: the last one given).
+  virtual void Connect(std::vector<NeighbourAddr> neighbours, std::string token) = 0;
   // Request pieces from the neighbours (true) or only serve them (false, e.g. while the
   // download goes back to source).
   virtual void SetDownloading(bool downloading) = 0;

@@ -29,6 +29,9 @@ struct SchedulerOptions {
   uint32_t max_tasks = 100000;
   uint32_t max_peers_per_task = 10000;
   uint32_t max_peers_per_host = 1000;  // tasks one host has registered at once
+  // How long the piece token handed out with each registration stays valid: the peer opens its
+  // connections with it right away, so minutes are plenty; a stolen one is soon useless.
+  std::chrono::milliseconds piece_token_ttl{std::chrono::minutes(10)};
   // Not in YAML.
   uint32_t max_succeeded_peers_per_task = 300;
   uint32_t default_upload_slots = 4;  // used when a host announces upload_slots = 0

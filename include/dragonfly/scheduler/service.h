@@ -16,6 +16,7 @@
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
+#include "dragonfly/security/piece_token.h"
 
 namespace prometheus {
 class Registry;
@@ -29,10 +30,13 @@ using manager::ManagerKeepAliveOptions;
 
 grpc::Status ToGrpcStatus(const Status& status);
 
-// Unary reactors that finish immediately. Thread-safe (the state is).
+// Unary reactors that finish immediately. Thread-safe (the state and the signer are).
+// AnnounceHost answers carry the piece-token key; RegisterPeer answers a token for the peer.
 class SchedulerService final : public api::Scheduler::CallbackService {
  public:
-  explicit SchedulerService(SchedulerState* state) : state_(state) {}
+  SchedulerService(SchedulerState* state, const security::TokenSigner* signer,
+                   std::chrono::milliseconds token_ttl)
+      : state_(state), signer_(signer), token_ttl_(token_ttl) {}
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
@@ -59,6 +63,8 @@ class SchedulerService final : public api::Scheduler::CallbackService {
 
  private:
   SchedulerState* state_;
+  const security::TokenSigner* signer_;
+  const std::chrono::milliseconds token_ttl_;
 };
 
 // The cluster config carried by a KeepAliveResponse, as SchedulerState takes it.
@@ -92,6 +98,7 @@ class SchedulerServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SchedulerMetrics> metrics_;
   std::unique_ptr<SchedulerState> state_;
+  std::unique_ptr<security::TokenSigner> signer_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ManagerKeepAlive> keepalive_;
