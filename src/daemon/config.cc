@@ -164,10 +164,11 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(
       CheckKeys(root, "",
                 {"host", "server", "scheduler", "manager", "seedPeer", "upload", "download",
-                 "storage", "gc", "backSource", "proxy", "metrics", "log", "testing"}));
+                 "storage", "gc", "backSource", "proxy", "metrics", "log", "testing", "security"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
+  DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
   const YAML::Node host = root["host"];
   DF_RETURN_IF_ERROR(CheckKeys(host, "host", {"hostname", "ip", "ips", "idc", "location"}));
   DF_RETURN_IF_ERROR(Read(host, "host", "hostname", &c->host.hostname));

@@ -69,6 +69,7 @@ class DaemonImpl : public Daemon {
     backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
     backend_ = backend::NewHttpBackend(http);
+    DF_ASSIGN_OR_RETURN(credentials_, rpc::Credentials::Make(config_.tls, "dfdaemon"));
     SchedulerClient::Hooks hooks;
     hooks.host_request = [this] { return HostAnnouncement(); };
     hooks.on_all_unreachable = [this] {
@@ -81,8 +82,8 @@ class DaemonImpl : public Daemon {
         spdlog::warn("scheduler sent a bad piece-token key error=\"{}\"", s.ToString());
       }
     };
-    scheduler_ = std::make_unique<SchedulerClient>(config_.scheduler.addrs,
-                                                   config_.scheduler.rpc_timeout, std::move(hooks));
+    scheduler_ = std::make_unique<SchedulerClient>(
+        config_.scheduler.addrs, config_.scheduler.rpc_timeout, std::move(hooks), credentials_);
     const bool seed = config_.seed_peer.enable;
     ctx_.config = &config_;
     ctx_.store = store_.get();
@@ -129,13 +130,13 @@ class DaemonImpl : public Daemon {
     DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
     // The upload service (and its port) before the local one: a download started from the
     // local API may announce this host, which needs the RPC port.
-    upload_service_ = std::make_unique<UploadService>(&ctx_, downloads_.get());
+    upload_service_ =
+        std::make_unique<UploadService>(&ctx_, downloads_.get(), credentials_->secure());
     DF_RETURN_IF_ERROR(
         net::CheckListenAddress(config_.upload.rpc_listen).Annotate("upload.rpcListen"));
     grpc::ServerBuilder upload;
     int rpc_port = 0;
-    upload.AddListeningPort(config_.upload.rpc_listen, grpc::InsecureServerCredentials(),
-                            &rpc_port);
+    upload.AddListeningPort(config_.upload.rpc_listen, credentials_->Server(), &rpc_port);
     upload.RegisterService(upload_service_.get());
     upload_server_ = upload.BuildAndStart();
     if (!upload_server_ || rpc_port == 0) {
@@ -242,6 +243,7 @@ class DaemonImpl : public Daemon {
     o.refresh_interval = m.refresh_interval;
     o.rpc_timeout = config_.scheduler.rpc_timeout;
     o.token = m.token;
+    o.credentials = credentials_;
     o.on_config = [this](const manager::mgr::SchedulerClusterConfig& c) { ApplyClusterConfig(c); };
     o.request.set_hostname(config_.host.hostname);
     o.request.set_ip(config_.host.ip);
@@ -271,6 +273,7 @@ class DaemonImpl : public Daemon {
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;
     ko.token = m.token;
+    ko.credentials = credentials_;
     keepalive_ = manager::ManagerKeepAlive::Start(
         std::move(ko), std::move(req),
         [this](const manager::mgr::KeepAliveResponse& r) { ApplyClusterConfig(r.config()); });
@@ -372,6 +375,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<DaemonMetrics> metrics_;
   std::unique_ptr<storage::TaskStore> store_;
   std::unique_ptr<backend::HttpBackend> backend_;
+  std::shared_ptr<const rpc::Credentials> credentials_;  // TLS between hosts (or plaintext)
   std::unique_ptr<SchedulerClient> scheduler_;
   std::unique_ptr<SchedulerDiscovery> discovery_;
   std::atomic<SchedulerDiscovery*> discovery_ptr_{nullptr};  // for the scheduler client's hook

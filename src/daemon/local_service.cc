@@ -8,6 +8,7 @@
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
 #include "dragonfly/rpc/task_spec.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace df::daemon {
 
@@ -181,9 +182,17 @@ grpc::Status TaskRpcs::DeleteTask(const dfd::DeleteTaskRequest* request) const {
   return ToGrpc(downloads_->Delete(request->task_id()));
 }
 
-grpc::Status UploadService::TriggerSeed(grpc::ServerContext*,
+grpc::Status UploadService::FromManager(const grpc::ServerContext& context) const {
+  return ToGrpc(rpc::RequireRole(context, secure_, {security::Role::kManager}).status());
+}
+
+grpc::Status UploadService::TriggerSeed(grpc::ServerContext* context,
                                         const dfd::TriggerSeedRequest* request,
                                         dfd::TriggerSeedResponse*) {
+  if (Status s = rpc::RequireRole(*context, secure_, {security::Role::kScheduler}).status();
+      !s.ok()) {
+    return ToGrpc(s);
+  }
   if (!ctx_->config->seed_peer.enable) {
     return {grpc::StatusCode::FAILED_PRECONDITION, "this dfdaemon is not a seed peer"};
   }

@@ -55,31 +55,45 @@ class LocalService final : public dfd::Dfdaemon::Service {
   TaskRpcs rpcs_;
 };
 
+// With TLS (`secure`), only a scheduler triggers a seed and only the manager runs the task
+// RPCs (preheat, stat, delete jobs); on plaintext anyone reaching the port can.
 class UploadService final : public dfd::DfdaemonUpload::Service {
  public:
-  UploadService(DaemonContext* ctx, Downloads* downloads)
-      : ctx_(ctx), downloads_(downloads), rpcs_(ctx, downloads) {}
+  UploadService(DaemonContext* ctx, Downloads* downloads, bool secure)
+      : ctx_(ctx), downloads_(downloads), rpcs_(ctx, downloads), secure_(secure) {}
 
   grpc::Status TriggerSeed(grpc::ServerContext* context, const dfd::TriggerSeedRequest* request,
                            dfd::TriggerSeedResponse* response) override;
   // The same as LocalService's (TaskRpcs).
   grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
                         grpc::ServerWriter<dfd::DownloadResponse>* writer) override {
+    if (grpc::Status s = FromManager(*context); !s.ok()) {
+      return s;
+    }
     return rpcs_.Download(context, request, writer);
   }
-  grpc::Status StatTask(grpc::ServerContext*, const dfd::StatTaskRequest* request,
+  grpc::Status StatTask(grpc::ServerContext* context, const dfd::StatTaskRequest* request,
                         dfd::TaskInfo* response) override {
+    if (grpc::Status s = FromManager(*context); !s.ok()) {
+      return s;
+    }
     return rpcs_.StatTask(request, response);
   }
-  grpc::Status DeleteTask(grpc::ServerContext*, const dfd::DeleteTaskRequest* request,
+  grpc::Status DeleteTask(grpc::ServerContext* context, const dfd::DeleteTaskRequest* request,
                           dfd::DeleteTaskResponse*) override {
+    if (grpc::Status s = FromManager(*context); !s.ok()) {
+      return s;
+    }
     return rpcs_.DeleteTask(request);
   }
 
  private:
+  grpc::Status FromManager(const grpc::ServerContext& context) const;
+
   DaemonContext* ctx_;
   Downloads* downloads_;
   TaskRpcs rpcs_;
+  const bool secure_;
 };
 
 }  // namespace df::daemon

@@ -42,8 +42,12 @@ struct SchedulerClient::Entry {
 };
 
 SchedulerClient::SchedulerClient(const std::vector<std::string>& addrs,
-                                 std::chrono::milliseconds timeout, Hooks hooks)
-    : timeout_(timeout), hooks_(std::move(hooks)), list_(std::make_shared<const List>()) {
+                                 std::chrono::milliseconds timeout, Hooks hooks,
+                                 std::shared_ptr<const rpc::Credentials> credentials)
+    : timeout_(timeout),
+      hooks_(std::move(hooks)),
+      credentials_(credentials ? std::move(credentials) : rpc::Credentials::Insecure()),
+      list_(std::make_shared<const List>()) {
   (void)SetSchedulers(addrs, /*announce_added=*/false);
 }
 
@@ -53,8 +57,7 @@ std::shared_ptr<SchedulerClient::Entry> SchedulerClient::MakeEntry(const std::st
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   auto e = std::make_shared<Entry>();
   e->addr = addr;
-  e->stub = sched::Scheduler::NewStub(
-      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+  e->stub = sched::Scheduler::NewStub(credentials_->Dial(addr, {security::Role::kScheduler}, args));
   return e;
 }
 

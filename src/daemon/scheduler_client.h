@@ -24,6 +24,7 @@
 #include "api/scheduler.grpc.pb.h"
 #include "daemon/scheduler_api.h"
 #include "dragonfly/common/status.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace df::daemon {
 
@@ -38,8 +39,9 @@ class SchedulerClient final : public SchedulerApi {
     std::function<void(const std::string& key)> on_token_key;
   };
 
+  // `credentials` null: plaintext.
   SchedulerClient(const std::vector<std::string>& addrs, std::chrono::milliseconds timeout,
-                  Hooks hooks = {});
+                  Hooks hooks = {}, std::shared_ptr<const rpc::Credentials> credentials = nullptr);
 
   // True when the list is not empty.
   bool enabled() const override;
@@ -74,6 +76,7 @@ class SchedulerClient final : public SchedulerApi {
 
   const std::chrono::milliseconds timeout_;
   const Hooks hooks_;
+  const std::shared_ptr<const rpc::Credentials> credentials_;
   mutable std::mutex mu_;
   std::shared_ptr<const List> list_;  // guarded by mu_; the List itself is immutable
 };

@@ -45,8 +45,8 @@ SchedulerDiscovery::SchedulerDiscovery(Options options, SchedulerClient* client)
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-    stubs_.push_back(mgr::Manager::NewStub(
-        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args)));
+    const auto& creds = opts_.credentials ? opts_.credentials : rpc::Credentials::Insecure();
+    stubs_.push_back(mgr::Manager::NewStub(creds->Dial(addr, {security::Role::kManager}, args)));
   }
 }
 

@@ -24,6 +24,7 @@
 
 #include "api/manager.grpc.pb.h"
 #include "daemon/scheduler_client.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace df::daemon {
 
@@ -41,6 +42,7 @@ class SchedulerDiscovery {
     std::string token;                   // the manager's component token, if it wants one
     // Called (on the discovery thread) with each answer's cluster config.
     std::function<void(const mgr::SchedulerClusterConfig&)> on_config;
+    std::shared_ptr<const rpc::Credentials> credentials;  // TLS to the manager; null: plaintext
   };
 
   // `client` must outlive this object.

@@ -37,7 +37,7 @@ class UploadServiceTest : public ::testing::Test {
     ctx_.host_id = "127.0.0.1-test";
     downloads_ = std::make_unique<Downloads>(&ctx_);
     local_ = std::make_unique<LocalService>(&ctx_, downloads_.get());
-    upload_ = std::make_unique<UploadService>(&ctx_, downloads_.get());
+    upload_ = std::make_unique<UploadService>(&ctx_, downloads_.get(), /*secure=*/false);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

@@ -56,11 +56,12 @@ Status ReadDatabase(const YAML::Node& n, db::Config* c) {
 }
 
 Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
-  DF_RETURN_IF_ERROR(
-      CheckKeys(root, "", {"server", "database", "auth", "job", "keepAlive", "metrics", "log"}));
+  DF_RETURN_IF_ERROR(CheckKeys(
+      root, "", {"server", "database", "auth", "job", "keepAlive", "metrics", "log", "security"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
+  DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
   const YAML::Node server = root["server"];
   DF_RETURN_IF_ERROR(CheckKeys(server, "server", {"rest", "grpc", "name", "maxBodySize"}));
   DF_RETURN_IF_ERROR(ReadAddr(server, "rest", &c->server.rest_listen));

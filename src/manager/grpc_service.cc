@@ -8,6 +8,7 @@
 #include "dragonfly/common/net.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/keepalive.h"
+#include "dragonfly/rpc/status.h"
 
 namespace df::manager {
 namespace {
@@ -96,7 +97,15 @@ int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::st
   return score;
 }
 
-grpc::Status ManagerService::Authorize(const grpc::ServerContext* context) const {
+grpc::Status ManagerService::Authorize(const grpc::ServerContext* context,
+                                       std::initializer_list<security::Role> roles,
+                                       security::Identity* caller) const {
+  StatusOr<security::Identity> id = rpc::RequireRole(*context, secure_, roles);
+  if (!id.ok()) {
+    spdlog::warn("manager: gRPC call refused from {}: {}", context->peer(), id.status().message());
+    return rpc::ToGrpc(id.status());
+  }
+  *caller = std::move(id).value();
   const std::string& want = config_.auth.component_token;
   if (want.empty()) {
     return grpc::Status::OK;
@@ -115,12 +124,24 @@ grpc::Status ManagerService::Authorize(const grpc::ServerContext* context) const
 grpc::Status ManagerService::KeepAlive(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<mgr::KeepAliveResponse, mgr::KeepAliveRequest>* stream) {
-  if (grpc::Status s = Authorize(context); !s.ok()) {
+  security::Identity caller;
+  if (grpc::Status s =
+          Authorize(context, {security::Role::kScheduler, security::Role::kSeedPeer}, &caller);
+      !s.ok()) {
     return s;
   }
   mgr::KeepAliveRequest req;
   if (!stream->Read(&req)) {
     return grpc::Status::OK;
+  }
+  if (secure_) {
+    const bool scheduler = req.source_type() == mgr::SOURCE_TYPE_SCHEDULER;
+    if (caller.role != (scheduler ? security::Role::kScheduler : security::Role::kSeedPeer) ||
+        caller.name != req.hostname()) {
+      return {grpc::StatusCode::PERMISSION_DENIED, caller.SpiffeId() + " cannot keep alive as " +
+                                                       (scheduler ? "scheduler " : "seed peer ") +
+                                                       req.hostname()};
+    }
   }
   if (req.hostname().empty() || req.ip().empty() || req.hostname().size() > 191 ||
       req.ip().size() > 64 || req.port() == 0 || req.port() > 65535 || req.piece_port() > 65535 ||
@@ -184,8 +205,16 @@ grpc::Status ManagerService::KeepAlive(
 grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
                                             const mgr::ListSchedulersRequest* request,
                                             mgr::ListSchedulersResponse* response) {
-  if (grpc::Status s = Authorize(context); !s.ok()) {
+  security::Identity caller;
+  if (grpc::Status s = Authorize(
+          context, {security::Role::kDaemon, security::Role::kSeedPeer, security::Role::kScheduler},
+          &caller);
+      !s.ok()) {
     return s;
+  }
+  if (secure_ && !request->hostname().empty() && request->hostname() != caller.name) {
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            caller.SpiffeId() + " cannot ask as host " + request->hostname()};
   }
   response->set_refresh_interval_ms(30000);
   StatusOr<std::string> peer_ip = net::CanonicalIp(request->ip());

@@ -9,6 +9,7 @@
 
 #include "api/manager.grpc.pb.h"
 #include "dragonfly/manager/config.h"
+#include "dragonfly/rpc/tls.h"
 #include "manager/store.h"
 
 namespace df::manager {
@@ -20,9 +21,13 @@ namespace mgr = dragonfly::api::manager;
 int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::string& hostname,
                  const std::string& idc, const std::string& location);
 
+// With TLS (`secure`), a scheduler keeps alive only with a scheduler certificate, a seed peer
+// with a seed-peer one, each under the host name in its certificate; every caller needs a
+// certificate of the cluster.
 class ManagerService final : public mgr::Manager::Service {
  public:
-  ManagerService(Store* store, const ManagerConfig& config) : store_(store), config_(config) {}
+  ManagerService(Store* store, const ManagerConfig& config, bool secure)
+      : store_(store), config_(config), secure_(secure) {}
 
   grpc::Status KeepAlive(
       grpc::ServerContext* context,
@@ -32,11 +37,15 @@ class ManagerService final : public mgr::Manager::Service {
                               mgr::ListSchedulersResponse* response) override;
 
  private:
-  // With auth.componentToken set: the call must carry it (kComponentTokenHeader).
-  grpc::Status Authorize(const grpc::ServerContext* context) const;
+  // With auth.componentToken set: the call must carry it (kComponentTokenHeader). With TLS, the
+  // caller's certificate must have one of `roles`; its identity goes to `caller`.
+  grpc::Status Authorize(const grpc::ServerContext* context,
+                         std::initializer_list<security::Role> roles,
+                         security::Identity* caller) const;
 
   Store* store_;
   const ManagerConfig& config_;
+  const bool secure_;
 };
 
 }  // namespace df::manager

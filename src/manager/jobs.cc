@@ -41,16 +41,18 @@ std::string GrpcError(const grpc::Status& s) {
                                    : s.error_message();
 }
 
-std::unique_ptr<dfd::DfdaemonUpload::Stub> StubFor(const Target& t) {
-  auto channel = grpc::CreateChannel(net::JoinHostPort(t.ip, static_cast<uint16_t>(t.port)),
-                                     grpc::InsecureChannelCredentials());
-  return dfd::DfdaemonUpload::NewStub(channel);
+// A daemon's upload RPC; with TLS its certificate must be a seed peer's or a daemon's.
+std::unique_ptr<dfd::DfdaemonUpload::Stub> StubFor(const rpc::Credentials& creds, const Target& t) {
+  return dfd::DfdaemonUpload::NewStub(
+      creds.Dial(net::JoinHostPort(t.ip, static_cast<uint16_t>(t.port)),
+                 {security::Role::kSeedPeer, security::Role::kDaemon}));
 }
 
 // Downloads `req` on `target` and waits for it to finish.
-TaskOutcome DownloadOn(const Target& target, const dfd::DownloadRequest& req,
-                       std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
-  auto stub = StubFor(target);
+TaskOutcome DownloadOn(const rpc::Credentials& creds, const Target& target,
+                       const dfd::DownloadRequest& req, std::chrono::milliseconds timeout,
+                       const std::function<bool()>& cancelled) {
+  auto stub = StubFor(creds, target);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
   auto reader = stub->Download(&ctx, req);
@@ -245,9 +247,11 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
   return InvalidArgument("unknown job type '" + type + "': want preheat, get_task or delete_task");
 }
 
-JobRunner::JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry)
+JobRunner::JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry,
+                     std::shared_ptr<const rpc::Credentials> credentials)
     : store_(store),
       config_(config),
+      credentials_(std::move(credentials)),
       finished_(prometheus::BuildCounter()
                     .Name("dragonfly_manager_jobs_total")
                     .Help("Jobs finished by this manager, by type and final state")
@@ -534,10 +538,10 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
     for (size_t i = next++; i < work.size() && !cancelled(); i = next++) {
       const auto& [req, target] = work[i];
       if (job.type == "preheat") {
-        outcomes[i] = DownloadOn(target, req, timeout, cancelled);
+        outcomes[i] = DownloadOn(*credentials_, target, req, timeout, cancelled);
         continue;
       }
-      auto stub = StubFor(target);
+      auto stub = StubFor(*credentials_, target);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
       if (job.type == "get_task") {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dragonfly/manager/config.h"
+#include "dragonfly/rpc/tls.h"
 #include "manager/store.h"
 
 namespace df::manager {
@@ -36,7 +37,9 @@ Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::stri
 class JobRunner {
  public:
   // Counts finished jobs in `registry` (dragonfly_manager_jobs_total{type,state}).
-  JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry);
+  // `credentials`: for the daemons' upload RPC (TLS or plaintext).
+  JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry,
+            std::shared_ptr<const rpc::Credentials> credentials);
   ~JobRunner();
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
@@ -53,6 +56,7 @@ class JobRunner {
 
   Store* store_;
   const ManagerConfig& config_;
+  const std::shared_ptr<const rpc::Credentials> credentials_;
   prometheus::Family<prometheus::Counter>& finished_;
   std::vector<std::thread> threads_;
   std::mutex mu_;

@@ -60,7 +60,9 @@ class ManagerImpl : public Manager {
       DF_RETURN_IF_ERROR(HandOverRootPassword(generated));
     }
     registry_ = std::make_shared<prometheus::Registry>();
-    jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_);
+    DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
+                        rpc::Credentials::Make(config_.tls, "manager"));
+    jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_, creds);
     if (!config_.metrics_listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto m, net::SplitHostPort(config_.metrics_listen));
       DF_ASSIGN_OR_RETURN(status_, StartHttpStatusServer(m.host, m.port, registry_));
@@ -74,12 +76,11 @@ class ManagerImpl : public Manager {
                                                config_.server.max_body_bytes));
 
     DF_ASSIGN_OR_RETURN(auto addr, net::SplitHostPort(config_.server.grpc_listen));
-    service_ = std::make_unique<ManagerService>(store_.get(), config_);
+    service_ = std::make_unique<ManagerService>(store_.get(), config_, creds->secure());
     grpc::ServerBuilder builder;
     int port = 0;
     DF_RETURN_IF_ERROR(net::CheckListenAddress(config_.server.grpc_listen));
-    builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port),
-                             grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port), creds->Server(), &port);
     builder.RegisterService(service_.get());
     grpc_ = builder.BuildAndStart();
     if (!grpc_ || port == 0) {

@@ -23,7 +23,10 @@ struct Call {
 
 class GrpcSeedTrigger final : public SeedTrigger {
  public:
-  explicit GrpcSeedTrigger(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+  GrpcSeedTrigger(std::chrono::milliseconds timeout,
+                  std::shared_ptr<const rpc::Credentials> credentials)
+      : timeout_(timeout),
+        credentials_(credentials ? std::move(credentials) : rpc::Credentials::Insecure()) {}
 
   ~GrpcSeedTrigger() override {
     std::unique_lock<std::mutex> lock(mu_);
@@ -63,12 +66,13 @@ class GrpcSeedTrigger final : public SeedTrigger {
     auto& stub = stubs_[target];
     if (!stub) {
       stub = dfdaemon::DfdaemonUpload::NewStub(
-          grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+          credentials_->Dial(target, {security::Role::kSeedPeer}));
     }
     return stub.get();
   }
 
   const std::chrono::milliseconds timeout_;
+  const std::shared_ptr<const rpc::Credentials> credentials_;
   std::mutex mu_;
   std::condition_variable cv_;
   int in_flight_ = 0;
@@ -77,8 +81,9 @@ class GrpcSeedTrigger final : public SeedTrigger {
 
 }  // namespace
 
-std::unique_ptr<SeedTrigger> MakeGrpcSeedTrigger(std::chrono::milliseconds timeout) {
-  return std::make_unique<GrpcSeedTrigger>(timeout);
+std::unique_ptr<SeedTrigger> MakeGrpcSeedTrigger(
+    std::chrono::milliseconds timeout, std::shared_ptr<const rpc::Credentials> credentials) {
+  return std::make_unique<GrpcSeedTrigger>(timeout, std::move(credentials));
 }
 
 }  // namespace df::scheduler

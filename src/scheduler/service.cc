@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
 
 namespace df::scheduler {
@@ -50,10 +51,50 @@ std::string AdvertisedIp(const SchedulerConfig& config) {
   return ips.empty() ? "127.0.0.1" : ips.front();
 }
 
+StatusOr<security::Identity> SchedulerService::Caller(
+    const grpc::CallbackServerContext* ctx) const {
+  return rpc::RequireRole(*ctx, secure_, {security::Role::kDaemon, security::Role::kSeedPeer});
+}
+
+Status SchedulerService::ActsFor(const security::Identity& caller,
+                                 const std::string& host_id) const {
+  if (!secure_) {
+    return Status::Ok();
+  }
+  std::optional<std::string> hostname = state_->HostnameOf(host_id);
+  if (hostname && *hostname != caller.name) {
+    return PermissionDenied(caller.SpiffeId() + " cannot act for host " + host_id);
+  }
+  return Status::Ok();
+}
+
+Status SchedulerService::ActsForPeer(const security::Identity& caller,
+                                     const std::string& peer_id) const {
+  if (!secure_) {
+    return Status::Ok();
+  }
+  std::optional<PeerInfo> peer = state_->GetPeer(peer_id);
+  return peer ? ActsFor(caller, peer->host_id) : Status::Ok();
+}
+
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
                                                          const api::AnnounceHostRequest* req,
                                                          api::AnnounceHostResponse* resp) {
   return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    if (secure_) {
+      const api::Host& h = req->host();
+      const bool seed = h.type() == api::HOST_TYPE_SEED;
+      if (h.hostname() != caller.name) {
+        return PermissionDenied(caller.SpiffeId() + " cannot announce host name " + h.hostname());
+      }
+      if (h.id() != MakeHostId(h.ip(), h.hostname(), seed)) {
+        return PermissionDenied("host ID " + h.id() + " is not made of the host's IP and name");
+      }
+      if (seed && caller.role != security::Role::kSeedPeer) {
+        return PermissionDenied(caller.SpiffeId() + " is not a seed peer: it cannot announce one");
+      }
+    }
     DF_RETURN_IF_ERROR(Assign(state_->AnnounceHost(*req, net::PeerFamily(ctx->peer())), resp));
     resp->set_piece_token_key(signer_->public_key());
     return Status::Ok();
@@ -63,13 +104,20 @@ grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContext* ctx,
                                                       const api::LeaveHostRequest* req,
                                                       api::LeaveHostResponse* /*resp*/) {
-  return Finish(ctx, [&] { return state_->LeaveHost(req->host_id()); });
+  return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
+    return state_->LeaveHost(req->host_id());
+  });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerContext* ctx,
                                                          const api::RegisterPeerRequest* req,
                                                          api::RegisterPeerResponse* resp) {
   return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
+    DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
     DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
     // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
     const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(token_ttl_).count();
@@ -83,13 +131,21 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerContext* ctx,
                                                        const api::ReportPeerRequest* req,
                                                        api::ReportPeerResponse* /*resp*/) {
-  return Finish(ctx, [&] { return state_->ReportPeer(*req); });
+  return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
+    return state_->ReportPeer(*req);
+  });
 }
 
 grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContext* ctx,
                                                       const api::LeavePeerRequest* req,
                                                       api::LeavePeerResponse* /*resp*/) {
-  return Finish(ctx, [&] { return state_->LeavePeer(req->peer_id()); });
+  return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
+    return state_->LeavePeer(req->peer_id());
+  });
 }
 
 StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
@@ -101,18 +157,20 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (s->registry_) {
     s->metrics_ = std::make_unique<SchedulerMetrics>(*s->registry_);
   }
+  DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
+                      rpc::Credentials::Make(config.tls, "scheduler"));
   if (!trigger) {
-    trigger = MakeGrpcSeedTrigger(config.scheduler.seed_trigger_timeout);
+    trigger = MakeGrpcSeedTrigger(config.scheduler.seed_trigger_timeout, creds);
   }
   s->state_ = std::make_unique<SchedulerState>(config.scheduler, std::move(trigger), nullptr,
                                                s->metrics_.get());
   DF_ASSIGN_OR_RETURN(security::TokenSigner signer, security::TokenSigner::Generate());
   s->signer_ = std::make_unique<security::TokenSigner>(std::move(signer));
-  s->service_ = std::make_unique<SchedulerService>(s->state_.get(), s->signer_.get(),
-                                                   config.scheduler.piece_token_ttl);
+  s->service_ = std::make_unique<SchedulerService>(
+      s->state_.get(), s->signer_.get(), config.scheduler.piece_token_ttl, creds->secure());
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen, creds->Server(), &port);
   builder.RegisterService(s->service_.get());
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {
@@ -134,6 +192,7 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     opts.addrs = {config.manager.addr};
     opts.interval = config.manager.keep_alive_interval;
     opts.token = config.manager.token;
+    opts.credentials = creds;
     spdlog::info("keepalive to manager {} as {} {}:{} cluster_id={}", config.manager.addr,
                  req.hostname(), req.ip(), req.port(), req.cluster_id());
     s->keepalive_ =

@@ -11,6 +11,7 @@ import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -327,11 +328,39 @@ class Daemon(Proc):
 class Cluster:
     """Owns a temp dir and every process started through it; stop() kills them all."""
 
-    def __init__(self, prefix="df-e2e-"):
+    def __init__(self, prefix="df-e2e-", tls=False):
+        """tls: make a cluster CA (bin/dfcert) and give every scheduler, daemon and manager
+        started through this cluster a certificate of its role, named as it announces itself."""
         self.dir = tempfile.mkdtemp(prefix=prefix)
         self.procs = []
         self.origin_root = os.path.join(self.dir, "origin")
         os.makedirs(self.origin_root)
+        self.pki = os.path.join(self.dir, "pki") if tls else None
+        if tls:
+            self.dfcert("ca", "--out", os.path.join(self.pki, "ca"))
+
+    def dfcert(self, *args):
+        r = subprocess.run([os.path.join(BIN, "dfcert"), *args], capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode != 0:
+            raise AssertionError(f"dfcert {args} failed: {r.stderr}")
+        return r.stdout
+
+    def certificate(self, role, name, ttl="2h", ca=None):
+        """Issues a certificate (from this cluster's CA, or the CA in directory `ca`); the
+        directory holding ca.crt, tls.crt and tls.key."""
+        out = os.path.join(self.pki, f"{role}-{name}-{len(os.listdir(self.pki))}")
+        self.dfcert("issue", "--ca", ca or os.path.join(self.pki, "ca"), "--role", role,
+                    "--name", name, "--out", out, "--ttl", ttl)
+        return out
+
+    def security(self, role, name):
+        """The `security` section for a component of `role` named `name` (None without TLS)."""
+        if not self.pki:
+            return None
+        d = self.certificate(role, name)
+        return {"caCert": os.path.join(d, "ca.crt"), "cert": os.path.join(d, "tls.crt"),
+                "key": os.path.join(d, "tls.key")}
 
     def add(self, proc):
         self.procs.append(proc)
@@ -354,13 +383,24 @@ class Cluster:
         return cert, key
 
     def manager(self, name="manager", **kw):
+        sec = self.security("manager", name)
+        if sec:
+            kw["extra"] = {"security": sec, **(kw.get("extra") or {})}
         return self.add(Manager(self.dir, name, **kw))
 
     def scheduler(self, extra_yaml="", listen_host=None):
+        # The name the scheduler tells the manager: host.hostname, by default the machine's.
+        sec = self.security("scheduler", socket.gethostname())
+        if sec:
+            extra_yaml += "security: " + json.dumps(sec) + "\n"
         return self.add(Scheduler(self.dir, extra_yaml, listen_host))
 
     def daemon(self, name, scheduler=None, seed=False, extra=None):
         addr = scheduler.addr if isinstance(scheduler, Scheduler) else scheduler
+        is_seed = seed or (extra or {}).get("seedPeer", {}).get("enable", False)
+        sec = self.security("seed-peer" if is_seed else "daemon", name)
+        if sec and "security" not in (extra or {}):
+            extra = {**(extra or {}), "security": sec}
         return self.add(Daemon(self.dir, name, addr, seed, extra))
 
     def make_file(self, name, size):

@@ -47,7 +47,9 @@ class ManagerTest(unittest.TestCase):
         except databases.ServerNotInstalled as e:
             self.skipTest(str(e))
         self.addCleanup(lambda: self.db and self.db.kill())
-        self.c = Cluster(prefix="df-manager-e2e-")
+        # DF_E2E_TLS=1: every component with a certificate from the cluster's CA (mutual TLS on
+        # the manager's, the schedulers' and the daemons' gRPC ports).
+        self.c = Cluster(prefix="df-manager-e2e-", tls=os.environ.get("DF_E2E_TLS") == "1")
         self.m = self.c.manager(database=database)
         self.root = self.m.signin()
 
@@ -70,6 +72,9 @@ class ManagerTest(unittest.TestCase):
         wait_for(lambda: len(self.components("schedulers")) == 1 and
                  len(self.components("seed-peers")) == n, timeout=30,
                  what="scheduler and seed peers registered")
+        if self.c.pki:  # the TLS variant really speaks TLS everywhere
+            for p in [self.m, sched, *seeds]:
+                self.assertNotIn("plaintext gRPC", p.logs(), p.name)
         return sched, seeds
 
     def token(self, scopes=("job",), expired_at=None, name="ci"):

@@ -6,11 +6,12 @@ bytes, pieces read without the scheduler's grant, secrets in logs, private blobs
 import hashlib
 import os
 import struct
+import subprocess
 import unittest
 
-from cluster import Cluster, hostport, sha256_file, wait_for
-from piece_wire import (ERROR, HELLO, UNAUTHORIZED, connect, decode_error, grants, hello,
-                        read_frame, rogue)
+from cluster import LOOPBACK, Cluster, hostport, sha256_file, wait_for
+from piece_wire import (ERROR, HELLO, TESTS_DIR, UNAUTHORIZED, connect, decode_error, grants,
+                        hello, read_frame, rogue)
 from test_mirror import request
 
 MIB = 1 << 20
@@ -137,6 +138,87 @@ class PieceReadTest(TrustTest):
         wait_for(lambda: answer(mine["thief"])[0] == ERROR, timeout=30, interval=0.5,
                  what="the grant to expire")
         self.assertIn("expired", refused("expired grant", mine["thief"]))
+
+
+class MutualTlsTest(TrustTest):
+    """With certificates from the cluster CA (bin/dfcert), the scheduler and the upload RPC speak
+    TLS and require a client certificate; a caller acts only as the host its certificate names
+    and within its role."""
+
+    def setUp(self):
+        self.c = Cluster(prefix="df-trust-tls-", tls=True)
+
+    def test_only_certified_hosts_act_and_only_as_themselves(self):
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("tls.bin", 6 * MIB))
+        sched = self.c.scheduler()
+        seed = self.c.daemon("seed", sched, seed=True)
+        peer = self.c.daemon("peer", sched)
+        url = origin.url("tls.bin")
+        out = os.path.join(self.c.dir, "tls.out")
+        peer.dfget(url, out)  # announce, register, seed trigger, pieces: all over TLS
+        self.assertEqual(sha256_file(out), want)
+        self.assertEqual(peer.metric("dragonfly_dfdaemon_download_bytes_total",
+                                     {"source": "back_to_source"}), 0)
+        for p in (sched, seed, peer):
+            self.assertNotIn("plaintext gRPC without authentication", p.logs(), p.name)
+        seed_rpc = hostport(int(seed.match.group(2)))
+        task_id = hashlib.sha256((url + "STANDARD").encode()).hexdigest()
+
+        def attack(cert_dir, *args):
+            tls = ("--tls", cert_dir) if cert_dir else ()
+            r = subprocess.run([os.path.join(TESTS_DIR, "rogue_peer"), *tls, *args],
+                               capture_output=True, text=True, timeout=60)
+            self.assertIn(r.returncode, (0, 3), r.stderr)
+            return r.stdout.strip()
+
+        # No certificate, or one from another CA: the TLS handshake fails.
+        self.assertTrue(attack(None, "announce", sched.addr, "rogue").startswith("unreachable"))
+        self.assertTrue(attack(None, "trigger", seed_rpc, task_id, url).startswith("unreachable"))
+        other_ca = os.path.join(self.c.dir, "other-ca")
+        self.c.dfcert("ca", "--out", other_ca)
+        foreign = self.c.certificate("seed-peer", "rogue", ca=other_ca)
+        self.assertTrue(attack(foreign, "announce", sched.addr, "rogue").startswith("unreachable"))
+        # A daemon certificate of the cluster, for host "rogue": it announces itself ...
+        rogue_cert = self.c.certificate("daemon", "rogue")
+        self.assertTrue(attack(rogue_cert, "announce", sched.addr, "rogue").startswith("accepted"))
+        # ... but not as a seed peer, nor as another host, nor makes another host leave.
+        said = attack(rogue_cert, "announce", sched.addr, "rogue", "seed")
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        said = attack(rogue_cert, "announce", sched.addr, "peer")
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        said = attack(rogue_cert, "leave", sched.addr, f"{LOOPBACK}-peer")
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        # Only a scheduler triggers a seed peer; a seed-peer certificate cannot either.
+        said = attack(rogue_cert, "trigger", seed_rpc, task_id, url)
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        said = attack(self.c.certificate("seed-peer", "rogue"), "trigger", seed_rpc, task_id, url)
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        # The victim is still known and served.
+        out2 = os.path.join(self.c.dir, "tls2.out")
+        peer.dfget(url + "?again=1", out2)
+        self.assertEqual(sha256_file(out2), want)
+
+    def attack(self, cert_dir, *args):
+        tls = ("--tls", cert_dir) if cert_dir else ()
+        r = subprocess.run([os.path.join(TESTS_DIR, "rogue_peer"), *tls, *args],
+                           capture_output=True, text=True, timeout=60)
+        self.assertIn(r.returncode, (0, 3), r.stderr)
+        return r.stdout.strip()
+
+    def test_the_manager_registers_only_certified_components_as_themselves(self):
+        m = self.c.manager()
+        addr = m.grpc_addr
+        said = self.attack(None, "keepalive", addr, "scheduler", "rogue")
+        self.assertTrue(said.startswith("unreachable"), said)
+        daemon = self.c.certificate("daemon", "rogue")
+        said = self.attack(daemon, "keepalive", addr, "scheduler", "rogue")
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        seed = self.c.certificate("seed-peer", "rogue")
+        said = self.attack(seed, "keepalive", addr, "seed", "victim")
+        self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        said = self.attack(seed, "keepalive", addr, "seed", "rogue")  # as itself: the control
+        self.assertTrue(said.startswith("accepted"), said)
 
 
 class SecretsInLogsTest(TrustTest):

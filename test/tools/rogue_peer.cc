@@ -4,8 +4,14 @@
 //       announce a host, register a peer of TASK_ID (each PEER_ID, default one) naming URL as
 //       its source; prints "accepted <action> <peer_id> <piece token, hex>" per peer
 //   rogue_peer trigger SEED_RPC TASK_ID URL     ask a seed peer to fetch URL as TASK_ID
+//   rogue_peer announce SCHEDULER HOSTNAME [seed]   announce 127.0.0.1-HOSTNAME[-seed]
+//   rogue_peer leave SCHEDULER HOST_ID          make a host leave
+//   rogue_peer keepalive MANAGER scheduler|seed HOSTNAME   register with the manager as one
+// Before the command, `--tls DIR` speaks TLS with DIR/ca.crt, DIR/tls.crt and DIR/tls.key (a
+// certificate the attacker holds); without, plaintext.
 // Prints "accepted <detail>" or "refused <grpc code name>: <message>" and exits 0 either way;
-// any other failure (cannot connect) exits 2.
+// when the server cannot be reached or the TLS handshake fails, prints "unreachable: <message>"
+// and exits 3; a usage error exits 2.
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
@@ -13,8 +19,11 @@
 #include <vector>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "api/manager.grpc.pb.h"
 #include "api/scheduler.grpc.pb.h"
+#include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace {
 
@@ -27,16 +36,71 @@ int Report(const grpc::Status& s, const std::string& detail) {
     return 0;
   }
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::fprintf(stderr, "rogue_peer: %s\n", s.error_message().c_str());
-    return 2;
+    std::printf("unreachable: %s\n", s.error_message().c_str());
+    return 3;
   }
   df::Status st = df::rpc::FromGrpc(s);
   std::printf("refused %s\n", st.ToString().c_str());
   return 0;
 }
 
+std::shared_ptr<const df::rpc::Credentials> g_creds = df::rpc::Credentials::Insecure();
+
 std::shared_ptr<grpc::Channel> Dial(const std::string& addr) {
-  return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  // The attacker takes any server: it checks nothing about who answers.
+  return g_creds->Dial(addr, {df::security::Role::kScheduler, df::security::Role::kSeedPeer,
+                              df::security::Role::kDaemon, df::security::Role::kManager});
+}
+
+grpc::Status Announce(sched::Scheduler::Stub* stub, const std::string& hostname, bool seed) {
+  sched::AnnounceHostRequest announce;
+  sched::Host* h = announce.mutable_host();
+  h->set_id(df::MakeHostId("127.0.0.1", hostname, seed));
+  h->set_hostname(hostname);
+  h->set_ip("127.0.0.1");
+  h->set_piece_port(9);
+  h->set_rpc_port(9);
+  h->set_type(seed ? sched::HOST_TYPE_SEED : sched::HOST_TYPE_NORMAL);
+  sched::AnnounceHostResponse announced;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return stub->AnnounceHost(&c, announce, &announced);
+}
+
+int AnnounceCmd(const std::string& addr, const std::string& hostname, bool seed) {
+  auto stub = sched::Scheduler::NewStub(Dial(addr));
+  return Report(Announce(stub.get(), hostname, seed), df::MakeHostId("127.0.0.1", hostname, seed));
+}
+
+int KeepAlive(const std::string& addr, const std::string& kind, const std::string& hostname) {
+  namespace mgr = ::dragonfly::api::manager;
+  auto stub = mgr::Manager::NewStub(Dial(addr));
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stream = stub->KeepAlive(&c);
+  mgr::KeepAliveRequest req;
+  req.set_source_type(kind == "scheduler" ? mgr::SOURCE_TYPE_SCHEDULER
+                                          : mgr::SOURCE_TYPE_SEED_PEER);
+  req.set_hostname(hostname);
+  req.set_ip("127.0.0.1");
+  req.set_port(9);
+  mgr::KeepAliveResponse resp;
+  if (stream->Write(req) && stream->Read(&resp)) {
+    c.TryCancel();
+    return Report(grpc::Status::OK, "id " + std::to_string(resp.id()));
+  }
+  stream->WritesDone();
+  return Report(stream->Finish(), "");
+}
+
+int Leave(const std::string& addr, const std::string& host_id) {
+  auto stub = sched::Scheduler::NewStub(Dial(addr));
+  sched::LeaveHostRequest req;
+  req.set_host_id(host_id);
+  sched::LeaveHostResponse resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return Report(stub->LeaveHost(&c, req, &resp), "");
 }
 
 sched::TaskSpec Spec(const std::string& task_id, const std::string& url) {
@@ -59,18 +123,7 @@ std::string Hex(const std::string& bytes) {
 int Register(const std::string& addr, const std::string& task_id, const std::string& url,
              std::vector<std::string> peers) {
   auto stub = sched::Scheduler::NewStub(Dial(addr));
-  sched::AnnounceHostRequest announce;
-  sched::Host* h = announce.mutable_host();
-  h->set_id("127.0.0.1-rogue");
-  h->set_hostname("rogue");
-  h->set_ip("127.0.0.1");
-  h->set_piece_port(9);
-  h->set_rpc_port(9);
-  sched::AnnounceHostResponse announced;
-  grpc::ClientContext c1;
-  c1.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  grpc::Status s = stub->AnnounceHost(&c1, announce, &announced);
-  if (!s.ok()) {
+  if (grpc::Status s = Announce(stub.get(), "rogue", false); !s.ok()) {
     return Report(s, "");
   }
   if (peers.empty()) {
@@ -78,7 +131,7 @@ int Register(const std::string& addr, const std::string& task_id, const std::str
   }
   for (const std::string& peer : peers) {
     sched::RegisterPeerRequest req;
-    req.set_host_id(h->id());
+    req.set_host_id(df::MakeHostId("127.0.0.1", "rogue", false));
     req.set_peer_id(peer);
     *req.mutable_task() = Spec(task_id, url);
     sched::RegisterPeerResponse resp;
@@ -108,17 +161,39 @@ int Trigger(const std::string& addr, const std::string& task_id, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::fprintf(stderr, "usage: rogue_peer register|trigger ADDR TASK_ID URL [PEER_ID...]\n");
-    return 2;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() >= 2 && args[0] == "--tls") {
+    df::rpc::TlsSettings tls;
+    tls.ca_cert = args[1] + "/ca.crt";
+    tls.cert = args[1] + "/tls.crt";
+    tls.key = args[1] + "/tls.key";
+    auto creds = df::rpc::Credentials::Make(tls, "rogue_peer");
+    if (!creds.ok()) {
+      std::fprintf(stderr, "rogue_peer: %s\n", creds.status().ToString().c_str());
+      return 2;
+    }
+    g_creds = *creds;
+    args.erase(args.begin(), args.begin() + 2);
   }
-  std::string cmd = argv[1];
-  if (cmd == "register") {
-    return Register(argv[2], argv[3], argv[4], std::vector<std::string>(argv + 5, argv + argc));
+  const std::string cmd = args.empty() ? "" : args[0];
+  if (cmd == "register" && args.size() >= 4) {
+    return Register(args[1], args[2], args[3],
+                    std::vector<std::string>(args.begin() + 4, args.end()));
   }
-  if (cmd == "trigger") {
-    return Trigger(argv[2], argv[3], argv[4]);
+  if (cmd == "trigger" && args.size() == 4) {
+    return Trigger(args[1], args[2], args[3]);
   }
-  std::fprintf(stderr, "rogue_peer: unknown command %s\n", cmd.c_str());
+  if (cmd == "announce" && (args.size() == 3 || (args.size() == 4 && args[3] == "seed"))) {
+    return AnnounceCmd(args[1], args[2], args.size() == 4);
+  }
+  if (cmd == "keepalive" && args.size() == 4) {
+    return KeepAlive(args[1], args[2], args[3]);
+  }
+  if (cmd == "leave" && args.size() == 3) {
+    return Leave(args[1], args[2]);
+  }
+  std::fprintf(stderr,
+               "usage: rogue_peer [--tls DIR] register|trigger|announce|leave ADDR ... (see the "
+               "source)\n");
   return 2;
 }

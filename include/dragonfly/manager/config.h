@@ -10,6 +10,7 @@
 
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/db.h"
+#include "dragonfly/security/tls_settings.h"
 
 namespace df::manager {
 
@@ -37,6 +38,7 @@ struct ManagerConfig {
     // without it anything that reaches the port can register as a seed peer.
     std::string component_token;
   } auth;
+  security::TlsSettings tls;  // security: certificates for the gRPC port and calls to daemons
   struct Job {
     uint32_t workers = 4;
     milliseconds poll_interval{1000};  // how often idle workers look for pending jobs

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "api/manager.pb.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace df::manager {
 
@@ -42,6 +43,8 @@ struct ManagerKeepAliveOptions {
   // A stream without any response for this long is treated as broken; 0 = max(3 x interval,
   // 5 s).
   std::chrono::milliseconds response_timeout{0};
+  // TLS to the manager (its certificate must have the manager role); null: plaintext.
+  std::shared_ptr<const rpc::Credentials> credentials;
 };
 
 class ManagerKeepAlive {

@@ -10,6 +10,7 @@
 
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
+#include "dragonfly/security/tls_settings.h"
 
 namespace df::scheduler {
 
@@ -61,6 +62,7 @@ struct SchedulerConfig {
   SchedulerOptions scheduler;
   HostIdentity host;
   ManagerOptions manager;
+  security::TlsSettings tls;  // security
 };
 
 // Reads a loaded YAML document (null = all defaults) and validates it.

@@ -9,6 +9,7 @@
 
 #include "api/scheduler.pb.h"
 #include "dragonfly/common/status.h"
+#include "dragonfly/rpc/tls.h"
 
 namespace df::scheduler {
 
@@ -23,6 +24,9 @@ class SeedTrigger {
 
 // gRPC client (callback API, per-call deadline `timeout`). Channels are cached per target.
 // The destructor waits for calls in flight, so their `done` callbacks have all run.
-std::unique_ptr<SeedTrigger> MakeGrpcSeedTrigger(std::chrono::milliseconds timeout);
+// `credentials` null: plaintext. With TLS, the daemon must present a seed-peer certificate.
+std::unique_ptr<SeedTrigger> MakeGrpcSeedTrigger(
+    std::chrono::milliseconds timeout,
+    std::shared_ptr<const rpc::Credentials> credentials = nullptr);
 
 }  // namespace df::scheduler

@@ -13,6 +13,7 @@
 #include "api/scheduler.grpc.pb.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/keepalive.h"
+#include "dragonfly/rpc/tls.h"
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
@@ -32,11 +33,14 @@ grpc::Status ToGrpcStatus(const Status& status);
 
 // Unary reactors that finish immediately. Thread-safe (the state and the signer are).
 // AnnounceHost answers carry the piece-token key; RegisterPeer answers a token for the peer.
+// With TLS (`secure`), a caller acts only as itself: its certificate (a daemon's or a seed
+// peer's) names the host name it announces, only a seed peer announces a seed host, and
+// leaving, registering and reporting name one of its own hosts and peers.
 class SchedulerService final : public api::Scheduler::CallbackService {
  public:
   SchedulerService(SchedulerState* state, const security::TokenSigner* signer,
-                   std::chrono::milliseconds token_ttl)
-      : state_(state), signer_(signer), token_ttl_(token_ttl) {}
+                   std::chrono::milliseconds token_ttl, bool secure)
+      : state_(state), signer_(signer), token_ttl_(token_ttl), secure_(secure) {}
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
@@ -62,9 +66,16 @@ class SchedulerService final : public api::Scheduler::CallbackService {
                                       api::LeavePeerResponse* resp) override;
 
  private:
+  // The caller's identity (empty on plaintext); PermissionDenied for another role.
+  StatusOr<security::Identity> Caller(const grpc::CallbackServerContext* ctx) const;
+  // Ok when `caller` may act for `host_id` (an unknown host: the state answers).
+  Status ActsFor(const security::Identity& caller, const std::string& host_id) const;
+  Status ActsForPeer(const security::Identity& caller, const std::string& peer_id) const;
+
   SchedulerState* state_;
   const security::TokenSigner* signer_;
   const std::chrono::milliseconds token_ttl_;
+  const bool secure_;
 };
 
 // The cluster config carried by a KeepAliveResponse, as SchedulerState takes it.

@@ -117,10 +117,8 @@ class KeepAliveImpl final : public ManagerKeepAlive {
       args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
                   static_cast<int>(opts_.min_backoff.count()));
       args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(opts_.max_backoff.count()));
-      it = channels_
-               .emplace(addr,
-                        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args))
-               .first;
+      const auto& creds = opts_.credentials ? opts_.credentials : rpc::Credentials::Insecure();
+      it = channels_.emplace(addr, creds->Dial(addr, {security::Role::kManager}, args)).first;
     }
     return it->second;
   }

@@ -1,0 +1,288 @@
+#include "dragonfly/security/identity.h"
+
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <memory>
+
+namespace df::security {
+namespace {
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
+using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
+using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
+
+constexpr Role kRoles[] = {Role::kScheduler, Role::kSeedPeer, Role::kDaemon, Role::kManager};
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 253) {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string KeyPem(EVP_PKEY* k) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), k, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return "";
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+std::string CertPem(X509* c) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), c) != 1) {
+    return "";
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+StatusOr<X509Ptr> ReadCert(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) {
+    return InvalidArgument("not a PEM certificate");
+  }
+  return cert;
+}
+
+StatusOr<PkeyPtr> ReadKey(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key) {
+    return InvalidArgument("not a PEM private key");
+  }
+  return key;
+}
+
+bool AddExt(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+  if (ext == nullptr) {
+    return false;
+  }
+  bool ok = X509_add_ext(cert, ext, -1) == 1;
+  X509_EXTENSION_free(ext);
+  return ok;
+}
+
+// A new certificate for `key` named `cn`, valid from a minute ago for `ttl`.
+StatusOr<X509Ptr> NewCert(EVP_PKEY* key, const std::string& cn, std::chrono::seconds ttl) {
+  X509Ptr cert(X509_new());
+  unsigned char serial[16];
+  if (!cert || RAND_bytes(serial, sizeof(serial)) != 1) {
+    return Internal("cannot make a certificate");
+  }
+  serial[0] &= 0x7f;  // positive
+  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
+  ASN1_INTEGER* sn = BN_to_ASN1_INTEGER(bn, nullptr);
+  BN_free(bn);
+  bool ok =
+      sn != nullptr && X509_set_version(cert.get(), 2) == 1 &&
+      X509_set_serialNumber(cert.get(), sn) == 1 &&
+      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60) != nullptr &&
+      X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(ttl.count())) != nullptr &&
+      X509_set_pubkey(cert.get(), key) == 1;
+  ASN1_INTEGER_free(sn);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                        reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
+                                        0) == 1;
+  if (!ok) {
+    return Internal("cannot fill in a certificate");
+  }
+  return cert;
+}
+
+}  // namespace
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kScheduler:
+      return "scheduler";
+    case Role::kSeedPeer:
+      return "seed-peer";
+    case Role::kDaemon:
+      return "daemon";
+    case Role::kManager:
+      return "manager";
+  }
+  return "?";
+}
+
+StatusOr<Role> ParseRole(std::string_view name) {
+  for (Role r : kRoles) {
+    if (name == RoleName(r)) {
+      return r;
+    }
+  }
+  return InvalidArgument("unknown role '" + std::string(name) +
+                         "' (scheduler, seed-peer, daemon, manager)");
+}
+
+std::string Identity::SpiffeId() const {
+  return std::string("spiffe://") + kTrustDomain + "/" + RoleName(role) + "/" + name;
+}
+
+StatusOr<Identity> ParseSpiffeId(std::string_view uri) {
+  const std::string prefix = std::string("spiffe://") + kTrustDomain + "/";
+  if (uri.substr(0, prefix.size()) != prefix) {
+    return InvalidArgument("not an identity of this cluster: " + std::string(uri.substr(0, 128)));
+  }
+  std::string_view rest = uri.substr(prefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) {
+    return InvalidArgument("identity without a name: " + std::string(uri.substr(0, 128)));
+  }
+  DF_ASSIGN_OR_RETURN(Role role, ParseRole(rest.substr(0, slash)));
+  std::string_view name = rest.substr(slash + 1);
+  if (!ValidName(name)) {
+    return InvalidArgument("bad name in identity: " + std::string(uri.substr(0, 128)));
+  }
+  return Identity{role, std::string(name)};
+}
+
+StatusOr<KeyPair> MakeCa(const std::string& common_name, std::chrono::seconds ttl) {
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) {
+    return Internal("cannot generate a key");
+  }
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), common_name, ttl));
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
+  if (!AddExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
+      !AddExt(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign") ||
+      !AddExt(cert.get(), cert.get(), NID_subject_key_identifier, "hash") ||
+      X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+    return Internal("cannot sign the CA certificate");
+  }
+  return KeyPair{KeyPem(key.get()), CertPem(cert.get())};
+}
+
+StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::chrono::seconds ttl,
+                                   const std::vector<std::string>& hosts) {
+  if (!ValidName(id.name)) {
+    return InvalidArgument("a certificate name is 1-253 of [A-Za-z0-9._-], not '" + id.name + "'");
+  }
+  DF_ASSIGN_OR_RETURN(X509Ptr ca_cert, ReadCert(ca.cert_pem));
+  DF_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKey(ca.key_pem));
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
+    return InvalidArgument("the CA key does not match the CA certificate");
+  }
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) {
+    return Internal("cannot generate a key");
+  }
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), id.name, ttl));
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));
+  // The DNS name every certificate of the cluster has: the TLS server name clients ask for
+  // (they dial by address and check the identity, see rpc/tls.h).
+  std::string san = "URI:" + id.SpiffeId() + ",DNS:" + kTrustDomain;
+  for (const std::string& h : hosts) {
+    bool ip = h.find_first_not_of("0123456789.") == std::string::npos || h.find(':') != h.npos;
+    san += (ip ? ",IP:" : ",DNS:") + h;
+  }
+  if (!AddExt(cert.get(), ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
+      !AddExt(cert.get(), ca_cert.get(), NID_key_usage, "critical,digitalSignature") ||
+      !AddExt(cert.get(), ca_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
+      !AddExt(cert.get(), ca_cert.get(), NID_subject_alt_name, san.c_str()) ||
+      !AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid") ||
+      X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
+    return Internal("cannot sign a certificate for " + id.SpiffeId());
+  }
+  return KeyPair{KeyPem(key.get()), CertPem(cert.get())};
+}
+
+StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  NamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  CertificateInfo info;
+  bool found = false;
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
+    if (n->type != GEN_URI) {
+      continue;
+    }
+    std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.ia5)),
+                         static_cast<size_t>(ASN1_STRING_length(n->d.ia5)));
+    DF_ASSIGN_OR_RETURN(info.identity, ParseSpiffeId(uri));
+    found = true;
+  }
+  if (!found) {
+    return InvalidArgument("the certificate has no identity (URI SAN)");
+  }
+  struct tm tm{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) {
+    return InvalidArgument("the certificate has a bad expiry");
+  }
+  info.not_after_unix_s = static_cast<int64_t>(timegm(&tm));
+  return info;
+}
+
+Status CheckIssuedBy(std::string_view cert_pem, std::string_view ca_pem) {
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  DF_ASSIGN_OR_RETURN(X509Ptr ca, ReadCert(ca_pem));
+  std::unique_ptr<X509_STORE, Deleter<X509_STORE, X509_STORE_free>> store(X509_STORE_new());
+  std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX, X509_STORE_CTX_free>> ctx(
+      X509_STORE_CTX_new());
+  if (!store || !ctx || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
+    return Internal("cannot check a certificate chain");
+  }
+  if (X509_verify_cert(ctx.get()) != 1) {
+    return InvalidArgument(std::string("the certificate does not verify against the CA: ") +
+                           X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  return Status::Ok();
+}
+
+Status WriteSecretFile(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return PermissionDenied("cannot write " + tmp);
+  }
+  ::fchmod(fd, 0600);
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) {
+      ::close(fd);
+      return Internal("cannot write " + tmp);
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Internal("cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace df::security

@@ -1,0 +1,58 @@
+#include "dragonfly/security/tls_settings.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "dragonfly/common/config.h"
+#include "dragonfly/security/identity.h"
+
+namespace df::security {
+namespace {
+
+StatusOr<std::string> ReadFile(const std::string& path, const char* key) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return InvalidArgument(std::string("security.") + key + ": cannot read " + path);
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Status ReadTlsSettings(const YAML::Node& n, TlsSettings* out) {
+  const std::string p = "security";
+  DF_RETURN_IF_ERROR(
+      config::CheckKeys(n, p, {"caCert", "cert", "key", "insecure", "reloadInterval"}));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "caCert", &out->ca_cert));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "cert", &out->cert));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "key", &out->key));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "insecure", &out->insecure));
+  std::chrono::milliseconds reload = out->reload_interval;
+  DF_RETURN_IF_ERROR(config::Read(n, p, "reloadInterval", &reload));
+  if (reload < std::chrono::seconds(1) || reload > std::chrono::hours(1)) {
+    return InvalidArgument("security.reloadInterval must be in [1s, 1h]");
+  }
+  out->reload_interval = std::chrono::duration_cast<std::chrono::seconds>(reload);
+  const int set = !out->ca_cert.empty() + !out->cert.empty() + !out->key.empty();
+  if (set == 0) {
+    return Status::Ok();
+  }
+  if (set != 3) {
+    return InvalidArgument("security.caCert, cert and key go together");
+  }
+  if (out->insecure) {
+    return InvalidArgument("security.insecure and certificates exclude each other");
+  }
+  DF_ASSIGN_OR_RETURN(std::string cert, ReadFile(out->cert, "cert"));
+  DF_RETURN_IF_ERROR(ReadFile(out->key, "key").status());
+  DF_ASSIGN_OR_RETURN(std::string ca, ReadFile(out->ca_cert, "caCert"));
+  DF_RETURN_IF_ERROR(InspectCertificate(cert).status().Annotate("security.cert " + out->cert));
+  DF_RETURN_IF_ERROR(CheckIssuedBy(cert, ca).Annotate("security.cert " + out->cert));
+  return Status::Ok();
+}
+
+}  // namespace df::security
