@@ -1,11 +1,10 @@
 #include "dragonfly/rpc/tls.h"
 
+#include <grpc/support/log.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 #include <spdlog/spdlog.h>
-
-#include <grpc/support/log.h>
 
 #include <algorithm>
 #include <cstdio>
