@@ -43,6 +43,7 @@ void ConnectionAcceptor::AcceptLoop() {
         return;
       }
     }
+    ExpireDeadlines();
     StatusOr<Fd> conn = listener_.Accept(200);
     if (!conn.ok()) {
       spdlog::warn("{}: {}", options_.name, conn.status().ToString());
@@ -55,7 +56,8 @@ void ConnectionAcceptor::AcceptLoop() {
     int fd = conn->release();
     {
       std::lock_guard lock(mu_);
-      if (fds_.size() >= options_.max_connections) {
+      if (fds_.size() >= options_.max_connections ||
+          !FdBudget::Acquire(options_.fds_per_connection)) {
         if (options_.busy) {
           options_.busy(fd);
         }
@@ -67,7 +69,7 @@ void ConnectionAcceptor::AcceptLoop() {
     try {
       std::thread([this, fd] {
         try {
-          options_.serve(fd);
+          options_.serve(fd, this);
         } catch (const std::exception& e) {  // e.g. no fds left for the connection's reactor
           spdlog::warn("{}: connection dropped: {}", options_.name, e.what());
         }
@@ -89,8 +91,38 @@ void ConnectionAcceptor::AcceptLoop() {
 void ConnectionAcceptor::Release(int fd) {
   std::lock_guard lock(mu_);
   fds_.erase(fd);
+  deadlines_.erase(fd);
   ::close(fd);
+  FdBudget::Release(options_.fds_per_connection);
   idle_.notify_all();
+}
+
+void ConnectionAcceptor::AwaitRequest(int fd) {
+  if (options_.request_timeout.count() <= 0) {
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (fds_.count(fd) > 0) {
+    deadlines_[fd] = std::chrono::steady_clock::now() + options_.request_timeout;
+  }
+}
+
+void ConnectionAcceptor::RequestStarted(int fd) {
+  std::lock_guard lock(mu_);
+  deadlines_.erase(fd);
+}
+
+void ConnectionAcceptor::ExpireDeadlines() {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = deadlines_.begin(); it != deadlines_.end();) {
+    if (it->second <= now) {
+      ::shutdown(it->first, SHUT_RDWR);  // the blocked read returns; serve() ends
+      it = deadlines_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 }  // namespace df::net

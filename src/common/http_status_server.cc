@@ -25,7 +25,7 @@ class Server : public HttpStatusServer {
     net::ConnectionAcceptor::Options o;
     o.name = "status server";
     o.max_connections = kMaxConnections;
-    o.serve = [this](int fd) { Serve(fd); };
+    o.serve = [this](int fd, net::ConnectionAcceptor*) { Serve(fd); };
     o.busy = [](int fd) {
       static constexpr char kBusy[] =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n"

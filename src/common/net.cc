@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -26,6 +28,32 @@ uint64_t RaiseFdLimit() {
   }
   return static_cast<uint64_t>(l.rlim_cur);
 }
+
+namespace {
+std::atomic<uint64_t> g_fd_budget_used{0};
+}  // namespace
+
+uint64_t FdBudget::capacity() {
+  rlimit l{};
+  if (::getrlimit(RLIMIT_NOFILE, &l) != 0 || l.rlim_cur == RLIM_INFINITY) {
+    return 1u << 20;
+  }
+  const uint64_t limit = l.rlim_cur;
+  const uint64_t reserve = std::max<uint64_t>(256, limit / 4);
+  return limit > reserve + 16 ? limit - reserve : 16;
+}
+
+bool FdBudget::Acquire(uint64_t n) {
+  if (g_fd_budget_used.fetch_add(n) + n > capacity()) {
+    g_fd_budget_used.fetch_sub(n);
+    return false;
+  }
+  return true;
+}
+
+void FdBudget::Release(uint64_t n) { g_fd_budget_used.fetch_sub(n); }
+
+uint64_t FdBudget::in_use() { return g_fd_budget_used.load(); }
 
 Fd& Fd::operator=(Fd&& o) noexcept {
   if (this != &o) {

@@ -77,16 +77,27 @@ StatusOr<Url> ParseUrl(const std::string& text) {
     return InvalidArgument("URL with userinfo is not accepted: '" + text + "'");
   }
   std::string host = authority;
+  bool bracketed = false;
   if (!authority.empty() && authority.back() != ']' &&
       authority.find(':') != std::string::npos) {  // host:port or [v6]:port
     DF_ASSIGN_OR_RETURN(net::HostPort hp, net::SplitHostPort(authority));
     host = hp.host;
     u.port = hp.port;
-  } else if (authority.size() > 2 && authority.front() == '[') {
+    bracketed = authority.front() == '[';
+  } else if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']') {
     host = authority.substr(1, authority.size() - 2);
+    bracketed = true;
   }
   if (host.empty()) {
     return InvalidArgument("malformed URL '" + text + "': missing host");
+  }
+  // A name (letters, digits, '-', '.', '_', '~', '%'), or an IPv6 literal in brackets.
+  const bool ok = bracketed ? host.find(':') != std::string::npos && net::CanonicalIp(host).ok()
+                            : host.find_first_not_of(
+                                  "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789-._~%") == std::string::npos;
+  if (!ok) {
+    return InvalidArgument("malformed URL '" + text + "': bad host");
   }
   u.host = Lower(host);
   if (u.port == DefaultPort(u.scheme)) {

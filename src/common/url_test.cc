@@ -28,7 +28,9 @@ TEST(UrlTest, NormalFormIsWhatIsFetched) {
 
 TEST(UrlTest, RefusesWhatCannotBeFetchedAsWritten) {
   for (const char* bad : {"ftp://h/x", "http://", "http:///x", "http://user:pw@h/x", "h/x",
-                          "http://h /x", "http://h:99999/", "http://::1/x"}) {
+                          "http://h /x", "http://h:99999/", "http://::1/x",
+                          // found by fuzz_url: brackets that are not an IPv6 literal
+                          "https://[[b.0/0", "http://[h]/x", "http://[::1/x", "http://h\\x/"}) {
     EXPECT_FALSE(ParseUrl(bad).ok()) << bad;
   }
 }

@@ -15,9 +15,10 @@ using config::Read;
 using config::ReadBytes;
 
 Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
-  DF_RETURN_IF_ERROR(CheckKeys(node, "proxy",
-                               {"listen", "rules", "registryMirror", "registries", "basicAuth",
-                                "allowHosts", "maxConnections", "upstreamTimeout", "hijackHTTPS"}));
+  DF_RETURN_IF_ERROR(
+      CheckKeys(node, "proxy",
+                {"listen", "rules", "registryMirror", "registries", "basicAuth", "allowHosts",
+                 "maxConnections", "upstreamTimeout", "hijackHTTPS", "requestTimeout"}));
   if (!node || node.IsNull()) {
     return Status::Ok();
   }
@@ -26,6 +27,10 @@ Status ParseProxy(const YAML::Node& node, DaemonConfig::Proxy* p) {
   DF_RETURN_IF_ERROR(Read(node, "proxy", "upstreamTimeout", &p->upstream_timeout));
   if (p->upstream_timeout.count() < 1000) {
     return InvalidArgument("config key 'proxy.upstreamTimeout' must be at least 1s");
+  }
+  DF_RETURN_IF_ERROR(Read(node, "proxy", "requestTimeout", &p->request_timeout));
+  if (p->request_timeout.count() < 1000) {
+    return InvalidArgument("config key 'proxy.requestTimeout' must be at least 1s");
   }
   if (const YAML::Node rules = node["rules"]; rules) {
     if (!rules.IsSequence()) {

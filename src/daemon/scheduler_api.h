@@ -18,6 +18,11 @@ class SchedulerApi {
       const sched::RegisterPeerRequest& req) = 0;
   virtual Status ReportPeer(const sched::ReportPeerRequest& req) = 0;
   virtual Status LeavePeer(const sched::LeavePeerRequest& req) = 0;
+  // The URL a blob task is bound to at its scheduler ("" when the task is unknown there or not
+  // a blob task).
+  virtual StatusOr<std::string> BoundBlobUrl(const std::string& /*task_id*/) {
+    return std::string();
+  }
 };
 
 }  // namespace df::daemon

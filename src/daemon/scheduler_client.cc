@@ -218,6 +218,17 @@ Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
   });
 }
 
+StatusOr<std::string> SchedulerClient::BoundBlobUrl(const std::string& task_id) {
+  sched::StatTaskRequest req;
+  req.set_task_id(task_id);
+  sched::StatTaskResponse resp;
+  DF_RETURN_IF_ERROR(ForTask(task_id, [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+    resp.Clear();
+    return stub.StatTask(ctx, req, &resp);
+  }));
+  return resp.url();
+}
+
 Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
   Status result = Unavailable("no scheduler configured");
   // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.

@@ -63,7 +63,12 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   }
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
   const YAML::Node server = root["server"];
-  DF_RETURN_IF_ERROR(CheckKeys(server, "server", {"rest", "grpc", "name", "maxBodySize"}));
+  DF_RETURN_IF_ERROR(
+      CheckKeys(server, "server", {"rest", "grpc", "name", "maxBodySize", "requestTimeout"}));
+  DF_RETURN_IF_ERROR(Read(server, "server", "requestTimeout", &c->server.request_timeout));
+  if (c->server.request_timeout < std::chrono::seconds(1)) {
+    return InvalidArgument("config key 'server.requestTimeout' must be at least 1s");
+  }
   DF_RETURN_IF_ERROR(ReadAddr(server, "rest", &c->server.rest_listen));
   DF_RETURN_IF_ERROR(ReadAddr(server, "grpc", &c->server.grpc_listen));
   DF_RETURN_IF_ERROR(Read(server, "server", "name", &c->server.name));

@@ -77,12 +77,14 @@ std::string UrlDecode(const std::string& s) {
 class Server : public HttpServer {
  public:
   Server(net::Listener listener, const HttpRouter* router, uint64_t max_body,
-         uint32_t max_connections)
+         uint32_t max_connections, std::chrono::milliseconds request_timeout)
       : port_(listener.port()), router_(router), max_body_(max_body) {
     net::ConnectionAcceptor::Options o;
     o.name = "manager REST";
     o.max_connections = max_connections;
-    o.serve = [this](int fd) { Serve(fd); };
+    o.request_timeout = request_timeout;
+    o.fds_per_connection = 5;  // the socket, its io_context (3), a database connection
+    o.serve = [this](int fd, net::ConnectionAcceptor* self) { Serve(fd, self); };
     o.busy = [](int fd) {  // over the connection limit: say so rather than drop it
       static constexpr char kBusy[] =
           "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -97,7 +99,7 @@ class Server : public HttpServer {
   void Stop() override { acceptor_->Stop(); }
 
  private:
-  void Serve(int fd) {
+  void Serve(int fd, net::ConnectionAcceptor* acceptor) {
     net::SetTimeouts(fd, 120000);
     const std::string remote = PeerAddress(fd);
     asio::io_context io;
@@ -112,7 +114,9 @@ class Server : public HttpServer {
       parser.header_limit(64 * 1024);
       parser.body_limit(max_body_);
       beast::error_code ec;
+      acceptor->AwaitRequest(fd);
       http::read_header(sock, buf, parser, ec);
+      acceptor->RequestStarted(fd);
       if (!ec && parser.content_length() && *parser.content_length() > max_body_) {
         ec = http::error::body_limit;  // refuse before reading it
       } else if (!ec) {
@@ -263,11 +267,12 @@ HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
 
 StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen,
                                                       const HttpRouter* router, uint64_t max_body,
-                                                      uint32_t max_connections) {
+                                                      uint32_t max_connections,
+                                                      std::chrono::milliseconds request_timeout) {
   DF_ASSIGN_OR_RETURN(net::HostPort addr, net::SplitHostPort(listen));
   DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(addr.host, addr.port, 512));
-  return std::unique_ptr<HttpServer>(
-      std::make_unique<Server>(std::move(listener), router, max_body, max_connections));
+  return std::unique_ptr<HttpServer>(std::make_unique<Server>(std::move(listener), router, max_body,
+                                                              max_connections, request_timeout));
 }
 
 }  // namespace df::manager

@@ -65,9 +65,12 @@ class HttpServer {
   virtual void Stop() = 0;
 };
 
-// Listens on `listen` ("host:port"); requests with bodies over `max_body` get 413.
-StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(const std::string& listen,
-                                                      const HttpRouter* router, uint64_t max_body,
-                                                      uint32_t max_connections = 256);
+// Listens on `listen` ("host:port"); requests with bodies over `max_body` get 413; a connection
+// that sends no complete request header for `request_timeout` (idle keep-alive included) is
+// closed.
+StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(
+    const std::string& listen, const HttpRouter* router, uint64_t max_body,
+    uint32_t max_connections = 256,
+    std::chrono::milliseconds request_timeout = std::chrono::seconds(30));
 
 }  // namespace df::manager

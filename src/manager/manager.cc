@@ -72,8 +72,9 @@ class ManagerImpl : public Manager {
     api_.jobs = jobs_.get();
     api_.config = &config_;
     RegisterApi(router_, &api_);
-    DF_ASSIGN_OR_RETURN(rest_, StartHttpServer(config_.server.rest_listen, &router_,
-                                               config_.server.max_body_bytes));
+    DF_ASSIGN_OR_RETURN(
+        rest_, StartHttpServer(config_.server.rest_listen, &router_, config_.server.max_body_bytes,
+                               256, config_.server.request_timeout));
 
     DF_ASSIGN_OR_RETURN(auto addr, net::SplitHostPort(config_.server.grpc_listen));
     service_ = std::make_unique<ManagerService>(store_.get(), config_, creds->secure());

@@ -297,6 +297,9 @@ class Engine final : public Swarm, public LinkOwner {
     if (links_.erase(id) > 0) {
       connections_--;
     }
+    if (budgeted_.erase(id) > 0) {
+      net::FdBudget::Release();
+    }
   }
   TokenBucket* bucket() override { return bucket_.get(); }
   void PieceSent(uint64_t bytes) override {
@@ -407,6 +410,10 @@ class Engine final : public Swarm, public LinkOwner {
       link->Start(nullptr, kHandshakeTimeout);
       if (links_.size() > opts_.max_connections) {
         link->Refuse(ErrorCode::kBusy, "piece server busy: too many connections");
+      } else if (!net::FdBudget::Acquire()) {
+        link->Refuse(ErrorCode::kBusy, "piece server busy: out of file descriptors");
+      } else {
+        budgeted_.insert(id);
       }
       Accept(acceptor);
     });
@@ -454,6 +461,7 @@ class Engine final : public Swarm, public LinkOwner {
   std::map<std::string, TaskEntry> tasks_;
   std::map<LinkId, std::shared_ptr<Link>> links_;
   std::map<LinkId, NeighbourAddr> dialed_;  // outbound links before their handshake
+  std::set<LinkId> budgeted_;               // inbound links holding a unit of net::FdBudget
   LinkId next_id_ = 1;
   asio::steady_timer tick_;
   bool ticking_ = false;

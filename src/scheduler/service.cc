@@ -148,6 +148,20 @@ grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContex
   });
 }
 
+grpc::ServerUnaryReactor* SchedulerService::StatTask(grpc::CallbackServerContext* ctx,
+                                                     const api::StatTaskRequest* req,
+                                                     api::StatTaskResponse* resp) {
+  return Finish(ctx, [&] {
+    DF_RETURN_IF_ERROR(Caller(ctx).status());
+    std::optional<std::string> url = state_->TaskUrl(req->task_id());
+    resp->set_known(url.has_value());
+    if (url && !BlobDigest(*url).empty()) {
+      resp->set_url(url->substr(0, url->find('?')));
+    }
+    return Status::Ok();
+  });
+}
+
 StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
     std::unique_ptr<SeedTrigger> trigger) {

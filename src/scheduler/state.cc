@@ -461,6 +461,15 @@ std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) cons
   return info;
 }
 
+std::optional<std::string> SchedulerState::TaskUrl(const std::string& task_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->tasks.find(task_id);
+  if (it == impl_->tasks.end()) {
+    return std::nullopt;
+  }
+  return it->second.spec.url();
+}
+
 std::optional<std::string> SchedulerState::HostnameOf(const std::string& host_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->hosts.find(host_id);

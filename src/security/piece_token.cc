@@ -197,9 +197,9 @@ Status TokenVerifier::Verify(std::string_view token, std::string_view task_id,
   if (p.peer_id != peer_id) {
     return PermissionDenied("piece token is for another peer");
   }
-  if (now_unix_s > p.expires) {
-    return PermissionDenied("piece token expired " + std::to_string(now_unix_s - p.expires) +
-                            " s ago");
+  if (now_unix_s > p.expires) {  // (no arithmetic: `expires` is the sender's, any i64)
+    return PermissionDenied("piece token expired (at " + std::to_string(p.expires) + ", now " +
+                            std::to_string(now_unix_s) + ")");
   }
   std::lock_guard lock(mu_);
   for (const auto& e : keys_) {

@@ -5,6 +5,7 @@ bytes, pieces read without the scheduler's grant, secrets in logs, private blobs
 
 import hashlib
 import os
+import socket
 import struct
 import subprocess
 import unittest
@@ -221,6 +222,98 @@ class MutualTlsTest(TrustTest):
         self.assertTrue(said.startswith("accepted"), said)
 
 
+class ExhaustionTest(TrustTest):
+    """2000 idle connections, more than the process may open (its open-files limit is 1024),
+    against the proxy, the piece port and /metrics of a dfdaemon and the manager's REST API:
+    each keeps running, refuses what it cannot hold (busy), drops connections that send no
+    request within the deadline, and serves a normal client afterwards."""
+
+    FD_LIMIT = 1024
+
+    def limited(self, proc):
+        """Starts `proc` with an open-files limit of FD_LIMIT."""
+        proc.argv = ["prlimit", f"--nofile={self.FD_LIMIT}:{self.FD_LIMIT}", "--", *proc.argv]
+        return self.c.add(proc)
+
+    def flood(self, port, n=2000):
+        """n connections that never send a byte (non-blocking connects: those beyond the listen
+        backlog wait in SYN retries rather than blocking the test)."""
+        socks = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET6 if ":" in LOOPBACK else socket.AF_INET)
+            s.setblocking(False)
+            s.connect_ex((LOOPBACK, port))
+            socks.append(s)
+        return socks
+
+    def test_idle_connections_beyond_the_fd_limit_do_not_take_components_down(self):
+        import resource
+        import urllib.request
+        from cluster import Daemon, Manager
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard < 4096:
+            self.skipTest(f"this test holds 2000 sockets; the hard open-files limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        origin = self.c.origin()
+        want = sha256_file(self.c.make_file("small.bin", 1 * MIB))
+        d = self.limited(Daemon(self.c.dir, "d", None, False,
+                                {"proxy": {"requestTimeout": "2s"},
+                                 "upload": {"maxConnections": 256}}))
+        m = self.limited(Manager(self.c.dir, extra={"server": {"requestTimeout": "2s"}}))
+
+        def proxy_ok():
+            proxy = urllib.request.ProxyHandler({"http": f"http://{hostport(d.proxy_port)}"})
+            with urllib.request.build_opener(proxy).open(origin.url("small.bin"),
+                                                         timeout=5) as r:
+                return hashlib.sha256(r.read()).hexdigest() == want
+
+        def piece_ok():  # the handshake is answered: no grant here, so "unauthorized"
+            with connect(int(d.match.group(1)), timeout=5) as s:
+                s.sendall(hello("a" * 64, "p", b""))
+                kind, payload = read_frame(s)
+                return kind == ERROR and decode_error(payload)[0] == UNAUTHORIZED
+
+        def metrics_ok():
+            with urllib.request.urlopen(f"http://{hostport(d.metrics_port)}/metrics",
+                                        timeout=5) as r:
+                return b"dragonfly_dfdaemon" in r.read()
+
+        def rest_ok():
+            with urllib.request.urlopen(f"http://{hostport(m.rest_port)}/healthy",
+                                        timeout=5) as r:
+                return r.read() == b"OK"
+
+        def served(check):
+            try:
+                return check()
+            except (OSError, ConnectionError):  # refused as busy, reset or timed out
+                return False
+
+        for name, port, check, proc in (("proxy", d.proxy_port, proxy_ok, d),
+                                        ("piece port", int(d.match.group(1)), piece_ok, d),
+                                        ("/metrics", d.metrics_port, metrics_ok, d),
+                                        ("REST", m.rest_port, rest_ok, m)):
+            socks = self.flood(port)
+            try:
+                # While the attacker holds them all, the idle ones are dropped at the deadline
+                # and a normal client gets through.
+                wait_for(lambda: served(check), timeout=120, interval=0.5,
+                         what=f"a normal client served by the {name} under the flood")
+                self.assertIsNone(proc.proc.poll(), f"{proc.name} died: {proc.logs()[-2000:]}")
+            finally:
+                for s in socks:
+                    s.close()
+            wait_for(lambda: served(check), timeout=60, interval=0.2,
+                     what=f"a normal client served by the {name} after the flood")
+        # The daemon still has descriptors for its store: a download lands.
+        out = os.path.join(self.c.dir, "small.out")
+        d.dfget(origin.url("small.bin"), out)
+        self.assertEqual(sha256_file(out), want)
+        self.assertIsNone(d.proc.poll())
+        self.assertIsNone(m.proc.poll())
+
+
 class SecretsInLogsTest(TrustTest):
     """Presigned-URL signatures and URL userinfo are credentials: no component writes them to
     its log, on the seed, the peer or the scheduler."""
@@ -281,6 +374,52 @@ class PrivateBlobTest(TrustTest):
             st, _, body = request(d.proxy_port, "GET", target, headers)
             self.assertNotIn(data[:4096], body, target)
             self.assertEqual(body, b"the attacker's bytes", target)
+
+
+    def test_the_swarm_does_not_serve_a_private_blob_to_other_registries_clients(self):
+        """The same when this host does not hold the blob but the swarm does: the scheduler
+        knows the source the task is bound to, and the mirror asks that registry."""
+        from cluster import Origin
+        private = self.c.origin(extra_args=["--auth-prefix", "/v2/private/",
+                                            "--auth-token", "s3cret"])
+        evil_root = os.path.join(self.c.dir, "evil-root")
+        os.makedirs(evil_root)
+        evil = self.c.add(Origin(self.c.dir, evil_root, name="evil"))
+        data = os.urandom(3 * MIB + 7)
+        digest = hashlib.sha256(data).hexdigest()
+        path = f"/v2/private/app/blobs/sha256:{digest}"
+        for root, body in ((self.c.origin_root, data), (evil_root, b"the attacker's bytes")):
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            with open(root + path, "wb") as f:
+                f.write(body)
+        sched = self.c.scheduler()
+        proxy = {"listen": "127.0.0.1:0",
+                 "registryMirror": {"nsScheme": "http", "addr": private.url("").rstrip("/")}}
+        self.c.daemon("seed", sched, seed=True, extra={"proxy": proxy})
+        owner = self.c.daemon("owner", sched, extra={"proxy": proxy})
+        other = self.c.daemon("other", sched, extra={"proxy": proxy})
+        ns = f"ns=127.0.0.1:{private.port}"
+        st, _, body = request(owner.proxy_port, "GET", f"{path}?{ns}",
+                              [("Authorization", "Bearer s3cret")])
+        self.assertEqual((st, body), (200, data))
+        # On the other host, which does not hold it: a client naming the attacker's registry
+        # gets the attacker's bytes, relayed, and nothing is cached under the digest.
+        evil_base = evil.url("").rstrip("/")
+        for target, headers in ((path, [("X-Dragonfly-Registry", evil_base)]),
+                                (f"{path}?ns=127.0.0.1:{evil.port}", [])):
+            st, _, body = request(other.proxy_port, "GET", target, headers)
+            self.assertNotIn(data[:4096], body, target)
+            self.assertEqual(body, b"the attacker's bytes", target)
+        self.assertNotIn(digest, other.dfctl("list"))
+        self.assertIn("relaying", other.logs())
+        # Without credentials the private registry refuses; with them, the swarm serves it.
+        st, _, _ = request(other.proxy_port, "GET", f"{path}?{ns}")
+        self.assertEqual(st, 401)
+        st, _, body = request(other.proxy_port, "GET", f"{path}?{ns}",
+                              [("Authorization", "Bearer s3cret")])
+        self.assertEqual((st, body), (200, data))
+        self.assertEqual(other.metric("dragonfly_dfdaemon_download_bytes_total",
+                                      {"source": "back_to_source"}), 0)
 
 
 class RelayBypassTest(TrustTest):

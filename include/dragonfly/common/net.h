@@ -59,6 +59,19 @@ bool IsWildcard(std::string_view host);
 // client); returns the soft limit now in force. Call once at start.
 uint64_t RaiseFdLimit();
 
+// The connections this process's servers may hold at once, together: the open-files limit less
+// a reserve (a quarter of it, at least 256) for store files, listeners, outbound connections and
+// gRPC, which stops accepting for good once it meets EMFILE. A server takes a unit per accepted
+// connection and refuses the connection (busy) when none is left.
+class FdBudget {
+ public:
+  // `n`: the descriptors one connection holds (its socket, and e.g. an event loop's).
+  static bool Acquire(uint64_t n = 1);
+  static void Release(uint64_t n = 1);
+  static uint64_t capacity();
+  static uint64_t in_use();
+};
+
 // Every address `host` (a name or a literal) resolves to, as literals ("::1", "10.0.0.2").
 StatusOr<std::vector<std::string>> ResolveHost(const std::string& host);
 // Is the IP literal `ip` inside `cidr` ("10.0.0.0/8", "fd00::/8", or one address)? An

@@ -108,6 +108,9 @@ struct DaemonConfig {
     uint32_t max_connections = 1024;
     // An upstream silent this long (no response, or a stalled body) is given up: 504/502.
     milliseconds upstream_timeout{30000};
+    // A client connection without a complete request header this long (idle keep-alive
+    // included) is closed, so slow or idle clients cannot hold the proxy's connection slots.
+    milliseconds request_timeout{30000};
     // HTTPS interception (off unless `hosts` is set): CONNECT targets ("host:port") matching
     // one of the regexes are TLS-terminated by the proxy with a leaf certificate signed by this
     // CA; every other CONNECT is tunnelled untouched. With cert and key empty, a CA is

@@ -24,6 +24,9 @@ struct ManagerConfig {
     std::string grpc_listen = "127.0.0.1:65003";  // server.grpc.addr: KeepAlive, ListSchedulers
     std::string name;                             // this replica's name in job claims
     uint64_t max_body_bytes = 1 << 20;            // REST request bodies larger get 413
+    // server.requestTimeout: a REST connection without a complete request header this long
+    // (idle keep-alive included) is closed (slow clients cannot hold connection slots).
+    milliseconds request_timeout{30000};
   } server;
   // database.type: sqlite (default), postgres or mysql; the section of that name holds the
   // connection (host, port, user, password, dbname; sqlite: path).

@@ -48,6 +48,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   using api::Scheduler::CallbackService::LeavePeer;
   using api::Scheduler::CallbackService::RegisterPeer;
   using api::Scheduler::CallbackService::ReportPeer;
+  using api::Scheduler::CallbackService::StatTask;
 
   grpc::ServerUnaryReactor* AnnounceHost(grpc::CallbackServerContext* ctx,
                                          const api::AnnounceHostRequest* req,
@@ -64,6 +65,9 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* LeavePeer(grpc::CallbackServerContext* ctx,
                                       const api::LeavePeerRequest* req,
                                       api::LeavePeerResponse* resp) override;
+  grpc::ServerUnaryReactor* StatTask(grpc::CallbackServerContext* ctx,
+                                     const api::StatTaskRequest* req,
+                                     api::StatTaskResponse* resp) override;
 
  private:
   // The caller's identity (empty on plaintext); PermissionDenied for another role.

@@ -118,6 +118,8 @@ class SchedulerState {
   size_t peer_count() const;
   size_t task_count() const;
   std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
+  // The URL a known task is bound to (its first registration's spec).
+  std::optional<std::string> TaskUrl(const std::string& task_id) const;
   // The host name a known host announced (the name its certificate must carry).
   std::optional<std::string> HostnameOf(const std::string& host_id) const;
   // The task's current seed peer ID, "" when none.

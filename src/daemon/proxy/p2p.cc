@@ -4,6 +4,7 @@
 
 #include "daemon/metrics.h"
 #include "daemon/proxy/range.h"
+#include "daemon/scheduler_api.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/piece.h"
@@ -81,14 +82,26 @@ bool P2PServer::Relay(int fd, const P2PRequest& req, long timeout_s) {
   return r.complete && req.keep_alive;
 }
 
-bool P2PServer::CachedElsewhere(const std::string& task_id, const std::string& url,
-                                const Headers& auth, long timeout_s) {
-  auto lease = ctx_->store->AcquireExisting(task_id);
-  if (!lease.ok()) {
-    return false;  // not here: the registry the client named just authorized it
+bool P2PServer::FromAnotherSource(const std::string& task_id, const std::string& url,
+                                  const Headers& auth, long timeout_s) {
+  std::string source;
+  if (auto lease = ctx_->store->AcquireExisting(task_id); lease.ok()) {
+    source = (*lease)->Stat().url;
+  } else if (ctx_->scheduler != nullptr && ctx_->scheduler->enabled()) {
+    // Not here: the swarm would hand over what another host registered, from its source.
+    StatusOr<std::string> bound = ctx_->scheduler->BoundBlobUrl(task_id);
+    if (!bound.ok()) {
+      spdlog::info(
+          "proxy: blob task_id={}: no answer from the scheduler on its source ({}); "
+          "relaying the request",
+          task_id, bound.status().message());
+      return true;  // unknown: fail safe, the client's own registry answers
+    }
+    source = *bound;
   }
-  std::string source = (*lease)->Stat().url;
-  lease->Reset();
+  if (source.empty()) {
+    return false;  // nobody has it yet: the registry the client named just authorized it
+  }
   auto from = ParseUrl(source);
   auto to = ParseUrl(url);
   if (!from.ok() || !to.ok()) {
@@ -166,9 +179,10 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
     spec.add_filtered_query_params(f);
   }
 
-  // A blob this host holds from another registry or repository is served only when that source
-  // authorizes this client too; otherwise the client gets it from its own registry, uncached.
-  if (!digest.empty() && CachedElsewhere(spec.task_id(), req.url, auth, timeout_s)) {
+  // A blob this host holds, or the swarm has, from another registry or repository is served
+  // only when that source authorizes this client too; otherwise the client gets it from its
+  // own registry, uncached.
+  if (!digest.empty() && FromAnotherSource(spec.task_id(), req.url, auth, timeout_s)) {
     return Relay(fd, req, timeout_s);
   }
 

@@ -39,10 +39,11 @@ class P2PServer {
  private:
   // The client's GET relayed to its upstream as it is (no task, no cache).
   bool Relay(int fd, const P2PRequest& req, long timeout_s);
-  // Is a blob this host already holds (or is fetching) for `task_id` from another repository
-  // or registry than `url` off limits for this client? See Serve.
-  bool CachedElsewhere(const std::string& task_id, const std::string& url, const Headers& auth,
-                       long timeout_s);
+  // Is the blob `task_id` off limits for this client because it comes from another repository
+  // or registry than `url`? Its source: the URL this host holds (or fetches) it from, else the
+  // URL the scheduler bound the task to. See Serve.
+  bool FromAnotherSource(const std::string& task_id, const std::string& url, const Headers& auth,
+                         long timeout_s);
   bool Fail(int fd, int status, const std::string& type, const std::string& message,
             bool keep_alive, const std::string& extra_headers = "");
 

@@ -80,8 +80,13 @@ class Connection {
  public:
   // Owns and closes `fd` (unless Release()d). `intercepted` is "https://host[:port]" for the
   // plaintext side of an intercepted CONNECT: origin-form requests then go to that origin.
-  Connection(Server* server, int fd, std::string intercepted = "")
-      : server_(server), sock_(io_, fd), intercepted_(std::move(intercepted)) {}
+  // `acceptor`: the one that accepted `fd`, which holds the request-header deadline.
+  Connection(Server* server, int fd, std::string intercepted = "",
+             net::ConnectionAcceptor* acceptor = nullptr)
+      : server_(server),
+        sock_(io_, fd),
+        intercepted_(std::move(intercepted)),
+        acceptor_(acceptor) {}
   void Run();
   // Gives up ownership of the fd (the caller closes it).
   void Release() { sock_.release(); }
@@ -106,6 +111,7 @@ class Connection {
   asio::posix::stream_descriptor sock_;
   beast::flat_buffer buf_;
   std::string intercepted_;
+  net::ConnectionAcceptor* acceptor_;  // null for an intercepted CONNECT's inner stream
 };
 
 class Server : public ProxyServer {
@@ -145,8 +151,12 @@ class Server : public ProxyServer {
     net::ConnectionAcceptor::Options o;
     o.name = "proxy";
     o.max_connections = cfg.max_connections;
-    o.serve = [this](int fd) {
-      Connection conn(this, fd);
+    o.request_timeout = cfg.request_timeout;
+    // The socket, the connection's io_context (epoll, eventfd, timerfd), an upstream
+    // connection and a task file.
+    o.fds_per_connection = 6;
+    o.serve = [this](int fd, net::ConnectionAcceptor* self) {
+      Connection conn(this, fd, "", self);
       conn.Run();
       conn.Release();
     };
@@ -233,10 +243,17 @@ void Connection::Run() {
     parser.header_limit(kHeaderLimit);
     parser.body_limit(boost::none);
     beast::error_code ec;
+    if (acceptor_ != nullptr) {
+      acceptor_->AwaitRequest(fd());
+    }
     http::read_header(sock_, buf_, parser, ec);
+    if (acceptor_ != nullptr) {
+      acceptor_->RequestStarted(fd());
+    }
     if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-      return;
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+        ec == asio::error::not_connected || ec == asio::error::shut_down) {
+      return;  // closed, or shut down at the header deadline
     }
     if (ec == http::error::header_limit) {
       SendError(431, "proxy", "request header fields too large", false);
