@@ -273,10 +273,24 @@ def downloaded_bytes(topo, h):
     return metric_sum(text, "dragonfly_dfdaemon_download_bytes_total")
 
 
+def certificate(work, role, name):
+    """The `security` section for `name` with a certificate of `role` from the bench's cluster
+    CA (made on first use with bin/dfcert): the hosts talk mutual TLS, as a deployment does."""
+    ca = os.path.join(work, "pki", "ca")
+    if not os.path.exists(ca):
+        subprocess.run([os.path.join(BIN, "dfcert"), "ca", "--out", ca], check=True,
+                       capture_output=True)
+    out = os.path.join(work, "pki", f"{role}-{name}")
+    subprocess.run([os.path.join(BIN, "dfcert"), "issue", "--ca", ca, "--role", role, "--name",
+                    name, "--out", out], check=True, capture_output=True)
+    return {"caCert": os.path.join(out, "ca.crt"), "cert": os.path.join(out, "tls.crt"),
+            "key": os.path.join(out, "tls.key")}
+
+
 def start_dragonfly(topo, hosts, work, overrides_of=lambda h: None, upload_slots=None):
-    """Scheduler and seed-peer dfdaemon on "seed", a dfdaemon on each of `hosts`; returns
-    (services in start order, {host: dfdaemon Service}). The caller stops them. overrides_of(h):
-    extra config sections for h's dfdaemon."""
+    """Scheduler and seed-peer dfdaemon on "seed", a dfdaemon on each of `hosts`, with
+    certificates from a cluster CA; returns (services in start order, {host: dfdaemon
+    Service}). The caller stops them. overrides_of(h): extra config sections for h's dfdaemon."""
     seed_ip = topo.ip("seed")
     services = []
     try:
@@ -285,7 +299,8 @@ def start_dragonfly(topo, hosts, work, overrides_of=lambda h: None, upload_slots
         cfg = os.path.join(sched_dir, "scheduler.yaml")
         with open(cfg, "w") as f:
             f.write(f"server:\n  listen: {seed_ip}:{SCHED_PORT}\n"
-                    f"metrics:\n  listen: {seed_ip}:8000\nlog:\n  level: info\n")
+                    f"metrics:\n  listen: {seed_ip}:8000\nlog:\n  level: info\n"
+                    f"security: {json.dumps(certificate(work, 'scheduler', 'scheduler'))}\n")
         services.append(Service(topo, "seed", "scheduler",
                                 [os.path.join(BIN, "scheduler"), "--config", cfg], work,
                                 "scheduler listening on"))
@@ -293,8 +308,10 @@ def start_dragonfly(topo, hosts, work, overrides_of=lambda h: None, upload_slots
         for h in ["seed"] + hosts:
             home = os.path.join(work, h)
             os.makedirs(home)
+            overrides = {"security": certificate(work, "seed-peer" if h == "seed" else "daemon",
+                                                 h), **(overrides_of(h) or {})}
             path = daemon_config(home, h, topo.ip(h), seed_ip, seed=(h == "seed"),
-                                 upload_slots=upload_slots, overrides=overrides_of(h))
+                                 upload_slots=upload_slots, overrides=overrides)
             daemons[h] = Service(topo, h, f"dfdaemon-{h}",
                                  [os.path.join(BIN, "dfdaemon"), "--config", path], work,
                                  "dfdaemon started")

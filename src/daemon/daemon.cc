@@ -134,6 +134,9 @@ class DaemonImpl : public Daemon {
         std::make_unique<UploadService>(&ctx_, downloads_.get(), credentials_->secure());
     DF_RETURN_IF_ERROR(
         net::CheckListenAddress(config_.upload.rpc_listen).Annotate("upload.rpcListen"));
+    DF_RETURN_IF_ERROR(
+        security::CheckExposure(config_.tls, {{"upload.listen", config_.upload.listen},
+                                              {"upload.rpcListen", config_.upload.rpc_listen}}));
     grpc::ServerBuilder upload;
     int rpc_port = 0;
     upload.AddListeningPort(config_.upload.rpc_listen, credentials_->Server(), &rpc_port);

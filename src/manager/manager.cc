@@ -81,6 +81,8 @@ class ManagerImpl : public Manager {
     grpc::ServerBuilder builder;
     int port = 0;
     DF_RETURN_IF_ERROR(net::CheckListenAddress(config_.server.grpc_listen));
+    DF_RETURN_IF_ERROR(
+        security::CheckExposure(config_.tls, {{"server.grpc.addr", config_.server.grpc_listen}}));
     builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port), creds->Server(), &port);
     builder.RegisterService(service_.get());
     grpc_ = builder.BuildAndStart();

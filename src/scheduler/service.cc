@@ -166,6 +166,7 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
     std::unique_ptr<SeedTrigger> trigger) {
   DF_RETURN_IF_ERROR(net::CheckListenAddress(config.listen).Annotate("server.listen"));
+  DF_RETURN_IF_ERROR(security::CheckExposure(config.tls, {{"server.listen", config.listen}}));
   std::unique_ptr<SchedulerServer> s(new SchedulerServer);
   s->registry_ = std::move(registry);
   if (s->registry_) {

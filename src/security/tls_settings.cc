@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/net.h"
 #include "dragonfly/security/identity.h"
 
 namespace df::security {
@@ -52,6 +53,30 @@ Status ReadTlsSettings(const YAML::Node& n, TlsSettings* out) {
   DF_ASSIGN_OR_RETURN(std::string ca, ReadFile(out->ca_cert, "caCert"));
   DF_RETURN_IF_ERROR(InspectCertificate(cert).status().Annotate("security.cert " + out->cert));
   DF_RETURN_IF_ERROR(CheckIssuedBy(cert, ca).Annotate("security.cert " + out->cert));
+  return Status::Ok();
+}
+
+Status CheckExposure(const TlsSettings& settings,
+                     const std::vector<std::pair<std::string, std::string>>& listens) {
+  if (settings.secure() || settings.insecure) {
+    return Status::Ok();
+  }
+  for (const auto& [key, listen] : listens) {
+    StatusOr<net::HostPort> hp = net::SplitHostPort(listen);
+    if (!hp.ok()) {
+      continue;  // the component reports a bad address itself
+    }
+    bool loopback = hp->host == "localhost";
+    if (StatusOr<std::string> ip = net::CanonicalIp(hp->host); ip.ok()) {
+      loopback = *ip == "::1" || ip->rfind("127.", 0) == 0;
+    }
+    if (!loopback) {
+      return FailedPrecondition(
+          key + " " + listen +
+          " is reachable from other hosts: configure security.caCert, cert and key (dfcert; "
+          "docs/security.md), or set security.insecure: true to run without authentication");
+    }
+  }
   return Status::Ok();
 }
 

@@ -362,6 +362,11 @@ class BadInputTest(ClusterTest):
             ("scheduler", "server:\n  listen: '[::1]'\n", "server.listen", "want [IPv6]:PORT"),
             ("manager", "server:\n  grpc:\n    addr: '1.2.3.999:0'\n", "server.grpc.addr",
              "neither an IP address nor a host name"),
+            # Secure by default: beyond loopback only with certificates or `insecure: true`.
+            ("scheduler", "server:\n  listen: '0.0.0.0:0'\nmetrics:\n  listen: '127.0.0.1:0'\n",
+             "server.listen", "reachable from other hosts"),
+            ("dfdaemon", "upload:\n  listen: '127.0.0.1:0'\n  rpcListen: '0.0.0.0:0'\n",
+             "upload.rpcListen", "security.insecure: true"),
         ]
         for i, (binary, yaml, key, why) in enumerate(cases):
             cfg = os.path.join(self.c.dir, f"bad-listen-{i}.yaml")

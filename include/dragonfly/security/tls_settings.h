@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 
@@ -37,5 +39,11 @@ struct TlsSettings {
 // Reads the `security` section (null node: defaults) and checks the files: all three or none,
 // readable, a certificate with an identity that chains to the CA, not together with insecure.
 Status ReadTlsSettings(const YAML::Node& section, TlsSettings* out);
+
+// Secure by default: FailedPrecondition naming the setting when one of `listens` (config key,
+// "host:port") is reachable from other hosts (not a loopback address or "localhost") while
+// neither certificates nor `insecure: true` are configured.
+Status CheckExposure(const TlsSettings& settings,
+                     const std::vector<std::pair<std::string, std::string>>& listens);
 
 }  // namespace df::security
