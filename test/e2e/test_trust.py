@@ -343,14 +343,17 @@ class PrivateBlobTest(TrustTest):
     another registry (one it controls, which will happily answer for that digest) must not get
     the cached bytes: they are served only to clients of the registry they came from."""
 
-    def test_a_cached_private_blob_is_not_served_to_other_registries_clients(self):
+    def registries(self, size):
+        """A private registry (token "s3cret" under /v2/private/) holding a random blob of
+        `size` bytes and the attacker's registry answering for the same digest with other
+        bytes; (private, evil, data, digest, blob path, proxy section fronting private)."""
         from cluster import Origin
         private = self.c.origin(extra_args=["--auth-prefix", "/v2/private/",
                                             "--auth-token", "s3cret"])
         evil_root = os.path.join(self.c.dir, "evil-root")
         os.makedirs(evil_root)
         evil = self.c.add(Origin(self.c.dir, evil_root, name="evil"))
-        data = os.urandom(2 * MIB + 3)
+        data = os.urandom(size)
         digest = hashlib.sha256(data).hexdigest()
         path = f"/v2/private/app/blobs/sha256:{digest}"
         for root, body in ((self.c.origin_root, data), (evil_root, b"the attacker's bytes")):
@@ -359,6 +362,10 @@ class PrivateBlobTest(TrustTest):
                 f.write(body)
         proxy = {"listen": "127.0.0.1:0",
                  "registryMirror": {"nsScheme": "http", "addr": private.url("").rstrip("/")}}
+        return private, evil, data, digest, path, proxy
+
+    def test_a_cached_private_blob_is_not_served_to_other_registries_clients(self):
+        private, evil, data, digest, path, proxy = self.registries(2 * MIB + 3)
         d = self.c.daemon("d", extra={"proxy": proxy})
         # The owner pulls it: cached on this host.
         st, _, body = request(d.proxy_port, "GET", f"{path}?ns=127.0.0.1:{private.port}",
@@ -375,26 +382,11 @@ class PrivateBlobTest(TrustTest):
             self.assertNotIn(data[:4096], body, target)
             self.assertEqual(body, b"the attacker's bytes", target)
 
-
     def test_the_swarm_does_not_serve_a_private_blob_to_other_registries_clients(self):
         """The same when this host does not hold the blob but the swarm does: the scheduler
         knows the source the task is bound to, and the mirror asks that registry."""
-        from cluster import Origin
-        private = self.c.origin(extra_args=["--auth-prefix", "/v2/private/",
-                                            "--auth-token", "s3cret"])
-        evil_root = os.path.join(self.c.dir, "evil-root")
-        os.makedirs(evil_root)
-        evil = self.c.add(Origin(self.c.dir, evil_root, name="evil"))
-        data = os.urandom(3 * MIB + 7)
-        digest = hashlib.sha256(data).hexdigest()
-        path = f"/v2/private/app/blobs/sha256:{digest}"
-        for root, body in ((self.c.origin_root, data), (evil_root, b"the attacker's bytes")):
-            os.makedirs(os.path.dirname(root + path), exist_ok=True)
-            with open(root + path, "wb") as f:
-                f.write(body)
+        private, evil, data, digest, path, proxy = self.registries(3 * MIB + 7)
         sched = self.c.scheduler()
-        proxy = {"listen": "127.0.0.1:0",
-                 "registryMirror": {"nsScheme": "http", "addr": private.url("").rstrip("/")}}
         self.c.daemon("seed", sched, seed=True, extra={"proxy": proxy})
         owner = self.c.daemon("owner", sched, extra={"proxy": proxy})
         other = self.c.daemon("other", sched, extra={"proxy": proxy})
