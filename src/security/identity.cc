@@ -4,7 +4,6 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -13,6 +12,8 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+
+#include "dragonfly/security/x509.h"
 
 namespace df::security {
 namespace {
@@ -80,47 +81,6 @@ StatusOr<PkeyPtr> ReadKey(std::string_view pem) {
   return key;
 }
 
-bool AddExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) {
-    return false;
-  }
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-// A new certificate for `key` named `cn`, valid from a minute ago for `ttl`.
-StatusOr<X509Ptr> NewCert(EVP_PKEY* key, const std::string& cn, std::chrono::seconds ttl) {
-  X509Ptr cert(X509_new());
-  unsigned char serial[16];
-  if (!cert || RAND_bytes(serial, sizeof(serial)) != 1) {
-    return Internal("cannot make a certificate");
-  }
-  serial[0] &= 0x7f;  // positive
-  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  ASN1_INTEGER* sn = BN_to_ASN1_INTEGER(bn, nullptr);
-  BN_free(bn);
-  bool ok =
-      sn != nullptr && X509_set_version(cert.get(), 2) == 1 &&
-      X509_set_serialNumber(cert.get(), sn) == 1 &&
-      X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60) != nullptr &&
-      X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(ttl.count())) != nullptr &&
-      X509_set_pubkey(cert.get(), key) == 1;
-  ASN1_INTEGER_free(sn);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  ok = ok && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                        reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
-                                        0) == 1;
-  if (!ok) {
-    return Internal("cannot fill in a certificate");
-  }
-  return cert;
-}
-
 }  // namespace
 
 const char* RoleName(Role role) {
@@ -174,12 +134,11 @@ StatusOr<KeyPair> MakeCa(const std::string& common_name, std::chrono::seconds tt
   if (!key) {
     return Internal("cannot generate a key");
   }
-  DF_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), common_name, ttl));
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  if (!AddExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0") ||
-      !AddExt(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign") ||
-      !AddExt(cert.get(), cert.get(), NID_subject_key_identifier, "hash") ||
-      X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
+  X509Ptr cert(MakeCert(common_name, key.get(), nullptr, key.get(), ttl,
+                        {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
+                         {NID_key_usage, "critical,keyCertSign,cRLSign"},
+                         {NID_subject_key_identifier, "hash"}}));
+  if (!cert) {
     return Internal("cannot sign the CA certificate");
   }
   return KeyPair{KeyPem(key.get()), CertPem(cert.get())};
@@ -199,8 +158,6 @@ StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::c
   if (!key) {
     return Internal("cannot generate a key");
   }
-  DF_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(key.get(), id.name, ttl));
-  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get()));
   // The DNS name every certificate of the cluster has: the TLS server name clients ask for
   // (they dial by address and check the identity, see rpc/tls.h).
   std::string san = "URI:" + id.SpiffeId() + ",DNS:" + kTrustDomain;
@@ -208,12 +165,13 @@ StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::c
     bool ip = h.find_first_not_of("0123456789.") == std::string::npos || h.find(':') != h.npos;
     san += (ip ? ",IP:" : ",DNS:") + h;
   }
-  if (!AddExt(cert.get(), ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
-      !AddExt(cert.get(), ca_cert.get(), NID_key_usage, "critical,digitalSignature") ||
-      !AddExt(cert.get(), ca_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
-      !AddExt(cert.get(), ca_cert.get(), NID_subject_alt_name, san.c_str()) ||
-      !AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid") ||
-      X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
+  X509Ptr cert(MakeCert(id.name, key.get(), ca_cert.get(), ca_key.get(), ttl,
+                        {{NID_basic_constraints, "critical,CA:FALSE"},
+                         {NID_key_usage, "critical,digitalSignature"},
+                         {NID_ext_key_usage, "serverAuth,clientAuth"},
+                         {NID_subject_alt_name, san},
+                         {NID_authority_key_identifier, "keyid"}}));
+  if (!cert) {
     return Internal("cannot sign a certificate for " + id.SpiffeId());
   }
   return KeyPair{KeyPem(key.get()), CertPem(cert.get())};

@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -18,9 +17,13 @@
 #include <vector>
 
 #include "dragonfly/common/net.h"
+#include "dragonfly/security/x509.h"
 
 namespace df::daemon::proxy {
 namespace {
+
+using security::MakeCert;
+using std::chrono::hours;
 
 std::string SslError(const std::string& what) {
   unsigned long e = ERR_get_error();
@@ -33,56 +36,6 @@ std::string SslError(const std::string& what) {
 }
 
 EVP_PKEY* NewEcKey() { return EVP_EC_gen("P-256"); }
-
-bool AddExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX v3;
-  X509V3_set_ctx_nodb(&v3);
-  X509V3_set_ctx(&v3, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value);
-  if (ext == nullptr) {
-    return false;
-  }
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-// A certificate for `subject_cn` with `pubkey`, signed by `issuer_key` (self-signed when
-// `issuer` is null). `exts` are (nid, value) pairs in OpenSSL's config syntax.
-X509* MakeCert(const std::string& subject_cn, EVP_PKEY* pubkey, X509* issuer, EVP_PKEY* issuer_key,
-               long days, const std::vector<std::pair<int, std::string>>& exts) {
-  X509* cert = X509_new();
-  unsigned char serial[16];
-  RAND_bytes(serial, sizeof(serial));
-  serial[0] &= 0x7f;  // positive
-  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  bool ok = cert != nullptr && bn != nullptr && X509_set_version(cert, 2) == 1 &&
-            BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != nullptr;
-  BN_free(bn);
-  X509_NAME* name = X509_NAME_new();
-  ok = ok && name != nullptr &&
-       X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>("Dragonfly"), -1, -1,
-                                  0) == 1 &&
-       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                                  reinterpret_cast<const unsigned char*>(subject_cn.c_str()), -1,
-                                  -1, 0) == 1 &&
-       X509_set_subject_name(cert, name) == 1 &&
-       X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer) : name) == 1;
-  X509_NAME_free(name);
-  ok = ok && X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != nullptr &&
-       X509_gmtime_adj(X509_getm_notAfter(cert), days * 86400) != nullptr &&
-       X509_set_pubkey(cert, pubkey) == 1;
-  for (const auto& [nid, value] : exts) {
-    ok = ok && AddExt(cert, issuer != nullptr ? issuer : cert, nid, value.c_str());
-  }
-  ok = ok && X509_sign(cert, issuer_key, EVP_sha256()) > 0;
-  if (!ok) {
-    X509_free(cert);
-    return nullptr;
-  }
-  return cert;
-}
 
 Status WritePem(const std::string& path, mode_t mode, const std::function<int(FILE*)>& write) {
   std::error_code ec;
@@ -121,7 +74,7 @@ StatusOr<std::unique_ptr<CertAuthority>> CertAuthority::LoadOrCreate(const std::
     char host[256] = "localhost";
     ::gethostname(host, sizeof(host) - 1);
     ca->ca_cert_ = MakeCert(std::string("Dragonfly dfdaemon proxy CA (") + host + ")", ca->ca_key_,
-                            nullptr, ca->ca_key_, 3650,
+                            nullptr, ca->ca_key_, hours(24 * 3650),
                             {{NID_basic_constraints, "critical,CA:TRUE,pathlen:0"},
                              {NID_key_usage, "critical,keyCertSign,cRLSign"},
                              {NID_subject_key_identifier, "hash"}});
@@ -195,7 +148,7 @@ StatusOr<std::shared_ptr<SSL_CTX>> CertAuthority::ServerContext(const std::strin
   bool ip = ::inet_pton(AF_INET, bare.c_str(), &addr) == 1 ||
             ::inet_pton(AF_INET6, bare.c_str(), &addr) == 1;
   // The CN is at most 64 characters (RFC 5280); clients match the SAN, which has the full name.
-  X509* leaf = MakeCert(bare.substr(0, 64), leaf_key_, ca_cert_, ca_key_, 397,
+  X509* leaf = MakeCert(bare.substr(0, 64), leaf_key_, ca_cert_, ca_key_, hours(24 * 397),
                         {{NID_basic_constraints, "critical,CA:FALSE"},
                          {NID_key_usage, "critical,digitalSignature"},
                          {NID_ext_key_usage, "serverAuth"},
