@@ -10,6 +10,10 @@ One run measures, each case repeated --runs times (median reported):
                     --tiny-runs times, median and p90 in ms
   (f) proxy-remote  curl -x through a fresh peer's HTTP proxy (X-Dragonfly-Use-P2P), the
                     file coming from the seed (baseline: c)
+  (g) dfget-remote-tls  (a) in a second cluster with certificates (bin/dfcert): mutual TLS on
+                    every port, the piece port included, encrypted by the kernel (kTLS) where
+                    the tls module is loaded, else by OpenSSL in user space (baseline: a,
+                    measured alternately with it)
 All runs are warm (the page cache is not dropped). See bench/README.md.
 """
 
@@ -167,6 +171,7 @@ def main():
     runs = args.runs
 
     c = Cluster(prefix="df-bench-")
+    tc = Cluster(prefix="df-bench-tls-", tls=True)
     nginx = None
     ok = False
     res = {}
@@ -190,26 +195,55 @@ def main():
         log(f"  seed back-to-source: {dt:.2f}s ({size / MIB / dt:.0f} MiB/s)")
         rm(out)
 
-        # (a) dfget from a remote peer: a fresh peer daemon each run.
-        peer = None
-        times = []
-        for i in range(runs):
-            if peer is not None:
-                peer.kill(signal.SIGTERM)
-                shutil.rmtree(peer.home, ignore_errors=True)
-            peer = c.daemon(f"peer{i}", sched)
+        # The same cluster with certificates for (g), its origin serving the same file.
+        os.link(os.path.join(c.origin_root, "big.bin"), os.path.join(tc.origin_root, "big.bin"))
+        tls_origin = tc.origin()
+        tls_sched = tc.scheduler()
+        tls_seed = tc.daemon("seed", tls_sched, seed=True)
+        tls_url = tls_origin.url("big.bin")
+        dt, _ = timed(dfget_argv(tls_seed, tls_url, out))
+        log(f"  TLS seed back-to-source: {dt:.2f}s")
+        rm(out)
+
+        def remote_run(cluster, scheduler, name, source_url):
+            p = cluster.daemon(name, scheduler)
             rm(out)
-            dt, r = timed(dfget_argv(peer, url, out))
-            remote = peer.metric("dragonfly_dfdaemon_download_bytes_total",
-                                 {"source": "remote_peer"})
+            dt, r = timed(dfget_argv(p, source_url, out))
+            remote = p.metric("dragonfly_dfdaemon_download_bytes_total", {"source": "remote_peer"})
             if remote != size:
-                raise RuntimeError(f"peer{i} got {remote} bytes from remote peers, want {size}:"
+                raise RuntimeError(f"{name} got {remote} bytes from remote peers, want {size}:"
                                    f" {r.stderr[-500:]}")
+            if sha256_file(out) != want:
+                raise RuntimeError(f"{name}: the output has the wrong sha256")
+            return p, dt
+
+        # (a) dfget from a remote peer: a fresh peer daemon each run; (g) the same with TLS,
+        # alternately (the machine's load drifts). Each peer's data is deleted right after its
+        # run, so that both cases write into recycled page-cache memory (first-touch memory of
+        # this VM costs about 2 s per GiB more: see docs/benchmarks.md).
+        peer = None
+        times, tls_times, tls_paths = [], [], {}
+        for i in range(runs):
+            peer, dt = remote_run(c, sched, f"peer{i}", url)
             times.append(dt)
             log(f"  dfget-remote run {i}: {dt:.3f}s")
-        if sha256_file(out) != want:
-            raise RuntimeError("dfget-remote output has the wrong sha256")
+            if i + 1 < runs:  # the last one stays for (b)
+                peer.kill(signal.SIGTERM)
+                shutil.rmtree(peer.home, ignore_errors=True)
+            tp, dt = remote_run(tc, tls_sched, f"tls-peer{i}", tls_url)
+            for enc in ("kernel", "user_space"):
+                n = tp.metric("dragonfly_dfdaemon_piece_tls_connections_total",
+                              {"encryption": enc})
+                tls_paths[enc] = tls_paths.get(enc, 0) + n
+            if sum(tls_paths.values()) == 0:
+                raise RuntimeError("the TLS peer made no TLS piece connection")
+            tls_times.append(dt)
+            log(f"  dfget-remote-tls run {i}: {dt:.3f}s")
+            tp.kill(signal.SIGTERM)
+            shutil.rmtree(tp.home, ignore_errors=True)
         res["dfget-remote"] = times
+        res["dfget-remote-tls"] = tls_times
+        res["tls-encryption"] = [k for k, v in tls_paths.items() if v > 0]
 
         # (b) local cache hit on the last peer.
         times = []
@@ -291,11 +325,12 @@ def main():
     finally:
         if nginx is not None:
             nginx.stop()
-        if args.keep or not ok:
-            for p in c.procs:
-                p.kill(signal.SIGTERM)
-        else:
-            c.stop()
+        for cl in (c, tc):
+            if args.keep or not ok:
+                for p in cl.procs:
+                    p.kill(signal.SIGTERM)
+            else:
+                cl.stop()
         if not ok or args.keep:
             print(f"[bench] cluster dir kept: {c.dir}", file=sys.stderr)
 
@@ -312,9 +347,10 @@ def main():
 
 def render(res, args, size):
     mib = size / MIB
-    med = {k: statistics.median(v) for k, v in res.items()}
+    med = {k: statistics.median(v) for k, v in res.items() if k != "tls-encryption"}
     tput = {k: mib / med[k]
-            for k in ("dfget-remote", "proxy-remote", "cache-hit", "curl-nginx", "cp")}
+            for k in ("dfget-remote", "dfget-remote-tls", "proxy-remote", "cache-hit",
+                      "curl-nginx", "cp")}
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     argv = " ".join(["python3", "bench/dataplane.py"] + sys.argv[1:])
     lines = [
@@ -330,6 +366,8 @@ def render(res, args, size):
     ]
     names = {
         "dfget-remote": "(a) dfget from remote peer (seed)",
+        "dfget-remote-tls": "(g) the same with mutual TLS everywhere (piece port: "
+                            + "/".join(res["tls-encryption"]) + " encryption)",
         "proxy-remote": "(f) curl through the dfdaemon proxy, from remote peer (seed)",
         "cache-hit": "(b) dfget local cache hit",
         "curl-nginx": "(c) baseline: curl from nginx",
@@ -346,6 +384,7 @@ def render(res, args, size):
                  f"{statistics.median(th) * 1e3:.1f} ms (p90 {percentile(th, 90) * 1e3:.1f} ms)"
                  f" | | min {min(th) * 1e3:.1f} ms, max {max(th) * 1e3:.1f} ms |")
     r_remote = tput["dfget-remote"] / tput["curl-nginx"]
+    r_tls = tput["dfget-remote-tls"] / tput["dfget-remote"]
     r_hit = tput["cache-hit"] / tput["cp"]
     r_proxy = tput["proxy-remote"] / tput["curl-nginx"]
     tiny_ms = statistics.median(te) * 1e3
@@ -357,6 +396,7 @@ def render(res, args, size):
         f"| dfget-remote / curl-nginx | {r_remote:.2f} | >= 0.90 | {mark(r_remote >= 0.9)} |",
         f"| cache-hit / cp | {r_hit:.2f} | >= 0.95 | {mark(r_hit >= 0.95)} |",
         f"| proxy-remote / curl-nginx | {r_proxy:.2f} | (>= 0.90) | {mark(r_proxy >= 0.9)} |",
+        f"| dfget-remote-tls / dfget-remote (TLS cost) | {r_tls:.2f} | (report) | |",
         f"| 1 KiB end to end, median | {tiny_ms:.1f} ms | <= 20 ms | {mark(tiny_ms <= 20)} |",
         "",
     ]

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/file.h"
 #include "dragonfly/security/identity.h"
 
 namespace sec = df::security;
@@ -24,16 +25,6 @@ namespace {
 int Fail(const std::string& what, const df::Status& s) {
   std::cerr << "dfcert: " << what << ": " << s.message() << std::endl;
   return 1;
-}
-
-df::StatusOr<std::string> Read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return df::NotFound("cannot read " + path);
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 df::StatusOr<std::chrono::seconds> Ttl(const std::string& text) {
@@ -99,8 +90,8 @@ int main(int argc, char** argv) {
   if (issue->parsed()) {
     auto t = Ttl(ttl);
     auto r = sec::ParseRole(role);
-    auto cert = Read(ca_dir + "/ca.crt");
-    auto key = Read(ca_dir + "/ca.key");
+    auto cert = df::ReadSmallFile(ca_dir + "/ca.crt");
+    auto key = df::ReadSmallFile(ca_dir + "/ca.key");
     for (const df::Status& s : {t.status(), r.status(), cert.status(), key.status()}) {
       if (!s.ok()) {
         return Fail("issue", s);
@@ -119,7 +110,7 @@ int main(int argc, char** argv) {
               << std::endl;
     return 0;
   }
-  auto pem = Read(file);
+  auto pem = df::ReadSmallFile(file);
   if (!pem.ok()) {
     return Fail("show", pem.status());
   }

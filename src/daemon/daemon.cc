@@ -24,6 +24,7 @@
 #include "daemon/scheduler_discovery.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/piece/swarm.h"
 #include "dragonfly/security/piece_token.h"
@@ -69,6 +70,11 @@ class DaemonImpl : public Daemon {
     backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
     backend_ = backend::NewHttpBackend(http);
+    DF_ASSIGN_OR_RETURN(cert_keeper_,
+                        manager::KeepClusterCertificate(
+                            config_.tls, {config_.seed_peer.enable ? security::Role::kSeedPeer
+                                                                   : security::Role::kDaemon,
+                                          config_.host.hostname}));
     DF_ASSIGN_OR_RETURN(credentials_, rpc::Credentials::Make(config_.tls, "dfdaemon"));
     SchedulerClient::Hooks hooks;
     hooks.host_request = [this] { return HostAnnouncement(); };
@@ -104,6 +110,12 @@ class DaemonImpl : public Daemon {
     so.pipeline = config_.download.concurrent_piece_count;
     so.piece_timeout = config_.download.piece_timeout;
     so.lookup = [this](const std::string& id) { return store_->AcquireExisting(id); };
+    if (config_.tls.secure()) {
+      so.tls = config_.tls;  // mutual TLS on the piece port too (docs/security.md)
+      so.on_tls_connection = [this](bool kernel) {
+        (kernel ? metrics_->piece_tls_kernel : metrics_->piece_tls_user_space).Increment();
+      };
+    }
     // A neighbour must show the scheduler's grant for the task (docs/security.md).
     so.authorize = [this](const std::string& token, const std::string& task_id,
                           const std::string& peer_id) {
@@ -378,6 +390,8 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<DaemonMetrics> metrics_;
   std::unique_ptr<storage::TaskStore> store_;
   std::unique_ptr<backend::HttpBackend> backend_;
+  // With security.join: keeps the certificate from the manager's cluster CA current.
+  std::unique_ptr<security::CertificateKeeper> cert_keeper_;
   std::shared_ptr<const rpc::Credentials> credentials_;  // TLS between hosts (or plaintext)
   std::unique_ptr<SchedulerClient> scheduler_;
   std::unique_ptr<SchedulerDiscovery> discovery_;

@@ -37,6 +37,12 @@ DaemonMetrics::DaemonMetrics(const std::shared_ptr<prometheus::Registry>& r)
                         .Help("Pieces served to other peers")
                         .Register(*r)
                         .Add({})),
+      piece_tls_family(prometheus::BuildCounter()
+                           .Name("dragonfly_dfdaemon_piece_tls_connections_total")
+                           .Help("TLS piece connections, by where their bytes are encrypted")
+                           .Register(*r)),
+      piece_tls_kernel(piece_tls_family.Add({{"encryption", "kernel"}})),
+      piece_tls_user_space(piece_tls_family.Add({{"encryption", "user_space"}})),
       tasks_family(prometheus::BuildCounter()
                        .Name("dragonfly_dfdaemon_download_tasks_total")
                        .Help("Downloads finished, by result")

@@ -25,6 +25,9 @@ struct DaemonMetrics {
   prometheus::Counter& parent_failures;
   prometheus::Counter& upload_bytes;
   prometheus::Counter& upload_pieces;
+  prometheus::Family<prometheus::Counter>& piece_tls_family;
+  prometheus::Counter& piece_tls_kernel;      // piece connections encrypted by kernel TLS
+  prometheus::Counter& piece_tls_user_space;  // ... by OpenSSL in user space
   prometheus::Family<prometheus::Counter>& tasks_family;
   prometheus::Counter& tasks_succeeded;
   prometheus::Counter& tasks_failed;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "dragonfly/manager/config.h"
+#include "manager/cluster_ca.h"
 #include "manager/http_server.h"
 #include "manager/jobs.h"
 #include "manager/store.h"
@@ -17,6 +18,7 @@ struct ApiContext {
   JobRunner* jobs;
   const ManagerConfig* config;
   std::string jwt_key;
+  ClusterCa* ca = nullptr;  // with a cluster CA (config ca): its bootstrap-token routes
 };
 
 void RegisterApi(HttpRouter& router, ApiContext* ctx);

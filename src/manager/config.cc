@@ -57,11 +57,26 @@ Status ReadDatabase(const YAML::Node& n, db::Config* c) {
 
 Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   DF_RETURN_IF_ERROR(CheckKeys(
-      root, "", {"server", "database", "auth", "job", "keepAlive", "metrics", "log", "security"}));
+      root, "",
+      {"server", "database", "auth", "job", "keepAlive", "metrics", "log", "security", "ca"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
+  const YAML::Node ca = root["ca"];
+  DF_RETURN_IF_ERROR(CheckKeys(ca, "ca", {"cert", "key", "certTTL"}));
+  DF_RETURN_IF_ERROR(Read(ca, "ca", "cert", &c->ca.cert));
+  DF_RETURN_IF_ERROR(Read(ca, "ca", "key", &c->ca.key));
+  DF_RETURN_IF_ERROR(Read(ca, "ca", "certTTL", &c->ca.cert_ttl));
+  if (c->ca.cert.empty() != c->ca.key.empty()) {
+    return InvalidArgument("ca.cert and ca.key go together");
+  }
+  if (c->ca.cert_ttl < std::chrono::seconds(10) || c->ca.cert_ttl > std::chrono::hours(24 * 366)) {
+    return InvalidArgument("ca.certTTL must be in [10s, 366d]");
+  }
+  if (!c->ca.cert.empty() && c->tls.insecure) {
+    return InvalidArgument("ca and security.insecure exclude each other");
+  }
   const YAML::Node server = root["server"];
   DF_RETURN_IF_ERROR(
       CheckKeys(server, "server", {"rest", "grpc", "name", "maxBodySize", "requestTimeout"}));

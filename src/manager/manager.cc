@@ -7,11 +7,15 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/security/cert_keeper.h"
 #include "manager/api.h"
+#include "manager/ca_service.h"
+#include "manager/cluster_ca.h"
 #include "manager/grpc_service.h"
 #include "manager/http_server.h"
 #include "manager/jobs.h"
@@ -60,6 +64,9 @@ class ManagerImpl : public Manager {
       DF_RETURN_IF_ERROR(HandOverRootPassword(generated));
     }
     registry_ = std::make_shared<prometheus::Registry>();
+    if (!config_.ca.cert.empty()) {
+      DF_RETURN_IF_ERROR(OpenClusterCa());
+    }
     DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
                         rpc::Credentials::Make(config_.tls, "manager"));
     jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_, creds);
@@ -71,6 +78,7 @@ class ManagerImpl : public Manager {
     api_.store = store_.get();
     api_.jobs = jobs_.get();
     api_.config = &config_;
+    api_.ca = ca_.get();
     RegisterApi(router_, &api_);
     DF_ASSIGN_OR_RETURN(
         rest_, StartHttpServer(config_.server.rest_listen, &router_, config_.server.max_body_bytes,
@@ -83,8 +91,14 @@ class ManagerImpl : public Manager {
     DF_RETURN_IF_ERROR(net::CheckListenAddress(config_.server.grpc_listen));
     DF_RETURN_IF_ERROR(
         security::CheckExposure(config_.tls, {{"server.grpc.addr", config_.server.grpc_listen}}));
-    builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port), creds->Server(), &port);
+    // With the cluster CA, a joining host comes without a certificate: only Join takes that.
+    builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port),
+                             creds->Server(/*require_client_cert=*/ca_ == nullptr), &port);
     builder.RegisterService(service_.get());
+    if (ca_) {
+      ca_service_ = std::make_unique<ClusterCaService>(ca_.get());
+      builder.RegisterService(ca_service_.get());
+    }
     grpc_ = builder.BuildAndStart();
     if (!grpc_ || port == 0) {
       return Unavailable("cannot listen on " + config_.server.grpc_listen);
@@ -125,6 +139,28 @@ class ManagerImpl : public Manager {
   }
 
  private:
+  // The cluster CA; without security.cert, the manager's own certificate from it too (beside
+  // ca.key, renewed like every other).
+  Status OpenClusterCa() {
+    DF_ASSIGN_OR_RETURN(ca_, ClusterCa::Open(config_.ca, &store_->db()));
+    if (!config_.tls.cert.empty()) {
+      return Status::Ok();
+    }
+    const std::string dir = std::filesystem::path(config_.ca.key).parent_path().string();
+    config_.tls.ca_cert = config_.ca.cert;
+    config_.tls.cert = (std::filesystem::path(dir) / "manager.crt").string();
+    config_.tls.key = (std::filesystem::path(dir) / "manager.key").string();
+    security::CertificateKeeper::Options o;
+    o.files = config_.tls;
+    o.identity = {security::Role::kManager, config_.server.name};
+    o.join = [ca = ca_.get(), id = o.identity](const std::string& public_key) {
+      return ca->Issue(id, public_key);
+    };
+    o.renew = o.join;
+    DF_ASSIGN_OR_RETURN(cert_keeper_, security::CertificateKeeper::Start(std::move(o)));
+    return Status::Ok();
+  }
+
   // Components whose stream went silent (a host that vanished without closing it) turn
   // inactive after keepAlive.timeout.
   void Reap() {
@@ -149,6 +185,9 @@ class ManagerImpl : public Manager {
 
   ManagerConfig config_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<ClusterCa> ca_;
+  std::unique_ptr<security::CertificateKeeper> cert_keeper_;
+  std::unique_ptr<ClusterCaService> ca_service_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<HttpStatusServer> status_;
   std::unique_ptr<JobRunner> jobs_;

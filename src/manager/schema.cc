@@ -94,6 +94,19 @@ CREATE TABLE applications (
   updated_at {{BIGINT}} NOT NULL
 )
 )"},
+      {3, "bootstrap tokens of the cluster CA", R"(
+CREATE TABLE bootstrap_tokens (
+  id VARCHAR(16) NOT NULL PRIMARY KEY,
+  secret_hash VARCHAR(64) NOT NULL,
+  role VARCHAR(32) NOT NULL,
+  name VARCHAR(253) NOT NULL,
+  description VARCHAR(255) NOT NULL,
+  user_id {{BIGINT}} NOT NULL,
+  uses {{BIGINT}} NOT NULL,
+  expires_at {{BIGINT}} NOT NULL,
+  created_at {{BIGINT}} NOT NULL
+)
+)"},
   };
   return kMigrations;
 }

@@ -17,6 +17,7 @@
 #include "dragonfly/piece/swarm.h"
 #include "piece/exchange.h"
 #include "piece/link.h"
+#include "piece/secure.h"
 
 namespace df::piece {
 namespace {
@@ -57,8 +58,9 @@ class Session final : public SwarmSession {
 
 class Engine final : public Swarm, public LinkOwner {
  public:
-  Engine(SwarmOptions options, net::Listener listener)
+  Engine(SwarmOptions options, net::Listener listener, std::shared_ptr<PieceTls> tls)
       : opts_(std::move(options)),
+        tls_(std::move(tls)),
         work_(io_.get_executor()),
         disk_(static_cast<size_t>(std::max(opts_.disk_threads, 1))),
         dialer_(4),
@@ -358,17 +360,15 @@ class Engine final : public Swarm, public LinkOwner {
 
   void Dialed(const std::string& task_id, const NeighbourAddr& addr, StatusOr<net::Fd>& fd) {
     TaskEntry* e = Find(task_id);
-    if (e != nullptr) {
-      e->dialing.erase(addr.peer_id);
-    }
-    if (stopped_ || e == nullptr || e->sessions == 0) {
+    if (stopped_ || e == nullptr || e->sessions == 0 || !fd.ok()) {
       if (e != nullptr) {
-        MaybeRelease(task_id);
+        e->dialing.erase(addr.peer_id);
+        if (!fd.ok() && !stopped_ && e->sessions > 0) {
+          e->exchange->NeighbourUnreachable(addr.peer_id, fd.status());
+        } else {
+          MaybeRelease(task_id);
+        }
       }
-      return;
-    }
-    if (!fd.ok()) {
-      e->exchange->NeighbourUnreachable(addr.peer_id, fd.status());
       return;
     }
     net::SetBufferSizes(fd->get(), kSocketBufferBytes);  // as accepted sockets inherit
@@ -380,7 +380,41 @@ class Engine final : public Swarm, public LinkOwner {
     sock.assign(ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd->release(),
                 ec);
     if (ec) {
+      e->dialing.erase(addr.peer_id);
       e->exchange->NeighbourUnreachable(addr.peer_id, Internal("socket: " + ec.message()));
+      return;
+    }
+    if (!tls_) {
+      Connected(task_id, addr, std::move(sock));
+      return;
+    }
+    Secure(std::move(sock), tls_->client(), false, kHandshakeTimeout,
+           [this, task_id, addr](StatusOr<asio::ip::tcp::socket> secured, TlsPath path) {
+             if (!secured.ok()) {
+               spdlog::debug("piece connection to {} failed: {}", addr.peer_id,
+                             secured.status().ToString());
+               if (TaskEntry* t = Find(task_id); t != nullptr && !stopped_) {
+                 t->dialing.erase(addr.peer_id);
+                 t->exchange->NeighbourUnreachable(addr.peer_id, secured.status());
+               }
+               return;
+             }
+             CountTls(path);
+             Connected(task_id, addr, std::move(secured).value());
+           });
+  }
+
+  // An outbound connection is ready (secured, with TLS): the link says HELLO.
+  void Connected(const std::string& task_id, const NeighbourAddr& addr,
+                 asio::ip::tcp::socket sock) {
+    TaskEntry* e = Find(task_id);
+    if (e != nullptr) {
+      e->dialing.erase(addr.peer_id);
+    }
+    if (stopped_ || e == nullptr || e->sessions == 0) {
+      if (e != nullptr) {
+        MaybeRelease(task_id);
+      }
       return;
     }
     LinkId id = next_id_++;
@@ -403,20 +437,56 @@ class Engine final : public Swarm, public LinkOwner {
         t->async_wait([this, acceptor, t](const boost::system::error_code&) { Accept(acceptor); });
         return;
       }
-      LinkId id = next_id_++;
-      auto link = std::make_shared<Link>(this, id, std::move(sock), true);
-      links_[id] = link;
-      connections_++;
-      link->Start(nullptr, kHandshakeTimeout);
-      if (links_.size() > opts_.max_connections) {
-        link->Refuse(ErrorCode::kBusy, "piece server busy: too many connections");
-      } else if (!net::FdBudget::Acquire()) {
-        link->Refuse(ErrorCode::kBusy, "piece server busy: out of file descriptors");
+      if (!tls_) {
+        Accepted(std::move(sock));
+      } else if (links_.size() + handshakes_ >= opts_.max_connections) {
+        boost::system::error_code ignored;  // full: closed before any TLS work
+        sock.close(ignored);
       } else {
-        budgeted_.insert(id);
+        handshakes_++;
+        Secure(std::move(sock), tls_->server(), true, kHandshakeTimeout,
+               [this](StatusOr<asio::ip::tcp::socket> secured, TlsPath path) {
+                 handshakes_--;
+                 if (stopped_) {
+                   return;
+                 }
+                 if (!secured.ok()) {
+                   spdlog::debug("piece connection refused: {}", secured.status().ToString());
+                   return;
+                 }
+                 CountTls(path);
+                 Accepted(std::move(secured).value());
+               });
       }
       Accept(acceptor);
     });
+  }
+
+  // An inbound connection is ready (secured, with TLS): the link waits for the HELLO.
+  void Accepted(asio::ip::tcp::socket sock) {
+    LinkId id = next_id_++;
+    auto link = std::make_shared<Link>(this, id, std::move(sock), true);
+    links_[id] = link;
+    connections_++;
+    link->Start(nullptr, kHandshakeTimeout);
+    if (links_.size() > opts_.max_connections) {
+      link->Refuse(ErrorCode::kBusy, "piece server busy: too many connections");
+    } else if (!net::FdBudget::Acquire()) {
+      link->Refuse(ErrorCode::kBusy, "piece server busy: out of file descriptors");
+    } else {
+      budgeted_.insert(id);
+    }
+  }
+
+  void CountTls(TlsPath path) {
+    if (opts_.on_tls_connection) {
+      opts_.on_tls_connection(path == TlsPath::kKernel);
+    }
+    if (path == TlsPath::kPump && tls_pump_++ == 0) {
+      spdlog::info(
+          "piece port: kernel TLS is not available (load the tls module: modprobe tls), so "
+          "pieces are encrypted in user space");
+    }
   }
 
   void StartTicking() {
@@ -451,6 +521,7 @@ class Engine final : public Swarm, public LinkOwner {
   friend class Session;
 
   SwarmOptions opts_;
+  const std::shared_ptr<PieceTls> tls_;  // null: plaintext
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors_;
@@ -468,6 +539,8 @@ class Engine final : public Swarm, public LinkOwner {
   const uint16_t port_;
   std::atomic<int> connections_{0};
   std::atomic<int> uploads_{0};
+  uint64_t tls_pump_ = 0;
+  size_t handshakes_ = 0;  // inbound TLS handshakes under way
   std::atomic<bool> stopped_{false};
   std::thread thread_;
 };
@@ -543,7 +616,12 @@ StatusOr<std::unique_ptr<Swarm>> StartSwarm(SwarmOptions options) {
   DF_ASSIGN_OR_RETURN(net::Listener listener,
                       net::Listener::Open(options.address, options.port, 1024));
   listener.SetBufferSizes(kSocketBufferBytes);
-  return std::unique_ptr<Swarm>(std::make_unique<Engine>(std::move(options), std::move(listener)));
+  std::shared_ptr<PieceTls> tls;
+  if (options.tls.secure()) {
+    DF_ASSIGN_OR_RETURN(tls, PieceTls::Make(options.tls));
+  }
+  return std::unique_ptr<Swarm>(
+      std::make_unique<Engine>(std::move(options), std::move(listener), std::move(tls)));
 }
 
 }  // namespace df::piece

@@ -1,6 +1,6 @@
 // Real engines on loopback: a seed and two peers trade a task both ways; a seed holds 200
 // connected neighbours; refusals are answered with a clear error; only a neighbour with a valid
-// piece token for the task is served.
+// piece token for the task is served; over TLS, only peers with a certificate of the CA connect.
 #include "dragonfly/piece/swarm.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +16,7 @@
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/piece.h"
+#include "dragonfly/security/identity.h"
 #include "dragonfly/security/piece_token.h"
 #include "piece/frame.h"
 
@@ -39,11 +40,20 @@ class Watch : public ExchangeObserver {
   void OnNeighbourGone(const std::string&, bool failed, const Status&) override {
     std::lock_guard lock(mu_);
     failures_ += failed ? 1 : 0;
+    cv_.notify_all();
   }
   void OnLocalError(const Status&) override {}
   bool WaitPieces(uint32_t n) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return pieces_ >= n; });
+  }
+  bool WaitFailures(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return failures_ >= n; });
+  }
+  uint32_t pieces() {
+    std::lock_guard lock(mu_);
+    return pieces_;
   }
   uint64_t from_peers() {
     std::lock_guard lock(mu_);
@@ -67,6 +77,7 @@ struct Host {
   std::unique_ptr<storage::TaskStore> store;
   std::unique_ptr<Swarm> swarm;
   std::atomic<uint64_t> uploaded{0};
+  std::atomic<int> tls_connections{0};
 };
 
 class SwarmTest : public ::testing::Test {
@@ -93,7 +104,8 @@ class SwarmTest : public ::testing::Test {
   }
 
   Host* AddHost(const std::string& name, bool seed, uint32_t max_connections = 1024,
-                std::chrono::milliseconds write_stall = std::chrono::milliseconds(30000)) {
+                std::chrono::milliseconds write_stall = std::chrono::milliseconds(30000),
+                const security::TlsSettings& tls = {}) {
     auto h = std::make_unique<Host>();
     auto store = storage::OpenTaskStore((root_ / name).string());
     EXPECT_TRUE(store.ok());
@@ -112,6 +124,9 @@ class SwarmTest : public ::testing::Test {
                                    const std::string& peer) {
       return v->Verify(token, task, peer, security::NowUnixSeconds());
     };
+    o.tls = tls;
+    std::atomic<int>* secured = &h->tls_connections;
+    o.on_tls_connection = [secured](bool) { ++*secured; };
     auto swarm = StartSwarm(o);
     EXPECT_TRUE(swarm.ok()) << swarm.status().ToString();
     h->swarm = std::move(swarm).value();
@@ -128,6 +143,27 @@ class SwarmTest : public ::testing::Test {
       const char* p = data_.data() + static_cast<size_t>(n) * kPiece;
       ASSERT_TRUE((*lease)->WritePiece(n, p, len, Crc32c(0, p, len)).ok());
     }
+  }
+
+  // Certificate files of `role` for `name`, from a test CA.
+  security::TlsSettings Certs(const std::string& name, security::Role role) {
+    if (ca_.cert_pem.empty()) {
+      auto ca = security::MakeCa("swarm test CA", std::chrono::hours(1));
+      EXPECT_TRUE(ca.ok());
+      ca_ = *ca;
+    }
+    auto leaf = security::IssueCertificate(ca_, {role, name}, std::chrono::hours(1));
+    EXPECT_TRUE(leaf.ok());
+    std::filesystem::path dir = root_ / ("pki-" + name);
+    std::filesystem::create_directories(dir);
+    security::TlsSettings s;
+    s.ca_cert = (dir / "ca.crt").string();
+    s.cert = (dir / "tls.crt").string();
+    s.key = (dir / "tls.key").string();
+    EXPECT_TRUE(security::WriteSecretFile(s.ca_cert, ca_.cert_pem).ok());
+    EXPECT_TRUE(security::WriteSecretFile(s.cert, leaf->cert_pem).ok());
+    EXPECT_TRUE(security::WriteSecretFile(s.key, leaf->key_pem).ok());
+    return s;
   }
 
   // The scheduler's grant: `peer` may read `task` for a minute.
@@ -158,6 +194,7 @@ class SwarmTest : public ::testing::Test {
 
   std::unique_ptr<security::TokenSigner> signer_;
   security::TokenVerifier verifier_;
+  security::KeyPair ca_;
   std::filesystem::path root_;
   std::string data_;
   std::vector<std::unique_ptr<Host>> hosts_;
@@ -346,6 +383,45 @@ TEST_F(SwarmTest, OnlyANeighbourWithAValidTokenIsServed) {
   auto ok = Handshake(h, frame::EncodeHello({kTask, "thief", false, Token("thief")}));
   ASSERT_TRUE(ok.ok()) << ok.status().ToString();
   EXPECT_EQ(ok->first, FrameType::kHello);
+}
+
+TEST_F(SwarmTest, OverTlsPeersTradeAndOnlyCertifiedPeersConnect) {
+  constexpr auto kStall = std::chrono::milliseconds(30000);
+  Host* seed = AddHost("seed", true, 1024, kStall, Certs("seed", security::Role::kSeedPeer));
+  StoreAll(seed);
+  Host* a = AddHost("a", false, 1024, kStall, Certs("a", security::Role::kDaemon));
+  Watch wa;
+  auto la = a->store->Acquire(kTask, "http://origin/f");
+  ASSERT_TRUE(la.ok());
+  storage::Task* ta = la->get().get();
+  auto sa = a->swarm->Join(std::move(la).value(), {"peer-a", false, true, &wa, kPiece});
+  sa->Connect({Addr("seed-peer", seed, true)}, Token("peer-a"));
+  ASSERT_TRUE(wa.WaitPieces(kPieces));
+  std::string got(data_.size(), '\0');
+  ASSERT_EQ(::pread(ta->read_fd(), got.data(), got.size(), 0), static_cast<ssize_t>(got.size()));
+  EXPECT_TRUE(got == data_);
+  EXPECT_EQ(seed->tls_connections.load(), 1);
+  EXPECT_EQ(a->tls_connections.load(), 1);
+  // A plaintext neighbour, one of another CA and one whose certificate is no peer's (a
+  // scheduler's) get nothing from the seed.
+  security::TlsSettings scheduler = Certs("sched", security::Role::kScheduler);
+  ca_ = {};  // Certs makes another CA
+  security::TlsSettings foreign = Certs("foreign", security::Role::kDaemon);
+  std::vector<Host*> refused = {
+      AddHost("plain", false),
+      AddHost("foreign", false, 1024, kStall, foreign),
+      AddHost("sched", false, 1024, kStall, scheduler),
+  };
+  for (Host* h : refused) {
+    Watch w;
+    auto lease = h->store->Acquire(kTask, "http://origin/f");
+    ASSERT_TRUE(lease.ok());
+    auto session = h->swarm->Join(std::move(lease).value(), {"thief", false, true, &w, kPiece});
+    session->Connect({Addr("seed-peer", seed, true)}, Token("thief"));
+    EXPECT_TRUE(w.WaitFailures(1));
+    EXPECT_EQ(w.pieces(), 0u);
+  }
+  EXPECT_EQ(seed->tls_connections.load(), 1);
 }
 
 }  // namespace

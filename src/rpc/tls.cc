@@ -85,14 +85,16 @@ std::shared_ptr<const Credentials> Credentials::Insecure() {
   return std::shared_ptr<const Credentials>(new Credentials(s));
 }
 
-std::shared_ptr<grpc::ServerCredentials> Credentials::Server() const {
+std::shared_ptr<grpc::ServerCredentials> Credentials::Server(bool require_client_cert) const {
   if (!secure()) {
     return grpc::InsecureServerCredentials();
   }
   grpc::experimental::TlsServerCredentialsOptions o(Provider(settings_));
   o.watch_root_certs();
   o.watch_identity_key_cert_pairs();
-  o.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  o.set_cert_request_type(require_client_cert
+                              ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                              : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
   return grpc::experimental::TlsServerCredentials(o);
 }
 
@@ -121,6 +123,22 @@ std::shared_ptr<grpc::Channel> Credentials::Dial(const std::string& target,
   return grpc::CreateCustomChannel(target, Channel(std::move(server_roles)), args);
 }
 
+std::shared_ptr<grpc::Channel> DialWithoutCertificate(const std::string& target,
+                                                      const std::string& ca_cert,
+                                                      std::vector<security::Role> server_roles) {
+  grpc::experimental::TlsChannelCredentialsOptions o;
+  o.set_certificate_provider(
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(ca_cert, 60));
+  o.watch_root_certs();
+  o.set_verify_server_certs(true);
+  o.set_check_call_host(false);
+  o.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RoleVerifier>(
+      std::move(server_roles)));
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(security::kTrustDomain);
+  return grpc::CreateCustomChannel(target, grpc::experimental::TlsCredentials(o), args);
+}
+
 StatusOr<security::Identity> CallerIdentity(const grpc::ServerContextBase& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (!auth || !auth->IsPeerAuthenticated()) {
@@ -141,7 +159,13 @@ StatusOr<security::Identity> RequireRole(const grpc::ServerContextBase& ctx, boo
   if (!secure) {
     return security::Identity{security::Role::kDaemon, ""};
   }
-  DF_ASSIGN_OR_RETURN(security::Identity id, CallerIdentity(ctx));
+  StatusOr<security::Identity> caller = CallerIdentity(ctx);
+  if (!caller.ok()) {
+    return caller.status().code() == StatusCode::kNotFound
+               ? Unauthenticated("this call needs a client certificate of the cluster")
+               : caller.status();
+  }
+  security::Identity id = std::move(caller).value();
   if (std::find(roles.begin(), roles.end(), id.role) == roles.end()) {
     return PermissionDenied(id.SpiffeId() + " may not call this");
   }

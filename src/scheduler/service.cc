@@ -172,6 +172,9 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   if (s->registry_) {
     s->metrics_ = std::make_unique<SchedulerMetrics>(*s->registry_);
   }
+  DF_ASSIGN_OR_RETURN(s->cert_keeper_,
+                      manager::KeepClusterCertificate(
+                          config.tls, {security::Role::kScheduler, config.host.hostname}));
   DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
                       rpc::Credentials::Make(config.tls, "scheduler"));
   if (!trigger) {

@@ -144,19 +144,41 @@ StatusOr<KeyPair> MakeCa(const std::string& common_name, std::chrono::seconds tt
   return KeyPair{KeyPem(key.get()), CertPem(cert.get())};
 }
 
-StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::chrono::seconds ttl,
-                                   const std::vector<std::string>& hosts) {
+StatusOr<std::string> MakePrivateKey() {
+  PkeyPtr key(EVP_EC_gen("P-256"));
+  std::string pem = key ? KeyPem(key.get()) : "";
+  if (pem.empty()) {
+    return Internal("cannot generate a key");
+  }
+  return pem;
+}
+
+StatusOr<std::string> PublicKeyOf(std::string_view key_pem) {
+  DF_ASSIGN_OR_RETURN(PkeyPtr key, ReadKey(key_pem));
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    return Internal("cannot write a public key");
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+StatusOr<std::string> IssueForKey(const KeyPair& ca, const Identity& id,
+                                  std::string_view public_key_pem, std::chrono::seconds ttl,
+                                  const std::vector<std::string>& hosts) {
   if (!ValidName(id.name)) {
     return InvalidArgument("a certificate name is 1-253 of [A-Za-z0-9._-], not '" + id.name + "'");
+  }
+  BioPtr bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  PkeyPtr key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!key || !EVP_PKEY_is_a(key.get(), "EC") || EVP_PKEY_get_bits(key.get()) != 256) {
+    return InvalidArgument("the public key must be a PEM ECDSA P-256 key");
   }
   DF_ASSIGN_OR_RETURN(X509Ptr ca_cert, ReadCert(ca.cert_pem));
   DF_ASSIGN_OR_RETURN(PkeyPtr ca_key, ReadKey(ca.key_pem));
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
     return InvalidArgument("the CA key does not match the CA certificate");
-  }
-  PkeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) {
-    return Internal("cannot generate a key");
   }
   // The DNS name every certificate of the cluster has: the TLS server name clients ask for
   // (they dial by address and check the identity, see rpc/tls.h).
@@ -174,7 +196,15 @@ StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::c
   if (!cert) {
     return Internal("cannot sign a certificate for " + id.SpiffeId());
   }
-  return KeyPair{KeyPem(key.get()), CertPem(cert.get())};
+  return CertPem(cert.get());
+}
+
+StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::chrono::seconds ttl,
+                                   const std::vector<std::string>& hosts) {
+  DF_ASSIGN_OR_RETURN(std::string key, MakePrivateKey());
+  DF_ASSIGN_OR_RETURN(std::string pub, PublicKeyOf(key));
+  DF_ASSIGN_OR_RETURN(std::string cert, IssueForKey(ca, id, pub, ttl, hosts));
+  return KeyPair{std::move(key), std::move(cert)};
 }
 
 StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
@@ -196,11 +226,14 @@ StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
   if (!found) {
     return InvalidArgument("the certificate has no identity (URI SAN)");
   }
-  struct tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) {
-    return InvalidArgument("the certificate has a bad expiry");
+  struct tm after{};
+  struct tm before{};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &after) != 1 ||
+      ASN1_TIME_to_tm(X509_get0_notBefore(cert.get()), &before) != 1) {
+    return InvalidArgument("the certificate has a bad validity");
   }
-  info.not_after_unix_s = static_cast<int64_t>(timegm(&tm));
+  info.not_before_unix_s = static_cast<int64_t>(timegm(&before));
+  info.not_after_unix_s = static_cast<int64_t>(timegm(&after));
   return info;
 }
 
@@ -217,6 +250,15 @@ Status CheckIssuedBy(std::string_view cert_pem, std::string_view ca_pem) {
   if (X509_verify_cert(ctx.get()) != 1) {
     return InvalidArgument(std::string("the certificate does not verify against the CA: ") +
                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get())));
+  }
+  return Status::Ok();
+}
+
+Status CheckKeyMatches(std::string_view key_pem, std::string_view cert_pem) {
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  DF_ASSIGN_OR_RETURN(PkeyPtr key, ReadKey(key_pem));
+  if (X509_check_private_key(cert.get(), key.get()) != 1) {
+    return InvalidArgument("the key does not belong to the certificate");
   }
   return Status::Ok();
 }

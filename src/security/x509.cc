@@ -44,7 +44,7 @@ X509* MakeCert(const std::string& subject_cn, EVP_PKEY* pubkey, X509* issuer, EV
        X509_set_subject_name(cert, name) == 1 &&
        X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer) : name) == 1;
   X509_NAME_free(name);
-  ok = ok && X509_gmtime_adj(X509_getm_notBefore(cert), -3600) != nullptr &&
+  ok = ok && X509_gmtime_adj(X509_getm_notBefore(cert), -kCertBackdate.count()) != nullptr &&
        X509_gmtime_adj(X509_getm_notAfter(cert), static_cast<long>(ttl.count())) != nullptr &&
        X509_set_pubkey(cert, pubkey) == 1;
   for (const auto& [nid, value] : exts) {

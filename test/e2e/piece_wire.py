@@ -68,11 +68,12 @@ def rogue(*args):
     return r.stdout.strip()
 
 
-def grants(scheduler_addr, task_id, url, peers):
-    """Registers each peer ID of `peers` for the task at the scheduler (as a host of its own);
-    {peer ID: piece token}."""
+def grants(scheduler_addr, task_id, url, peers, tls=None):
+    """Registers each peer ID of `peers` for the task at the scheduler (as a host of its own,
+    with the certificate in directory `tls` when the cluster has TLS); {peer ID: piece token}."""
     out = {}
-    for line in rogue("register", scheduler_addr, task_id, url, *peers).splitlines():
+    cert = ("--tls", tls) if tls else ()
+    for line in rogue(*cert, "register", scheduler_addr, task_id, url, *peers).splitlines():
         words = line.split()
         if words[0] != "accepted" or len(words) != 4:
             raise AssertionError(f"registration refused: {line}")

@@ -7,8 +7,13 @@
 //   rogue_peer announce SCHEDULER HOSTNAME [seed]   announce 127.0.0.1-HOSTNAME[-seed]
 //   rogue_peer leave SCHEDULER HOST_ID          make a host leave
 //   rogue_peer keepalive MANAGER scheduler|seed HOSTNAME   register with the manager as one
+//   rogue_peer schedulers MANAGER HOSTNAME      ask the manager for schedulers as HOSTNAME
+//   rogue_peer join MANAGER TOKEN ROLE NAME     ask the manager's CA for a certificate (with a
+//       new key); prints "accepted <identity of the certificate>"
+//   rogue_peer renew MANAGER                    ask the manager's CA to renew the caller's
 // Before the command, `--tls DIR` speaks TLS with DIR/ca.crt, DIR/tls.crt and DIR/tls.key (a
-// certificate the attacker holds); without, plaintext.
+// certificate the attacker holds), `--ca FILE` TLS without a client certificate (checking the
+// server against FILE, as a joining host does); without, plaintext.
 // Prints "accepted <detail>" or "refused <grpc code name>: <message>" and exits 0 either way;
 // when the server cannot be reached or the TLS handshake fails, prints "unreachable: <message>"
 // and exits 3; a usage error exits 2.
@@ -24,6 +29,7 @@
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
 #include "dragonfly/rpc/tls.h"
+#include "dragonfly/security/identity.h"
 
 namespace {
 
@@ -45,11 +51,17 @@ int Report(const grpc::Status& s, const std::string& detail) {
 }
 
 std::shared_ptr<const df::rpc::Credentials> g_creds = df::rpc::Credentials::Insecure();
+std::string g_ca_only;  // --ca FILE
 
 std::shared_ptr<grpc::Channel> Dial(const std::string& addr) {
   // The attacker takes any server: it checks nothing about who answers.
-  return g_creds->Dial(addr, {df::security::Role::kScheduler, df::security::Role::kSeedPeer,
-                              df::security::Role::kDaemon, df::security::Role::kManager});
+  std::vector<df::security::Role> any = {df::security::Role::kScheduler,
+                                         df::security::Role::kSeedPeer, df::security::Role::kDaemon,
+                                         df::security::Role::kManager};
+  if (!g_ca_only.empty()) {
+    return df::rpc::DialWithoutCertificate(addr, g_ca_only, any);
+  }
+  return g_creds->Dial(addr, any);
 }
 
 grpc::Status Announce(sched::Scheduler::Stub* stub, const std::string& hostname, bool seed) {
@@ -91,6 +103,50 @@ int KeepAlive(const std::string& addr, const std::string& kind, const std::strin
   }
   stream->WritesDone();
   return Report(stream->Finish(), "");
+}
+
+int Schedulers(const std::string& addr, const std::string& hostname) {
+  namespace mgr = ::dragonfly::api::manager;
+  auto stub = mgr::Manager::NewStub(Dial(addr));
+  mgr::ListSchedulersRequest req;
+  req.set_hostname(hostname);
+  req.set_ip("127.0.0.1");
+  mgr::ListSchedulersResponse resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = stub->ListSchedulers(&c, req, &resp);
+  return Report(s, std::to_string(resp.schedulers_size()) + " schedulers");
+}
+
+// Join (token non-empty) or renew; reports the identity of the certificate got.
+int Certificate(const std::string& addr, const std::string& token, const std::string& role,
+                const std::string& name) {
+  namespace mgr = ::dragonfly::api::manager;
+  auto key = df::security::MakePrivateKey();
+  auto pub = key.ok() ? df::security::PublicKeyOf(*key) : key;
+  if (!pub.ok()) {
+    std::fprintf(stderr, "rogue_peer: %s\n", pub.status().ToString().c_str());
+    return 2;
+  }
+  auto stub = mgr::ClusterCa::NewStub(Dial(addr));
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  mgr::CertificateResponse resp;
+  grpc::Status s;
+  if (!token.empty()) {
+    mgr::JoinRequest req;
+    req.set_token(token);
+    req.set_role(role);
+    req.set_name(name);
+    req.set_public_key(*pub);
+    s = stub->Join(&c, req, &resp);
+  } else {
+    mgr::RenewRequest req;
+    req.set_public_key(*pub);
+    s = stub->Renew(&c, req, &resp);
+  }
+  auto info = df::security::InspectCertificate(resp.certificate());
+  return Report(s, info.ok() ? info->identity.SpiffeId() : "?");
 }
 
 int Leave(const std::string& addr, const std::string& host_id) {
@@ -174,6 +230,9 @@ int main(int argc, char** argv) {
     }
     g_creds = *creds;
     args.erase(args.begin(), args.begin() + 2);
+  } else if (args.size() >= 2 && args[0] == "--ca") {
+    g_ca_only = args[1];
+    args.erase(args.begin(), args.begin() + 2);
   }
   const std::string cmd = args.empty() ? "" : args[0];
   if (cmd == "register" && args.size() >= 4) {
@@ -189,11 +248,20 @@ int main(int argc, char** argv) {
   if (cmd == "keepalive" && args.size() == 4) {
     return KeepAlive(args[1], args[2], args[3]);
   }
+  if (cmd == "schedulers" && args.size() == 3) {
+    return Schedulers(args[1], args[2]);
+  }
+  if (cmd == "join" && args.size() == 5) {
+    return Certificate(args[1], args[2], args[3], args[4]);
+  }
+  if (cmd == "renew" && args.size() == 2) {
+    return Certificate(args[1], "", "", "");
+  }
   if (cmd == "leave" && args.size() == 3) {
     return Leave(args[1], args[2]);
   }
   std::fprintf(stderr,
-               "usage: rogue_peer [--tls DIR] register|trigger|announce|leave ADDR ... (see the "
+               "usage: rogue_peer [--tls DIR | --ca FILE] COMMAND ADDR ... (see the "
                "source)\n");
   return 2;
 }

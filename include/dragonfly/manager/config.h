@@ -42,6 +42,16 @@ struct ManagerConfig {
     std::string component_token;
   } auth;
   security::TlsSettings tls;  // security: certificates for the gRPC port and calls to daemons
+  // The cluster CA (docs/security.md, "Joining with a bootstrap token"): with `ca.cert` and
+  // `ca.key`, the manager issues certificates to schedulers, seed peers and daemons that join
+  // with a bootstrap token, and renews them; both files are made at the first start when neither
+  // exists. Without `security.cert`, the manager's own certificate comes from this CA too (kept
+  // beside ca.key as manager.crt / manager.key and renewed like the others).
+  struct Ca {
+    std::string cert;
+    std::string key;
+    milliseconds cert_ttl{std::chrono::hours(24)};  // ca.certTTL: of the certificates it issues
+  } ca;
   struct Job {
     uint32_t workers = 4;
     milliseconds poll_interval{1000};  // how often idle workers look for pending jobs

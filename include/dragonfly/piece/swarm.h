@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "dragonfly/common/status.h"
+#include "dragonfly/security/tls_settings.h"
 #include "dragonfly/storage/task_store.h"
 
 namespace df::piece {
@@ -71,6 +72,13 @@ struct SwarmOptions {
                        const std::string& peer_id)>
       authorize;
   std::function<void(uint64_t bytes)> on_piece_sent;  // metrics
+  // TLS on the piece port (docs/security.md, "The piece port"): with certificate files, every
+  // connection is mutually authenticated TLS with a daemon or seed-peer certificate of the CA.
+  // Without (cert empty): plaintext, guarded by the piece tokens only.
+  security::TlsSettings tls;
+  // A TLS connection was set up: its bytes are encrypted by the kernel (kTLS: sendfile kept) or
+  // by OpenSSL in user space (metrics).
+  std::function<void(bool kernel)> on_tls_connection;
   // Testing: pieces this host serves corrupted.
   std::function<bool(const std::string& task_id, uint32_t piece)> corrupt_for_test;
 };

@@ -30,8 +30,9 @@ class Credentials {
   static std::shared_ptr<const Credentials> Insecure();
 
   bool secure() const { return settings_.secure(); }
-  // Requires and verifies a client certificate from the CA.
-  std::shared_ptr<grpc::ServerCredentials> Server() const;
+  // Verifies a client certificate from the CA and requires one, unless `require_client_cert`
+  // is false (the manager: a joining host has none yet; every other call checks the caller).
+  std::shared_ptr<grpc::ServerCredentials> Server(bool require_client_cert = true) const;
   // Verifies the server's certificate chain and that its identity has one of `server_roles`
   // (the server's address is not checked against the certificate: identities are names, and
   // peers are dialled by IP).
@@ -47,12 +48,19 @@ class Credentials {
   TlsSettings settings_;
 };
 
+// A TLS channel to `target` that checks the server's certificate (from the CA in the file
+// `ca_cert`, with one of `server_roles`) but presents none: for joining the cluster CA.
+std::shared_ptr<grpc::Channel> DialWithoutCertificate(const std::string& target,
+                                                      const std::string& ca_cert,
+                                                      std::vector<security::Role> server_roles);
+
 // Who is calling: the identity in the client certificate of a TLS connection. NotFound on a
 // plaintext connection; Unauthenticated when the certificate has no identity of this cluster.
 StatusOr<security::Identity> CallerIdentity(const grpc::ServerContextBase& ctx);
 
 // On a plaintext server (`secure` false: nobody is authenticated) an empty identity (name ""),
-// otherwise the caller's identity when its role is one of `roles`, else PermissionDenied naming it.
+// otherwise the caller's identity when its role is one of `roles`, else PermissionDenied naming it
+// (Unauthenticated when the caller presented no certificate).
 StatusOr<security::Identity> RequireRole(const grpc::ServerContextBase& ctx, bool secure,
                                          std::initializer_list<security::Role> roles);
 

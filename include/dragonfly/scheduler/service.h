@@ -12,6 +12,7 @@
 
 #include "api/scheduler.grpc.pb.h"
 #include "dragonfly/common/status.h"
+#include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/rpc/tls.h"
 #include "dragonfly/scheduler/config.h"
@@ -110,6 +111,8 @@ class SchedulerServer {
   SchedulerServer() = default;
   void GcLoop();
 
+  // With security.join: keeps the certificate from the manager's cluster CA current.
+  std::unique_ptr<security::CertificateKeeper> cert_keeper_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SchedulerMetrics> metrics_;
   std::unique_ptr<SchedulerState> state_;

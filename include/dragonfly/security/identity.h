@@ -44,20 +44,34 @@ struct KeyPair {
 // A self-signed CA certificate for `common_name`, valid `ttl`.
 StatusOr<KeyPair> MakeCa(const std::string& common_name, std::chrono::seconds ttl);
 
-// A certificate for `id` signed by `ca`, valid from a minute ago for `ttl`, for both TLS client
-// and server use; `hosts` (DNS names or IP literals) become extra SANs.
+// A new private key (ECDSA P-256, PEM), and the public key (PEM) of a private key.
+StatusOr<std::string> MakePrivateKey();
+StatusOr<std::string> PublicKeyOf(std::string_view key_pem);
+
+// A certificate (PEM) for `id` with the public key `public_key_pem` (ECDSA P-256: the private key
+// stays with its holder), signed by `ca`, valid for `ttl` (from kCertBackdate ago), for both TLS
+// client and server use; `hosts` (DNS names or IP literals) become extra SANs.
+StatusOr<std::string> IssueForKey(const KeyPair& ca, const Identity& id,
+                                  std::string_view public_key_pem, std::chrono::seconds ttl,
+                                  const std::vector<std::string>& hosts = {});
+
+// A new key and IssueForKey for it.
 StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::chrono::seconds ttl,
                                    const std::vector<std::string>& hosts = {});
 
-// The identity in a PEM certificate's URI SAN, and its expiry (Unix seconds).
+// The identity in a PEM certificate's URI SAN, and its validity (Unix seconds).
 struct CertificateInfo {
   Identity identity;
+  int64_t not_before_unix_s = 0;
   int64_t not_after_unix_s = 0;
 };
 StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem);
 
 // Ok when `cert_pem` was issued by `ca_pem` and is valid now; InvalidArgument saying why not.
 Status CheckIssuedBy(std::string_view cert_pem, std::string_view ca_pem);
+
+// Ok when the private key `key_pem` belongs to the certificate `cert_pem`.
+Status CheckKeyMatches(std::string_view key_pem, std::string_view cert_pem);
 
 // Writes `data` to `path` with mode 0600 (atomically: a temp file renamed over it).
 Status WriteSecretFile(const std::string& path, std::string_view data);
