@@ -345,6 +345,7 @@ sapi::TaskSpec MakeTask(uint32_t t) {
   sapi::TaskSpec spec;
   df::TaskIdInput in;
   in.url = "https://registry.example.com/v2/bench/blobs/sha256:" + std::to_string(t);
+  in.piece_length = kPieceLength;  // the spec carries it: the ID must include it
   auto id = df::MakeTaskId(in);
   spec.set_task_id(id.ok() ? *id : "task-" + std::to_string(t));
   spec.set_url(in.url);

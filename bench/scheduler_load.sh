@@ -13,6 +13,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 LOCK=/tmp/df-build.lock
+# BUILD_DIR: the build to bench (another checkout's, for a before/after in one run).
+BUILD_DIR=${BUILD_DIR:-build}
 SCHED_CPU=${SCHED_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 
@@ -31,10 +33,10 @@ under_lock() {
 }
 
 if under_lock; then
-  ninja -C build -j2 scheduler scheduler_load >/dev/null
+  ninja -C "$BUILD_DIR" -j2 scheduler scheduler_load >/dev/null
 else
   echo "note: not started under $LOCK; the build takes it, the run does not" >&2
-  flock "$LOCK" ninja -C build -j2 scheduler scheduler_load >/dev/null
+  flock "$LOCK" ninja -C "$BUILD_DIR" -j2 scheduler scheduler_load >/dev/null
 fi
 
 TMP=$(mktemp -d)
@@ -63,7 +65,7 @@ gauge() {
   curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | awk -v m="$1" '$1 == m {printf "%d", $2}'
 }
 
-taskset -c "$SCHED_CPU" build/bin/scheduler --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+taskset -c "$SCHED_CPU" "$BUILD_DIR"/bin/scheduler --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
   >"$TMP/sched.out" 2>"$TMP/sched.err" &
 SCHED_PID=$!
 for _ in $(seq 100); do
@@ -85,7 +87,7 @@ if [[ -n "${PERF_RECORD:-}" ]]; then  # optional profile of the scheduler over t
   PERF_PID=$!
   sleep 0.5
 fi
-taskset -c "$LOAD_CPU" build/bin/scheduler_load --target "127.0.0.1:$PORT" --sync-dir "$TMP/sync" \
+taskset -c "$LOAD_CPU" "$BUILD_DIR"/bin/scheduler_load --target "127.0.0.1:$PORT" --sync-dir "$TMP/sync" \
   --scheduler-pid "$SCHED_PID" "$@" >"$TMP/load.out" &
 LOAD_PID=$!
 

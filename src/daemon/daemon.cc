@@ -27,6 +27,7 @@
 #include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/piece/swarm.h"
+#include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/security/piece_token.h"
 
 namespace df::daemon {
@@ -153,6 +154,7 @@ class DaemonImpl : public Daemon {
     int rpc_port = 0;
     upload.AddListeningPort(config_.upload.rpc_listen, credentials_->Server(), &rpc_port);
     upload.RegisterService(upload_service_.get());
+    rpc::ApplyServerLimits(upload, {.max_threads = 64});
     upload_server_ = upload.BuildAndStart();
     if (!upload_server_ || rpc_port == 0) {
       return Unavailable("cannot listen on upload.rpcListen " + config_.upload.rpc_listen +

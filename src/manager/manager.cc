@@ -12,6 +12,7 @@
 
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/security/cert_keeper.h"
 #include "manager/api.h"
 #include "manager/ca_service.h"
@@ -95,6 +96,8 @@ class ManagerImpl : public Manager {
     builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port),
                              creds->Server(/*require_client_cert=*/ca_ == nullptr), &port);
     builder.RegisterService(service_.get());
+    // A KeepAlive stream holds a thread for as long as a scheduler or seed peer is up.
+    rpc::ApplyServerLimits(builder, {.max_threads = 4096});
     if (ca_) {
       ca_service_ = std::make_unique<ClusterCaService>(ca_.get());
       builder.RegisterService(ca_service_.get());

@@ -13,10 +13,14 @@ Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   const std::string p = "scheduler";
   DF_RETURN_IF_ERROR(
       config::CheckKeys(n, p,
-                        {"candidateParentLimit", "backToSourceCount", "retryInterval", "peerTTL",
-                         "hostTTL", "gcInterval", "maxHosts", "maxTasks", "maxPeersPerTask",
-                         "maxPeersPerHost", "pieceTokenTTL"}));
+                        {"candidateParentLimit", "filterParentLimit", "backToSourceCount",
+                         "retryInterval", "peerTTL", "hostTTL", "gcInterval", "maxHosts",
+                         "maxTasks", "maxPeersPerTask", "maxPeersPerHost", "pieceTokenTTL"}));
   DF_RETURN_IF_ERROR(config::Read(n, p, "candidateParentLimit", &o->candidate_parent_limit));
+  DF_RETURN_IF_ERROR(config::Read(n, p, "filterParentLimit", &o->filter_parent_limit));
+  if (o->filter_parent_limit < 1 || o->filter_parent_limit > 1000) {
+    return InvalidArgument("scheduler.filterParentLimit must be in [1, 1000]");
+  }
   DF_RETURN_IF_ERROR(config::Read(n, p, "backToSourceCount", &o->back_to_source_count));
   DF_RETURN_IF_ERROR(config::Read(n, p, "retryInterval", &o->retry_interval));
   DF_RETURN_IF_ERROR(config::Read(n, p, "peerTTL", &o->peer_ttl));

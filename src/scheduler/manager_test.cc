@@ -27,7 +27,7 @@ mgr::SchedulerClusterConfig Config(uint64_t version, uint32_t candidate_parent_l
   c.set_candidate_parent_limit(candidate_parent_limit);
   c.set_back_to_source_count(back_to_source_count);
   c.set_upload_slots(upload_slots);
-  c.set_filter_parent_limit(15);  // accepted and ignored
+  c.set_filter_parent_limit(15);
   for (auto& b : blocked) {
     c.add_blocked_hosts(b);
   }

@@ -50,36 +50,63 @@ struct Scored {
   PeerEntry* peer;
 };
 
-// Up to candidate_parent_limit neighbours for `peer`: registered peers of the task (running
-// ones included: they trade what they have) on other hosts, not blocked, failed or already
-// connected. The task's seed peer comes first while no other peer has the whole task; half of
-// the rest are the best scored (free upload capacity, measured throughput, progress, IDC,
-// location), the other half drawn at random so the mesh stays connected and of small diameter.
+// At most `k` distinct members of the task drawn at random (all of them when there are no more),
+// by Robert Floyd's algorithm: k draws whatever the task's size.
+std::vector<PeerEntry*> SampleMembers(Impl& m, const TaskEntry& task, size_t k) {
+  const size_t n = task.members.size();
+  if (n <= k) {
+    return task.members;
+  }
+  std::vector<size_t> picked;
+  picked.reserve(k);
+  for (size_t j = n - k; j < n; ++j) {
+    size_t t = std::uniform_int_distribution<size_t>(0, j)(m.rng);
+    bool seen = std::find(picked.begin(), picked.end(), t) != picked.end();
+    picked.push_back(seen ? j : t);
+  }
+  std::vector<PeerEntry*> out;
+  out.reserve(k);
+  for (size_t i : picked) {
+    out.push_back(task.members[i]);
+  }
+  return out;
+}
+
+// Up to candidate_parent_limit neighbours for `peer` among filter_parent_limit peers of the task
+// drawn at random: registered peers (running ones included: they trade what they have) on other
+// hosts, not blocked, failed or already connected. The task's seed peer (looked up directly)
+// comes first while no other peer has the whole task; half of the rest are the best scored (free
+// upload capacity, measured throughput, progress, IDC, location), the other half drawn at random
+// so the mesh stays connected and of small diameter.
 std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const PeerEntry& peer,
                                        const HostEntry& peer_host,
                                        const std::set<std::string>& excluded) {
-  bool seed_sole_source = true;
+  const bool seed_sole_source = task.finished == 0;
   double best_throughput = 0;
-  PeerEntry* seed = nullptr;
-  std::vector<PeerEntry*> eligible;
-  for (const std::string& id : task.peers) {
-    PeerEntry& p = m.peers.at(id);
-    if (p.phase == Phase::kSucceeded && !p.is_seed) {
-      seed_sole_source = false;
-    }
-    if (id == peer.id || p.host_id == peer.host_id || excluded.count(id) > 0 || !p.registered ||
-        p.phase == Phase::kFailed) {
-      continue;
+  auto usable = [&](const PeerEntry& p) -> const HostEntry* {
+    ++m.candidates_examined;
+    if (&p == &peer || p.host_id == peer.host_id || !p.registered || p.phase == Phase::kFailed ||
+        excluded.count(p.id) > 0) {
+      return nullptr;
     }
     auto h = m.hosts.find(p.host_id);
     if (h == m.hosts.end() || m.IsBlocked(h->second)) {
-      continue;
+      return nullptr;
     }
     best_throughput = std::max(best_throughput, h->second.throughput_bps);
-    if (p.id == task.seed_peer_id) {
-      seed = &p;
-    } else {
-      eligible.push_back(&p);
+    return &h->second;
+  };
+  PeerEntry* seed = nullptr;
+  if (auto s = m.peers.find(task.seed_peer_id); s != m.peers.end() && usable(s->second)) {
+    seed = &s->second;
+  }
+  std::vector<std::pair<PeerEntry*, const HostEntry*>> eligible;
+  for (PeerEntry* p : SampleMembers(m, task, m.opts.filter_parent_limit)) {
+    if (p == seed) {
+      continue;
+    }
+    if (const HostEntry* h = usable(*p)) {
+      eligible.emplace_back(p, h);
     }
   }
   const size_t limit = m.opts.candidate_parent_limit;
@@ -87,45 +114,43 @@ std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const Pee
   if (seed != nullptr && seed_sole_source) {
     out.push_back(seed);
   } else if (seed != nullptr) {
-    eligible.push_back(seed);
+    eligible.emplace_back(seed, &m.hosts.at(seed->host_id));
   }
   std::vector<Scored> scored;
-  for (PeerEntry* p : eligible) {
-    const HostEntry& h = m.hosts.at(p->host_id);
+  scored.reserve(eligible.size());
+  for (const auto& [p, h] : eligible) {
     EvalInput in;
-    in.upload_slots = m.SlotsOf(h);
-    in.active_uploads = h.load.active_uploads();
-    in.throughput_bps = h.throughput_bps;
+    in.upload_slots = m.SlotsOf(*h);
+    in.active_uploads = h->load.active_uploads();
+    in.throughput_bps = h->throughput_bps;
     in.best_throughput_bps = best_throughput;
     if (p->phase == Phase::kSucceeded) {
       in.progress = 1;
     } else if (p->total_pieces > 0) {
       in.progress = static_cast<double>(p->finished_pieces) / p->total_pieces;
     }
-    in.parent_is_seed = h.info.type() == api::HOST_TYPE_SEED;
+    in.parent_is_seed = h->info.type() == api::HOST_TYPE_SEED;
     in.seed_is_sole_source = seed_sole_source;
-    in.parent_idc = h.info.idc();
+    in.parent_idc = h->info.idc();
     in.child_idc = peer_host.info.idc();
-    in.parent_location = h.info.location();
+    in.parent_location = h->info.location();
     in.child_location = peer_host.info.location();
     scored.push_back({Evaluate(in), p});
   }
-  std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
-    return a.score != b.score ? a.score > b.score : a.peer->id < b.peer->id;
-  });
   size_t best = out.size() + (limit > out.size() ? (limit - out.size() + 1) / 2 : 0);
+  const size_t take = std::min(std::min(best, limit) - std::min(out.size(), limit), scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(take),
+                    scored.end(), [](const Scored& a, const Scored& b) {
+                      return a.score != b.score ? a.score > b.score : a.peer->id < b.peer->id;
+                    });
   size_t i = 0;
-  for (; i < scored.size() && out.size() < std::min(best, limit); ++i) {
+  for (; i < take; ++i) {
     out.push_back(scored[i].peer);
   }
   // The rest at random among the remaining candidates.
-  std::vector<PeerEntry*> rest;
-  for (; i < scored.size(); ++i) {
-    rest.push_back(scored[i].peer);
-  }
-  std::shuffle(rest.begin(), rest.end(), m.rng);
-  for (size_t j = 0; j < rest.size() && out.size() < limit; ++j) {
-    out.push_back(rest[j]);
+  std::shuffle(scored.begin() + static_cast<std::ptrdiff_t>(i), scored.end(), m.rng);
+  for (; i < scored.size() && out.size() < limit; ++i) {
+    out.push_back(scored[i].peer);
   }
   return out;
 }
@@ -149,7 +174,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
       return ResourceExhausted("scheduler full: " + std::to_string(opts.max_tasks) +
                                " tasks (scheduler.maxTasks)");
     }
-    if (known != tasks.end() && known->second.peers.size() >= opts.max_peers_per_task) {
+    if (known != tasks.end() && known->second.members.size() >= opts.max_peers_per_task) {
       return ResourceExhausted("task " + task_id + " has " +
                                std::to_string(opts.max_peers_per_task) +
                                " peers (scheduler.maxPeersPerTask)");
@@ -171,7 +196,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     peer.id = req.peer_id();
     peer.host_id = host.info.id();
     peer.task_id = task_id;
-    task.peers.insert(peer.id);
+    AddMember(task, peer);
     host.peers.insert(peer.id);
   } else if (peer.host_id != host.info.id() || peer.task_id != task_id) {
     return InvalidArgument("peer " + peer.id + " is registered with another host or task");
@@ -181,15 +206,19 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   if (peer.phase != Phase::kRunning) {
     peer.phase = Phase::kPending;
   }
+  // Whatever is decided below, the task's counts follow this peer's new state.
+  struct RecountOnReturn {
+    Impl* m;
+    PeerEntry* p;
+    ~RecountOnReturn() { m->Recount(*p); }
+  } recount{this, &peer};
 
   if (peer.id == task.seed_peer_id) {
     return BackToSource(peer, "seed peer of the task");
   }
-  // Origin protection: pin the task to one seed host.
-  bool any_source = false;
-  for (const std::string& id : task.peers) {
-    any_source = any_source || (id != peer.id && HasSource(peers.at(id)));
-  }
+  // Origin protection: pin the task to one seed host. (The counts include this peer as it was
+  // before this call.)
+  const bool any_source = task.sources > (peer.counted_source ? 1u : 0u);
   if (task.seed_peer_id.empty() && !any_source) {
     std::string seed_host = seed_ring.Pick(
         task_id, [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); });
@@ -208,10 +237,11 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
       sp.is_seed = true;
       sp.last_active = peer.last_active;
       task.seed_peer_id = sp.id;
-      task.peers.insert(sp.id);
       hosts.at(seed_host).peers.insert(sp.id);
       *trigger_out = PendingTrigger{seed.info, sp.id, task.spec};
-      peers.emplace(sp.id, std::move(sp));
+      PeerEntry& added = peers.emplace(sp.id, std::move(sp)).first->second;
+      AddMember(task, added);
+      Recount(added);
     }
   }
 
@@ -257,13 +287,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
                    [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); })
              .empty();
   }
-  uint32_t back_to_source = 0;
-  for (const std::string& id : task.peers) {
-    const PeerEntry& p = peers.at(id);
-    if (id != peer.id && !p.is_seed && p.back_to_source && p.phase != Phase::kFailed) {
-      ++back_to_source;
-    }
-  }
+  const uint32_t back_to_source = task.back_to_source - (peer.counted_back_to_source ? 1u : 0u);
   bool nothing_feeds = !any_source && !seed_available;
   if (nothing_feeds || req.need_back_to_source()) {
     if (back_to_source < opts.back_to_source_count) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/rpc/status.h"
 
 namespace df::scheduler {
@@ -36,9 +37,8 @@ ClusterConfig ClusterConfigFromProto(const mgr::SchedulerClusterConfig& config) 
   c.candidate_parent_limit = config.candidate_parent_limit();
   c.back_to_source_count = config.back_to_source_count();
   c.upload_slots = config.upload_slots();
+  c.filter_parent_limit = config.filter_parent_limit();
   c.blocked_hosts.insert(config.blocked_hosts().begin(), config.blocked_hosts().end());
-  // filter_parent_limit is accepted and ignored: this scheduler does not sample candidates
-  // before scoring, it scores every eligible peer of the task (FindParents in register.cc).
   return c;
 }
 
@@ -190,6 +190,7 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds->Server(), &port);
   builder.RegisterService(s->service_.get());
+  rpc::ApplyServerLimits(builder);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {
     return Unavailable("scheduler cannot listen on " + config.listen +

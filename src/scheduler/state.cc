@@ -92,11 +92,36 @@ bool SchedulerState::Impl::HasSource(const PeerEntry& p) {
 
 void SchedulerState::Impl::FailPeer(PeerEntry& p) {
   p.phase = Phase::kFailed;
-  auto t = tasks.find(p.task_id);
-  if (t != tasks.end() && t->second.seed_peer_id == p.id) {
-    t->second.seed_peer_id.clear();
-    t->second.failed_seed_hosts.insert(p.host_id);
+  Recount(p);
+  if (p.task->seed_peer_id == p.id) {
+    p.task->seed_peer_id.clear();
+    p.task->failed_seed_hosts.insert(p.host_id);
   }
+}
+
+void SchedulerState::Impl::AddMember(TaskEntry& t, PeerEntry& p) {
+  p.task = &t;
+  p.member_index = t.members.size();
+  t.members.push_back(&p);
+}
+
+namespace {
+
+void Count(bool now, bool* counted, uint32_t* total) {
+  if (now != *counted) {
+    now ? ++*total : --*total;
+    *counted = now;
+  }
+}
+
+}  // namespace
+
+void SchedulerState::Impl::Recount(PeerEntry& p) {
+  TaskEntry& t = *p.task;
+  Count(HasSource(p), &p.counted_source, &t.sources);
+  Count(p.phase == Phase::kSucceeded && !p.is_seed, &p.counted_finished, &t.finished);
+  Count(!p.is_seed && p.back_to_source && p.phase != Phase::kFailed, &p.counted_back_to_source,
+        &t.back_to_source);
 }
 
 void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
@@ -105,12 +130,15 @@ void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
     return;
   }
   PeerEntry& p = it->second;
-  auto t = tasks.find(p.task_id);
-  if (t != tasks.end()) {
-    t->second.peers.erase(peer_id);
-    if (t->second.seed_peer_id == peer_id) {
-      t->second.seed_peer_id.clear();
-    }
+  TaskEntry& t = *p.task;
+  Count(false, &p.counted_source, &t.sources);
+  Count(false, &p.counted_finished, &t.finished);
+  Count(false, &p.counted_back_to_source, &t.back_to_source);
+  t.members[p.member_index] = t.members.back();
+  t.members[p.member_index]->member_index = p.member_index;
+  t.members.pop_back();
+  if (t.seed_peer_id == peer_id) {
+    t.seed_peer_id.clear();
   }
   auto h = hosts.find(p.host_id);
   if (h != hosts.end()) {
@@ -172,6 +200,9 @@ bool SchedulerState::ApplyClusterConfig(const ClusterConfig& config) {
                    config.candidate_parent_limit);
     }
   }
+  if (config.filter_parent_limit > 0) {
+    m.opts.filter_parent_limit = std::min<uint32_t>(config.filter_parent_limit, 1000);
+  }
   if (config.back_to_source_count > 0) {
     m.opts.back_to_source_count = config.back_to_source_count;
   }
@@ -185,10 +216,10 @@ bool SchedulerState::ApplyClusterConfig(const ClusterConfig& config) {
     blocked += (blocked.empty() ? "" : ",") + h;
   }
   spdlog::info(
-      "applied cluster config version={} candidate_parent_limit={} back_to_source_count={} "
-      "upload_slots={} blocked_hosts=[{}]",
-      config.version, m.opts.candidate_parent_limit, m.opts.back_to_source_count,
-      m.opts.default_upload_slots, blocked);
+      "applied cluster config version={} candidate_parent_limit={} filter_parent_limit={} "
+      "back_to_source_count={} upload_slots={} blocked_hosts=[{}]",
+      config.version, m.opts.candidate_parent_limit, m.opts.filter_parent_limit,
+      m.opts.back_to_source_count, m.opts.default_upload_slots, blocked);
   if (m.metrics != nullptr) {
     m.metrics->SetClusterConfig(config.version, m.opts.candidate_parent_limit);
   }
@@ -315,7 +346,7 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   if (req.back_to_source()) {
     p.back_to_source = true;
   }
-  TaskEntry& task = impl_->tasks[p.task_id];
+  TaskEntry& task = *p.task;
   if (req.content_length() >= 0) {
     task.content_length = req.content_length();
   }
@@ -356,6 +387,7 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
       p.phase = Phase::kRunning;
       break;
   }
+  impl_->Recount(p);
   return Status::Ok();
 }
 
@@ -395,10 +427,9 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
   // Cap succeeded peers per task: evict the oldest first.
   for (auto& [task_id, t] : m.tasks) {
     std::vector<const PeerEntry*> done;
-    for (const std::string& id : t.peers) {
-      const PeerEntry& p = m.peers.at(id);
-      if (p.phase == Phase::kSucceeded) {
-        done.push_back(&p);
+    for (const PeerEntry* p : t.members) {
+      if (p->phase == Phase::kSucceeded) {
+        done.push_back(p);
       }
     }
     if (done.size() <= m.opts.max_succeeded_peers_per_task) {
@@ -418,7 +449,7 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
   }
   r.peers_removed = peers_before - m.peers.size();
   for (auto it = m.tasks.begin(); it != m.tasks.end();) {
-    if (it->second.peers.empty()) {
+    if (it->second.members.empty()) {
       it = m.tasks.erase(it);
       ++r.tasks_removed;
     } else {
@@ -437,6 +468,11 @@ size_t SchedulerState::host_count() const {
 size_t SchedulerState::peer_count() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->peers.size();
+}
+
+uint64_t SchedulerState::candidates_examined() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->candidates_examined;
 }
 
 size_t SchedulerState::task_count() const {

@@ -34,6 +34,8 @@ void OrderByFamily(std::vector<std::string>* ips, net::Family first);
 
 enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
 
+struct TaskEntry;
+
 struct PeerEntry {
   std::string id;
   std::string host_id;
@@ -46,11 +48,22 @@ struct PeerEntry {
   uint32_t total_pieces = 0;
   TimePoint last_active;
   TimePoint succeeded_at;
+  TaskEntry* task = nullptr;  // its entry in Impl::tasks (stable: node-based map)
+  size_t member_index = 0;    // its position in task->members
+  // What this peer adds to its task's counts, as of the last Impl::Recount.
+  bool counted_source = false;
+  bool counted_finished = false;
+  bool counted_back_to_source = false;
 };
 
 struct TaskEntry {
   api::TaskSpec spec;
-  std::unordered_set<std::string> peers;
+  // The task's peers, in no order: random access to sample candidates, O(1) removal.
+  std::vector<PeerEntry*> members;
+  // Kept by Impl::Recount as peers change, so that a registration walks none of the peers:
+  uint32_t sources = 0;                     // peers with Impl::HasSource
+  uint32_t finished = 0;                    // succeeded peers other than the seed
+  uint32_t back_to_source = 0;              // normal peers allowed back to source and not failed
   std::string seed_peer_id;                 // "" = none
   std::set<std::string> failed_seed_hosts;  // seed hosts whose trigger or download failed
   int64_t content_length = -1;
@@ -79,6 +92,7 @@ struct SchedulerState::Impl {
   uint64_t cluster_config_version = 0;
   std::set<std::string> blocked_hosts;          // hostnames and IPs (ClusterConfig::blocked_hosts)
   std::mt19937_64 rng{std::random_device{}()};  // the random part of neighbour choice
+  uint64_t candidates_examined = 0;  // peers looked at by neighbour choice (tests, benches)
 
   // register.cc
   StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
@@ -91,6 +105,11 @@ struct SchedulerState::Impl {
   static bool HasSource(const PeerEntry& p);
   // The peer fails; a failed seed makes its task look for another seed host.
   void FailPeer(PeerEntry& p);
+  // Makes `p` (new in `t`) one of the task's members.
+  void AddMember(TaskEntry& t, PeerEntry& p);
+  // Brings p's task counts up to date; call after changing its phase, registered,
+  // back_to_source, finished_pieces or is_seed.
+  void Recount(PeerEntry& p);
   void RemovePeer(const std::string& peer_id);
   void RemoveHost(const std::string& host_id);
   void UpdateGauges();

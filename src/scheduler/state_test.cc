@@ -305,9 +305,11 @@ TEST_F(StateTest, ClusterConfigChangesSchedulingAtRuntime) {
   ClusterConfig cfg;
   cfg.version = 1;
   cfg.candidate_parent_limit = 1;
+  cfg.filter_parent_limit = 15;
   cfg.blocked_hosts = {"A"};  // by hostname
   EXPECT_TRUE(state_->ApplyClusterConfig(cfg));
   EXPECT_EQ(state_->options().candidate_parent_limit, 1u);
+  EXPECT_EQ(state_->options().filter_parent_limit, 15u);
   std::vector<std::string> d = Neighbours(Register("D", "d"));
   ASSERT_EQ(d.size(), 1u);
   EXPECT_NE(d[0], "a");

@@ -19,7 +19,10 @@ inline constexpr char kDefaultConfigPath[] = "/etc/dragonfly/scheduler.yaml";
 // Tunables of SchedulerState. YAML section `scheduler`.
 struct SchedulerOptions {
   uint32_t candidate_parent_limit = 8;  // neighbours handed out per registration
-  uint32_t back_to_source_count = 3;    // normal peers per task allowed to fetch from the origin
+  // Peers of a task sampled at random per registration and scored (Dragonfly's
+  // filterParentLimit): a decision costs O(this), not O(peers of the task).
+  uint32_t filter_parent_limit = 40;
+  uint32_t back_to_source_count = 3;  // normal peers per task allowed to fetch from the origin
   std::chrono::milliseconds retry_interval{200};
   std::chrono::milliseconds peer_ttl{std::chrono::minutes(10)};
   std::chrono::milliseconds host_ttl{std::chrono::minutes(2)};

@@ -14,7 +14,9 @@
 //     the registering host is itself the chosen seed host it gets BACK_TO_SOURCE directly.
 //   * Neighbours (at most candidate_parent_limit) are registered peers of the task, running
 //     ones included, on other hosts: never self, the same host, a blocked or failed peer, or
-//     one the peer already has (`connected`). The task's seed peer comes first while no other
+//     one the peer already has (`connected`), chosen among at most filter_parent_limit peers of
+//     the task drawn at random (all of a smaller task), so a decision costs the same for a task
+//     of 50 peers and one of 5,000. The task's seed peer comes first while no other
 //     peer holds the whole task (a seed triggered but not yet registered is not offered: the
 //     peer is told to retry within milliseconds); half the rest are the best scored, the other
 //     half random. Connections are used both ways: there is no parent/child graph.
@@ -63,6 +65,7 @@ struct PeerInfo {
 struct ClusterConfig {
   uint64_t version = 0;                 // applied only when newer than the last applied one
   uint32_t candidate_parent_limit = 0;  // neighbours per registration, [1, 20]
+  uint32_t filter_parent_limit = 0;     // candidates sampled per registration, [1, 1000]
   uint32_t back_to_source_count = 0;    // SchedulerOptions::back_to_source_count
   uint32_t upload_slots = 0;            // SchedulerOptions::default_upload_slots
   std::set<std::string> blocked_hosts;  // hostnames or IPs never chosen as neighbours
@@ -117,6 +120,8 @@ class SchedulerState {
   size_t host_count() const;
   size_t peer_count() const;
   size_t task_count() const;
+  // Peers looked at by neighbour choice since the start (the cost of decisions: tests, benches).
+  uint64_t candidates_examined() const;
   std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
   // The URL a known task is bound to (its first registration's spec).
   std::optional<std::string> TaskUrl(const std::string& task_id) const;
