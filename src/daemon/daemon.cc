@@ -22,6 +22,7 @@
 #include "daemon/proxy/proxy_server.h"
 #include "daemon/scheduler_client.h"
 #include "daemon/scheduler_discovery.h"
+#include "daemon/stored_tasks.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/manager/enroll.h"
@@ -348,8 +349,19 @@ class DaemonImpl : public Daemon {
     return req;
   }
 
-  // Announces to the scheduler and runs GC, until shutdown.
+  // Announces to the scheduler and runs GC, until shutdown; first, the tasks this host holds.
   void Background() {
+    if (scheduler_->enabled()) {
+      StoredTasksResult r =
+          AnnounceStoredTasks(*store_, *scheduler_, ctx_.host_id, config_.host.ip,
+                              config_.host.hostname, config_.seed_peer.enable, [this] {
+                                std::lock_guard lock(mu_);
+                                return stopping_;
+                              });
+      if (r.announced + r.skipped > 0) {
+        spdlog::info("stored tasks announced={} skipped={}", r.announced, r.skipped);
+      }
+    }
     auto next_announce = std::chrono::steady_clock::now() + config_.scheduler.announce_interval;
     auto next_gc = std::chrono::steady_clock::now() + config_.gc.interval;
     storage::GcPolicy policy;

@@ -18,6 +18,10 @@ class SchedulerApi {
       const sched::RegisterPeerRequest& req) = 0;
   virtual Status ReportPeer(const sched::ReportPeerRequest& req) = 0;
   virtual Status LeavePeer(const sched::LeavePeerRequest& req) = 0;
+  // A task this host holds whole, after a restart (see stored_tasks.h).
+  virtual Status AnnounceTask(const sched::AnnounceTaskRequest& /*req*/) {
+    return FailedPrecondition("this scheduler client does not announce stored tasks");
+  }
   // The URL a blob task is bound to at its scheduler ("" when the task is unknown there or not
   // a blob task).
   virtual StatusOr<std::string> BoundBlobUrl(const std::string& /*task_id*/) {

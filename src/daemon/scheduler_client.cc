@@ -211,6 +211,13 @@ Status SchedulerClient::ReportPeer(const sched::ReportPeerRequest& req) {
   });
 }
 
+Status SchedulerClient::AnnounceTask(const sched::AnnounceTaskRequest& req) {
+  sched::AnnounceTaskResponse resp;
+  return ForTask(req.task().task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+    return stub.AnnounceTask(ctx, req, &resp);
+  });
+}
+
 Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
   sched::LeavePeerResponse resp;
   return ForTask(req.task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {

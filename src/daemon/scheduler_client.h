@@ -55,6 +55,7 @@ class SchedulerClient final : public SchedulerApi {
       const sched::RegisterPeerRequest& req) override;
   Status ReportPeer(const sched::ReportPeerRequest& req) override;
   Status LeavePeer(const sched::LeavePeerRequest& req) override;
+  Status AnnounceTask(const sched::AnnounceTaskRequest& req) override;
   StatusOr<std::string> BoundBlobUrl(const std::string& task_id) override;
   // Announces to every scheduler; ok if at least one accepted.
   Status AnnounceHost(const sched::AnnounceHostRequest& req);

@@ -157,6 +157,24 @@ std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const Pee
 
 }  // namespace
 
+Status Impl::CheckRoom(const HostEntry& host, const std::string& task_id) const {
+  auto known = tasks.find(task_id);
+  if (known == tasks.end() && tasks.size() >= opts.max_tasks) {
+    return ResourceExhausted("scheduler full: " + std::to_string(opts.max_tasks) +
+                             " tasks (scheduler.maxTasks)");
+  }
+  if (known != tasks.end() && known->second.members.size() >= opts.max_peers_per_task) {
+    return ResourceExhausted("task " + task_id + " has " + std::to_string(opts.max_peers_per_task) +
+                             " peers (scheduler.maxPeersPerTask)");
+  }
+  if (host.peers.size() >= opts.max_peers_per_host) {
+    return ResourceExhausted("host " + host.info.id() + " has " +
+                             std::to_string(opts.max_peers_per_host) +
+                             " peers registered (scheduler.maxPeersPerHost)");
+  }
+  return Status::Ok();
+}
+
 StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerRequest& req,
                                                    std::optional<PendingTrigger>* trigger_out) {
   auto host_it = hosts.find(req.host_id());
@@ -169,21 +187,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   HostEntry& host = host_it->second;
   const std::string& task_id = req.task().task_id();
   if (peers.count(req.peer_id()) == 0) {  // a new peer: within the bounds?
-    auto known = tasks.find(task_id);
-    if (known == tasks.end() && tasks.size() >= opts.max_tasks) {
-      return ResourceExhausted("scheduler full: " + std::to_string(opts.max_tasks) +
-                               " tasks (scheduler.maxTasks)");
-    }
-    if (known != tasks.end() && known->second.members.size() >= opts.max_peers_per_task) {
-      return ResourceExhausted("task " + task_id + " has " +
-                               std::to_string(opts.max_peers_per_task) +
-                               " peers (scheduler.maxPeersPerTask)");
-    }
-    if (host.peers.size() >= opts.max_peers_per_host) {
-      return ResourceExhausted("host " + host.info.id() + " has " +
-                               std::to_string(opts.max_peers_per_host) +
-                               " peers registered (scheduler.maxPeersPerHost)");
-    }
+    DF_RETURN_IF_ERROR(CheckRoom(host, task_id));
   }
   auto [task_it, new_task] = tasks.try_emplace(task_id);
   TaskEntry& task = task_it->second;

@@ -138,6 +138,17 @@ grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerConte
   });
 }
 
+grpc::ServerUnaryReactor* SchedulerService::AnnounceTask(grpc::CallbackServerContext* ctx,
+                                                         const api::AnnounceTaskRequest* req,
+                                                         api::AnnounceTaskResponse* /*resp*/) {
+  return Finish(ctx, [&] {
+    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+    DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
+    DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
+    return state_->AnnounceTask(*req);
+  });
+}
+
 grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContext* ctx,
                                                       const api::LeavePeerRequest* req,
                                                       api::LeavePeerResponse* /*resp*/) {

@@ -98,6 +98,10 @@ struct SchedulerState::Impl {
   StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
                                                std::optional<PendingTrigger>* trigger_out);
 
+  // Room for a new peer of `task_id` on `host` (scheduler.maxTasks, maxPeersPerTask,
+  // maxPeersPerHost), else ResourceExhausted naming the bound.
+  Status CheckRoom(const HostEntry& host, const std::string& task_id) const;
+
   // state.cc
   uint32_t SlotsOf(const HostEntry& h) const;
   bool IsBlocked(const HostEntry& h) const;

@@ -204,6 +204,30 @@ class FailureTest(ClusterTest):
                              f"refetched {refetched} bytes though {kept} were stored")
 
 
+    def test_a_restarted_daemon_serves_its_stored_tasks(self):
+        """Issue #12: a daemon that restarts announces the tasks it holds whole, and a new peer
+        gets them from it, with no origin request (there is no seed peer: before, the new peer
+        went back to the origin)."""
+        origin = self.c.origin()
+        size = 6 * MIB
+        want = sha256_file(self.c.make_file("stored.bin", size))
+        sched = self.c.scheduler()
+        holder = self.c.daemon("holder", sched)
+        url = origin.url("stored.bin")
+        holder.dfget(url, self.out("h"))
+        self.assertEqual(origin.stats()["requests"].get("/stored.bin"), 1)
+        # It leaves the scheduler on the way down: the scheduler forgets its peers.
+        self.assertEqual(holder.kill(signal.SIGTERM), 0)
+        holder.start()
+        wait_for(lambda: "stored tasks announced=1" in holder.logs(),
+                 what="the restarted daemon to announce its task")
+        late = self.c.daemon("late", sched)
+        late.dfget(url, self.out("l"))
+        self.assertSameFile(self.out("l"), want)
+        self.assertEqual(late.metric("dragonfly_dfdaemon_download_bytes_total",
+                                     {"source": "remote_peer"}), size)
+        self.assertEqual(origin.stats()["requests"].get("/stored.bin"), 1)
+
     def test_stored_files_are_private_and_corrupt_metadata_is_discarded(self):
         origin = self.c.origin()
         want = sha256_file(self.c.make_file("m.bin", 5 * MIB))

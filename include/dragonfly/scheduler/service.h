@@ -45,6 +45,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
+  using api::Scheduler::CallbackService::AnnounceTask;
   using api::Scheduler::CallbackService::LeaveHost;
   using api::Scheduler::CallbackService::LeavePeer;
   using api::Scheduler::CallbackService::RegisterPeer;
@@ -63,6 +64,9 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* ReportPeer(grpc::CallbackServerContext* ctx,
                                        const api::ReportPeerRequest* req,
                                        api::ReportPeerResponse* resp) override;
+  grpc::ServerUnaryReactor* AnnounceTask(grpc::CallbackServerContext* ctx,
+                                         const api::AnnounceTaskRequest* req,
+                                         api::AnnounceTaskResponse* resp) override;
   grpc::ServerUnaryReactor* LeavePeer(grpc::CallbackServerContext* ctx,
                                       const api::LeavePeerRequest* req,
                                       api::LeavePeerResponse* resp) override;

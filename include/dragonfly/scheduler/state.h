@@ -98,6 +98,8 @@ class SchedulerState {
   StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req);
   // NotFound for an unknown peer (the peer should register again).
   Status ReportPeer(const api::ReportPeerRequest& req);
+  // A finished task a host holds (after a restart): a succeeded peer of the task, no decision.
+  Status AnnounceTask(const api::AnnounceTaskRequest& req);
   // Removes the peer. Unknown peers are ignored.
   Status LeavePeer(const std::string& peer_id);
 
