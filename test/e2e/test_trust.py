@@ -314,20 +314,24 @@ class ExhaustionTest(TrustTest):
         self.assertIsNone(m.proc.poll())
 
 
-    def test_idle_connections_against_the_scheduler_drain(self):
+    def test_idle_connections_against_the_grpc_ports_drain(self):
         """gRPC cannot cap its connections, but a connection that does not finish its handshake
-        within 10 s is closed: under 2000 idle connections the scheduler stays up and serves a
-        normal caller again. (The same flood against a dfdaemon's upload RPC makes the
-        sanitizer build report undefined behaviour inside gRPC 1.51's accept-failure path, in
-        libgrpc; see docs/security.md, "Not yet".)"""
+        within 10 s is closed: under 2000 idle connections the scheduler and the upload RPC
+        stay up and serve a normal caller again."""
         import resource
-        from cluster import Scheduler
+        from cluster import Daemon, Scheduler
+        if "ASAN_OPTIONS" in os.environ:
+            # gRPC 1.51's own accept-failure path (after "Failed accept4: Too many open files")
+            # trips UBSan inside libgrpc: docs/security.md, "Not yet".
+            self.skipTest("runs on the gcc build: UBSan reports inside libgrpc under EMFILE")
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if hard < 4096:
             self.skipTest(f"this test holds 2000 sockets; the hard open-files limit is {hard}")
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
         sched = self.limited(Scheduler(self.c.dir))
+        d = self.limited(Daemon(self.c.dir, "d", sched.addr, False, None))
+        rpc = hostport(int(d.match.group(2)))
 
         def answered(*args):  # any answer but "unreachable" (refused is an answer)
             try:
@@ -335,8 +339,11 @@ class ExhaustionTest(TrustTest):
             except AssertionError:
                 return False
 
-        for name, port, call, proc in (("scheduler", int(sched.addr.rsplit(":", 1)[1]),
-                                        ("announce", sched.addr, "caller"), sched),):
+        for name, port, call, proc in (
+                ("scheduler", int(sched.addr.rsplit(":", 1)[1]),
+                 ("announce", sched.addr, "caller"), sched),
+                ("upload RPC", int(rpc.rsplit(":", 1)[1]),
+                 ("trigger", rpc, "a" * 64, "http://127.0.0.1:9/x"), d)):
             socks = self.flood(port)
             try:
                 wait_for(lambda: answered(*call), timeout=120, interval=0.5,
