@@ -1,7 +1,6 @@
 #include "piece/secure.h"
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -43,18 +42,8 @@ int VerifyRole(int preverify_ok, X509_STORE_CTX* store) {
   if (preverify_ok != 1 || X509_STORE_CTX_get_error_depth(store) > 0) {
     return preverify_ok;
   }
-  X509* cert = X509_STORE_CTX_get_current_cert(store);
-  BIO* bio = BIO_new(BIO_s_mem());
-  std::string pem;
-  if (bio != nullptr && PEM_write_bio_X509(bio, cert) == 1) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    pem.assign(data, static_cast<size_t>(n));
-  }
-  BIO_free(bio);
-  StatusOr<security::CertificateInfo> info = security::InspectCertificate(pem);
-  if (info.ok() && (info->identity.role == security::Role::kDaemon ||
-                    info->identity.role == security::Role::kSeedPeer)) {
+  StatusOr<security::Identity> id = security::IdentityOf(X509_STORE_CTX_get_current_cert(store));
+  if (id.ok() && (id->role == security::Role::kDaemon || id->role == security::Role::kSeedPeer)) {
     return 1;
   }
   X509_STORE_CTX_set_error(store, X509_V_ERR_APPLICATION_VERIFICATION);

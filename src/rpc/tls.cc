@@ -98,20 +98,34 @@ std::shared_ptr<grpc::ServerCredentials> Credentials::Server(bool require_client
   return grpc::experimental::TlsServerCredentials(o);
 }
 
-std::shared_ptr<grpc::ChannelCredentials> Credentials::Channel(
-    std::vector<security::Role> server_roles) const {
-  if (!secure()) {
-    return grpc::InsecureChannelCredentials();
-  }
+namespace {
+
+// TLS that checks the server's chain (from `provider`'s roots) and role, presenting the
+// provider's certificate when `with_identity`.
+std::shared_ptr<grpc::ChannelCredentials> TlsChannel(
+    std::shared_ptr<grpc::experimental::CertificateProviderInterface> provider, bool with_identity,
+    std::vector<security::Role> server_roles) {
   grpc::experimental::TlsChannelCredentialsOptions o;
-  o.set_certificate_provider(Provider(settings_));
+  o.set_certificate_provider(std::move(provider));
   o.watch_root_certs();
-  o.watch_identity_key_cert_pairs();
+  if (with_identity) {
+    o.watch_identity_key_cert_pairs();
+  }
   o.set_verify_server_certs(true);
   o.set_check_call_host(false);
   o.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RoleVerifier>(
       std::move(server_roles)));
   return grpc::experimental::TlsCredentials(o);
+}
+
+}  // namespace
+
+std::shared_ptr<grpc::ChannelCredentials> Credentials::Channel(
+    std::vector<security::Role> server_roles) const {
+  if (!secure()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  return TlsChannel(Provider(settings_), true, std::move(server_roles));
 }
 
 std::shared_ptr<grpc::Channel> Credentials::Dial(const std::string& target,
@@ -126,17 +140,13 @@ std::shared_ptr<grpc::Channel> Credentials::Dial(const std::string& target,
 std::shared_ptr<grpc::Channel> DialWithoutCertificate(const std::string& target,
                                                       const std::string& ca_cert,
                                                       std::vector<security::Role> server_roles) {
-  grpc::experimental::TlsChannelCredentialsOptions o;
-  o.set_certificate_provider(
-      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(ca_cert, 60));
-  o.watch_root_certs();
-  o.set_verify_server_certs(true);
-  o.set_check_call_host(false);
-  o.set_certificate_verifier(grpc::experimental::ExternalCertificateVerifier::Create<RoleVerifier>(
-      std::move(server_roles)));
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(security::kTrustDomain);
-  return grpc::CreateCustomChannel(target, grpc::experimental::TlsCredentials(o), args);
+  return grpc::CreateCustomChannel(
+      target,
+      TlsChannel(std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(ca_cert, 60),
+                 false, std::move(server_roles)),
+      args);
 }
 
 StatusOr<security::Identity> CallerIdentity(const grpc::ServerContextBase& ctx) {

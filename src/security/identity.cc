@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <ctime>
 #include <memory>
+#include <optional>
 
 #include "dragonfly/security/x509.h"
 
@@ -207,12 +208,10 @@ StatusOr<KeyPair> IssueCertificate(const KeyPair& ca, const Identity& id, std::c
   return KeyPair{std::move(key), std::move(cert)};
 }
 
-StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
-  DF_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
-  NamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
-  CertificateInfo info;
-  bool found = false;
+StatusOr<Identity> IdentityOf(const X509* cert) {
+  NamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  std::optional<Identity> found;
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
     if (n->type != GEN_URI) {
@@ -220,12 +219,18 @@ StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
     }
     std::string_view uri(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.ia5)),
                          static_cast<size_t>(ASN1_STRING_length(n->d.ia5)));
-    DF_ASSIGN_OR_RETURN(info.identity, ParseSpiffeId(uri));
-    found = true;
+    DF_ASSIGN_OR_RETURN(found, ParseSpiffeId(uri));
   }
   if (!found) {
     return InvalidArgument("the certificate has no identity (URI SAN)");
   }
+  return *found;
+}
+
+StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem) {
+  DF_ASSIGN_OR_RETURN(X509Ptr cert, ReadCert(cert_pem));
+  CertificateInfo info;
+  DF_ASSIGN_OR_RETURN(info.identity, IdentityOf(cert.get()));
   struct tm after{};
   struct tm before{};
   if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &after) != 1 ||

@@ -8,6 +8,8 @@
 // kTrustDomain, the TLS server name clients ask for. Keys are ECDSA P-256, PEM files 0600.
 #pragma once
 
+#include <openssl/x509.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -66,6 +68,8 @@ struct CertificateInfo {
   int64_t not_after_unix_s = 0;
 };
 StatusOr<CertificateInfo> InspectCertificate(std::string_view cert_pem);
+// The identity in a parsed certificate's URI SAN (for OpenSSL verify callbacks).
+StatusOr<Identity> IdentityOf(const X509* cert);
 
 // Ok when `cert_pem` was issued by `ca_pem` and is valid now; InvalidArgument saying why not.
 Status CheckIssuedBy(std::string_view cert_pem, std::string_view ca_pem);
