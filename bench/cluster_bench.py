@@ -50,6 +50,7 @@ MIB = 1 << 20
 SCHED_PORT = 8002
 PIECE_PORT, RPC_PORT, METRICS_PORT = 4005, 4000, 4002
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+KILLED_RUN = "Dragonfly, scheduler killed"  # the second run of --scenario scheduler-kill
 
 
 def log(msg):
@@ -287,36 +288,49 @@ def certificate(work, role, name):
             "key": os.path.join(out, "tls.key")}
 
 
-def start_dragonfly(topo, hosts, work, overrides_of=lambda h: None, upload_slots=None):
-    """Scheduler and seed-peer dfdaemon on "seed", a dfdaemon on each of `hosts`, with
-    certificates from a cluster CA; returns (services in start order, {host: dfdaemon
-    Service}). The caller stops them. overrides_of(h): extra config sections for h's dfdaemon."""
+def scheduler_hosts(schedulers):
+    """The hosts the schedulers run on: "seed", then "sched2"."""
+    return ["seed", "sched2"][:schedulers]
+
+
+def start_dragonfly(topo, hosts, work, overrides_of=lambda h: None, upload_slots=None,
+                    schedulers=1):
+    """A scheduler on "seed" (and on "sched2" with schedulers=2), the seed-peer dfdaemon on
+    "seed", a dfdaemon on each of `hosts`, with certificates from a cluster CA; returns (services
+    in start order, {host: dfdaemon Service}). The caller stops them. overrides_of(h): extra
+    config sections for h's dfdaemon. Every daemon knows every scheduler (scheduler.addrs)."""
     seed_ip = topo.ip("seed")
     services = []
     try:
-        sched_dir = os.path.join(work, "scheduler")
-        os.makedirs(sched_dir)
-        cfg = os.path.join(sched_dir, "scheduler.yaml")
-        with open(cfg, "w") as f:
-            f.write(f"server:\n  listen: {seed_ip}:{SCHED_PORT}\n"
-                    f"metrics:\n  listen: {seed_ip}:8000\nlog:\n  level: info\n"
-                    f"security: {json.dumps(certificate(work, 'scheduler', 'scheduler'))}\n")
-        services.append(Service(topo, "seed", "scheduler",
-                                [os.path.join(BIN, "scheduler"), "--config", cfg], work,
-                                "scheduler listening on"))
+        for sh in scheduler_hosts(schedulers):
+            ip = topo.ip(sh)
+            sched_dir = os.path.join(work, "scheduler-" + sh)
+            os.makedirs(sched_dir)
+            cfg = os.path.join(sched_dir, "scheduler.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"server:\n  listen: {ip}:{SCHED_PORT}\n"
+                        f"metrics:\n  listen: {ip}:8000\nlog:\n  level: info\n"
+                        f"security: {json.dumps(certificate(work, 'scheduler', 'scheduler-' + sh))}"
+                        "\n")
+            name = "scheduler" if sh == "seed" else "scheduler-" + sh
+            services.append(Service(topo, sh, name,
+                                    [os.path.join(BIN, "scheduler"), "--config", cfg], work,
+                                    "scheduler listening on"))
+        addrs = [f"{topo.ip(sh)}:{SCHED_PORT}" for sh in scheduler_hosts(schedulers)]
         daemons = {}
         for h in ["seed"] + hosts:
             home = os.path.join(work, h)
             os.makedirs(home)
             overrides = {"security": certificate(work, "seed-peer" if h == "seed" else "daemon",
                                                  h), **(overrides_of(h) or {})}
+            overrides["scheduler"] = {"addrs": addrs, **overrides.get("scheduler", {})}
             path = daemon_config(home, h, topo.ip(h), seed_ip, seed=(h == "seed"),
                                  upload_slots=upload_slots, overrides=overrides)
             daemons[h] = Service(topo, h, f"dfdaemon-{h}",
                                  [os.path.join(BIN, "dfdaemon"), "--config", path], work,
                                  "dfdaemon started")
             services.append(daemons[h])
-        log(f"scheduler + {len(daemons)} dfdaemons up (seed peer on {seed_ip})")
+        log(f"{schedulers} scheduler(s) + {len(daemons)} dfdaemons up (seed peer on {seed_ip})")
         return services, daemons
     except BaseException:
         for s in reversed(services):
@@ -344,15 +358,29 @@ def byte_sources(topo, hosts):
     return per_host
 
 
+def scheduler_tasks(topo, sh):
+    """dragonfly_scheduler_tasks of the scheduler on host `sh` (0 when it does not answer)."""
+    try:
+        text = http_get(topo, sh, f"http://{topo.ip(sh)}:8000/metrics", timeout=5)
+    except BenchError:
+        return 0
+    return metric_sum(text, "dragonfly_scheduler_tasks")
+
+
 def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout, upload_slots=None,
-                  overrides=None, scenario="all", size=0, to_stdout=False):
+                  overrides=None, scenario="all", size=0, to_stdout=False, schedulers=1,
+                  name="Dragonfly"):
     """to_stdout: `dfget -O - > /dev/null` (no output file; for files too big to keep a copy per
-    host besides the stores); each host's stored task file is then checked instead."""
-    res = {"name": "Dragonfly", "ok": False}
+    host besides the stores); each host's stored task file is then checked instead.
+    scenario "scheduler-kill" (schedulers=2): the scheduler that owns the task is SIGKILLed when
+    the hosts hold a third of the file on average."""
+    res = {"name": name, "ok": False}
     services = []
+    work = os.path.join(work, name.split(",")[0].lower() + ("-kill" if "kill" in scenario else ""))
+    os.makedirs(work, exist_ok=True)
     try:
         services, daemons = start_dragonfly(topo, hosts, work, lambda h: overrides,
-                                            upload_slots)
+                                            upload_slots, schedulers)
         outs = {h: os.path.join(work, h, "out.bin") for h in hosts}
 
         def argv(h):
@@ -385,6 +413,26 @@ def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout, upload_slot
                     state["killed"] = True
                     daemons[victim].proc.kill()
                     log(f"churn: SIGKILLed dfdaemon on {victim}")
+        elif scenario == "scheduler-kill":
+            state = {"killed": False}
+            t0 = time.monotonic()
+
+            def on_tick():
+                if state["killed"]:
+                    return
+                held = sum(downloaded_bytes(topo, h) for h in hosts) / len(hosts)
+                if held < size / 3:
+                    return
+                owners = [sh for sh in scheduler_hosts(schedulers) if scheduler_tasks(topo, sh)]
+                if len(owners) != 1:
+                    raise BenchError(f"the task is on schedulers {owners}, not on one")
+                state["killed"] = True
+                victim = next(s for s in services if s.host == owners[0] and
+                              s.name.startswith("scheduler"))
+                victim.proc.kill()
+                res["killed"] = {"scheduler": victim.name, "at_s": time.monotonic() - t0,
+                                 "held_mib": held / MIB}
+                log(f"scheduler-kill: SIGKILLed {victim.name} at {held / MIB:.0f} MiB per host")
         times, codes, starts = run_all(topo, hosts, argv, work, "dfget", timeout, later, on_tick)
         res["starts"] = starts
         res["expect_fail"] = sorted(expect_fail)
@@ -431,6 +479,8 @@ def run_dragonfly(topo, hosts, origin, url, want_sha, work, timeout, upload_slot
             s.stop(timeout=5)
         for h in ["seed"] + hosts:  # room on disk for the baselines
             shutil.rmtree(os.path.join(work, h, "store"), ignore_errors=True)
+        if scenario == "scheduler-kill" and "killed" not in res and res.get("ok"):
+            res["ok"], res["error"] = False, "the downloads ended before the kill"
 
 
 def stored_file(store, size):
@@ -517,10 +567,13 @@ def main():
                          "output matches")
     ap.add_argument("--no-bittorrent", action="store_true", help="skip baseline (b)")
     ap.add_argument("--no-direct", action="store_true", help="skip baseline (a), curl")
-    ap.add_argument("--scenario", choices=["all", "hetero", "churn", "late"], default="all",
+    ap.add_argument("--scenario", choices=["all", "hetero", "churn", "late", "scheduler-kill"],
+                    default="all",
                     help="all: every host starts at once; hetero: the last --slow-hosts hosts "
                          "have 5 MB/s links; churn: the last host's dfdaemon is SIGKILLed at "
-                         "half the file; late: half the hosts start when the others are at 50%%")
+                         "half the file; late: half the hosts start when the others are at 50%%; "
+                         "scheduler-kill: two schedulers, a run without a kill, then one where "
+                         "the task's scheduler is SIGKILLed at a third of the file (no baselines)")
     ap.add_argument("--slow-hosts", type=int, default=2, help="hosts at 5 MB/s for hetero")
     ap.add_argument("--upload-slots", type=int, default=None,
                     help="dfdaemon upload.slots (pieces uploaded at once; default: the daemon's)")
@@ -551,7 +604,11 @@ def main():
     rates = {}
     if args.scenario == "hetero":
         rates = {h: 5 for h in hosts[-args.slow_hosts:]}
-    topo = netns.Topology(args.hosts, args.rate_mbytes, extra=["seed"], rates=rates)
+    kill = args.scenario == "scheduler-kill"
+    if kill:
+        args.no_direct = args.no_bittorrent = True
+    topo = netns.Topology(args.hosts, args.rate_mbytes, extra=["seed", "sched2"] if kill
+                          else ["seed"], rates=rates)
     try:
         origin_root = os.path.join(work, "origin")
         os.makedirs(origin_root)
@@ -566,15 +623,24 @@ def main():
             df_timeout = max(120.0, 20 * ideal)
             if rates:
                 df_timeout = max(df_timeout, 20 * size / 5e6)
-            results.append(run_dragonfly(topo, hosts, origin, url, want,
-                                         os.path.join(work), df_timeout, args.upload_slots,
-                                         json.loads(args.daemon_config or "{}"),
-                                         args.scenario, size, args.to_stdout))
+            overrides = json.loads(args.daemon_config or "{}")
+            results.append(run_dragonfly(topo, hosts, origin, url, want, work, df_timeout,
+                                         args.upload_slots, overrides,
+                                         "all" if kill else args.scenario, size, args.to_stdout,
+                                         schedulers=2 if kill else 1))
             if not results[0]["ok"]:
                 log(f"Dragonfly run FAILED: {results[0].get('error')}")
-            results.append(run_direct(topo, hosts, origin, url, want, work,
-                                      max(120.0, 4 * len(hosts) * ideal), not args.no_direct))
-            results.append(run_bt(topo, file_path, work, not args.no_bittorrent))
+            if kill:
+                results.append(run_dragonfly(topo, hosts, origin, url, want, work, df_timeout,
+                                             args.upload_slots, overrides, args.scenario, size,
+                                             args.to_stdout, schedulers=2,
+                                             name=KILLED_RUN))
+                if not results[1]["ok"]:
+                    log(f"scheduler-kill run FAILED: {results[1].get('error')}")
+            else:
+                results.append(run_direct(topo, hosts, origin, url, want, work,
+                                          max(120.0, 4 * len(hosts) * ideal), not args.no_direct))
+                results.append(run_bt(topo, file_path, work, not args.no_bittorrent))
             origin.svc.stop(5)
         ok = results[0]["ok"] and (results[1]["ok"] or results[1].get("skipped"))
     finally:
@@ -603,7 +669,7 @@ def main():
     md_path = os.path.join(args.results_dir, stem + ".md")
     png_path = os.path.join(args.results_dir, stem + ".png")
     colors = {"Dragonfly": (31, 119, 180), "direct (curl)": (214, 39, 40),
-              "BitTorrent": (44, 160, 44)}
+              "BitTorrent": (44, 160, 44), KILLED_RUN: (255, 127, 14)}
     series = [(r["name"].upper(), list((r.get("times") or {}).values()), colors[r["name"]])
               for r in results]
     chart = None

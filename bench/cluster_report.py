@@ -77,7 +77,7 @@ def render(results, args, size, hosts, want_sha, chart_path):
                   f"the scheduler and every dfdaemon (seed included) over the Dragonfly run, "
                   f"divided by the GiB written to h1..h{len(hosts)}."]
     # Targets.
-    bt = results[2] if len(results) > 2 else {}
+    bt = results[2] if len(results) > 2 and args.scenario != "scheduler-kill" else {}
     mark = lambda good: "met" if good else "MISSED"  # noqa: E731
     lines += ["", "| target | value | goal | |", "| --- | ---: | ---: | --- |"]
     if df.get("ok"):
@@ -92,6 +92,8 @@ def render(results, args, size, hosts, want_sha, chart_path):
             lines.append(f"| seed upload / file size | {seed_up / size:.2f} | <= 1.2 | "
                          f"{mark(seed_up / size <= 1.2)} |")
         lines += scenario_rows(df, args, size, hosts, mark)
+        if args.scenario == "scheduler-kill":
+            lines += kill_rows(df, results[1] if len(results) > 1 else {}, size, hosts, mark)
         if bt.get("ok"):
             r = mx / max(bt["times"].values())
             lines.append(f"| Dragonfly max / BitTorrent max | {r:.2f} | <= 0.75 | "
@@ -104,6 +106,26 @@ def render(results, args, size, hosts, want_sha, chart_path):
     lines += ["", f"Chart (completion-time CDF): `{chart_path}`" if chart_path
               else "Chart: not written (see stderr).", ""]
     return "\n".join(lines)
+
+
+def kill_rows(df, killed, size, hosts, mark):
+    """Targets of --scenario scheduler-kill: the run with the kill against the one without."""
+    if not killed.get("ok"):
+        return [f"| scheduler killed mid-download | FAILED | | {killed.get('error', '?')} |"]
+    k = killed.get("killed", {})
+    mx, base = max(killed["times"].values()), max(df["times"].values())
+    b2s = sum(killed.get("per_host", {}).get(h, {}).get("back_to_source", 0) for h in hosts)
+    eg = killed["origin_egress_bytes"] / size
+    return [
+        f"| max completion, {k.get('scheduler', '?')} (the task's owner) SIGKILLed at "
+        f"{k.get('held_mib', 0):.0f} MiB per host ({k.get('at_s', 0):.1f} s) / same run without "
+        f"the kill | {mx / base:.2f} | <= 1.2 | {mark(mx / base <= 1.2)} |",
+        f"| origin egress / file size, with the kill | {eg:.3f} | <= 1.02 | "
+        f"{mark(eg <= 1.02)} |",
+        f"| bytes h1..h{len(hosts)} fetched back to source after the kill | {b2s / MIB:.0f} MiB "
+        f"| 0 | {mark(b2s == 0)} |",
+        "| corrupt outputs (sha256 checked on every host) | 0 | 0 | met |",
+    ]
 
 
 def scenario_rows(df, args, size, hosts, mark):

@@ -125,7 +125,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
-            sys.stderr.write("origin: %s %s\n" % (self.address_string(), fmt % args))
+            rng = self.headers.get("Range") if getattr(self, "headers", None) else None
+            sys.stderr.write("origin: %.3f %s %s%s\n" % (time.time(), self.address_string(),
+                                                       fmt % args,
+                                                       f" Range: {rng}" if rng else ""))
 
     def handle(self):
         try:

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -85,6 +87,7 @@ class DaemonImpl : public Daemon {
         d->RequestRefresh();
       }
     };
+    hooks.on_owners_changed = [this] { OwnersChanged(); };
     hooks.on_token_key = [this](const std::string& key) {
       if (Status s = token_keys_.Trust(key); !s.ok()) {
         spdlog::warn("scheduler sent a bad piece-token key error=\"{}\"", s.ToString());
@@ -100,6 +103,18 @@ class DaemonImpl : public Daemon {
     ctx_.metrics = metrics_.get();
     ctx_.host_id = MakeHostId(config_.host.ip, config_.host.hostname, seed);
     ctx_.announce_host = [this] { (void)Announce(); };
+    StoredTaskAnnouncer::Options sto;
+    sto.host_id = ctx_.host_id;
+    sto.ip = config_.host.ip;
+    sto.hostname = config_.host.hostname;
+    sto.seed = seed;
+    sto.owner = [this](const std::string& task_id) {
+      uint64_t generation = 0;
+      std::string addr = scheduler_->OwnerOf(task_id, &generation);
+      return addr + "#" + std::to_string(generation);
+    };
+    stored_ = std::make_unique<StoredTaskAnnouncer>(*store_, *scheduler_, std::move(sto));
+    ctx_.on_stored_known = [this](const std::string& task_id) { stored_->Known(task_id); };
     DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));
     piece::SwarmOptions so;
     so.address = piece_addr.host;
@@ -349,19 +364,39 @@ class DaemonImpl : public Daemon {
     return req;
   }
 
+  // A scheduler went down, came back, joined, left or restarted: the tasks this host holds are
+  // announced to their owners within an announce interval, at a random moment so that the hosts
+  // of the cluster do not all call the new owner at once.
+  void OwnersChanged() {
+    const auto spread = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        config_.scheduler.announce_interval);
+    std::lock_guard lock(mu_);
+    if (sweep_at_) {
+      return;  // one is planned
+    }
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    sweep_at_ = std::chrono::steady_clock::now() +
+                std::chrono::steady_clock::duration(std::uniform_int_distribution<int64_t>(
+                    0, std::max<int64_t>(spread.count(), 1))(rng));
+    cv_.notify_all();
+  }
+
+  void SweepStoredTasks() {
+    if (!scheduler_->enabled()) {
+      return;
+    }
+    StoredTasksResult r = stored_->Sweep([this] {
+      std::lock_guard lock(mu_);
+      return stopping_;
+    });
+    if (r.announced > 0) {
+      spdlog::info("stored tasks announced={} skipped={}", r.announced, r.skipped);
+    }
+  }
+
   // Announces to the scheduler and runs GC, until shutdown; first, the tasks this host holds.
   void Background() {
-    if (scheduler_->enabled()) {
-      StoredTasksResult r =
-          AnnounceStoredTasks(*store_, *scheduler_, ctx_.host_id, config_.host.ip,
-                              config_.host.hostname, config_.seed_peer.enable, [this] {
-                                std::lock_guard lock(mu_);
-                                return stopping_;
-                              });
-      if (r.announced + r.skipped > 0) {
-        spdlog::info("stored tasks announced={} skipped={}", r.announced, r.skipped);
-      }
-    }
+    SweepStoredTasks();
     auto next_announce = std::chrono::steady_clock::now() + config_.scheduler.announce_interval;
     auto next_gc = std::chrono::steady_clock::now() + config_.gc.interval;
     storage::GcPolicy policy;
@@ -371,19 +406,39 @@ class DaemonImpl : public Daemon {
     policy.capacity_bytes = config_.gc.capacity;
     std::unique_lock lock(mu_);
     while (!stopping_) {
-      cv_.wait_until(lock, std::min(next_announce, next_gc),
-                     [&] { return stopping_ || announce_now_; });
+      auto until = std::min(next_announce, next_gc);
+      if (sweep_at_) {
+        until = std::min(until, *sweep_at_);
+      }
+      const auto planned = sweep_at_;
+      cv_.wait_until(lock, until,
+                     [&] { return stopping_ || announce_now_ || sweep_at_ != planned; });
       if (stopping_) {
         break;
       }
       const bool forced = std::exchange(announce_now_, false);
-      lock.unlock();
       auto now = std::chrono::steady_clock::now();
+      const bool sweep = sweep_at_ && now >= *sweep_at_;
+      if (sweep) {
+        sweep_at_.reset();
+      }
+      lock.unlock();
+      if (sweep) {
+        SweepStoredTasks();
+      }
       if (now >= next_announce || forced) {
         next_announce = now + config_.scheduler.announce_interval;
         if (scheduler_->enabled()) {
           if (Status s = Announce(); !s.ok()) {
             spdlog::warn("announce to the scheduler failed error=\"{}\"", s.ToString());
+          }
+          bool sweep_planned = false;
+          {
+            std::lock_guard inner(mu_);
+            sweep_planned = sweep_at_.has_value();
+          }
+          if (!forced && !sweep_planned) {
+            SweepStoredTasks();  // what an earlier sweep could not announce
           }
         }
       }
@@ -413,6 +468,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<manager::ManagerKeepAlive> keepalive_;     // seed peers with a manager
   DaemonContext ctx_;
   std::unique_ptr<piece::Swarm> swarm_;
+  std::unique_ptr<StoredTaskAnnouncer> stored_;
   std::unique_ptr<Downloads> downloads_;
   std::unique_ptr<LocalService> local_service_;
   std::unique_ptr<UploadService> upload_service_;
@@ -431,7 +487,8 @@ class DaemonImpl : public Daemon {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  bool announce_now_ = false;  // AnnounceSoon() asked
+  bool announce_now_ = false;                                      // AnnounceSoon() asked
+  std::optional<std::chrono::steady_clock::time_point> sweep_at_;  // of the stored tasks
   std::chrono::steady_clock::time_point last_forced_announce_{};
   std::thread background_;
 };

@@ -214,6 +214,11 @@ grpc::Status UploadService::TriggerSeed(grpc::ServerContext* context,
     return ToGrpc(session.status());
   }
   spdlog::info("seed peer triggered task_id={} peer_id={}", spec.task_id(), request->peer_id());
+  if ((*session)->options().peer_id != request->peer_id() && (*session)->options().seed) {
+    // Already seeding under another ID: the scheduler asking is not the one the session
+    // registered with (that one died), so tell this one about it.
+    (*session)->Register();
+  }
   return grpc::Status::OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
 
 #include "dragonfly/rpc/status.h"
 
@@ -34,11 +35,19 @@ struct SchedulerClient::Entry {
   std::unique_ptr<sched::Scheduler::Stub> stub;
   // Steady-clock ms until which the scheduler is tried last; 0 = it answered last time.
   std::atomic<int64_t> down_until_ms{0};
+  // Times it answered "host not announced" (it restarted and lost its state).
+  std::atomic<uint64_t> forgot{0};
 
   bool down(int64_t now) const {
     int64_t until = down_until_ms.load();
     return until != 0 && now < until;
   }
+};
+
+struct SchedulerClient::List {
+  std::vector<std::shared_ptr<Entry>> entries;  // in the order given
+  HashRing ring;                                // of the entries' addresses
+  std::map<std::string, Entry*, std::less<>> by_addr;
 };
 
 SchedulerClient::SchedulerClient(const std::vector<std::string>& addrs,
@@ -66,13 +75,13 @@ std::shared_ptr<const SchedulerClient::List> SchedulerClient::Snapshot() const {
   return list_;
 }
 
-bool SchedulerClient::enabled() const { return !Snapshot()->empty(); }
+bool SchedulerClient::enabled() const { return !Snapshot()->entries.empty(); }
 
 std::vector<std::string> SchedulerClient::addrs() const {
   std::vector<std::string> out;
   // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
   const std::shared_ptr<const List> list = Snapshot();
-  for (const auto& e : *list) {
+  for (const auto& e : list->entries) {
     out.push_back(e->addr);
   }
   return out;
@@ -88,7 +97,7 @@ bool SchedulerClient::SetSchedulers(const std::vector<std::string>& addrs, bool 
   std::vector<std::shared_ptr<Entry>> added;
   {
     std::lock_guard lock(mu_);
-    const List& old = *list_;
+    const auto& old = list_->entries;
     if (std::equal(
             unique.begin(), unique.end(), old.begin(), old.end(),
             [](const std::string& a, const std::shared_ptr<Entry>& e) { return a == e->addr; })) {
@@ -98,11 +107,13 @@ bool SchedulerClient::SetSchedulers(const std::vector<std::string>& addrs, bool 
     for (const auto& a : unique) {
       auto it = std::find_if(old.begin(), old.end(), [&](const auto& e) { return e->addr == a; });
       if (it != old.end()) {
-        next->push_back(*it);
+        next->entries.push_back(*it);
       } else {
-        next->push_back(MakeEntry(a));
-        added.push_back(next->back());
+        next->entries.push_back(MakeEntry(a));
+        added.push_back(next->entries.back());
       }
+      next->ring.Add(a);
+      next->by_addr[a] = next->entries.back().get();
     }
     list_ = std::move(next);
   }
@@ -114,19 +125,52 @@ bool SchedulerClient::SetSchedulers(const std::vector<std::string>& addrs, bool 
       }
     }
   }
+  OwnersChanged();
   return true;
+}
+
+void SchedulerClient::OwnersChanged() const {
+  if (hooks_.on_owners_changed) {
+    hooks_.on_owners_changed();
+  }
+}
+
+std::vector<SchedulerClient::Entry*> SchedulerClient::CallOrder(const List& list,
+                                                                const std::string& task_id) {
+  const int64_t now = NowMs();
+  std::vector<Entry*> owners;
+  for (const std::string& addr : list.ring.Order(task_id)) {
+    owners.push_back(list.by_addr.find(addr)->second);
+  }
+  // Those marked down last, each group in ring order.
+  std::stable_partition(owners.begin(), owners.end(), [&](Entry* e) { return !e->down(now); });
+  return owners;
+}
+
+std::string SchedulerClient::OwnerOf(const std::string& task_id, uint64_t* generation) const {
+  const std::shared_ptr<const List> list = Snapshot();
+  std::vector<Entry*> order = CallOrder(*list, task_id);
+  if (order.empty()) {
+    return "";
+  }
+  if (generation != nullptr) {
+    *generation = order[0]->forgot.load();
+  }
+  return order[0]->addr;
 }
 
 void SchedulerClient::MarkDown(Entry& e, const Status& why) {
   if (e.down_until_ms.exchange(NowMs() + kDownFor.count()) == 0) {
     spdlog::warn("scheduler {} unreachable, failing over to the next one error=\"{}\"", e.addr,
                  why.ToString());
+    OwnersChanged();
   }
 }
 
 void SchedulerClient::MarkUp(Entry& e) {
   if (e.down_until_ms.exchange(0) != 0) {
     spdlog::info("scheduler {} reachable again", e.addr);
+    OwnersChanged();
   }
 }
 
@@ -149,22 +193,10 @@ Status SchedulerClient::Announce(Entry& e, const sched::AnnounceHostRequest& req
 template <typename Call>
 Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
   std::shared_ptr<const List> list = Snapshot();
-  if (list->empty()) {
+  if (list->entries.empty()) {
     return Unavailable("no scheduler configured");
   }
-  const size_t n = list->size();
-  const size_t start = std::hash<std::string>{}(task_id.substr(0, 5)) % n;
-  const int64_t now = NowMs();
-  // The task's scheduler first, then the next ones; those marked down last.
-  std::vector<Entry*> order;
-  for (int pass = 0; pass < 2; ++pass) {
-    for (size_t i = 0; i < n; ++i) {
-      Entry* e = (*list)[(start + i) % n].get();
-      if (e->down(now) == (pass == 1)) {
-        order.push_back(e);
-      }
-    }
-  }
+  const std::vector<Entry*> order = CallOrder(*list, task_id);
   auto once = [&](Entry& e) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
@@ -174,9 +206,12 @@ Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
   for (Entry* e : order) {
     last = once(*e);
     if (HostUnknown(last) && hooks_.host_request) {
+      // It restarted: whatever it knew of this host's tasks is gone too.
+      e->forgot.fetch_add(1);
       if (Announce(*e, hooks_.host_request()).ok()) {
         last = once(*e);
       }
+      OwnersChanged();
     }
     if (!Unreachable(last)) {
       MarkUp(*e);
@@ -240,7 +275,7 @@ Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
   Status result = Unavailable("no scheduler configured");
   // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
   const std::shared_ptr<const List> list = Snapshot();
-  for (const auto& e : *list) {
+  for (const auto& e : list->entries) {
     Status s = Announce(*e, req);
     if (s.ok() || result.code() == StatusCode::kUnavailable) {
       result = s;
@@ -252,7 +287,7 @@ Status SchedulerClient::AnnounceHost(const sched::AnnounceHostRequest& req) {
 void SchedulerClient::LeaveHost(const std::string& host_id) {
   // Hold the snapshot: the list it points to may be replaced (and freed) meanwhile.
   const std::shared_ptr<const List> list = Snapshot();
-  for (const auto& e : *list) {
+  for (const auto& e : list->entries) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
     sched::LeaveHostRequest req;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <set>
 
 #include "daemon/scheduler_discovery.h"
@@ -240,6 +241,56 @@ TEST(SchedulerClientTest, FailsOverToTheNextSchedulerAndAnnouncesThere) {
   ASSERT_TRUE(a.Start());
   ASSERT_TRUE(WaitUntil([&] { return Answerer(client, task) == "a"; }));
   EXPECT_GE(a.announces(), 1);
+}
+
+// Tasks are owned through a consistent-hash ring of the addresses: a dead owner's tasks go to
+// their successor on the ring -- the scheduler that owns them once the manager drops the dead
+// one -- and nobody else's task moves.
+TEST(SchedulerClientTest, TasksFollowTheRingAndADeadOwnersTasksGoToItsSuccessor) {
+  FakeScheduler a("a"), b("b"), c("c");
+  std::map<std::string, std::string> name_of;
+  for (FakeScheduler* s : {&a, &b, &c}) {
+    ASSERT_TRUE(s->Start());
+  }
+  name_of = {{a.addr(), "a"}, {b.addr(), "b"}, {c.addr(), "c"}};
+  std::atomic<int> owner_changes{0};
+  SchedulerClient::Hooks hooks = AnnounceHooks();
+  hooks.on_owners_changed = [&] { ++owner_changes; };
+  SchedulerClient client({a.addr(), b.addr(), c.addr()}, milliseconds(1000), std::move(hooks));
+  ASSERT_TRUE(client.AnnounceHost(HostReq()).ok());
+  HashRing ring;
+  for (FakeScheduler* s : {&a, &b, &c}) {
+    ring.Add(s->addr());
+  }
+  std::map<std::string, std::string> before;
+  for (int i = 0; i < 60; ++i) {
+    const std::string t = "task-" + std::to_string(i);
+    before[t] = Answerer(client, t);
+    EXPECT_EQ(before[t], name_of[ring.Pick(t)]) << t;
+    EXPECT_EQ(client.OwnerOf(t), ring.Pick(t));
+  }
+  std::set<std::string> owners;
+  for (const auto& [t, name] : before) {
+    owners.insert(name);
+  }
+  ASSERT_EQ(owners.size(), 3u) << "60 tasks on one or two schedulers: the ring is not spread";
+
+  const int changes = owner_changes.load();
+  b.Stop();
+  uint64_t forgot = 0;
+  for (const auto& [t, name] : before) {
+    std::vector<std::string> order = ring.Order(t);
+    const std::string want = name == "b" ? name_of[order[1]] : name;
+    EXPECT_EQ(Answerer(client, t), want) << t;
+    EXPECT_EQ(name_of[client.OwnerOf(t, &forgot)], want) << t;
+  }
+  EXPECT_EQ(owner_changes.load(), changes + 1) << "b going down is one change of owners";
+  // The manager drops b: the same tasks stay where the failover put them.
+  client.SetSchedulers({a.addr(), c.addr()});
+  for (const auto& [t, name] : before) {
+    EXPECT_EQ(Answerer(client, t), name == "b" ? name_of[ring.Order(t)[1]] : name) << t;
+  }
+  EXPECT_GT(owner_changes.load(), changes + 1);
 }
 
 TEST(SchedulerClientTest, AddedSchedulersAreAnnouncedTo) {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
+#include <random>
 
 #include "backend/url_util.h"
 #include "daemon/back_to_source.h"
@@ -16,10 +18,17 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace {
+std::mt19937& ReregisterJitter() {
+  thread_local std::mt19937 rng{std::random_device{}()};
+  return rng;
+}
+
 constexpr milliseconds kReportInterval{2000};
 constexpr milliseconds kTopUpInterval{5000};
-constexpr size_t kTopUpBelow = 4;     // ask for more neighbours while fewer are connected
-constexpr uint32_t kStuckRounds = 3;  // rounds without progress before asking for the origin
+constexpr size_t kTopUpBelow = 4;  // ask for more neighbours while fewer are connected
+constexpr uint32_t kStuckRounds = 3;
+constexpr uint32_t kShortRetryMs = 100;  // a RETRY this soon is not "nobody to hand out"  // rounds
+                                         // without progress before asking for the origin
 }  // namespace
 
 DownloadSession::DownloadSession(DaemonContext* ctx, DownloadOptions options,
@@ -132,12 +141,15 @@ void DownloadSession::Run() {
         "remote_peer_bytes={} seed_peer_bytes={}",
         spec.task_id(), options_.peer_id, ms, bytes_b2s_.load(), bytes_peer_.load(),
         bytes_seed_.load());
-    Report(sched::PEER_STATE_SUCCEEDED, "");
+    if (Report(sched::PEER_STATE_SUCCEEDED, "").ok() && ctx_->scheduler->enabled() &&
+        ctx_->on_stored_known) {
+      ctx_->on_stored_known(spec.task_id());
+    }
   } else {
     ctx_->metrics->tasks_failed.Increment();
     spdlog::warn("download failed task_id={} peer_id={} ms={} error=\"{}\"", spec.task_id(),
                  options_.peer_id, ms, st.ToString());
-    Report(sched::PEER_STATE_FAILED, st.ToString());
+    (void)Report(sched::PEER_STATE_FAILED, st.ToString());
   }
   // The exchange keeps serving the neighbours connected to it (and any that connect later, for
   // as long as the task is stored): only this download's hold goes.
@@ -189,16 +201,7 @@ Status DownloadSession::Seed() {
   // The seed joins the exchange before it tells the scheduler it exists, so the neighbours the
   // scheduler then points at it find it; it fetches from the origin and announces each piece.
   JoinSwarm(false);
-  if (ctx_->scheduler->enabled()) {
-    sched::RegisterPeerRequest req;
-    req.set_host_id(ctx_->host_id);
-    req.set_peer_id(options_.peer_id);
-    *req.mutable_task() = options_.spec;
-    if (auto resp = ctx_->scheduler->RegisterPeer(req); !resp.ok()) {
-      spdlog::warn("seed peer could not register task_id={} error=\"{}\"", options_.spec.task_id(),
-                   resp.status().ToString());
-    }
-  }
+  Register();
   return task().done() ? Status::Ok() : BackToSource();
 }
 
@@ -234,6 +237,7 @@ Status DownloadSession::Mesh() {
   *req.mutable_task() = options_.spec;
   Clock::time_point waiting_since{};  // first RETRY of the current round (epoch: none)
   uint32_t stuck_rounds = 0;
+  uint32_t pieces_at_retry = 0;  // finished pieces at the last RETRY
   uint32_t scheduler_errors = 0;
   while (!cancelled_) {
     {
@@ -249,6 +253,7 @@ Status DownloadSession::Mesh() {
         }
       }
     }
+    SetProgress(&req);
     auto resp = ctx_->scheduler->RegisterPeer(req);
     if (!resp.ok()) {
       Status s = resp.status();
@@ -317,31 +322,22 @@ Status DownloadSession::Mesh() {
         if (swarm_) {
           swarm_->Connect(std::move(given), resp->piece_token());
         }
-        const uint32_t pieces_before = task().Stat().finished_pieces;
-        Wake w = WaitForProgress();
-        if (w == Wake::kDone) {
-          return Status::Ok();
-        }
-        if (w == Wake::kCancelled) {
-          return Cancelled("download cancelled");
-        }
-        if (w == Wake::kFatal) {
-          std::lock_guard lock(mu_);
-          return fatal_;
-        }
-        if (w == Wake::kTopUp) {
-          break;
-        }
-        stuck_rounds = task().Stat().finished_pieces > pieces_before ? 0 : stuck_rounds + 1;
-        spdlog::info("asking for other neighbours task_id={} peer_id={} reason={}",
-                     options_.spec.task_id(), options_.peer_id,
-                     w == Wake::kStalled ? "stalled" : "no neighbour left");
-        if (stuck_rounds >= kStuckRounds && !options_.disable_back_to_source) {
-          req.set_need_back_to_source(true);
+        if (std::optional<Status> end = Trade(&req, &stuck_rounds)) {
+          return *end;
         }
         break;
       }
       case sched::ACTION_RETRY: {
+        // Nobody (new) to hand out. A peer that trades with the neighbours it has (e.g. after a
+        // scheduler took the task over and has not heard from the others yet) goes on with them,
+        // and while pieces arrive the wait does not count towards going back to source.
+        const bool trading = swarm_ && swarm_->neighbours() > 0 &&
+                             resp->retry_after_ms() > kShortRetryMs;  // not "the seed is coming"
+        const uint32_t pieces = task().Stat().finished_pieces;
+        if (trading && pieces > pieces_at_retry) {
+          waiting_since = Clock::time_point{};
+        }
+        pieces_at_retry = pieces;
         auto now = Clock::now();
         if (waiting_since == Clock::time_point{}) {
           waiting_since = now;
@@ -355,6 +351,12 @@ Status DownloadSession::Mesh() {
             req.set_need_back_to_source(true);
           }
         }
+        if (trading && !req.need_back_to_source()) {
+          if (std::optional<Status> end = Trade(&req, &stuck_rounds)) {
+            return *end;
+          }
+          break;
+        }
         WaitCancelled(milliseconds(std::clamp<uint32_t>(resp->retry_after_ms(), 5, 5000)));
         break;
       }
@@ -366,10 +368,40 @@ Status DownloadSession::Mesh() {
   return Cancelled("download cancelled");
 }
 
+std::optional<Status> DownloadSession::Trade(sched::RegisterPeerRequest* req,
+                                             uint32_t* stuck_rounds) {
+  const uint32_t pieces_before = task().Stat().finished_pieces;
+  Wake w = WaitForProgress();
+  switch (w) {
+    case Wake::kDone:
+      return Status::Ok();
+    case Wake::kCancelled:
+      return Cancelled("download cancelled");
+    case Wake::kFatal: {
+      std::lock_guard lock(mu_);
+      return fatal_;
+    }
+    case Wake::kTopUp:
+    case Wake::kReRegister:
+      return std::nullopt;
+    default:
+      break;
+  }
+  *stuck_rounds = task().Stat().finished_pieces > pieces_before ? 0 : *stuck_rounds + 1;
+  spdlog::info("asking for other neighbours task_id={} peer_id={} reason={}",
+               options_.spec.task_id(), options_.peer_id,
+               w == Wake::kStalled ? "stalled" : "no neighbour left");
+  if (*stuck_rounds >= kStuckRounds && !options_.disable_back_to_source) {
+    req->set_need_back_to_source(true);
+  }
+  return std::nullopt;
+}
+
 DownloadSession::Wake DownloadSession::WaitForProgress() {
   const auto stall = ctx_->config->download.stall_timeout;
   auto next_report = Clock::now() + kReportInterval;
   auto next_topup = Clock::now() + kTopUpInterval;
+  std::optional<Clock::time_point> reregister_at;
   while (true) {
     if (task().done()) {
       return Wake::kDone;
@@ -398,9 +430,22 @@ DownloadSession::Wake DownloadSession::WaitForProgress() {
     if (no_neighbours && (!swarm_ || swarm_->neighbours() == 0)) {
       return Wake::kNoNeighbours;
     }
+    if (reregister_at && now >= *reregister_at) {
+      return Wake::kReRegister;
+    }
     if (now >= next_report) {
       next_report = now + kReportInterval;
-      Report(sched::PEER_STATE_RUNNING, "");
+      Status r = Report(sched::PEER_STATE_RUNNING, "");
+      if (r.code() == StatusCode::kNotFound && !reregister_at) {
+        // The scheduler that now owns the task does not know this peer (it took the task over,
+        // or it came back): register with it again, at a random moment of the next report
+        // interval so that the hosts of a large swarm do not all arrive at once.
+        reregister_at = now + std::chrono::duration_cast<Clock::duration>(
+                                  kReportInterval *
+                                  std::uniform_real_distribution<double>(0, 1)(ReregisterJitter()));
+        spdlog::info("task unknown to its scheduler now, registering again task_id={} peer_id={}",
+                     options_.spec.task_id(), options_.peer_id);
+      }
       if (Status f = task().Flush(); !f.ok()) {
         std::lock_guard lock(mu_);
         fatal_ = f;
@@ -414,6 +459,9 @@ DownloadSession::Wake DownloadSession::WaitForProgress() {
       }
     }
     auto until = std::min(next_report, next_topup);
+    if (reregister_at) {
+      until = std::min(until, *reregister_at);
+    }
     std::unique_lock lock(mu_);
     const auto seen = last_progress_;
     until = std::min(until, last_progress_ + stall + milliseconds(1));
@@ -428,7 +476,7 @@ Status DownloadSession::BackToSource() {
   if (swarm_) {
     swarm_->SetDownloading(false);
   }
-  Report(sched::PEER_STATE_RUNNING, "");
+  (void)Report(sched::PEER_STATE_RUNNING, "");
   OriginFetch f;
   f.spec = &options_.spec;
   f.task = &task();
@@ -462,9 +510,35 @@ Status DownloadSession::BackToSource() {
   return s;
 }
 
-void DownloadSession::Report(sched::PeerState state, const std::string& error) {
+void DownloadSession::SetProgress(sched::RegisterPeerRequest* req) const {
+  storage::TaskStat st = task().Stat();
+  req->set_finished_pieces(st.finished_pieces);
+  req->set_total_pieces(st.total_pieces);
+  req->set_content_length(st.content_length);
+  req->set_piece_length(st.piece_length);
+  req->set_back_to_source(back_to_source_);
+  req->set_seed(options_.seed);
+}
+
+void DownloadSession::Register() {
   if (!ctx_->scheduler->enabled()) {
     return;
+  }
+  sched::RegisterPeerRequest req;
+  req.set_host_id(ctx_->host_id);
+  req.set_peer_id(options_.peer_id);
+  *req.mutable_task() = options_.spec;
+  SetProgress(&req);
+  req.set_back_to_source(options_.seed);  // a seed fetches from the origin (or has fetched)
+  if (auto resp = ctx_->scheduler->RegisterPeer(req); !resp.ok()) {
+    spdlog::warn("could not register again task_id={} peer_id={} error=\"{}\"",
+                 options_.spec.task_id(), options_.peer_id, resp.status().ToString());
+  }
+}
+
+Status DownloadSession::Report(sched::PeerState state, const std::string& error) {
+  if (!ctx_->scheduler->enabled()) {
+    return Status::Ok();
   }
   sched::ReportPeerRequest req;
   req.set_host_id(ctx_->host_id);
@@ -488,10 +562,12 @@ void DownloadSession::Report(sched::PeerState state, const std::string& error) {
       out->set_failures(n.failures);
     }
   }
-  if (Status s = ctx_->scheduler->ReportPeer(req); !s.ok()) {
+  Status s = ctx_->scheduler->ReportPeer(req);
+  if (!s.ok()) {
     spdlog::debug("report to scheduler failed task_id={} error=\"{}\"", options_.spec.task_id(),
                   s.ToString());
   }
+  return s;
 }
 
 }  // namespace df::daemon

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -44,6 +45,8 @@ struct DaemonContext {
   DaemonMetrics* metrics = nullptr;
   std::string host_id;
   std::function<void()> announce_host;  // re-announce after the scheduler forgot this host
+  // The task's scheduler accepted this host's report that it holds `task_id` whole.
+  std::function<void(const std::string& task_id)> on_stored_known;
 };
 
 struct DownloadOptions {
@@ -75,6 +78,11 @@ class DownloadSession : public piece::ExchangeObserver {
   std::string warning() const;
   SourceBytes bytes() const;
 
+  // Registers this session with the task's scheduler, with its progress, ignoring the answer: a
+  // seed peer when it starts, and again when a seed trigger finds it running (the scheduler that
+  // triggered it died, the next one triggered it again). Any thread.
+  void Register();
+
   storage::Task& task() const { return *lease_; }
   const DownloadOptions& options() const { return options_; }
 
@@ -84,7 +92,7 @@ class DownloadSession : public piece::ExchangeObserver {
   void OnLocalError(const Status& why) override;
 
  private:
-  enum class Wake { kDone, kStalled, kNoNeighbours, kTopUp, kCancelled, kFatal };
+  enum class Wake { kDone, kStalled, kNoNeighbours, kTopUp, kReRegister, kCancelled, kFatal };
 
   void Run();
   Status Download();
@@ -92,9 +100,16 @@ class DownloadSession : public piece::ExchangeObserver {
   Status Mesh();
   Status BackToSource();
   Wake WaitForProgress();
+  // One round of trading with the neighbours connected: waits for progress; the download's end
+  // (ok or its error), or nullopt to ask the scheduler again (with need_back_to_source set in
+  // *req after kStuckRounds rounds without progress).
+  std::optional<Status> Trade(sched::RegisterPeerRequest* req, uint32_t* stuck_rounds);
   // The neighbours of a NEIGHBOURS answer, as the swarm wants them; remembers them as given.
   std::vector<piece::NeighbourAddr> Given(const sched::RegisterPeerResponse& resp);
-  void Report(sched::PeerState state, const std::string& error);
+  // NotFound when the scheduler does not know this peer (it should register again).
+  Status Report(sched::PeerState state, const std::string& error);
+  // Where this download stands, for a registration.
+  void SetProgress(sched::RegisterPeerRequest* req) const;
   bool WaitCancelled(std::chrono::milliseconds d);
   void JoinSwarm(bool download);
 
@@ -107,7 +122,7 @@ class DownloadSession : public piece::ExchangeObserver {
   std::atomic<uint64_t> bytes_b2s_{0};
   std::atomic<uint64_t> bytes_peer_{0};
   std::atomic<uint64_t> bytes_seed_{0};
-  bool back_to_source_ = false;  // conductor thread only
+  std::atomic<bool> back_to_source_{false};  // written by the conductor
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

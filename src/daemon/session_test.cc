@@ -43,7 +43,12 @@ class FakeScheduler : public SchedulerApi {
   Status ReportPeer(const sched::ReportPeerRequest& req) override {
     std::lock_guard lock(mu_);
     reports_.push_back(req);
-    return Status::Ok();
+    return report_status_;
+  }
+  // What ReportPeer answers from now on.
+  void AnswerReports(Status s) {
+    std::lock_guard lock(mu_);
+    report_status_ = std::move(s);
   }
   Status LeavePeer(const sched::LeavePeerRequest&) override { return Status::Ok(); }
 
@@ -74,6 +79,7 @@ class FakeScheduler : public SchedulerApi {
   std::deque<StatusOr<sched::RegisterPeerResponse>> script_;
   std::vector<sched::RegisterPeerRequest> registrations_;
   std::vector<sched::ReportPeerRequest> reports_;
+  Status report_status_;
 };
 
 // A swarm whose neighbours the test plays: it records what the session connects to, and the
@@ -305,6 +311,33 @@ TEST_F(SessionTest, RoundsWithoutProgressAskForTheOrigin) {
   session_->Cancel();
   ASSERT_TRUE(WaitDone());
   EXPECT_EQ(session_->result().code(), StatusCode::kCancelled);
+}
+
+// The scheduler that owns the task now (the previous one died, or it came back without state)
+// does not know this peer: the session registers with it again, with its progress and the
+// neighbours it keeps trading with.
+TEST_F(SessionTest, AReportTheSchedulerDoesNotKnowRegistersAgainWithProgress) {
+  config_.download.stall_timeout = std::chrono::seconds(30);  // no round ends by a stall
+  scheduler_.Script({Neighbours({"a", "b", "c", "d"})});      // nor by a top-up
+  StartSession();
+  ASSERT_TRUE(swarm_.WaitConnected("d"));
+  swarm_.Deliver(session_->task(), 0, "a");
+  swarm_.Deliver(session_->task(), 1, "b");
+  scheduler_.AnswerReports(NotFound("peer me is not registered"));
+  sched::RegisterPeerRequest again = scheduler_.WaitRegistration(2);
+  EXPECT_FALSE(scheduler_.reports().empty()) << "registered again before any report";
+  EXPECT_EQ(again.finished_pieces(), 2u);
+  EXPECT_EQ(again.total_pieces(), kPieces);
+  EXPECT_EQ(again.piece_length(), kPiece);
+  EXPECT_EQ(again.content_length(), kPiece * kPieces);
+  EXPECT_EQ(again.connected_size(), 4);
+  EXPECT_FALSE(again.need_back_to_source());
+  EXPECT_FALSE(again.seed());
+  scheduler_.AnswerReports(Status::Ok());
+  swarm_.Deliver(session_->task(), 2, "c");
+  swarm_.Deliver(session_->task(), 3, "d");
+  ASSERT_TRUE(WaitDone());
+  EXPECT_TRUE(session_->result().ok()) << session_->result().ToString();
 }
 
 TEST_F(SessionTest, ASchedulerOutageDoesNotStopADownloadThatHasNeighbours) {

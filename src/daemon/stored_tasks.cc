@@ -13,37 +13,63 @@ std::string StoredPeerId(const std::string& ip, const std::string& hostname, boo
          (seed ? "-seed" : "");
 }
 
-StoredTasksResult AnnounceStoredTasks(const storage::TaskStore& store, SchedulerApi& scheduler,
-                                      const std::string& host_id, const std::string& ip,
-                                      const std::string& hostname, bool seed,
-                                      const std::function<bool()>& stop) {
+StoredTaskAnnouncer::StoredTaskAnnouncer(const storage::TaskStore& store, SchedulerApi& scheduler,
+                                         Options options)
+    : store_(store), scheduler_(scheduler), opts_(std::move(options)) {}
+
+void StoredTaskAnnouncer::Known(const std::string& task_id) {
+  std::string owner = opts_.owner(task_id);
+  std::lock_guard lock(mu_);
+  known_by_[task_id] = std::move(owner);
+}
+
+StoredTasksResult StoredTaskAnnouncer::Sweep(const std::function<bool()>& stop) {
   StoredTasksResult r;
-  for (const storage::TaskStat& t : store.List()) {
-    if (stop()) {
-      break;
-    }
+  std::unordered_map<std::string, std::string> known_by;  // of the tasks stored now
+  {
+    std::lock_guard lock(mu_);
+    known_by.swap(known_by_);
+  }
+  std::unordered_map<std::string, std::string> next;
+  for (const storage::TaskStat& t : store_.List()) {
     if (!t.done || t.url.empty()) {
       continue;
     }
+    auto seen = known_by.find(t.task_id);
+    const bool known = seen != known_by.end() && seen->second == opts_.owner(t.task_id);
+    if (known || stop()) {
+      if (seen != known_by.end()) {
+        next[t.task_id] = seen->second;
+      }
+      continue;
+    }
     sched::AnnounceTaskRequest req;
-    req.set_host_id(host_id);
-    req.set_peer_id(StoredPeerId(ip, hostname, seed, t.task_id));
+    req.set_host_id(opts_.host_id);
+    req.set_peer_id(StoredPeerId(opts_.ip, opts_.hostname, opts_.seed, t.task_id));
     req.mutable_task()->set_task_id(t.task_id);
     req.mutable_task()->set_url(t.url);
     req.set_content_length(t.content_length);
     req.set_piece_length(t.piece_length);
     req.set_total_pieces(t.total_pieces);
     if (!rpc::VerifyTaskSpec(req.task()).ok()) {
-      ++r.skipped;  // made with a tag, application, filters or piece length
+      ++r.skipped;  // made with a tag, application, filters or piece length: never announceable
+      next[t.task_id] = opts_.owner(t.task_id);
       continue;
     }
-    if (Status s = scheduler.AnnounceTask(req); !s.ok()) {
+    if (Status s = scheduler_.AnnounceTask(req); !s.ok()) {
       spdlog::debug("stored task not announced task={} error=\"{}\"", t.task_id, s.ToString());
-      ++r.skipped;
+      ++r.skipped;  // tried again at the next sweep
       continue;
     }
+    // Named after the call: a call that failed over reached the next scheduler.
+    next[t.task_id] = opts_.owner(t.task_id);
     ++r.announced;
   }
+  std::lock_guard lock(mu_);
+  for (auto& [id, owner] : known_by_) {  // Known() calls made meanwhile are newer
+    next[id] = std::move(owner);
+  }
+  known_by_.swap(next);
   return r;
 }
 

@@ -1,10 +1,14 @@
-// After a restart, the tasks this host holds whole are announced to the schedulers that own them
-// (Scheduler.AnnounceTask), so that they serve as sources again without anyone downloading them
-// first (issue #12). Internal to df_daemon.
+// The tasks this host holds whole are known to the schedulers that own them (issue #12): after a
+// restart of this daemon, and whenever a task's owner changes or loses its state -- its
+// scheduler died and the next one on the ring took over, came back, was added, or restarted --
+// they are announced (Scheduler.AnnounceTask), so that they serve as sources without anyone
+// downloading them first. Internal to df_daemon.
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "daemon/scheduler_api.h"
 #include "dragonfly/storage/task_store.h"
@@ -13,7 +17,7 @@ namespace df::daemon {
 
 struct StoredTasksResult {
   size_t announced = 0;
-  size_t skipped = 0;  // a spec this store cannot rebuild (see AnnounceStoredTasks), or refused
+  size_t skipped = 0;  // a spec this store cannot rebuild (see StoredTaskAnnouncer), or refused
 };
 
 // The peer ID under which this host announces stored task `task_id`: the same after every
@@ -21,13 +25,37 @@ struct StoredTasksResult {
 std::string StoredPeerId(const std::string& ip, const std::string& hostname, bool seed,
                          const std::string& task_id);
 
-// Announces every finished task of `store` for host `host_id`, until `stop` says so. A task is
-// announced with the spec its URL gives (no tag, application, filters or piece length: the store
-// keeps the URL only); a task made with more hashes to another ID, the scheduler would refuse it,
-// and it is skipped (it serves again once someone downloads it).
-StoredTasksResult AnnounceStoredTasks(const storage::TaskStore& store, SchedulerApi& scheduler,
-                                      const std::string& host_id, const std::string& ip,
-                                      const std::string& hostname, bool seed,
-                                      const std::function<bool()>& stop);
+// Remembers, per stored task, which scheduler (in which incarnation) knows it, and announces it
+// when that is no longer the one that owns it. A task is announced with the spec its URL gives
+// (no tag, application, filters or piece length: the store keeps the URL only); a task made with
+// more hashes to another ID, the scheduler would refuse it, and it is skipped (it serves again
+// once someone downloads it). Thread-safe; Sweep runs on one thread at a time.
+class StoredTaskAnnouncer {
+ public:
+  struct Options {
+    std::string host_id;
+    std::string ip;
+    std::string hostname;
+    bool seed = false;
+    // Names the scheduler a call about the task goes to now, in its current incarnation (two
+    // names differ when the owner changed or restarted).
+    std::function<std::string(const std::string& task_id)> owner;
+  };
+
+  // `store` and `scheduler` must outlive this object.
+  StoredTaskAnnouncer(const storage::TaskStore& store, SchedulerApi& scheduler, Options options);
+
+  // The task's owner learnt of it from its download (its last report was accepted).
+  void Known(const std::string& task_id);
+  // Announces each finished task whose owner is not the one that knows it, until `stop` says so.
+  StoredTasksResult Sweep(const std::function<bool()>& stop);
+
+ private:
+  const storage::TaskStore& store_;
+  SchedulerApi& scheduler_;
+  const Options opts_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::string> known_by_;  // task ID -> owner's name
+};
 
 }  // namespace df::daemon

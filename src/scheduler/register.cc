@@ -157,6 +157,44 @@ std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const Pee
 
 }  // namespace
 
+void Impl::TakeProgress(const api::RegisterPeerRequest& req, TaskEntry& task, PeerEntry& peer) {
+  if (req.back_to_source()) {
+    peer.back_to_source = true;
+  }
+  if (req.total_pieces() == 0 || req.piece_length() == 0 || req.content_length() < 0) {
+    return;
+  }
+  if (task.total_pieces == 0) {  // the first to know the geometry tells it
+    task.content_length = req.content_length();
+    task.piece_length = req.piece_length();
+    task.total_pieces = req.total_pieces();
+  }
+  if (req.total_pieces() != task.total_pieces) {
+    return;  // another geometry than the task's: its progress means nothing here
+  }
+  peer.total_pieces = req.total_pieces();
+  peer.finished_pieces = std::min(req.finished_pieces(), req.total_pieces());
+  if (peer.finished_pieces > 0 && peer.phase == Phase::kPending) {
+    peer.phase = Phase::kRunning;  // it trades what it has from now on
+  }
+}
+
+void Impl::AdoptSeed(TaskEntry& task, PeerEntry& peer) {
+  auto placeholder = peers.find(task.seed_peer_id);
+  const bool triggered_here = placeholder != peers.end() && !placeholder->second.registered &&
+                              placeholder->second.host_id == peer.host_id;
+  if (triggered_here) {
+    // The seed host already ran a session for the task (the scheduler that triggered it died,
+    // this one triggered it again): that session, not a second one, is the task's seed.
+    RemovePeer(placeholder->first);
+  }
+  if (task.seed_peer_id.empty()) {
+    task.seed_peer_id = peer.id;
+    peer.is_seed = true;
+    spdlog::info("seed peer registered again task={} peer={}", peer.task_id, peer.id);
+  }
+}
+
 Status Impl::CheckRoom(const HostEntry& host, const std::string& task_id) const {
   auto known = tasks.find(task_id);
   if (known == tasks.end() && tasks.size() >= opts.max_tasks) {
@@ -216,6 +254,10 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     PeerEntry* p;
     ~RecountOnReturn() { m->Recount(*p); }
   } recount{this, &peer};
+  TakeProgress(req, task, peer);
+  if (new_peer && req.seed() && host.info.type() == api::HOST_TYPE_SEED) {
+    AdoptSeed(task, peer);
+  }
 
   if (peer.id == task.seed_peer_id) {
     return BackToSource(peer, "seed peer of the task");

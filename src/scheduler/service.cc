@@ -164,11 +164,14 @@ grpc::ServerUnaryReactor* SchedulerService::StatTask(grpc::CallbackServerContext
                                                      api::StatTaskResponse* resp) {
   return Finish(ctx, [&] {
     DF_RETURN_IF_ERROR(Caller(ctx).status());
-    std::optional<std::string> url = state_->TaskUrl(req->task_id());
-    resp->set_known(url.has_value());
-    if (url && !BlobDigest(*url).empty()) {
-      resp->set_url(url->substr(0, url->find('?')));
+    std::optional<api::StatTaskResponse> stat = state_->StatTask(req->task_id(), req->with_peers());
+    if (!stat) {
+      return Status::Ok();  // known = false
     }
+    *resp = std::move(*stat);
+    // Only a blob task's URL is told, without its query (it may carry credentials).
+    const std::string url = resp->url();
+    resp->set_url(BlobDigest(url).empty() ? "" : url.substr(0, url.find('?')));
     return Status::Ok();
   });
 }

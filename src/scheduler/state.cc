@@ -408,45 +408,4 @@ size_t SchedulerState::task_count() const {
   return impl_->tasks.size();
 }
 
-std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->peers.find(peer_id);
-  if (it == impl_->peers.end()) {
-    return std::nullopt;
-  }
-  const PeerEntry& p = it->second;
-  PeerInfo info;
-  info.id = p.id;
-  info.host_id = p.host_id;
-  info.task_id = p.task_id;
-  info.phase = PhaseName(p.phase);
-  info.is_seed = p.is_seed;
-  info.back_to_source = p.back_to_source;
-  return info;
-}
-
-std::optional<std::string> SchedulerState::TaskUrl(const std::string& task_id) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->tasks.find(task_id);
-  if (it == impl_->tasks.end()) {
-    return std::nullopt;
-  }
-  return it->second.spec.url();
-}
-
-std::optional<std::string> SchedulerState::HostnameOf(const std::string& host_id) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->hosts.find(host_id);
-  if (it == impl_->hosts.end()) {
-    return std::nullopt;
-  }
-  return it->second.info.hostname();
-}
-
-std::string SchedulerState::SeedPeerOf(const std::string& task_id) const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->tasks.find(task_id);
-  return it == impl_->tasks.end() ? "" : it->second.seed_peer_id;
-}
-
 }  // namespace df::scheduler

@@ -9,8 +9,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dragonfly/common/hash_ring.h"
 #include "dragonfly/common/net.h"
-#include "dragonfly/scheduler/hash_ring.h"
 #include "dragonfly/scheduler/state.h"
 
 namespace df::scheduler {
@@ -97,6 +97,12 @@ struct SchedulerState::Impl {
   // register.cc
   StatusOr<api::RegisterPeerResponse> Register(const api::RegisterPeerRequest& req,
                                                std::optional<PendingTrigger>* trigger_out);
+
+  // What a registration says of the peer's progress (a peer registering again mid-download).
+  void TakeProgress(const api::RegisterPeerRequest& req, TaskEntry& task, PeerEntry& peer);
+  // `peer`, a new seed session of a seed host, becomes the task's seed when the task has none or
+  // its seed is a triggered placeholder on the same host that never registered.
+  void AdoptSeed(TaskEntry& task, PeerEntry& peer);
 
   // Room for a new peer of `task_id` on `host` (scheduler.maxTasks, maxPeersPerTask,
   // maxPeersPerHost), else ResourceExhausted naming the bound.

@@ -235,26 +235,34 @@ class Manager(Proc):
 
 
 class Scheduler(Proc):
-    def __init__(self, workdir, extra_yaml="", listen_host=None):
+    def __init__(self, workdir, extra_yaml="", listen_host=None, name="scheduler"):
         """listen_host: what server.listen and metrics.listen bind (default LOOPBACK); `addr`
         names the scheduler with it."""
         self.listen_host = listen_host or LOOPBACK
-        cfg = os.path.join(workdir, "scheduler.yaml")
+        self.config_path = os.path.join(workdir, name + ".yaml")
         listen = hostport(0, self.listen_host)
-        with open(cfg, "w") as f:
+        with open(self.config_path, "w") as f:
             f.write(f"server:\n  listen: '{listen}'\nmetrics:\n  listen: '{listen}'\n"
                     + extra_yaml)
-        super().__init__("scheduler", [os.path.join(BIN, "scheduler"), "--config", cfg],
+        super().__init__(name, [os.path.join(BIN, "scheduler"), "--config", self.config_path],
                          workdir, r"scheduler listening on .*:(\d+)")
+
+    def pin_port(self):
+        """Makes a restart listen on the port it has now (as a restarted service does)."""
+        with open(self.config_path) as f:
+            text = f.read()
+        with open(self.config_path, "w") as f:
+            f.write(text.replace(f"listen: '{hostport(0, self.listen_host)}'\nmetrics",
+                                 f"listen: '{self.addr}'\nmetrics", 1))
 
     @property
     def addr(self):
         return hostport(self.match.group(1), self.listen_host)
 
     def metric(self, name, labels=None):
-        found = re.search(r"metrics listening on \S*:(\d+)", self.logs())
+        found = re.findall(r"metrics listening on \S*:(\d+)", self.logs())
         assert found, "the scheduler logged no metrics address"
-        url = f"http://{hostport(found.group(1), self.listen_host)}/metrics"
+        url = f"http://{hostport(found[-1], self.listen_host)}/metrics"  # of its last start
         with urllib.request.urlopen(url, timeout=10) as r:
             return metric(r.read().decode(), name, labels)
 
@@ -388,12 +396,12 @@ class Cluster:
             kw["extra"] = {"security": sec, **(kw.get("extra") or {})}
         return self.add(Manager(self.dir, name, **kw))
 
-    def scheduler(self, extra_yaml="", listen_host=None):
+    def scheduler(self, extra_yaml="", listen_host=None, name="scheduler"):
         # The name the scheduler tells the manager: host.hostname, by default the machine's.
         sec = self.security("scheduler", socket.gethostname())
         if sec:
             extra_yaml += "security: " + json.dumps(sec) + "\n"
-        return self.add(Scheduler(self.dir, extra_yaml, listen_host))
+        return self.add(Scheduler(self.dir, extra_yaml, listen_host, name))
 
     def daemon(self, name, scheduler=None, seed=False, extra=None):
         addr = scheduler.addr if isinstance(scheduler, Scheduler) else scheduler
@@ -424,7 +432,7 @@ class Cluster:
             log = p.logs() if os.path.exists(p.log) else ""
             if rc not in (0, None) or "Sanitizer" in log or "runtime error:" in log:
                 problems.append(f"{p.name}: exit code {rc}\n{log[-4000:]}")
-        if not problems:
+        if not problems and not os.environ.get("DF_E2E_KEEP"):  # DF_E2E_KEEP=1: for a post-mortem
             shutil.rmtree(self.dir, ignore_errors=True)
         return problems
 

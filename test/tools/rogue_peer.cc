@@ -11,6 +11,9 @@
 //   rogue_peer join MANAGER TOKEN ROLE NAME     ask the manager's CA for a certificate (with a
 //       new key); prints "accepted <identity of the certificate>"
 //   rogue_peer renew MANAGER                    ask the manager's CA to renew the caller's
+//   rogue_peer stat-task SCHEDULER TASK_ID      what the scheduler knows of the task: prints
+//       "accepted known=0|1 pieces=N" then one line per peer: "peer <id> <hostname> <phase>
+//       <finished>/<total> [seed] [back-to-source]"
 // Before the command, `--tls DIR` speaks TLS with DIR/ca.crt, DIR/tls.crt and DIR/tls.key (a
 // certificate the attacker holds), `--ca FILE` TLS without a client certificate (checking the
 // server against FILE, as a joining host does); without, plaintext.
@@ -214,6 +217,25 @@ int Trigger(const std::string& addr, const std::string& task_id, const std::stri
   return Report(stub->TriggerSeed(&c, req, &resp), "");
 }
 
+int StatTask(const std::string& addr, const std::string& task_id) {
+  auto stub = sched::Scheduler::NewStub(Dial(addr));
+  sched::StatTaskRequest req;
+  req.set_task_id(task_id);
+  req.set_with_peers(true);
+  sched::StatTaskResponse resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = stub->StatTask(&c, req, &resp);
+  int rc = Report(s, "known=" + std::to_string(resp.known() ? 1 : 0) +
+                         " pieces=" + std::to_string(resp.total_pieces()));
+  for (const sched::TaskPeer& p : resp.peers()) {
+    std::printf("peer %s %s %s %u/%u%s%s\n", p.peer_id().c_str(), p.hostname().c_str(),
+                p.phase().c_str(), p.finished_pieces(), p.total_pieces(), p.seed() ? " seed" : "",
+                p.back_to_source() ? " back-to-source" : "");
+  }
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -256,6 +278,9 @@ int main(int argc, char** argv) {
   }
   if (cmd == "renew" && args.size() == 2) {
     return Certificate(args[1], "", "", "");
+  }
+  if (cmd == "stat-task" && args.size() == 3) {
+    return StatTask(args[1], args[2]);
   }
   if (cmd == "leave" && args.size() == 3) {
     return Leave(args[1], args[2]);

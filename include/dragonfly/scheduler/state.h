@@ -127,6 +127,9 @@ class SchedulerState {
   std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
   // The URL a known task is bound to (its first registration's spec).
   std::optional<std::string> TaskUrl(const std::string& task_id) const;
+  // A known task: its URL, geometry and, `with_peers`, its peers (at most 1,000). nullopt when
+  // the task is unknown here.
+  std::optional<api::StatTaskResponse> StatTask(const std::string& task_id, bool with_peers) const;
   // The host name a known host announced (the name its certificate must carry).
   std::optional<std::string> HostnameOf(const std::string& host_id) const;
   // The task's current seed peer ID, "" when none.

@@ -1,10 +1,11 @@
-#include "dragonfly/scheduler/hash_ring.h"
+#include "dragonfly/common/hash_ring.h"
 
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
-namespace df::scheduler {
+namespace df {
 namespace {
 
 TEST(HashRingTest, StableAndSpread) {
@@ -61,5 +62,26 @@ TEST(HashRingTest, PickSkipsUnusableNodes) {
   EXPECT_EQ(ring.Pick("task", [](const std::string&) { return false; }), "");
 }
 
+TEST(HashRingTest, OrderIsTheOwnerThenItsSuccessors) {
+  HashRing ring;
+  EXPECT_TRUE(ring.Order("x").empty());
+  for (int i = 0; i < 4; ++i) {
+    ring.Add("10.0.0." + std::to_string(i) + ":8002");
+  }
+  for (int t = 0; t < 200; ++t) {
+    const std::string key = "task-" + std::to_string(t);
+    std::vector<std::string> order = ring.Order(key);
+    ASSERT_EQ(order.size(), 4u);
+    EXPECT_EQ(order[0], ring.Pick(key));
+    // Skipping the owner gives the second; removing the owner makes the second the owner: a
+    // failover and the manager's later removal of the dead node agree.
+    EXPECT_EQ(order[1], ring.Pick(key, [&](const std::string& n) { return n != order[0]; }));
+    HashRing without = ring;
+    without.Remove(order[0]);
+    EXPECT_EQ(without.Pick(key), order[1]);
+    EXPECT_EQ(std::set<std::string>(order.begin(), order.end()).size(), 4u);
+  }
+}
+
 }  // namespace
-}  // namespace df::scheduler
+}  // namespace df

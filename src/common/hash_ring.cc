@@ -1,6 +1,8 @@
-#include "dragonfly/scheduler/hash_ring.h"
+#include "dragonfly/common/hash_ring.h"
 
-namespace df::scheduler {
+#include <algorithm>
+
+namespace df {
 
 uint64_t StableHash(std::string_view s) {
   uint64_t h = 14695981039346656037ull;
@@ -52,4 +54,22 @@ std::string HashRing::Pick(std::string_view key,
   return "";
 }
 
-}  // namespace df::scheduler
+std::vector<std::string> HashRing::Order(std::string_view key) const {
+  std::vector<std::string> out;
+  if (ring_.empty()) {
+    return out;
+  }
+  out.reserve(nodes_.size());
+  auto it = ring_.lower_bound(StableHash(key));
+  for (size_t n = 0; n < ring_.size() && out.size() < nodes_.size(); ++n, ++it) {
+    if (it == ring_.end()) {
+      it = ring_.begin();
+    }
+    if (std::find(out.begin(), out.end(), it->second) == out.end()) {
+      out.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+}  // namespace df
