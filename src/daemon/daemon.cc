@@ -108,13 +108,13 @@ class DaemonImpl : public Daemon {
     sto.ip = config_.host.ip;
     sto.hostname = config_.host.hostname;
     sto.seed = seed;
-    sto.owner = [this](const std::string& task_id) {
+    sto.owner = [this](const TaskId& task_id) {
       uint64_t generation = 0;
       std::string addr = scheduler_->OwnerOf(task_id, &generation);
       return addr + "#" + std::to_string(generation);
     };
     stored_ = std::make_unique<StoredTaskAnnouncer>(*store_, *scheduler_, std::move(sto));
-    ctx_.on_stored_known = [this](const std::string& task_id) { stored_->Known(task_id); };
+    ctx_.on_stored_known = [this](const TaskId& task_id) { stored_->Known(task_id); };
     DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));
     piece::SwarmOptions so;
     so.address = piece_addr.host;

@@ -136,18 +136,18 @@ void SchedulerClient::OwnersChanged() const {
 }
 
 std::vector<SchedulerClient::Entry*> SchedulerClient::CallOrder(const List& list,
-                                                                const std::string& task_id) {
+                                                                const TaskId& task_id) {
   const int64_t now = NowMs();
-  std::vector<Entry*> owners;
-  for (const std::string& addr : list.ring.Order(task_id)) {
-    owners.push_back(list.by_addr.find(addr)->second);
+  std::vector<Entry*> up, down;  // each in ring order; those marked down last
+  for (const std::string& addr : list.ring.Order(task_id.str())) {
+    Entry* e = list.by_addr.find(addr)->second;
+    (e->down(now) ? down : up).push_back(e);
   }
-  // Those marked down last, each group in ring order.
-  std::stable_partition(owners.begin(), owners.end(), [&](Entry* e) { return !e->down(now); });
-  return owners;
+  up.insert(up.end(), down.begin(), down.end());
+  return up;
 }
 
-std::string SchedulerClient::OwnerOf(const std::string& task_id, uint64_t* generation) const {
+std::string SchedulerClient::OwnerOf(const TaskId& task_id, uint64_t* generation) const {
   const std::shared_ptr<const List> list = Snapshot();
   std::vector<Entry*> order = CallOrder(*list, task_id);
   if (order.empty()) {
@@ -191,7 +191,7 @@ Status SchedulerClient::Announce(Entry& e, const sched::AnnounceHostRequest& req
 }
 
 template <typename Call>
-Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
+Status SchedulerClient::ForTask(const TaskId& task_id, Call&& call) {
   std::shared_ptr<const List> list = Snapshot();
   if (list->entries.empty()) {
     return Unavailable("no scheduler configured");
@@ -228,11 +228,11 @@ Status SchedulerClient::ForTask(const std::string& task_id, Call&& call) {
 StatusOr<sched::RegisterPeerResponse> SchedulerClient::RegisterPeer(
     const sched::RegisterPeerRequest& req) {
   sched::RegisterPeerResponse resp;
-  Status s =
-      ForTask(req.task().task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
-        resp.Clear();
-        return stub.RegisterPeer(ctx, req, &resp);
-      });
+  Status s = ForTask(TaskId(req.task().task_id()),
+                     [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+                       resp.Clear();
+                       return stub.RegisterPeer(ctx, req, &resp);
+                     });
   if (!s.ok()) {
     return s;
   }
@@ -241,33 +241,37 @@ StatusOr<sched::RegisterPeerResponse> SchedulerClient::RegisterPeer(
 
 Status SchedulerClient::ReportPeer(const sched::ReportPeerRequest& req) {
   sched::ReportPeerResponse resp;
-  return ForTask(req.task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
-    return stub.ReportPeer(ctx, req, &resp);
-  });
+  return ForTask(TaskId(req.task_id()),
+                 [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+                   return stub.ReportPeer(ctx, req, &resp);
+                 });
 }
 
 Status SchedulerClient::AnnounceTask(const sched::AnnounceTaskRequest& req) {
   sched::AnnounceTaskResponse resp;
-  return ForTask(req.task().task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
-    return stub.AnnounceTask(ctx, req, &resp);
-  });
+  return ForTask(TaskId(req.task().task_id()),
+                 [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+                   return stub.AnnounceTask(ctx, req, &resp);
+                 });
 }
 
 Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
   sched::LeavePeerResponse resp;
-  return ForTask(req.task_id(), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
-    return stub.LeavePeer(ctx, req, &resp);
-  });
+  return ForTask(TaskId(req.task_id()),
+                 [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+                   return stub.LeavePeer(ctx, req, &resp);
+                 });
 }
 
 StatusOr<std::string> SchedulerClient::BoundBlobUrl(const std::string& task_id) {
   sched::StatTaskRequest req;
   req.set_task_id(task_id);
   sched::StatTaskResponse resp;
-  DF_RETURN_IF_ERROR(ForTask(task_id, [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
-    resp.Clear();
-    return stub.StatTask(ctx, req, &resp);
-  }));
+  DF_RETURN_IF_ERROR(
+      ForTask(TaskId(task_id), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+        resp.Clear();
+        return stub.StatTask(ctx, req, &resp);
+      }));
   return resp.url();
 }
 

@@ -29,6 +29,7 @@
 #include "api/scheduler.grpc.pb.h"
 #include "daemon/scheduler_api.h"
 #include "dragonfly/common/hash_ring.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/rpc/tls.h"
 
@@ -72,7 +73,7 @@ class SchedulerClient final : public SchedulerApi {
   // The scheduler a call about `task_id` goes to first now (its owner, or the next one up while
   // the owner is marked down); "" when the list is empty. With `generation`, also the number of
   // times that scheduler forgot this host (a restarted scheduler must be told again).
-  std::string OwnerOf(const std::string& task_id, uint64_t* generation = nullptr) const;
+  std::string OwnerOf(const TaskId& task_id, uint64_t* generation = nullptr) const;
 
   // How long a scheduler that failed as unreachable is tried last.
   static constexpr std::chrono::milliseconds kDownFor{5000};
@@ -83,11 +84,11 @@ class SchedulerClient final : public SchedulerApi {
 
   std::shared_ptr<const List> Snapshot() const;
   // The entries in the order a call about `task_id` tries them.
-  static std::vector<Entry*> CallOrder(const List& list, const std::string& task_id);
+  static std::vector<Entry*> CallOrder(const List& list, const TaskId& task_id);
   void OwnersChanged() const;
   std::shared_ptr<Entry> MakeEntry(const std::string& addr) const;
   template <typename Call>
-  Status ForTask(const std::string& task_id, Call&& call);
+  Status ForTask(const TaskId& task_id, Call&& call);
   Status Announce(Entry& e, const sched::AnnounceHostRequest& req);
   void MarkDown(Entry& e, const Status& why);
   void MarkUp(Entry& e);

@@ -267,7 +267,7 @@ TEST(SchedulerClientTest, TasksFollowTheRingAndADeadOwnersTasksGoToItsSuccessor)
     const std::string t = "task-" + std::to_string(i);
     before[t] = Answerer(client, t);
     EXPECT_EQ(before[t], name_of[ring.Pick(t)]) << t;
-    EXPECT_EQ(client.OwnerOf(t), ring.Pick(t));
+    EXPECT_EQ(client.OwnerOf(TaskId(t)), ring.Pick(t));
   }
   std::set<std::string> owners;
   for (const auto& [t, name] : before) {
@@ -282,7 +282,7 @@ TEST(SchedulerClientTest, TasksFollowTheRingAndADeadOwnersTasksGoToItsSuccessor)
     std::vector<std::string> order = ring.Order(t);
     const std::string want = name == "b" ? name_of[order[1]] : name;
     EXPECT_EQ(Answerer(client, t), want) << t;
-    EXPECT_EQ(name_of[client.OwnerOf(t, &forgot)], want) << t;
+    EXPECT_EQ(name_of[client.OwnerOf(TaskId(t), &forgot)], want) << t;
   }
   EXPECT_EQ(owner_changes.load(), changes + 1) << "b going down is one change of owners";
   // The manager drops b: the same tasks stay where the failover put them.

@@ -143,7 +143,7 @@ void DownloadSession::Run() {
         bytes_seed_.load());
     if (Report(sched::PEER_STATE_SUCCEEDED, "").ok() && ctx_->scheduler->enabled() &&
         ctx_->on_stored_known) {
-      ctx_->on_stored_known(spec.task_id());
+      ctx_->on_stored_known(TaskId(spec.task_id()));
     }
   } else {
     ctx_->metrics->tasks_failed.Increment();

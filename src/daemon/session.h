@@ -24,6 +24,7 @@
 
 #include "api/scheduler.pb.h"
 #include "dragonfly/backend/http_backend.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/daemon/config.h"
 #include "dragonfly/piece/swarm.h"
 #include "dragonfly/storage/task_store.h"
@@ -46,7 +47,7 @@ struct DaemonContext {
   std::string host_id;
   std::function<void()> announce_host;  // re-announce after the scheduler forgot this host
   // The task's scheduler accepted this host's report that it holds `task_id` whole.
-  std::function<void(const std::string& task_id)> on_stored_known;
+  std::function<void(const TaskId& task_id)> on_stored_known;
 };
 
 struct DownloadOptions {

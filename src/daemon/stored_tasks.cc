@@ -17,7 +17,7 @@ StoredTaskAnnouncer::StoredTaskAnnouncer(const storage::TaskStore& store, Schedu
                                          Options options)
     : store_(store), scheduler_(scheduler), opts_(std::move(options)) {}
 
-void StoredTaskAnnouncer::Known(const std::string& task_id) {
+void StoredTaskAnnouncer::Known(const TaskId& task_id) {
   std::string owner = opts_.owner(task_id);
   std::lock_guard lock(mu_);
   known_by_[task_id] = std::move(owner);
@@ -25,21 +25,22 @@ void StoredTaskAnnouncer::Known(const std::string& task_id) {
 
 StoredTasksResult StoredTaskAnnouncer::Sweep(const std::function<bool()>& stop) {
   StoredTasksResult r;
-  std::unordered_map<std::string, std::string> known_by;  // of the tasks stored now
+  std::unordered_map<TaskId, std::string> known_by;
   {
     std::lock_guard lock(mu_);
     known_by.swap(known_by_);
   }
-  std::unordered_map<std::string, std::string> next;
+  std::unordered_map<TaskId, std::string> next;  // of the tasks stored now
   for (const storage::TaskStat& t : store_.List()) {
     if (!t.done || t.url.empty()) {
       continue;
     }
-    auto seen = known_by.find(t.task_id);
-    const bool known = seen != known_by.end() && seen->second == opts_.owner(t.task_id);
+    const TaskId id(t.task_id);
+    auto seen = known_by.find(id);
+    const bool known = seen != known_by.end() && seen->second == opts_.owner(id);
     if (known || stop()) {
       if (seen != known_by.end()) {
-        next[t.task_id] = seen->second;
+        next[id] = seen->second;
       }
       continue;
     }
@@ -53,7 +54,7 @@ StoredTasksResult StoredTaskAnnouncer::Sweep(const std::function<bool()>& stop) 
     req.set_total_pieces(t.total_pieces);
     if (!rpc::VerifyTaskSpec(req.task()).ok()) {
       ++r.skipped;  // made with a tag, application, filters or piece length: never announceable
-      next[t.task_id] = opts_.owner(t.task_id);
+      next[id] = opts_.owner(id);
       continue;
     }
     if (Status s = scheduler_.AnnounceTask(req); !s.ok()) {
@@ -62,7 +63,7 @@ StoredTasksResult StoredTaskAnnouncer::Sweep(const std::function<bool()>& stop) 
       continue;
     }
     // Named after the call: a call that failed over reached the next scheduler.
-    next[t.task_id] = opts_.owner(t.task_id);
+    next[id] = opts_.owner(id);
     ++r.announced;
   }
   std::lock_guard lock(mu_);

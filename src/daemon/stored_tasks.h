@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "daemon/scheduler_api.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/storage/task_store.h"
 
 namespace df::daemon {
@@ -39,14 +40,14 @@ class StoredTaskAnnouncer {
     bool seed = false;
     // Names the scheduler a call about the task goes to now, in its current incarnation (two
     // names differ when the owner changed or restarted).
-    std::function<std::string(const std::string& task_id)> owner;
+    std::function<std::string(const TaskId& task_id)> owner;
   };
 
   // `store` and `scheduler` must outlive this object.
   StoredTaskAnnouncer(const storage::TaskStore& store, SchedulerApi& scheduler, Options options);
 
   // The task's owner learnt of it from its download (its last report was accepted).
-  void Known(const std::string& task_id);
+  void Known(const TaskId& task_id);
   // Announces each finished task whose owner is not the one that knows it, until `stop` says so.
   StoredTasksResult Sweep(const std::function<bool()>& stop);
 
@@ -55,7 +56,7 @@ class StoredTaskAnnouncer {
   SchedulerApi& scheduler_;
   const Options opts_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::string> known_by_;  // task ID -> owner's name
+  std::unordered_map<TaskId, std::string> known_by_;  // -> the owner's name
 };
 
 }  // namespace df::daemon

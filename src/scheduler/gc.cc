@@ -13,26 +13,26 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& m = *impl_;
   GcResult r;
-  std::vector<std::string> ids;
+  std::vector<HostId> expired;
   for (const auto& [id, h] : m.hosts) {
     if (now - h.last_announce > m.opts.host_ttl) {
-      ids.push_back(id);
+      expired.push_back(id);
     }
   }
   size_t peers_before = m.peers.size();
-  for (const std::string& id : ids) {
+  for (const HostId& id : expired) {
     spdlog::info("host expired id={}", id);
     m.RemoveHost(id);
   }
-  r.hosts_removed = ids.size();
-  ids.clear();
+  r.hosts_removed = expired.size();
+  std::vector<PeerId> ids;
   for (const auto& [id, p] : m.peers) {
     bool idle = now - p.last_active > m.opts.peer_ttl;
     if (p.phase == Phase::kFailed || (p.phase != Phase::kSucceeded && idle)) {
       ids.push_back(id);
     }
   }
-  for (const std::string& id : ids) {
+  for (const PeerId& id : ids) {
     m.RemovePeer(id);
   }
   // Cap succeeded peers per task: evict the oldest first.
@@ -50,11 +50,11 @@ GcResult SchedulerState::RunGc(Clock::TimePoint now) {
       return a->succeeded_at < b->succeeded_at;
     });
     size_t excess = done.size() - m.opts.max_succeeded_peers_per_task;
-    std::vector<std::string> evict;
+    std::vector<PeerId> evict;
     for (size_t i = 0; i < excess; ++i) {
       evict.push_back(done[i]->id);
     }
-    for (const std::string& id : evict) {
+    for (const PeerId& id : evict) {
       m.RemovePeer(id);
     }
   }

@@ -37,7 +37,8 @@ api::RegisterPeerResponse Retry(const SchedulerOptions& opts, const std::string&
 }
 
 // A blocked host is never a neighbour, so it is no use as a seed either.
-bool IsUsableSeedHost(const Impl& m, const TaskEntry& task, const std::string& host_id) {
+bool IsUsableSeedHost(const Impl& m, const TaskEntry& task, const std::string& id) {
+  const HostId host_id(id);
   if (task.failed_seed_hosts.count(host_id) > 0) {
     return false;
   }
@@ -80,7 +81,7 @@ std::vector<PeerEntry*> SampleMembers(Impl& m, const TaskEntry& task, size_t k) 
 // so the mesh stays connected and of small diameter.
 std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const PeerEntry& peer,
                                        const HostEntry& peer_host,
-                                       const std::set<std::string>& excluded) {
+                                       const std::set<PeerId>& excluded) {
   const bool seed_sole_source = task.finished == 0;
   double best_throughput = 0;
   auto usable = [&](const PeerEntry& p) -> const HostEntry* {
@@ -89,12 +90,12 @@ std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const Pee
         excluded.count(p.id) > 0) {
       return nullptr;
     }
-    auto h = m.hosts.find(p.host_id);
-    if (h == m.hosts.end() || m.IsBlocked(h->second)) {
+    const HostEntry* h = p.host;
+    if (m.IsBlocked(*h)) {
       return nullptr;
     }
-    best_throughput = std::max(best_throughput, h->second.throughput_bps);
-    return &h->second;
+    best_throughput = std::max(best_throughput, h->throughput_bps);
+    return h;
   };
   PeerEntry* seed = nullptr;
   if (auto s = m.peers.find(task.seed_peer_id); s != m.peers.end() && usable(s->second)) {
@@ -114,7 +115,7 @@ std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const Pee
   if (seed != nullptr && seed_sole_source) {
     out.push_back(seed);
   } else if (seed != nullptr) {
-    eligible.emplace_back(seed, &m.hosts.at(seed->host_id));
+    eligible.emplace_back(seed, seed->host);
   }
   std::vector<Scored> scored;
   scored.reserve(eligible.size());
@@ -195,14 +196,32 @@ void Impl::AdoptSeed(TaskEntry& task, PeerEntry& peer) {
   }
 }
 
-Status Impl::CheckRoom(const HostEntry& host, const std::string& task_id) const {
+StatusOr<std::pair<PeerEntry*, bool>> Impl::PeerOf(const PeerId& id, HostEntry& host,
+                                                   TaskEntry& task, const TaskId& task_id) {
+  auto [it, added] = peers.try_emplace(id);
+  PeerEntry& peer = it->second;
+  if (added) {
+    peer.id = id;
+    peer.host_id = host.id;
+    peer.host = &host;
+    peer.task_id = task_id;
+    AddMember(task, peer);
+    host.peers.insert(peer.id);
+  } else if (peer.host != &host || peer.task != &task) {
+    return InvalidArgument("peer " + id.str() + " is registered with another host or task");
+  }
+  return std::make_pair(&peer, added);
+}
+
+Status Impl::CheckRoom(const HostEntry& host, const TaskId& task_id) const {
   auto known = tasks.find(task_id);
   if (known == tasks.end() && tasks.size() >= opts.max_tasks) {
     return ResourceExhausted("scheduler full: " + std::to_string(opts.max_tasks) +
                              " tasks (scheduler.maxTasks)");
   }
   if (known != tasks.end() && known->second.members.size() >= opts.max_peers_per_task) {
-    return ResourceExhausted("task " + task_id + " has " + std::to_string(opts.max_peers_per_task) +
+    return ResourceExhausted("task " + task_id.str() + " has " +
+                             std::to_string(opts.max_peers_per_task) +
                              " peers (scheduler.maxPeersPerTask)");
   }
   if (host.peers.size() >= opts.max_peers_per_host) {
@@ -215,16 +234,17 @@ Status Impl::CheckRoom(const HostEntry& host, const std::string& task_id) const 
 
 StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerRequest& req,
                                                    std::optional<PendingTrigger>* trigger_out) {
-  auto host_it = hosts.find(req.host_id());
+  auto host_it = hosts.find(HostId(req.host_id()));
   if (host_it == hosts.end()) {
     return FailedPrecondition("host not announced: " + req.host_id());
   }
-  if (req.peer_id().empty() || req.task().task_id().empty()) {
-    return InvalidArgument("peer_id and task.task_id are required");
+  if (req.task().task_id().empty()) {
+    return InvalidArgument("task.task_id is required");
   }
+  DF_ASSIGN_OR_RETURN(const PeerId peer_id, PeerId::Parse(req.peer_id()));
   HostEntry& host = host_it->second;
-  const std::string& task_id = req.task().task_id();
-  if (peers.count(req.peer_id()) == 0) {  // a new peer: within the bounds?
+  const TaskId task_id(req.task().task_id());  // checked against its spec (VerifyTaskSpec)
+  if (peers.count(peer_id) == 0) {             // a new peer: within the bounds?
     DF_RETURN_IF_ERROR(CheckRoom(host, task_id));
   }
   auto [task_it, new_task] = tasks.try_emplace(task_id);
@@ -232,17 +252,9 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   if (new_task) {
     task.spec = req.task();
   }
-  auto [peer_it, new_peer] = peers.try_emplace(req.peer_id());
-  PeerEntry& peer = peer_it->second;
-  if (new_peer) {
-    peer.id = req.peer_id();
-    peer.host_id = host.info.id();
-    peer.task_id = task_id;
-    AddMember(task, peer);
-    host.peers.insert(peer.id);
-  } else if (peer.host_id != host.info.id() || peer.task_id != task_id) {
-    return InvalidArgument("peer " + peer.id + " is registered with another host or task");
-  }
+  DF_ASSIGN_OR_RETURN(auto found, PeerOf(peer_id, host, task, task_id));
+  PeerEntry& peer = *found.first;
+  const bool new_peer = found.second;
   peer.registered = true;
   peer.last_active = clock->Now();
   if (peer.phase != Phase::kRunning) {
@@ -267,23 +279,24 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   const bool any_source = task.sources > (peer.counted_source ? 1u : 0u);
   if (task.seed_peer_id.empty() && !any_source) {
     std::string seed_host = seed_ring.Pick(
-        task_id, [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); });
+        task_id.str(), [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); });
     if (seed_host == host.info.id()) {
       task.seed_peer_id = peer.id;
       peer.is_seed = true;
       return BackToSource(peer, "this host is the task's seed host");
     }
     if (!seed_host.empty()) {
-      const HostEntry& seed = hosts.at(seed_host);
+      HostEntry& seed = hosts.at(HostId(seed_host));
       PeerEntry sp;
-      sp.id = MakePeerId(seed.info.ip(), seed.info.hostname(), true);
-      sp.host_id = seed_host;
+      sp.id = PeerId(MakePeerId(seed.info.ip(), seed.info.hostname(), true));
+      sp.host_id = seed.id;
+      sp.host = &seed;
       sp.task_id = task_id;
       sp.phase = Phase::kTriggered;
       sp.is_seed = true;
       sp.last_active = peer.last_active;
       task.seed_peer_id = sp.id;
-      hosts.at(seed_host).peers.insert(sp.id);
+      seed.peers.insert(sp.id);
       *trigger_out = PendingTrigger{seed.info, sp.id, task.spec};
       PeerEntry& added = peers.emplace(sp.id, std::move(sp)).first->second;
       AddMember(task, added);
@@ -301,16 +314,20 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     r.set_retry_after_ms(std::min<uint32_t>(r.retry_after_ms(), kSeedWaitRetryMs));
     return r;
   }
-  std::set<std::string> excluded(req.blocked_neighbours().begin(), req.blocked_neighbours().end());
-  excluded.insert(req.connected().begin(), req.connected().end());
+  std::set<PeerId> excluded;
+  for (const auto* list : {&req.blocked_neighbours(), &req.connected()}) {
+    for (const std::string& id : *list) {
+      excluded.insert(PeerId(id));
+    }
+  }
   std::vector<PeerEntry*> neighbours = FindNeighbours(*this, task, peer, host, excluded);
   if (!neighbours.empty()) {
     api::RegisterPeerResponse r;
     r.set_action(api::ACTION_NEIGHBOURS);
     for (PeerEntry* p : neighbours) {
-      const HostEntry& h = hosts.at(p->host_id);
+      const HostEntry& h = *p->host;
       api::Neighbour* out = r.add_neighbours();
-      out->set_peer_id(p->id);
+      out->set_peer_id(p->id.str());
       out->set_host_id(h.info.id());
       std::vector<std::string> ips(h.info.ips().begin(), h.info.ips().end());
       OrderByFamily(&ips, host.reached_over);
@@ -329,7 +346,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   if (!seed_available) {
     seed_available =
         !seed_ring
-             .Pick(task_id,
+             .Pick(task_id.str(),
                    [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); })
              .empty();
   }

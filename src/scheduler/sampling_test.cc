@@ -104,7 +104,7 @@ TEST_F(SamplingTest, TheBackToSourceLimitAndSourcesAreCountedAsPeersComeAndGo) {
   }
   EXPECT_EQ(allowed.size(), opts.back_to_source_count);
   // One of them leaves: a place frees up.
-  ASSERT_TRUE(state_->LeavePeer(allowed[0]).ok());
+  ASSERT_TRUE(state_->LeavePeer(PeerId(allowed[0])).ok());
   ASSERT_TRUE(state_->AnnounceHost(HostReq("b9")).ok());
   auto r = state_->RegisterPeer(PeerReq("b9", "q9", "task1", all, true));
   ASSERT_TRUE(r.ok());

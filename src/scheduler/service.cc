@@ -61,7 +61,7 @@ Status SchedulerService::ActsFor(const security::Identity& caller,
   if (!secure_) {
     return Status::Ok();
   }
-  std::optional<std::string> hostname = state_->HostnameOf(host_id);
+  std::optional<std::string> hostname = state_->HostnameOf(HostId(host_id));
   if (hostname && *hostname != caller.name) {
     return PermissionDenied(caller.SpiffeId() + " cannot act for host " + host_id);
   }
@@ -73,8 +73,8 @@ Status SchedulerService::ActsForPeer(const security::Identity& caller,
   if (!secure_) {
     return Status::Ok();
   }
-  std::optional<PeerInfo> peer = state_->GetPeer(peer_id);
-  return peer ? ActsFor(caller, peer->host_id) : Status::Ok();
+  std::optional<PeerInfo> peer = state_->GetPeer(PeerId(peer_id));
+  return peer ? ActsFor(caller, peer->host_id.str()) : Status::Ok();
 }
 
 grpc::ServerUnaryReactor* SchedulerService::AnnounceHost(grpc::CallbackServerContext* ctx,
@@ -107,7 +107,7 @@ grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContex
   return Finish(ctx, [&] {
     DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
     DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
-    return state_->LeaveHost(req->host_id());
+    return state_->LeaveHost(HostId(req->host_id()));
   });
 }
 
@@ -155,7 +155,7 @@ grpc::ServerUnaryReactor* SchedulerService::LeavePeer(grpc::CallbackServerContex
   return Finish(ctx, [&] {
     DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
     DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
-    return state_->LeavePeer(req->peer_id());
+    return state_->LeavePeer(PeerId(req->peer_id()));
   });
 }
 
@@ -164,7 +164,8 @@ grpc::ServerUnaryReactor* SchedulerService::StatTask(grpc::CallbackServerContext
                                                      api::StatTaskResponse* resp) {
   return Finish(ctx, [&] {
     DF_RETURN_IF_ERROR(Caller(ctx).status());
-    std::optional<api::StatTaskResponse> stat = state_->StatTask(req->task_id(), req->with_peers());
+    std::optional<api::StatTaskResponse> stat =
+        state_->StatTask(TaskId(req->task_id()), req->with_peers());
     if (!stat) {
       return Status::Ok();  // known = false
     }

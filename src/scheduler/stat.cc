@@ -7,7 +7,7 @@ namespace {
 constexpr int kMaxListedPeers = 1000;
 }  // namespace
 
-std::optional<api::StatTaskResponse> SchedulerState::StatTask(const std::string& task_id,
+std::optional<api::StatTaskResponse> SchedulerState::StatTask(const TaskId& task_id,
                                                               bool with_peers) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->tasks.find(task_id);
@@ -28,12 +28,10 @@ std::optional<api::StatTaskResponse> SchedulerState::StatTask(const std::string&
       break;
     }
     api::TaskPeer* out = r.add_peers();
-    out->set_peer_id(p->id);
-    out->set_host_id(p->host_id);
-    if (auto h = impl_->hosts.find(p->host_id); h != impl_->hosts.end()) {
-      out->set_hostname(h->second.info.hostname());
-      out->set_ip(h->second.info.ip());
-    }
+    out->set_peer_id(p->id.str());
+    out->set_host_id(p->host_id.str());
+    out->set_hostname(p->host->info.hostname());
+    out->set_ip(p->host->info.ip());
     out->set_phase(PhaseName(p->phase));
     out->set_finished_pieces(p->finished_pieces);
     out->set_total_pieces(p->total_pieces);
@@ -43,7 +41,7 @@ std::optional<api::StatTaskResponse> SchedulerState::StatTask(const std::string&
   return r;
 }
 
-std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) const {
+std::optional<PeerInfo> SchedulerState::GetPeer(const PeerId& peer_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->peers.find(peer_id);
   if (it == impl_->peers.end()) {
@@ -60,7 +58,7 @@ std::optional<PeerInfo> SchedulerState::GetPeer(const std::string& peer_id) cons
   return info;
 }
 
-std::optional<std::string> SchedulerState::TaskUrl(const std::string& task_id) const {
+std::optional<std::string> SchedulerState::TaskUrl(const TaskId& task_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->tasks.find(task_id);
   if (it == impl_->tasks.end()) {
@@ -69,7 +67,7 @@ std::optional<std::string> SchedulerState::TaskUrl(const std::string& task_id) c
   return it->second.spec.url();
 }
 
-std::optional<std::string> SchedulerState::HostnameOf(const std::string& host_id) const {
+std::optional<std::string> SchedulerState::HostnameOf(const HostId& host_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->hosts.find(host_id);
   if (it == impl_->hosts.end()) {
@@ -78,10 +76,10 @@ std::optional<std::string> SchedulerState::HostnameOf(const std::string& host_id
   return it->second.info.hostname();
 }
 
-std::string SchedulerState::SeedPeerOf(const std::string& task_id) const {
+PeerId SchedulerState::SeedPeerOf(const TaskId& task_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->tasks.find(task_id);
-  return it == impl_->tasks.end() ? "" : it->second.seed_peer_id;
+  return it == impl_->tasks.end() ? PeerId() : it->second.seed_peer_id;
 }
 
 }  // namespace df::scheduler

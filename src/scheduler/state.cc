@@ -124,7 +124,7 @@ void SchedulerState::Impl::Recount(PeerEntry& p) {
         &t.back_to_source);
 }
 
-void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
+void SchedulerState::Impl::RemovePeer(const PeerId& peer_id) {
   auto it = peers.find(peer_id);
   if (it == peers.end()) {
     return;
@@ -140,24 +140,21 @@ void SchedulerState::Impl::RemovePeer(const std::string& peer_id) {
   if (t.seed_peer_id == peer_id) {
     t.seed_peer_id.clear();
   }
-  auto h = hosts.find(p.host_id);
-  if (h != hosts.end()) {
-    h->second.peers.erase(peer_id);
-  }
+  p.host->peers.erase(peer_id);
   peers.erase(it);
 }
 
-void SchedulerState::Impl::RemoveHost(const std::string& host_id) {
+void SchedulerState::Impl::RemoveHost(const HostId& host_id) {
   auto it = hosts.find(host_id);
   if (it == hosts.end()) {
     return;
   }
-  std::vector<std::string> ids(it->second.peers.begin(), it->second.peers.end());
-  for (const std::string& id : ids) {
+  std::vector<PeerId> ids(it->second.peers.begin(), it->second.peers.end());
+  for (const PeerId& id : ids) {
     RemovePeer(id);
   }
-  seed_ring.Remove(host_id);
-  hosts.erase(host_id);
+  seed_ring.Remove(host_id.str());
+  hosts.erase(it);
 }
 
 void SchedulerState::Impl::UpdateGauges() {
@@ -234,9 +231,10 @@ uint64_t SchedulerState::cluster_config_version() const {
 StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
     const api::AnnounceHostRequest& req, net::Family reached_over) {
   api::Host info = req.host();
-  if (info.id().empty() || info.ip().empty()) {
-    return InvalidArgument("host id and ip are required");
+  if (info.ip().empty()) {
+    return InvalidArgument("host ip is required");
   }
+  DF_ASSIGN_OR_RETURN(HostId id, HostId::Parse(info.id()));
   DF_ASSIGN_OR_RETURN(std::vector<std::string> ips, HostAddresses(info, reached_over));
   info.set_ip(ips.front());
   info.clear_ips();
@@ -244,12 +242,13 @@ StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
     info.add_ips(std::move(ip));
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
-  if (impl_->hosts.size() >= impl_->opts.max_hosts && impl_->hosts.count(info.id()) == 0) {
+  if (impl_->hosts.size() >= impl_->opts.max_hosts && impl_->hosts.count(id) == 0) {
     return ResourceExhausted("scheduler full: " + std::to_string(impl_->opts.max_hosts) +
                              " hosts (scheduler.maxHosts)");
   }
-  auto [it, inserted] = impl_->hosts.try_emplace(info.id());
+  auto [it, inserted] = impl_->hosts.try_emplace(id);
   HostEntry& h = it->second;
+  h.id = id;
   if (inserted) {
     spdlog::info("host announced id={} ips={} type={}", info.id(), fmt::join(info.ips(), ","),
                  info.type() == api::HOST_TYPE_SEED ? "seed" : "normal");
@@ -270,7 +269,7 @@ StatusOr<api::AnnounceHostResponse> SchedulerState::AnnounceHost(
   return resp;
 }
 
-Status SchedulerState::LeaveHost(const std::string& host_id) {
+Status SchedulerState::LeaveHost(const HostId& host_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RemoveHost(host_id);
   impl_->UpdateGauges();
@@ -295,17 +294,16 @@ StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
   if (pending) {
     spdlog::info("trigger seed task={} peer={} host={}", pending->spec.task_id(), pending->peer_id,
                  pending->host.id());
-    impl_->trigger->Trigger(pending->host, pending->peer_id, pending->spec,
-                            [this, task_id = pending->spec.task_id(), peer_id = pending->peer_id,
-                             host_id = pending->host.id()](Status s) {
-                              OnSeedTriggerDone(task_id, peer_id, host_id, s);
-                            });
+    impl_->trigger->Trigger(pending->host, pending->peer_id.str(), pending->spec,
+                            [this, task_id = TaskId(pending->spec.task_id()),
+                             peer_id = pending->peer_id, host_id = HostId(pending->host.id())](
+                                Status s) { OnSeedTriggerDone(task_id, peer_id, host_id, s); });
   }
   return resp;
 }
 
-void SchedulerState::OnSeedTriggerDone(const std::string& task_id, const std::string& peer_id,
-                                       const std::string& host_id, const Status& status) {
+void SchedulerState::OnSeedTriggerDone(const TaskId& task_id, const PeerId& peer_id,
+                                       const HostId& host_id, const Status& status) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->metrics != nullptr) {
     impl_->metrics->CountSeedTrigger(status.ok());
@@ -330,14 +328,14 @@ void SchedulerState::OnSeedTriggerDone(const std::string& task_id, const std::st
 
 Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  auto it = impl_->peers.find(req.peer_id());
+  auto it = impl_->peers.find(PeerId(req.peer_id()));
   if (it == impl_->peers.end()) {
     return NotFound("peer " + req.peer_id() + " is not registered");
   }
   PeerEntry& p = it->second;
-  if ((!req.task_id().empty() && req.task_id() != p.task_id) ||
-      (!req.host_id().empty() && req.host_id() != p.host_id)) {
-    return InvalidArgument("peer " + p.id + " belongs to another task or host");
+  if ((!req.task_id().empty() && req.task_id() != p.task_id.str()) ||
+      (!req.host_id().empty() && req.host_id() != p.host_id.str())) {
+    return InvalidArgument("peer " + p.id.str() + " belongs to another task or host");
   }
   p.last_active = impl_->clock->Now();
   p.registered = true;
@@ -357,18 +355,15 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
     task.total_pieces = req.total_pieces();
   }
   for (const api::NeighbourStat& s : req.neighbours()) {
-    auto from = impl_->peers.find(s.peer_id());
+    auto from = impl_->peers.find(PeerId(s.peer_id()));
     if (from != impl_->peers.end()) {
-      auto h = impl_->hosts.find(from->second.host_id);
-      if (h != impl_->hosts.end()) {
-        if (s.bytes() > 0 && s.busy_ms() > 0) {
-          double sample =
-              static_cast<double>(s.bytes()) * 1000.0 / static_cast<double>(s.busy_ms());
-          double& ewma = h->second.throughput_bps;
-          ewma = ewma > 0 ? kThroughputAlpha * sample + (1 - kThroughputAlpha) * ewma : sample;
-        }
-        h->second.upload_failures += s.failures();
+      HostEntry& h = *from->second.host;
+      if (s.bytes() > 0 && s.busy_ms() > 0) {
+        double sample = static_cast<double>(s.bytes()) * 1000.0 / static_cast<double>(s.busy_ms());
+        double& ewma = h.throughput_bps;
+        ewma = ewma > 0 ? kThroughputAlpha * sample + (1 - kThroughputAlpha) * ewma : sample;
       }
+      h.upload_failures += s.failures();
     }
   }
   switch (req.state()) {
@@ -391,7 +386,7 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   return Status::Ok();
 }
 
-Status SchedulerState::LeavePeer(const std::string& peer_id) {
+Status SchedulerState::LeavePeer(const PeerId& peer_id) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->RemovePeer(peer_id);
   impl_->UpdateGauges();

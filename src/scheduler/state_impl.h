@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "dragonfly/common/hash_ring.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/scheduler/state.h"
 
@@ -18,6 +19,7 @@ namespace df::scheduler {
 using TimePoint = Clock::TimePoint;
 
 struct HostEntry {
+  HostId id;       // info.id()
   api::Host info;  // info.ips (never empty) in the order to hand out; info.ip is the first
   // The family the host reached the scheduler over: its peers get parents' addresses of this
   // family first (kAny when unknown).
@@ -26,7 +28,7 @@ struct HostEntry {
   TimePoint last_announce;
   double throughput_bps = 0;  // EWMA of bytes/busy time reported by children of this host
   uint64_t upload_failures = 0;
-  std::unordered_set<std::string> peers;
+  std::unordered_set<PeerId> peers;
 };
 
 // Moves the addresses of family `first` to the front, keeping the order within each family.
@@ -37,9 +39,11 @@ enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
 struct TaskEntry;
 
 struct PeerEntry {
-  std::string id;
-  std::string host_id;
-  std::string task_id;
+  PeerId id;
+  HostId host_id;
+  TaskId task_id;
+  HostEntry* host = nullptr;  // its entry in Impl::hosts (stable: node-based map; a host's
+                              // peers are removed before the host)
   Phase phase = Phase::kPending;
   bool is_seed = false;         // the task's (possibly former) seed peer
   bool registered = false;      // false for a triggered seed that has not registered yet
@@ -61,11 +65,11 @@ struct TaskEntry {
   // The task's peers, in no order: random access to sample candidates, O(1) removal.
   std::vector<PeerEntry*> members;
   // Kept by Impl::Recount as peers change, so that a registration walks none of the peers:
-  uint32_t sources = 0;                     // peers with Impl::HasSource
-  uint32_t finished = 0;                    // succeeded peers other than the seed
-  uint32_t back_to_source = 0;              // normal peers allowed back to source and not failed
-  std::string seed_peer_id;                 // "" = none
-  std::set<std::string> failed_seed_hosts;  // seed hosts whose trigger or download failed
+  uint32_t sources = 0;                // peers with Impl::HasSource
+  uint32_t finished = 0;               // succeeded peers other than the seed
+  uint32_t back_to_source = 0;         // normal peers allowed back to source and not failed
+  PeerId seed_peer_id;                 // empty = none
+  std::set<HostId> failed_seed_hosts;  // seed hosts whose trigger or download failed
   int64_t content_length = -1;
   uint32_t piece_length = 0;
   uint32_t total_pieces = 0;
@@ -74,7 +78,7 @@ struct TaskEntry {
 // A seed trigger decided under the mutex and started after it is released.
 struct PendingTrigger {
   api::Host host;
-  std::string peer_id;
+  PeerId peer_id;
   api::TaskSpec spec;
 };
 
@@ -85,9 +89,9 @@ struct SchedulerState::Impl {
   SchedulerMetrics* metrics;
 
   mutable std::mutex mu;
-  std::unordered_map<std::string, HostEntry> hosts;
-  std::unordered_map<std::string, PeerEntry> peers;
-  std::unordered_map<std::string, TaskEntry> tasks;
+  std::unordered_map<HostId, HostEntry> hosts;
+  std::unordered_map<PeerId, PeerEntry> peers;
+  std::unordered_map<TaskId, TaskEntry> tasks;
   HashRing seed_ring;
   uint64_t cluster_config_version = 0;
   std::set<std::string> blocked_hosts;          // hostnames and IPs (ClusterConfig::blocked_hosts)
@@ -106,7 +110,7 @@ struct SchedulerState::Impl {
 
   // Room for a new peer of `task_id` on `host` (scheduler.maxTasks, maxPeersPerTask,
   // maxPeersPerHost), else ResourceExhausted naming the bound.
-  Status CheckRoom(const HostEntry& host, const std::string& task_id) const;
+  Status CheckRoom(const HostEntry& host, const TaskId& task_id) const;
 
   // state.cc
   uint32_t SlotsOf(const HostEntry& h) const;
@@ -120,8 +124,12 @@ struct SchedulerState::Impl {
   // Brings p's task counts up to date; call after changing its phase, registered,
   // back_to_source, finished_pieces or is_seed.
   void Recount(PeerEntry& p);
-  void RemovePeer(const std::string& peer_id);
-  void RemoveHost(const std::string& host_id);
+  void RemovePeer(const PeerId& peer_id);
+  void RemoveHost(const HostId& host_id);
+  // Peer `peer_id` of `task` on `host`, made when it is not known yet (second: made now);
+  // InvalidArgument when it is registered with another host or task.
+  StatusOr<std::pair<PeerEntry*, bool>> PeerOf(const PeerId& peer_id, HostEntry& host,
+                                               TaskEntry& task, const TaskId& task_id);
   void UpdateGauges();
 };
 

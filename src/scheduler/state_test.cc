@@ -233,7 +233,7 @@ TEST_F(StateTest, SeedPeerIsRootAndFeedsTheOthers) {
   EXPECT_EQ(calls_[0].host.id(), "S");
   EXPECT_EQ(seed_peer.rfind(calls_[0].host.ip() + "-S-", 0), 0u);
   EXPECT_EQ(seed_peer.substr(seed_peer.size() - 5), "-seed");
-  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), seed_peer);
+  EXPECT_EQ(state_->SeedPeerOf(TaskId(TaskIdOf("task1"))).str(), seed_peer);
   calls_[0].done(Status::Ok());
 
   auto s = Register("S", seed_peer);
@@ -251,7 +251,7 @@ TEST_F(StateTest, RegisteringHostThatIsTheSeedGoesToSourceDirectly) {
   auto r = Register("S", "s-local");
   EXPECT_EQ(r.action(), api::ACTION_BACK_TO_SOURCE);
   EXPECT_TRUE(calls_.empty());
-  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), "s-local");
+  EXPECT_EQ(state_->SeedPeerOf(TaskId(TaskIdOf("task1"))).str(), "s-local");
 }
 
 TEST_F(StateTest, FailedTriggerMovesToAnotherSeedThenToSource) {
@@ -262,8 +262,8 @@ TEST_F(StateTest, FailedTriggerMovesToAnotherSeedThenToSource) {
   ASSERT_EQ(calls_.size(), 1u);
   std::string first = calls_[0].host.id();
   calls_[0].done(Unavailable("connection refused"));
-  EXPECT_EQ(state_->SeedPeerOf(TaskIdOf("task1")), "");
-  EXPECT_EQ(state_->GetPeer(calls_[0].peer_id)->phase, "failed");
+  EXPECT_EQ(state_->SeedPeerOf(TaskId(TaskIdOf("task1"))).str(), "");
+  EXPECT_EQ(state_->GetPeer(PeerId(calls_[0].peer_id))->phase, "failed");
 
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_RETRY);
   ASSERT_EQ(calls_.size(), 2u);
@@ -426,7 +426,7 @@ TEST_F(StateTest, MeasuredThroughputRanksParents) {
   fast.set_busy_ms(1000);
   Report("C", "c", api::PEER_STATE_RUNNING, {slow, fast});
   // Leave the slot counts equal again, then ask.
-  ASSERT_TRUE(state_->LeavePeer("c").ok());
+  ASSERT_TRUE(state_->LeavePeer(PeerId("c")).ok());
   EXPECT_EQ(Neighbours(Register("D", "d")), std::vector<std::string>{"b"});
 }
 
@@ -447,12 +447,12 @@ TEST_F(StateTest, LeavesRemovePeersAndHosts) {
   Announce("B");
   EXPECT_EQ(Register("A", "a").action(), api::ACTION_BACK_TO_SOURCE);
   EXPECT_EQ(Neighbours(Register("B", "b")), std::vector<std::string>{"a"});
-  ASSERT_TRUE(state_->LeavePeer("a").ok());
-  EXPECT_FALSE(state_->GetPeer("a").has_value());
+  ASSERT_TRUE(state_->LeavePeer(PeerId("a")).ok());
+  EXPECT_FALSE(state_->GetPeer(PeerId("a")).has_value());
   EXPECT_NE(Register("B", "b").action(), api::ACTION_NEIGHBOURS);
   EXPECT_FALSE(state_->ReportPeer(api::ReportPeerRequest()).ok());
-  ASSERT_TRUE(state_->LeaveHost("B").ok());
-  EXPECT_FALSE(state_->GetPeer("b").has_value());
+  ASSERT_TRUE(state_->LeaveHost(HostId("B")).ok());
+  EXPECT_FALSE(state_->GetPeer(PeerId("b")).has_value());
   EXPECT_EQ(state_->host_count(), 1u);
 }
 
@@ -474,7 +474,7 @@ TEST_F(StateTest, GcRemovesDeadHostsAndIdlePeers) {
   clock_.Advance(seconds(60));  // B silent for 150 s > hostTTL 2 min
   GcResult r = state_->RunGc(clock_.Now());
   EXPECT_EQ(r.hosts_removed, 1u);
-  EXPECT_FALSE(state_->GetPeer("b").has_value());
+  EXPECT_FALSE(state_->GetPeer(PeerId("b")).has_value());
 
   // c (running on task2) idles past peerTTL; succeeded a stays while A lives.
   for (int i = 0; i < 11; ++i) {
@@ -485,8 +485,8 @@ TEST_F(StateTest, GcRemovesDeadHostsAndIdlePeers) {
   r = state_->RunGc(clock_.Now());
   EXPECT_EQ(r.peers_removed, 1u);
   EXPECT_EQ(r.tasks_removed, 1u);
-  EXPECT_FALSE(state_->GetPeer("c").has_value());
-  EXPECT_TRUE(state_->GetPeer("a").has_value());
+  EXPECT_FALSE(state_->GetPeer(PeerId("c")).has_value());
+  EXPECT_TRUE(state_->GetPeer(PeerId("a")).has_value());
   EXPECT_EQ(state_->task_count(), 1u);
 
   clock_.Advance(minutes(3));
@@ -507,8 +507,8 @@ TEST_F(StateTest, GcCapsSucceededPeersPerTask) {
     clock_.Advance(std::chrono::seconds(1));
   }
   EXPECT_EQ(state_->RunGc(clock_.Now()).peers_removed, 1u);
-  EXPECT_FALSE(state_->GetPeer("Ap").has_value());
-  EXPECT_TRUE(state_->GetPeer("Cp").has_value());
+  EXPECT_FALSE(state_->GetPeer(PeerId("Ap")).has_value());
+  EXPECT_TRUE(state_->GetPeer(PeerId("Cp")).has_value());
 }
 
 }  // namespace

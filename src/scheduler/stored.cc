@@ -11,21 +11,21 @@ namespace df::scheduler {
 Status SchedulerState::AnnounceTask(const api::AnnounceTaskRequest& req) {
   // The binding of ID and spec, as for RegisterPeer: nobody announces other content under an ID.
   DF_RETURN_IF_ERROR(rpc::VerifyTaskSpec(req.task()));
-  if (req.peer_id().empty() || req.peer_id().size() > 256 || req.content_length() < 0 ||
-      req.piece_length() == 0 || req.total_pieces() == 0) {
-    return InvalidArgument("a stored task needs a peer ID and its whole geometry");
+  DF_ASSIGN_OR_RETURN(const PeerId peer_id, PeerId::Parse(req.peer_id()));
+  if (req.content_length() < 0 || req.piece_length() == 0 || req.total_pieces() == 0) {
+    return InvalidArgument("a stored task needs its whole geometry");
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& m = *impl_;
-  auto host_it = m.hosts.find(req.host_id());
+  auto host_it = m.hosts.find(HostId(req.host_id()));
   if (host_it == m.hosts.end()) {
     return FailedPrecondition("host not announced: " + req.host_id());
   }
   HostEntry& host = host_it->second;
-  const std::string& task_id = req.task().task_id();
-  auto existing = m.peers.find(req.peer_id());
+  const TaskId task_id(req.task().task_id());  // checked against its spec above
+  auto existing = m.peers.find(peer_id);
   if (existing != m.peers.end() &&
-      (existing->second.host_id != host.info.id() || existing->second.task_id != task_id)) {
+      (existing->second.host != &host || existing->second.task_id != task_id)) {
     return InvalidArgument("peer " + req.peer_id() + " is registered with another host or task");
   }
   if (existing == m.peers.end()) {
@@ -38,21 +38,15 @@ Status SchedulerState::AnnounceTask(const api::AnnounceTaskRequest& req) {
   }
   if ((task.content_length >= 0 && task.content_length != req.content_length()) ||
       (task.piece_length != 0 && task.piece_length != req.piece_length())) {
-    return FailedPrecondition("task " + task_id + " has another geometry here (" +
+    return FailedPrecondition("task " + task_id.str() + " has another geometry here (" +
                               std::to_string(task.content_length) + " bytes in pieces of " +
                               std::to_string(task.piece_length) + ")");
   }
   task.content_length = req.content_length();
   task.piece_length = req.piece_length();
   task.total_pieces = req.total_pieces();
-  PeerEntry& peer = m.peers[req.peer_id()];
-  if (peer.task == nullptr) {
-    peer.id = req.peer_id();
-    peer.host_id = host.info.id();
-    peer.task_id = task_id;
-    m.AddMember(task, peer);
-    host.peers.insert(peer.id);
-  }
+  DF_ASSIGN_OR_RETURN(auto found, m.PeerOf(peer_id, host, task, task_id));
+  PeerEntry& peer = *found.first;
   peer.registered = true;
   peer.phase = Phase::kSucceeded;
   peer.finished_pieces = peer.total_pieces = req.total_pieces();

@@ -45,7 +45,7 @@ class StoredTaskTest : public ::testing::Test {
 
 TEST_F(StoredTaskTest, AStoredTaskIsASourceWithoutSeedTriggerOrOrigin) {
   ASSERT_TRUE(state_->AnnounceTask(Stored("holder", "held")).ok());
-  auto info = state_->GetPeer("held");
+  auto info = state_->GetPeer(PeerId("held"));
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->phase, "succeeded");
   auto r = state_->RegisterPeer(PeerReq("late", "late-peer"));

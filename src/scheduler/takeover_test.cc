@@ -61,16 +61,16 @@ TEST_F(TakeoverTest, TheSwarmIsRebuiltFromReRegistrationsWithoutGoingBackToSourc
   EXPECT_EQ(r->action(), api::ACTION_RETRY) << r->reason();
   ASSERT_EQ(calls_.size(), 1u);
   const std::string placeholder = calls_[0].peer_id;
-  EXPECT_EQ(state_->GetPeer("pa")->phase, "running");
+  EXPECT_EQ(state_->GetPeer(PeerId("pa"))->phase, "running");
 
   // The seed host's session, still fetching under the ID the dead scheduler gave it, registers
   // (the trigger found it running): it takes the placeholder's place as the task's seed.
   r = state_->RegisterPeer(Again("seedhost", "seed-session", 8, /*seed=*/true));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->action(), api::ACTION_BACK_TO_SOURCE);
-  EXPECT_EQ(state_->SeedPeerOf(calls_[0].spec.task_id()), "seed-session");
-  EXPECT_FALSE(state_->GetPeer(placeholder).has_value()) << "the placeholder stayed";
-  EXPECT_TRUE(state_->GetPeer("seed-session")->is_seed);
+  EXPECT_EQ(state_->SeedPeerOf(TaskId(calls_[0].spec.task_id())).str(), "seed-session");
+  EXPECT_FALSE(state_->GetPeer(PeerId(placeholder)).has_value()) << "the placeholder stayed";
+  EXPECT_TRUE(state_->GetPeer(PeerId("seed-session"))->is_seed);
 
   // The others come over: each is offered the seed and the peers already here, holding pieces.
   r = state_->RegisterPeer(Again("b", "pb", 3));
@@ -83,11 +83,11 @@ TEST_F(TakeoverTest, TheSwarmIsRebuiltFromReRegistrationsWithoutGoingBackToSourc
   EXPECT_EQ(Neighbours(*r), (std::set<std::string>{"seed-session", "pa", "pb"}));
   EXPECT_EQ(calls_.size(), 1u) << "the seed was triggered twice";
   for (const char* p : {"pa", "pb", "pc"}) {
-    EXPECT_FALSE(state_->GetPeer(p)->back_to_source) << p;
+    EXPECT_FALSE(state_->GetPeer(PeerId(p))->back_to_source) << p;
   }
 
   // What the scheduler now lists of the task: every peer, their progress and the seed.
-  auto stat = state_->StatTask(calls_[0].spec.task_id(), /*with_peers=*/true);
+  auto stat = state_->StatTask(TaskId(calls_[0].spec.task_id()), /*with_peers=*/true);
   ASSERT_TRUE(stat.has_value());
   EXPECT_EQ(stat->total_pieces(), 10u);
   std::map<std::string, api::TaskPeer> listed;
@@ -107,13 +107,13 @@ TEST_F(TakeoverTest, OnlyASeedHostsSeedSessionIsAdopted) {
   // A normal host claiming to be a seed session is a normal peer.
   auto r = state_->RegisterPeer(Again("b", "liar", 2, /*seed=*/true));
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(state_->SeedPeerOf(task), calls_[0].peer_id);
-  EXPECT_FALSE(state_->GetPeer("liar")->is_seed);
+  EXPECT_EQ(state_->SeedPeerOf(TaskId(task)).str(), calls_[0].peer_id);
+  EXPECT_FALSE(state_->GetPeer(PeerId("liar"))->is_seed);
   // Progress in another geometry than the task's means nothing.
   api::RegisterPeerRequest odd = Again("c", "odd", 5);
   odd.set_total_pieces(20);
   ASSERT_TRUE(state_->RegisterPeer(odd).ok());
-  auto stat = state_->StatTask(task, true);
+  auto stat = state_->StatTask(TaskId(task), true);
   for (const auto& p : stat->peers()) {
     if (p.peer_id() == "odd") {
       EXPECT_EQ(p.finished_pieces(), 0u);

@@ -13,15 +13,11 @@
 #include <map>
 #include <mutex>
 
+#include "dragonfly/common/ids.h"
 #include "storage/task_impl.h"
 
 namespace df::storage {
 namespace {
-
-bool ValidTaskId(const std::string& id) {
-  return !id.empty() && id.size() <= 128 &&
-         id.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -37,7 +33,7 @@ class LocalTaskStore : public TaskStore {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
       std::string id = entry.path().filename().string();
-      if (!entry.is_directory() || !ValidTaskId(id)) {
+      if (!entry.is_directory() || !TaskId::Parse(id).ok()) {
         continue;
       }
       std::error_code ignored;  // a task that cannot be tightened or removed is still skipped
@@ -59,9 +55,7 @@ class LocalTaskStore : public TaskStore {
   }
 
   StatusOr<TaskLease> Acquire(const std::string& task_id, const std::string& url) override {
-    if (!ValidTaskId(task_id)) {
-      return InvalidArgument("bad task id '" + task_id + "'");
-    }
+    DF_RETURN_IF_ERROR(TaskId::Parse(task_id).status());
     std::lock_guard lock(mu_);
     auto it = tasks_.find(task_id);
     if (it == tasks_.end()) {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "api/scheduler.pb.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/scheduler/clock.h"
@@ -51,9 +52,9 @@ namespace api = ::dragonfly::api::scheduler;
 
 // A read-only copy of one peer, for tests and debugging.
 struct PeerInfo {
-  std::string id;
-  std::string host_id;
-  std::string task_id;
+  PeerId id;
+  HostId host_id;
+  TaskId task_id;
   std::string phase;  // "pending", "triggered", "running", "succeeded", "failed"
   bool is_seed = false;
   bool back_to_source = false;
@@ -93,7 +94,7 @@ class SchedulerState {
   StatusOr<api::AnnounceHostResponse> AnnounceHost(const api::AnnounceHostRequest& req,
                                                    net::Family reached_over = net::Family::kAny);
   // Removes the host and all its peers. Unknown hosts are ignored.
-  Status LeaveHost(const std::string& host_id);
+  Status LeaveHost(const HostId& host_id);
   // FailedPrecondition("host not announced") for an unknown host.
   StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req);
   // NotFound for an unknown peer (the peer should register again).
@@ -101,7 +102,7 @@ class SchedulerState {
   // A finished task a host holds (after a restart): a succeeded peer of the task, no decision.
   Status AnnounceTask(const api::AnnounceTaskRequest& req);
   // Removes the peer. Unknown peers are ignored.
-  Status LeavePeer(const std::string& peer_id);
+  Status LeavePeer(const PeerId& peer_id);
 
   // Drops hosts not announced within host_ttl (with their peers), failed peers, unfinished
   // peers idle longer than peer_ttl, the oldest succeeded peers above the per-task cap, and
@@ -109,8 +110,8 @@ class SchedulerState {
   GcResult RunGc(Clock::TimePoint now);
 
   // Called when a seed trigger finishes; public for the trigger callback and for tests.
-  void OnSeedTriggerDone(const std::string& task_id, const std::string& peer_id,
-                         const std::string& host_id, const Status& status);
+  void OnSeedTriggerDone(const TaskId& task_id, const PeerId& peer_id, const HostId& host_id,
+                         const Status& status);
 
   // Applies `config` if its version is newer than the last applied one (the first one is
   // applied when its version is > 0); returns whether it did. Takes effect for the next
@@ -124,16 +125,16 @@ class SchedulerState {
   size_t task_count() const;
   // Peers looked at by neighbour choice since the start (the cost of decisions: tests, benches).
   uint64_t candidates_examined() const;
-  std::optional<PeerInfo> GetPeer(const std::string& peer_id) const;
+  std::optional<PeerInfo> GetPeer(const PeerId& peer_id) const;
   // The URL a known task is bound to (its first registration's spec).
-  std::optional<std::string> TaskUrl(const std::string& task_id) const;
+  std::optional<std::string> TaskUrl(const TaskId& task_id) const;
   // A known task: its URL, geometry and, `with_peers`, its peers (at most 1,000). nullopt when
   // the task is unknown here.
-  std::optional<api::StatTaskResponse> StatTask(const std::string& task_id, bool with_peers) const;
+  std::optional<api::StatTaskResponse> StatTask(const TaskId& task_id, bool with_peers) const;
   // The host name a known host announced (the name its certificate must carry).
-  std::optional<std::string> HostnameOf(const std::string& host_id) const;
-  // The task's current seed peer ID, "" when none.
-  std::string SeedPeerOf(const std::string& task_id) const;
+  std::optional<std::string> HostnameOf(const HostId& host_id) const;
+  // The task's current seed peer ID, empty when none.
+  PeerId SeedPeerOf(const TaskId& task_id) const;
   // A copy: the cluster config may change the options at any time.
   SchedulerOptions options() const;
 
