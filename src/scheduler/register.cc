@@ -81,13 +81,13 @@ std::vector<PeerEntry*> SampleMembers(Impl& m, const TaskEntry& task, size_t k) 
 // so the mesh stays connected and of small diameter.
 std::vector<PeerEntry*> FindNeighbours(Impl& m, const TaskEntry& task, const PeerEntry& peer,
                                        const HostEntry& peer_host,
-                                       const std::set<PeerId>& excluded) {
+                                       const std::vector<PeerId>& excluded) {
   const bool seed_sole_source = task.finished == 0;
   double best_throughput = 0;
   auto usable = [&](const PeerEntry& p) -> const HostEntry* {
     ++m.candidates_examined;
-    if (&p == &peer || p.host_id == peer.host_id || !p.registered || p.phase == Phase::kFailed ||
-        excluded.count(p.id) > 0) {
+    if (&p == &peer || p.host == peer.host || !p.registered || p.phase == Phase::kFailed ||
+        std::binary_search(excluded.begin(), excluded.end(), p.id)) {
       return nullptr;
     }
     const HostEntry* h = p.host;
@@ -314,12 +314,14 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     r.set_retry_after_ms(std::min<uint32_t>(r.retry_after_ms(), kSeedWaitRetryMs));
     return r;
   }
-  std::set<PeerId> excluded;
+  std::vector<PeerId> excluded;  // sorted, for binary search
+  excluded.reserve(static_cast<size_t>(req.blocked_neighbours_size() + req.connected_size()));
   for (const auto* list : {&req.blocked_neighbours(), &req.connected()}) {
     for (const std::string& id : *list) {
-      excluded.insert(PeerId(id));
+      excluded.emplace_back(id);
     }
   }
+  std::sort(excluded.begin(), excluded.end());
   std::vector<PeerEntry*> neighbours = FindNeighbours(*this, task, peer, host, excluded);
   if (!neighbours.empty()) {
     api::RegisterPeerResponse r;
@@ -329,11 +331,16 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
       api::Neighbour* out = r.add_neighbours();
       out->set_peer_id(p->id.str());
       out->set_host_id(h.info.id());
-      std::vector<std::string> ips(h.info.ips().begin(), h.info.ips().end());
-      OrderByFamily(&ips, host.reached_over);
-      out->set_ip(ips.front());
-      for (std::string& ip : ips) {
-        out->add_ips(std::move(ip));
+      if (h.info.ips_size() == 1) {  // the usual case: nothing to order
+        out->set_ip(h.info.ip());
+        out->add_ips(h.info.ip());
+      } else {
+        std::vector<std::string> ips(h.info.ips().begin(), h.info.ips().end());
+        OrderByFamily(&ips, host.reached_over);
+        out->set_ip(ips.front());
+        for (std::string& ip : ips) {
+          out->add_ips(std::move(ip));
+        }
       }
       out->set_piece_port(h.info.piece_port());
       out->set_host_type(h.info.type());

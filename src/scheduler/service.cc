@@ -120,9 +120,8 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
     DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
     DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
     // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
-    const auto ttl = std::chrono::duration_cast<std::chrono::seconds>(token_ttl_).count();
-    DF_ASSIGN_OR_RETURN(std::string token, signer_->Sign({req->task().task_id(), req->peer_id(),
-                                                          security::NowUnixSeconds() + ttl}));
+    DF_ASSIGN_OR_RETURN(std::string token,
+                        grants_.Grant(req->task().task_id(), security::NowUnixSeconds()));
     resp->set_piece_token(std::move(token));
     return Status::Ok();
   });
@@ -199,8 +198,9 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                                                s->metrics_.get());
   DF_ASSIGN_OR_RETURN(security::TokenSigner signer, security::TokenSigner::Generate());
   s->signer_ = std::make_unique<security::TokenSigner>(std::move(signer));
-  s->service_ = std::make_unique<SchedulerService>(
-      s->state_.get(), s->signer_.get(), config.scheduler.piece_token_ttl, creds->secure());
+  s->service_ = std::make_unique<SchedulerService>(s->state_.get(), s->signer_.get(),
+                                                   config.scheduler.piece_token_ttl,
+                                                   creds->secure(), config.scheduler.max_tasks);
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds->Server(), &port);

@@ -194,7 +194,7 @@ Status TokenVerifier::Verify(std::string_view token, std::string_view task_id,
   if (p.task_id != task_id) {
     return PermissionDenied("piece token is for another task");
   }
-  if (p.peer_id != peer_id) {
+  if (!p.peer_id.empty() && p.peer_id != peer_id) {
     return PermissionDenied("piece token is for another peer");
   }
   if (now_unix_s > p.expires) {  // (no arithmetic: `expires` is the sender's, any i64)
@@ -222,6 +222,37 @@ Status TokenVerifier::Verify(std::string_view token, std::string_view task_id,
 StatusOr<PieceGrant> PeekToken(std::string_view token) {
   DF_ASSIGN_OR_RETURN(Parsed p, Parse(token));
   return PieceGrant{std::string(p.task_id), std::string(p.peer_id), p.expires};
+}
+
+GrantCache::GrantCache(const TokenSigner* signer, std::chrono::seconds ttl, size_t max_tasks)
+    : signer_(signer), ttl_s_(std::max<int64_t>(ttl.count(), 1)), max_tasks_(max_tasks) {}
+
+StatusOr<std::string> GrantCache::Grant(const std::string& task_id, int64_t now_unix_s) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = grants_.find(task_id);
+    if (it != grants_.end() && it->second.expires - now_unix_s > ttl_s_ / 2) {
+      return it->second.token;
+    }
+  }
+  const int64_t expires = now_unix_s + ttl_s_;
+  DF_ASSIGN_OR_RETURN(std::string token, signer_->Sign({task_id, "", expires}));
+  std::lock_guard lock(mu_);
+  ++signatures_;
+  if (grants_.size() >= max_tasks_ && grants_.count(task_id) == 0) {
+    grants_.clear();
+  }
+  Entry& e = grants_[task_id];
+  if (expires >= e.expires) {  // a concurrent caller may have signed a later one
+    e.token = token;
+    e.expires = expires;
+  }
+  return token;
+}
+
+uint64_t GrantCache::signatures() const {
+  std::lock_guard lock(mu_);
+  return signatures_;
 }
 
 int64_t NowUnixSeconds() {

@@ -46,6 +46,29 @@ TEST_F(PieceTokenTest, AnotherTaskOrPeerIsRefused) {
   EXPECT_EQ(verifier_.Verify(t, "task-a", "peer-2", kNow).code(), StatusCode::kPermissionDenied);
 }
 
+// The scheduler's grants: one signature per task and half life, good for any peer of the task
+// and for no other task.
+TEST_F(PieceTokenTest, GrantsAreSignedOncePerTaskAndHalfLife) {
+  GrantCache grants(signer_.get(), std::chrono::seconds(600), /*max_tasks=*/2);
+  auto a = grants.Grant("task-a", kNow);
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(verifier_.Verify(*a, "task-a", "any-peer", kNow).ok());
+  EXPECT_TRUE(verifier_.Verify(*a, "task-a", "another-peer", kNow + 599).ok());
+  EXPECT_FALSE(verifier_.Verify(*a, "task-b", "any-peer", kNow).ok());
+  EXPECT_FALSE(verifier_.Verify(*a, "task-a", "any-peer", kNow + 601).ok());
+  EXPECT_EQ(*grants.Grant("task-a", kNow + 299), *a);  // more than half its life left
+  EXPECT_EQ(grants.signatures(), 1u);
+  auto later = grants.Grant("task-a", kNow + 300);  // half gone: a fresh one
+  ASSERT_TRUE(later.ok());
+  EXPECT_NE(*later, *a);
+  EXPECT_EQ(PeekToken(*later)->expires_unix_s, kNow + 900);
+  ASSERT_TRUE(grants.Grant("task-b", kNow).ok());
+  ASSERT_TRUE(grants.Grant("task-c", kNow).ok());  // beyond max_tasks: the cache starts over
+  EXPECT_EQ(grants.signatures(), 4u);
+  ASSERT_TRUE(grants.Grant("task-a", kNow + 301).ok());
+  EXPECT_EQ(grants.signatures(), 5u);
+}
+
 TEST_F(PieceTokenTest, AnExpiredTokenIsRefused) {
   std::string t = Token("task-a", "peer-1", kNow);
   EXPECT_TRUE(verifier_.Verify(t, "task-a", "peer-1", kNow).ok());

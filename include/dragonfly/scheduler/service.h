@@ -33,15 +33,18 @@ using manager::ManagerKeepAliveOptions;
 grpc::Status ToGrpcStatus(const Status& status);
 
 // Unary reactors that finish immediately. Thread-safe (the state and the signer are).
-// AnnounceHost answers carry the piece-token key; RegisterPeer answers a token for the peer.
+// AnnounceHost answers carry the piece-token key; RegisterPeer answers the task's grant.
 // With TLS (`secure`), a caller acts only as itself: its certificate (a daemon's or a seed
 // peer's) names the host name it announces, only a seed peer announces a seed host, and
 // leaving, registering and reporting name one of its own hosts and peers.
 class SchedulerService final : public api::Scheduler::CallbackService {
  public:
   SchedulerService(SchedulerState* state, const security::TokenSigner* signer,
-                   std::chrono::milliseconds token_ttl, bool secure)
-      : state_(state), signer_(signer), token_ttl_(token_ttl), secure_(secure) {}
+                   std::chrono::milliseconds token_ttl, bool secure, size_t max_tasks = 100000)
+      : state_(state),
+        signer_(signer),
+        grants_(signer, std::chrono::duration_cast<std::chrono::seconds>(token_ttl), max_tasks),
+        secure_(secure) {}
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
@@ -83,7 +86,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
 
   SchedulerState* state_;
   const security::TokenSigner* signer_;
-  const std::chrono::milliseconds token_ttl_;
+  security::GrantCache grants_;  // the piece tokens RegisterPeer answers carry
   const bool secure_;
 };
 

@@ -3,22 +3,28 @@
 // a secret; a token is what a host has to show for having registered the task with the
 // scheduler, which checked the task's spec (rpc::VerifyTaskSpec).
 //
-// A token is signed with the scheduler's Ed25519 key and names the task, the peer and an expiry
-// (Unix seconds). The scheduler hands one out with every RegisterPeer answer; the peer puts it in
-// the HELLO of each connection it opens; the accepting piece server checks it against the keys
-// of the schedulers it announced to (AnnounceHostResponse) before it looks the task up.
+// A token is signed with the scheduler's Ed25519 key and names the task, a peer or none (a
+// grant to any peer of the task: what the scheduler hands out) and an expiry (Unix seconds). The
+// scheduler hands one out with every RegisterPeer answer; the peer puts it in the HELLO of each
+// connection it opens; the accepting piece server checks it against the keys of the schedulers
+// it announced to (AnnounceHostResponse) before it looks the task up. A peer ID in a token binds
+// nothing an attacker cannot copy (the HELLO's peer ID is not authenticated: the token carries
+// it in clear), so the scheduler signs one grant per task and reuses it (GrantCache): signing
+// is the costliest step of a registration.
 //
 // Wire format: u8 version (1), 8 bytes key ID (the first bytes of SHA-256 of the public key),
 // i64 expiry (little-endian), u8 len + task ID, u8 len + peer ID, 64 bytes signature over all
 // that precedes it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dragonfly/common/status.h"
@@ -69,9 +75,9 @@ class TokenVerifier {
   Status Trust(std::string_view public_key);
   size_t keys() const;
 
-  // Ok when `token` is well formed, signed by a trusted key, for `task_id` and `peer_id`, and
-  // not expired at `now_unix_s`. PermissionDenied says which check failed (kUnknownKey in the
-  // message when the key is not trusted: the caller may learn new keys and retry).
+  // Ok when `token` is well formed, signed by a trusted key, for `task_id` and `peer_id` (or any
+  // peer), and not expired at `now_unix_s`. PermissionDenied says which check failed (kUnknownKey
+  // in the message when the key is not trusted: the caller may learn new keys and retry).
   Status Verify(std::string_view token, std::string_view task_id, std::string_view peer_id,
                 int64_t now_unix_s) const;
 
@@ -83,6 +89,29 @@ class TokenVerifier {
 };
 
 inline constexpr char kUnknownKey[] = "signed by an unknown key";
+
+// Grants for any peer of a task, one per task, signed by `signer` with a life of `ttl` and
+// handed out again while more than half of it is left. At most `max_tasks` are kept (beyond,
+// all are dropped and signed again as asked). Thread-safe; signs outside its lock.
+class GrantCache {
+ public:
+  // `signer` must outlive this object.
+  GrantCache(const TokenSigner* signer, std::chrono::seconds ttl, size_t max_tasks);
+  StatusOr<std::string> Grant(const std::string& task_id, int64_t now_unix_s);
+  uint64_t signatures() const;  // made so far (tests)
+
+ private:
+  struct Entry {
+    std::string token;
+    int64_t expires = 0;
+  };
+  const TokenSigner* signer_;
+  const int64_t ttl_s_;
+  const size_t max_tasks_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Entry> grants_;
+  uint64_t signatures_ = 0;
+};
 
 // The grant a token carries, without checking its signature (for logs and tools).
 StatusOr<PieceGrant> PeekToken(std::string_view token);
