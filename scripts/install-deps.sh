@@ -14,11 +14,17 @@ pkgs=(
   clang-19 clang-format-19 libclang-rt-19-dev lld-19 llvm-19
   nginx-light aria2 opentracker mktorrent
   docker-registry containerd runc skopeo
+  chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The web console's build (console/) needs node and npm: Debian's, unless the machine has them
+# already (e.g. from NodeSource, whose nodejs package bundles npm and conflicts with Debian's).
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   # Packages such as docker-registry, containerd and opentracker ship services; the tests start

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build scheduler dfdaemon dfget manager
+ninja -C build scheduler dfdaemon dfget manager console
 exec python3 tools/local_cluster.py "$@"

@@ -43,7 +43,7 @@ def main():
         peers = [c.daemon(f"peer-{i}", extra={"manager": manager}) for i in (1, 2)]
         print(f"origin    http://{hostport(origin.port)}/sample.bin ({args.size_mb} MiB)")
         print(f"manager   http://{hostport(m.rest_port)} (user root, password "
-              f"{m.root_password}; docs/manager.md)")
+              f"{m.root_password}; the web console is at that address; docs/manager.md)")
         print(f"scheduler {sched.addr}")
         for d in [seed] + peers:
             print(f"{d.name:9} socket {d.socket}  metrics http://{hostport(d.metrics_port)}/metrics")

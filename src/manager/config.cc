@@ -56,9 +56,9 @@ Status ReadDatabase(const YAML::Node& n, db::Config* c) {
 }
 
 Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
-  DF_RETURN_IF_ERROR(CheckKeys(
-      root, "",
-      {"server", "database", "auth", "job", "keepAlive", "metrics", "log", "security", "ca"}));
+  DF_RETURN_IF_ERROR(CheckKeys(root, "",
+                               {"server", "database", "auth", "job", "keepAlive", "metrics", "log",
+                                "security", "ca", "console"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
@@ -77,6 +77,9 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   if (!c->ca.cert.empty() && c->tls.insecure) {
     return InvalidArgument("ca and security.insecure exclude each other");
   }
+  const YAML::Node console = root["console"];
+  DF_RETURN_IF_ERROR(CheckKeys(console, "console", {"dir"}));
+  DF_RETURN_IF_ERROR(Read(console, "console", "dir", &c->console.dir));
   const YAML::Node server = root["server"];
   DF_RETURN_IF_ERROR(
       CheckKeys(server, "server", {"rest", "grpc", "name", "maxBodySize", "requestTimeout"}));

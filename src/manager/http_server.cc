@@ -254,10 +254,13 @@ HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
     if (!match) {
       continue;
     }
-    path_matched = true;
     if (r.method != req.method) {
+      // A wildcard route (the console's) takes what nothing else does: another method on it is
+      // "no such endpoint", not "method not allowed".
+      path_matched = path_matched || r.segments.empty() || r.segments.back() != "*";
       continue;
     }
+    path_matched = true;
     req.params = std::move(params);
     return r.handler(req);
   }

@@ -42,7 +42,9 @@ using HttpHandler = std::function<HttpResponse(HttpRequest&)>;
 
 class HttpRouter {
  public:
-  // `pattern` segments starting with ':' capture; a trailing "*" matches the rest.
+  // `pattern` segments starting with ':' capture; a trailing "*" matches the rest. Routes are
+  // tried in the order added. A path that only a wildcard route of another method matches is a
+  // 404, not a 405.
   void Add(const std::string& method, const std::string& pattern, HttpHandler handler);
   HttpResponse Dispatch(HttpRequest& req) const;
   // Keeps `owner` (the object the handlers point into) alive as long as the router.

@@ -17,6 +17,7 @@
 #include "manager/api.h"
 #include "manager/ca_service.h"
 #include "manager/cluster_ca.h"
+#include "manager/console.h"
 #include "manager/grpc_service.h"
 #include "manager/http_server.h"
 #include "manager/jobs.h"
@@ -81,6 +82,12 @@ class ManagerImpl : public Manager {
     api_.config = &config_;
     api_.ca = ca_.get();
     RegisterApi(router_, &api_);
+    const std::string console = FindConsoleDir(config_.console.dir);
+    if (console.empty() && !config_.console.dir.empty()) {
+      return InvalidArgument("console.dir " + config_.console.dir + " has no index.html");
+    }
+    RegisterConsole(router_, console);  // after the API: it takes every other GET
+    spdlog::info("web console {}", console.empty() ? "not installed" : "served from " + console);
     DF_ASSIGN_OR_RETURN(
         rest_, StartHttpServer(config_.server.rest_listen, &router_, config_.server.max_body_bytes,
                                256, config_.server.request_timeout));

@@ -117,6 +117,10 @@ class ManagerTest(unittest.TestCase):
                          ["seed-0", "seed-1"])
         self.assertEqual(results["failure_tasks"], [])
         for s in seeds:
+            # The counters follow the stored pieces (a piece is counted just after it is stored,
+            # which is what ends the job): read them until they settle.
+            wait_for(lambda: s.metric("dragonfly_dfdaemon_download_bytes_total") >= 12 * MIB,
+                     timeout=10, what=f"{s.name} counting 12 MiB downloaded")
             self.assertEqual(s.metric("dragonfly_dfdaemon_download_bytes_total"), 12 * MIB)
         # The origin served the file about once: the second seed peer got it from the first.
         self.assertLessEqual(origin.stats()["total_bytes"], 2 * 12 * MIB)

@@ -41,6 +41,11 @@ struct ManagerConfig {
     // without it anything that reaches the port can register as a seed peer.
     std::string component_token;
   } auth;
+  // console.dir: the web console's built files (console/, built by the project's build);
+  // empty: the build's or the package's copy, found beside the executable (docs/console.md).
+  struct Console {
+    std::string dir;
+  } console;
   security::TlsSettings tls;  // security: certificates for the gRPC port and calls to daemons
   // The cluster CA (docs/security.md, "Joining with a bootstrap token"): with `ca.cert` and
   // `ca.key`, the manager issues certificates to schedulers, seed peers and daemons that join

@@ -1,0 +1,95 @@
+// The manager's REST API, as the console uses it. The session token (a JWT from sign-in) is kept
+// in sessionStorage; any 401 ends the session and sends the user back to the sign-in page.
+
+export interface Cluster {
+  id: number;
+  name: string;
+  bio: string;
+  is_default: boolean;
+  scopes: { idc?: string; location?: string; cidrs?: string[]; hostnames?: string[] };
+  created_at: string;
+  updated_at: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const TOKEN_KEY = "df-console-token";
+const listeners = new Set<() => void>();
+
+export function token(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function onSessionChange(fn: () => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+function setToken(value: string | null) {
+  if (value === null) {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } else {
+    sessionStorage.setItem(TOKEN_KEY, value);
+  }
+  listeners.forEach((fn) => fn());
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const t = token();
+  if (t) {
+    headers["Authorization"] = `Bearer ${t}`;
+  }
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+  }
+  let resp: Response;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "the manager cannot be reached");
+  }
+  const text = await resp.text();
+  let data: unknown = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!resp.ok) {
+    const said =
+      data !== null && typeof data === "object" && "message" in data
+        ? String((data as { message: unknown }).message)
+        : "";
+    const message = said || `${resp.status} ${resp.statusText}`;
+    if (resp.status === 401 && t) {
+      setToken(null); // expired or revoked: sign in again
+    }
+    throw new ApiError(resp.status, message);
+  }
+  return data as T;
+}
+
+export async function signIn(name: string, password: string): Promise<void> {
+  const r = await request<{ token: string }>("POST", "/api/v1/users/signin", { name, password });
+  setToken(r.token);
+}
+
+export function signOut() {
+  setToken(null);
+}
+
+export function listClusters(): Promise<Cluster[]> {
+  return request<Cluster[]>("GET", "/api/v1/clusters");
+}

@@ -1,0 +1,84 @@
+"""The web console (issue #13): built by the project's build (console/), served by the manager
+on its REST port, and driven in a real browser (Debian's chromium via playwright-core,
+test/browser/console.mjs)."""
+
+import os
+import shutil
+import subprocess
+import unittest
+import urllib.request
+
+from cluster import BIN, ROOT, Cluster, hostport
+
+CONSOLE_DIR = os.path.join(os.path.dirname(BIN), "console")
+BROWSER_DIR = os.path.join(ROOT, "test", "browser")
+
+
+class ConsoleTest(unittest.TestCase):
+    def setUp(self):
+        if not os.path.exists(os.path.join(CONSOLE_DIR, "index.html")):
+            self.skipTest(f"the console is not built in {CONSOLE_DIR} (DF_CONSOLE=OFF)")
+        self.c = Cluster(prefix="df-console-")
+        self.m = self.c.manager()
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def get(self, path):
+        """(status, body bytes, headers) of a GET without credentials."""
+        req = urllib.request.Request(f"http://{hostport(self.m.rest_port)}{path}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read(), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), e.headers
+
+    def test_the_manager_serves_the_console_beside_its_api(self):
+        st, body, h = self.get("/")
+        self.assertEqual(st, 200)
+        self.assertIn(b'<div id="app">', body)
+        self.assertTrue(h["Content-Type"].startswith("text/html"))
+        self.assertEqual(h["Cache-Control"], "no-cache")
+        self.assertIn("frame-ancestors 'none'", h["Content-Security-Policy"])
+        # The app's script, by the hashed name index.html gives it, cached for good.
+        script = body.split(b'src="')[1].split(b'"')[0].decode()
+        self.assertTrue(script.startswith("/assets/"), script)
+        st, js, h = self.get(script)
+        self.assertEqual(st, 200)
+        self.assertTrue(h["Content-Type"].startswith("text/javascript"))
+        self.assertIn("immutable", h["Cache-Control"])
+        self.assertIn(b"/api/v1/users/signin", js)
+        # A route of the app (deep link) is the app; the API keeps its own answers.
+        st, deep, _ = self.get("/clusters/1")
+        self.assertEqual((st, deep), (200, body))
+        self.assertEqual(self.get("/api/v1/no-such-thing")[0], 404)
+        st, _, _ = self.m.request("POST", "/no-such-endpoint", {})
+        self.assertEqual(st, 404)
+        self.assertEqual(self.m.request("DELETE", "/api/v1/users/signin")[0], 405)
+        self.assertEqual(self.get("/api/v1/clusters")[0], 401)
+        # Nothing outside the console's directory, however the path is spelt.
+        for path in ["/assets/../../manager/manager.yaml", "/assets/%2e%2e/%2e%2e/etc/passwd",
+                     "/../../etc/passwd", "/assets/../index.html/../../../etc/hostname"]:
+            st, got, _ = self.get(path)
+            self.assertNotIn(b"root:", got, path)
+            self.assertNotIn(b"rootPassword", got, path)
+            self.assertIn(st, (200, 400, 404), path)
+            if st == 200:
+                self.assertEqual(got, body, path)  # the app, not a file
+
+    def test_an_operator_signs_in_and_sees_the_clusters_in_a_browser(self):
+        chromium = shutil.which("chromium")
+        if not chromium or not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules")):
+            self.skipTest("needs Debian's chromium and `npm ci` in test/browser "
+                          "(scripts/install-deps.sh and the project's build do both)")
+        r = subprocess.run(["node", os.path.join(BROWSER_DIR, "console.mjs"),
+                            f"http://{hostport(self.m.rest_port)}/", self.m.root_password],
+                           capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ok: root sees the clusters", r.stdout)
+        self.assertIn("ok: no console errors", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
