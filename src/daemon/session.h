@@ -101,6 +101,8 @@ class DownloadSession : public piece::ExchangeObserver {
   Status Mesh();
   Status BackToSource();
   Wake WaitForProgress();
+  // The download's end for a wake that ends it (done, cancelled, a local error), else nullopt.
+  std::optional<Status> Ended(Wake w);
   // One round of trading with the neighbours connected: waits for progress; the download's end
   // (ok or its error), or nullopt to ask the scheduler again (with need_back_to_source set in
   // *req after kStuckRounds rounds without progress).
