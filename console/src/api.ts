@@ -11,6 +11,23 @@ export interface Cluster {
   updated_at: string;
 }
 
+// A scheduler or seed peer as the manager knows it (its keepalive).
+export interface Component {
+  id: number;
+  host_name: string;
+  ip: string;
+  port: number;
+  idc: string;
+  location: string;
+  state: "active" | "inactive";
+  updated_at: string;
+  scheduler_cluster_id?: number;
+  seed_peer_cluster_id?: number;
+  download_port?: number;
+}
+
+export type ComponentKind = "schedulers" | "seed-peers";
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -92,4 +109,8 @@ export function signOut() {
 
 export function listClusters(): Promise<Cluster[]> {
   return request<Cluster[]>("GET", "/api/v1/clusters");
+}
+
+export function listComponents(kind: ComponentKind): Promise<Component[]> {
+  return request<Component[]>("GET", `/api/v1/${kind}`);
 }

@@ -2,11 +2,29 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { onSessionChange, signOut, token } from "./api";
 import { Clusters } from "./pages/Clusters";
+import { Components } from "./pages/Components";
 import { SignIn } from "./pages/SignIn";
 import "./style.css";
 
+const pages = {
+  "#/clusters": { title: "Clusters", view: () => <Clusters /> },
+  "#/components": { title: "Schedulers and seed peers", view: () => <Components /> },
+};
+type PageKey = keyof typeof pages;
+
+function currentPage(): PageKey {
+  return location.hash in pages ? (location.hash as PageKey) : "#/clusters";
+}
+
 function App() {
   const [signedIn, setSignedIn] = useState(token() !== null);
+  const [page, setPage] = useState<PageKey>(currentPage());
+
+  useEffect(() => {
+    const follow = () => setPage(currentPage());
+    addEventListener("hashchange", follow);
+    return () => removeEventListener("hashchange", follow);
+  }, []);
   const [expired, setExpired] = useState(false);
 
   useEffect(
@@ -29,9 +47,11 @@ function App() {
     <div class="shell">
       <nav aria-label="Main">
         <span class="brand">Dragonfly</span>
-        <a href="#/clusters" aria-current="page">
-          Clusters
-        </a>
+        {(Object.keys(pages) as PageKey[]).map((key) => (
+          <a key={key} href={key} aria-current={key === page ? "page" : undefined}>
+            {pages[key].title}
+          </a>
+        ))}
         <button
           type="button"
           class="link"
@@ -43,9 +63,7 @@ function App() {
           Sign out
         </button>
       </nav>
-      <main>
-        <Clusters />
-      </main>
+      <main>{pages[page].view()}</main>
     </div>
   );
 }

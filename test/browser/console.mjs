@@ -1,7 +1,9 @@
 // Drives the manager's web console in Debian's chromium (playwright-core), as an operator would:
-//   node console.mjs MANAGER_URL ROOT_PASSWORD
+//   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME
 // Checks: the sign-in page; a wrong password says so; root signs in and sees the clusters, with
-// the default one badged; search filters; a narrow window still shows the list; an expired
+// the default one badged; search filters; a narrow window still shows the list; the schedulers
+// page lists the registered scheduler as active, says no seed peer registered, and filters by
+// state; an expired
 // session (the token removed server-side is played by a bad token) goes back to sign-in with a
 // notice; sign out; no console error or failed request on the way. Prints one line per check
 // and exits non-zero at the first failure.
@@ -10,9 +12,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const [url, password] = process.argv.slice(2);
-if (!url || !password) {
-  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD");
+const [url, password, schedulerHost] = process.argv.slice(2);
+if (!url || !password || !schedulerHost) {
+  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME");
   process.exit(2);
 }
 
@@ -69,6 +71,18 @@ try {
   await page.setViewportSize({ width: 420, height: 800 });
   check("a narrow window still shows the list", await page.locator(`tr[data-cluster="${name}"]`).isVisible());
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  await page.getByRole("link", { name: "Schedulers and seed peers" }).click();
+  const sched = page.locator(`table[data-kind="scheduler"] tr[data-host="${schedulerHost}"]`);
+  await sched.waitFor();
+  check("the registered scheduler is listed as active", (await sched.locator(".state").innerText()) === "active");
+  check("no seed peer registered says so", await page.getByText("No seed peer has registered with the manager yet.").isVisible());
+  await page.getByLabel("State").selectOption("inactive");
+  await page.getByText("No inactive scheduler.").waitFor();
+  check("the state filter hides the active scheduler", !(await sched.isVisible()));
+  check("the page is reachable by its address", page.url().endsWith("#/components"));
+  await page.getByRole("link", { name: "Clusters" }).click();
+  await page.getByRole("heading", { name: "Clusters" }).waitFor();
 
   // The session ends (the token no longer valid): the next call sends the user to sign-in.
   await page.evaluate(() => sessionStorage.setItem("df-console-token", "expired.token.value"));

@@ -8,7 +8,7 @@ import subprocess
 import unittest
 import urllib.request
 
-from cluster import BIN, ROOT, Cluster, hostport
+from cluster import BIN, ROOT, Cluster, hostport, wait_for
 
 CONSOLE_DIR = os.path.join(os.path.dirname(BIN), "console")
 BROWSER_DIR = os.path.join(ROOT, "test", "browser")
@@ -72,11 +72,19 @@ class ConsoleTest(unittest.TestCase):
         if not chromium or not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules")):
             self.skipTest("needs Debian's chromium and `npm ci` in test/browser "
                           "(scripts/install-deps.sh and the project's build do both)")
+        # A scheduler registered with the manager, for the schedulers page.
+        self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n  keepAliveInterval: 1s\n")
+        token = self.m.signin()
+        wait_for(lambda: self.m.request("GET", "/api/v1/schedulers?state=active", token=token)[1],
+                 what="the scheduler registered with the manager")
+        hostname = self.m.request("GET", "/api/v1/schedulers", token=token)[1][0]["host_name"]
         r = subprocess.run(["node", os.path.join(BROWSER_DIR, "console.mjs"),
-                            f"http://{hostport(self.m.rest_port)}/", self.m.root_password],
+                            f"http://{hostport(self.m.rest_port)}/", self.m.root_password,
+                            hostname],
                            capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("ok: root sees the clusters", r.stdout)
+        self.assertIn("ok: the registered scheduler is listed as active", r.stdout)
         self.assertIn("ok: no console errors", r.stdout)
 
 
