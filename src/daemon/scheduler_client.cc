@@ -148,15 +148,22 @@ std::vector<SchedulerClient::Entry*> SchedulerClient::CallOrder(const List& list
 }
 
 std::string SchedulerClient::OwnerOf(const TaskId& task_id, uint64_t* generation) const {
+  // Called for every stored task on each sweep: the first scheduler up on the ring (else the
+  // owner), without building the whole call order.
   const std::shared_ptr<const List> list = Snapshot();
-  std::vector<Entry*> order = CallOrder(*list, task_id);
-  if (order.empty()) {
+  const int64_t now = NowMs();
+  std::string addr = list->ring.Pick(
+      task_id.str(), [&](const std::string& a) { return !list->by_addr.at(a)->down(now); });
+  if (addr.empty()) {
+    addr = list->ring.Pick(task_id.str());
+  }
+  if (addr.empty()) {
     return "";
   }
   if (generation != nullptr) {
-    *generation = order[0]->forgot.load();
+    *generation = list->by_addr.find(addr)->second->forgot.load();
   }
-  return order[0]->addr;
+  return addr;
 }
 
 void SchedulerClient::MarkDown(Entry& e, const Status& why) {

@@ -10,20 +10,12 @@
 namespace df::scheduler {
 namespace {
 
-using testing::FakeClock;
 using testing::HostReq;
 using testing::PeerReq;
-using testing::RecordingTrigger;
 using testing::TaskIdOf;
-using testing::TriggerCall;
 
-class SamplingTest : public ::testing::Test {
+class SamplingTest : public testing::StateFixture {
  protected:
-  void SetUp() override {
-    state_ = std::make_unique<SchedulerState>(SchedulerOptions{},
-                                              std::make_unique<RecordingTrigger>(&calls_), &clock_);
-  }
-
   // Host h<i> with peer p<i> of the task, running with some pieces (a source).
   void AddRunningPeer(int i) {
     const std::string host = "h" + std::to_string(i);
@@ -54,10 +46,6 @@ class SamplingTest : public ::testing::Test {
     }
     return {state_->candidates_examined() - before, ids};
   }
-
-  std::vector<TriggerCall> calls_;
-  FakeClock clock_;
-  std::unique_ptr<SchedulerState> state_;
 };
 
 TEST_F(SamplingTest, ADecisionOnA5000PeerTaskLooksAtABoundedNumberOfPeers) {

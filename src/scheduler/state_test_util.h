@@ -1,6 +1,9 @@
 // Test helpers: a fake clock, a recording seed trigger and request builders.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,5 +80,18 @@ inline api::RegisterPeerRequest PeerReq(const std::string& host, const std::stri
   r.set_need_back_to_source(need_back_to_source);
   return r;
 }
+
+// A fixture: a SchedulerState with the default options, a recording seed trigger and a fake clock.
+class StateFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = std::make_unique<SchedulerState>(SchedulerOptions{},
+                                              std::make_unique<RecordingTrigger>(&calls_), &clock_);
+  }
+
+  std::vector<TriggerCall> calls_;
+  FakeClock clock_;
+  std::unique_ptr<SchedulerState> state_;
+};
 
 }  // namespace df::scheduler::testing

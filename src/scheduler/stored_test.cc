@@ -8,12 +8,9 @@
 namespace df::scheduler {
 namespace {
 
-using testing::FakeClock;
 using testing::HostReq;
 using testing::PeerReq;
-using testing::RecordingTrigger;
 using testing::TaskIdOf;
-using testing::TriggerCall;
 
 api::AnnounceTaskRequest Stored(const std::string& host, const std::string& peer,
                                 const std::string& task = "task1", int64_t length = 100) {
@@ -28,19 +25,14 @@ api::AnnounceTaskRequest Stored(const std::string& host, const std::string& peer
   return r;
 }
 
-class StoredTaskTest : public ::testing::Test {
+class StoredTaskTest : public testing::StateFixture {
  protected:
   void SetUp() override {
-    state_ = std::make_unique<SchedulerState>(SchedulerOptions{},
-                                              std::make_unique<RecordingTrigger>(&calls_), &clock_);
+    StateFixture::SetUp();
     ASSERT_TRUE(state_->AnnounceHost(HostReq("seedhost", true)).ok());
     ASSERT_TRUE(state_->AnnounceHost(HostReq("holder")).ok());
     ASSERT_TRUE(state_->AnnounceHost(HostReq("late")).ok());
   }
-
-  std::vector<TriggerCall> calls_;
-  FakeClock clock_;
-  std::unique_ptr<SchedulerState> state_;
 };
 
 TEST_F(StoredTaskTest, AStoredTaskIsASourceWithoutSeedTriggerOrOrigin) {

@@ -11,11 +11,8 @@
 namespace df::scheduler {
 namespace {
 
-using testing::FakeClock;
 using testing::HostReq;
 using testing::PeerReq;
-using testing::RecordingTrigger;
-using testing::TriggerCall;
 
 // A registration again, mid-download: `finished` of 10 pieces of 64 bytes.
 api::RegisterPeerRequest Again(const std::string& host, const std::string& peer, uint32_t finished,
@@ -38,20 +35,15 @@ std::set<std::string> Neighbours(const api::RegisterPeerResponse& r) {
   return out;
 }
 
-class TakeoverTest : public ::testing::Test {
+class TakeoverTest : public testing::StateFixture {
  protected:
   void SetUp() override {
-    state_ = std::make_unique<SchedulerState>(SchedulerOptions{},
-                                              std::make_unique<RecordingTrigger>(&calls_), &clock_);
+    StateFixture::SetUp();
     for (const char* h : {"a", "b", "c"}) {
       ASSERT_TRUE(state_->AnnounceHost(HostReq(h)).ok());
     }
     ASSERT_TRUE(state_->AnnounceHost(HostReq("seedhost", true)).ok());
   }
-
-  std::vector<TriggerCall> calls_;
-  FakeClock clock_;
-  std::unique_ptr<SchedulerState> state_;
 };
 
 TEST_F(TakeoverTest, TheSwarmIsRebuiltFromReRegistrationsWithoutGoingBackToSource) {
