@@ -39,17 +39,26 @@ export class ApiError extends Error {
 
 const TOKEN_KEY = "df-console-token";
 const listeners = new Set<() => void>();
+// Whether the last session ended because the manager refused its token (not by signing out).
+// Kept here, beside the token, so that every 401 of a burst agrees on it.
+let expired = false;
 
 export function token(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+export function sessionExpired(): boolean {
+  return expired;
+}
+
+// Calls fn on every sign-in, sign-out and expiry; returns the unsubscribe function.
 export function onSessionChange(fn: () => void): () => void {
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
 
-function setToken(value: string | null) {
+function setToken(value: string | null, ended = false) {
+  expired = ended;
   if (value === null) {
     sessionStorage.removeItem(TOKEN_KEY);
   } else {
@@ -90,8 +99,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
         ? String((data as { message: unknown }).message)
         : "";
     const message = said || `${resp.status} ${resp.statusText}`;
-    if (resp.status === 401 && t) {
-      setToken(null); // expired or revoked: sign in again
+    if (resp.status === 401 && t && token() === t) {
+      setToken(null, true); // expired or revoked: sign in again
     }
     throw new ApiError(resp.status, message);
   }
@@ -112,5 +121,7 @@ export function listClusters(): Promise<Cluster[]> {
 }
 
 export function listComponents(kind: ComponentKind): Promise<Component[]> {
-  return request<Component[]>("GET", `/api/v1/${kind}`);
+  return kind === "schedulers"
+    ? request<Component[]>("GET", "/api/v1/schedulers")
+    : request<Component[]>("GET", "/api/v1/seed-peers");
 }

@@ -1,6 +1,6 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { onSessionChange, signOut, token } from "./api";
+import { onSessionChange, sessionExpired, signOut, token } from "./api";
 import { Clusters } from "./pages/Clusters";
 import { Components } from "./pages/Components";
 import { SignIn } from "./pages/SignIn";
@@ -25,20 +25,17 @@ function App() {
     addEventListener("hashchange", follow);
     return () => removeEventListener("hashchange", follow);
   }, []);
-  const [expired, setExpired] = useState(false);
+  const [expired, setExpired] = useState(sessionExpired());
 
-  useEffect(
-    () =>
-      onSessionChange(() => {
-        const now = token() !== null;
-        setSignedIn((was) => {
-          setExpired(was && !now && !manualSignOut);
-          manualSignOut = false;
-          return now;
-        });
-      }),
-    [],
-  );
+  useEffect(() => {
+    const follow = () => {
+      setSignedIn(token() !== null);
+      setExpired(sessionExpired());
+    };
+    const unsubscribe = onSessionChange(follow);
+    follow(); // a change between the first render and this subscription
+    return unsubscribe;
+  }, []);
 
   if (!signedIn) {
     return <SignIn expired={expired} />;
@@ -55,10 +52,7 @@ function App() {
         <button
           type="button"
           class="link"
-          onClick={() => {
-            manualSignOut = true;
-            signOut();
-          }}
+          onClick={() => signOut()}
         >
           Sign out
         </button>
@@ -67,7 +61,5 @@ function App() {
     </div>
   );
 }
-
-let manualSignOut = false;
 
 render(<App />, document.getElementById("app")!);

@@ -24,8 +24,6 @@ struct Principal {
 
 // A handler that needs an authenticated caller.
 using AuthedHandler = std::function<HttpResponse(HttpRequest&, const Principal&)>;
-// Wraps an AuthedHandler with authentication (and the root role) into a route handler.
-using RootGuard = std::function<HttpHandler(AuthedHandler)>;
 
 int HttpStatusOf(const Status& s);
 // The HTTP answer to an error: its status code and message (a 429 with Retry-After; 500 and 503

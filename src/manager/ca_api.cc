@@ -40,10 +40,12 @@ HttpResponse CreateToken(ClusterCa* ca, HttpRequest& req, const Principal& who) 
 
 }  // namespace
 
-void RegisterClusterCaApi(HttpRouter& r, ClusterCa* ca, const RootGuard& root) {
-  r.Add("POST", "/api/v1/bootstrap-tokens",
-        root([ca](HttpRequest& q, const Principal& p) { return CreateToken(ca, q, p); }));
-  r.Add("GET", "/api/v1/bootstrap-tokens", root([ca](HttpRequest&, const Principal&) {
+void AddClusterCaRoutes(ApiRoutes& r, ClusterCa* ca) {
+  r.Add("POST", "/api/v1/bootstrap-tokens", Access::Root(),
+        "Create a bootstrap token {role, name, ttl, description}; the token is shown once",
+        [ca](HttpRequest& q, const Principal& p) { return CreateToken(ca, q, p); });
+  r.Add("GET", "/api/v1/bootstrap-tokens", Access::Root(), "List bootstrap tokens (no secrets)",
+        [ca](HttpRequest&, const Principal&) {
           auto tokens = ca->ListTokens();
           if (!tokens.ok()) {
             return ErrorOf(tokens.status());
@@ -53,14 +55,16 @@ void RegisterClusterCaApi(HttpRouter& r, ClusterCa* ca, const RootGuard& root) {
             out.push_back(t.ToJson());
           }
           return HttpResponse::Json(200, out);
-        }));
-  r.Add("DELETE", "/api/v1/bootstrap-tokens/:id", root([ca](HttpRequest& q, const Principal&) {
+        });
+  r.Add("DELETE", "/api/v1/bootstrap-tokens/:id", Access::Root(), "Delete a bootstrap token",
+        [ca](HttpRequest& q, const Principal&) {
           Status s = ca->DeleteToken(q.params.at("id"));
           return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
-        }));
-  r.Add("GET", "/api/v1/cluster-ca", root([ca](HttpRequest&, const Principal&) {
+        });
+  r.Add("GET", "/api/v1/cluster-ca", Access::Root(), "The cluster CA's certificate (PEM)",
+        [ca](HttpRequest&, const Principal&) {
           return HttpResponse::Json(200, {{"certificate", ca->ca_cert_pem()}});
-        }));
+        });
 }
 
 }  // namespace df::manager

@@ -5,12 +5,12 @@
 //   GET    /api/v1/cluster-ca            {"certificate": the CA's PEM}, for security.caCert
 #pragma once
 
-#include "manager/api_util.h"
+#include "manager/api_routes.h"
 #include "manager/cluster_ca.h"
 #include "manager/http_server.h"
 
 namespace df::manager {
 
-void RegisterClusterCaApi(HttpRouter& router, ClusterCa* ca, const RootGuard& root);
+void AddClusterCaRoutes(ApiRoutes& routes, ClusterCa* ca);
 
 }  // namespace df::manager

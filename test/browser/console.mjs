@@ -100,6 +100,8 @@ try {
   check(`no console errors or failed requests (${problems.join("; ")})`, problems.length === 0);
 } catch (e) {
   console.log(String(e && e.message ? e.message : e));
+  console.log(`page at failure: ${page.url()}\n${await page.locator("body").innerText().catch(() => "?")}`);
+  if (problems.length) console.log(`problems: ${problems.join("; ")}`);
   process.exitCode = 1;
 } finally {
   await context.close();

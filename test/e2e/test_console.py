@@ -3,6 +3,7 @@ on its REST port, and driven in a real browser (Debian's chromium via playwright
 test/browser/console.mjs)."""
 
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -33,6 +34,31 @@ class ConsoleTest(unittest.TestCase):
                 return r.status, r.read(), r.headers
         except urllib.error.HTTPError as e:
             return e.code, e.read(), e.headers
+
+    def test_openapi_lists_what_is_routed_and_every_route_the_console_calls(self):
+        st, doc, _ = self.m.request("GET", "/openapi.json")
+        self.assertEqual(st, 200)
+
+        def shape(path):  # /api/v1/users/{id} and /api/v1/users/${u.id} alike
+            return re.sub(r"\$?\{[^}]*\}", "{}", path)
+
+        documented = {(m.upper(), shape(p)) for p, ops in doc["paths"].items() for m in ops}
+        self.assertGreater(len(documented), 30)
+        # Each documented route is routed: without credentials it is refused, not missing.
+        for method, path in sorted(documented):
+            ops = doc["paths"][next(p for p in doc["paths"] if shape(p) == path)]
+            if "security" not in ops[method.lower()]:
+                continue
+            st, _, _ = self.m.request(method, path.replace("{}", "1"),
+                                      {} if method in ("POST", "PATCH") else None)
+            self.assertEqual(st, 401, f"{method} {path}")
+        # Each call in the console's API client is documented (so it exists).
+        with open(os.path.join(ROOT, "console", "src", "api.ts")) as f:
+            source = f.read()
+        calls = re.findall(r'request(?:<[^(]*>)?\(\s*"([A-Z]+)",\s*[`"]([^`"?]+)', source)
+        self.assertGreaterEqual(len(calls), 4)
+        for method, path in calls:
+            self.assertIn((method, shape(path)), documented, f"the console calls {method} {path}")
 
     def test_the_manager_serves_the_console_beside_its_api(self):
         st, body, h = self.get("/")

@@ -1,0 +1,260 @@
+// Clusters (a scheduler cluster and its seed peer cluster), applications, and the components the
+// manager knows: /api/v1/clusters (also /api/v1/scheduler-clusters, /oapi/v1/clusters),
+// /api/v1/applications, /api/v1/schedulers, /api/v1/seed-peers, /api/v1/peers.
+#include <spdlog/spdlog.h>
+
+#include <regex>
+
+#include "manager/api.h"
+#include "manager/api_routes.h"
+
+namespace df::manager {
+namespace {
+
+class ClusterRoutes {
+ public:
+  explicit ClusterRoutes(ApiContext* ctx) : store_(ctx->store) {}
+
+  static Status ValidateCluster(const json& body, bool create) {
+    DF_RETURN_IF_ERROR(CheckTypes(body, {"name", "bio"}, json::value_t::string, "a string"));
+    DF_RETURN_IF_ERROR(CheckTypes(body, {"is_default"}, json::value_t::boolean, "true or false"));
+    if (create || body.contains("name")) {
+      std::string name = StrField(body, "name");
+      if (!ValidName(name)) {
+        return InvalidArgument("name must be 1 to 191 characters of [A-Za-z0-9_.-]");
+      }
+    }
+    if (body.contains("scopes")) {
+      const json& s = body["scopes"];
+      if (!s.is_object()) {
+        return InvalidArgument("scopes must be an object");
+      }
+      for (const char* list : {"cidrs", "hostnames"}) {
+        if (s.contains(list) &&
+            (!s[list].is_array() || std::any_of(s[list].begin(), s[list].end(),
+                                                [](const json& v) { return !v.is_string(); }))) {
+          return InvalidArgument(std::string("scopes.") + list + " must be a list of strings");
+        }
+      }
+      if (s.contains("hostnames")) {
+        for (const auto& h : s["hostnames"]) {
+          try {
+            std::regex re(h.get<std::string>());
+          } catch (const std::regex_error&) {
+            return InvalidArgument("scopes.hostnames: bad regex " + h.get<std::string>());
+          }
+        }
+      }
+    }
+    for (const char* key : {"scheduler_cluster_config", "config"}) {
+      if (!body.contains(key)) {
+        continue;
+      }
+      const json& c = body[key];
+      if (!c.is_object()) {
+        return InvalidArgument(std::string(key) + " must be an object");
+      }
+      for (const auto& [k, v] : c.items()) {
+        if (k == "blocked_hosts") {
+          if (!v.is_array()) {
+            return InvalidArgument("blocked_hosts must be a list");
+          }
+          continue;
+        }
+        if (k != "candidate_parent_limit" && k != "filter_parent_limit" &&
+            k != "back_to_source_count" && k != "upload_slots" && k != "job_rate_limit") {
+          return InvalidArgument(std::string(key) + ": unknown setting " + k);
+        }
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > 1000) {
+          return InvalidArgument(std::string(key) + "." + k + " must be an integer 0 to 1000");
+        }
+      }
+      if (c.contains("candidate_parent_limit") &&
+          (c["candidate_parent_limit"].get<uint64_t>() < 1 ||
+           c["candidate_parent_limit"].get<uint64_t>() > 20)) {
+        return InvalidArgument("candidate_parent_limit must be 1 to 20");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Dragonfly's application: {name, url, bio, priority: {value 0-6, urls: [{regex, value}]}}.
+  static Status ValidateApplication(const json& body, bool create) {
+    if (create || body.contains("name")) {
+      if (!ValidName(StrField(body, "name"))) {
+        return InvalidArgument("name must be 1 to 191 characters of [A-Za-z0-9_.-]");
+      }
+    }
+    for (const char* k : {"url", "bio"}) {
+      if (body.contains(k) && (!body[k].is_string() || body[k].get<std::string>().size() > 1024)) {
+        return InvalidArgument(std::string(k) + " must be a string of at most 1024 characters");
+      }
+    }
+    if (body.contains("priority")) {
+      const json& p = body["priority"];
+      if (!p.is_object() || (p.contains("value") && (!p["value"].is_number_unsigned() ||
+                                                     p["value"].get<uint64_t>() > 6))) {
+        return InvalidArgument("priority must be {\"value\": 0-6, \"urls\": [...]}");
+      }
+    }
+    return Status::Ok();
+  }
+
+  HttpResponse CreateCluster(HttpRequest& req, const Principal&) {
+    auto body = ParseBody(req);
+    if (!body.ok()) {
+      return ErrorOf(body.status());
+    }
+    if (Status s = ValidateCluster(*body, true); !s.ok()) {
+      return ErrorOf(s);
+    }
+    ClusterRow c;
+    c.name = StrField(*body, "name");
+    c.bio = StrField(*body, "bio");
+    c.scopes = body->value("scopes", json::object());
+    c.config = body->value("scheduler_cluster_config", json::object());
+    c.is_default = body->value("is_default", false);
+    auto row = store_->CreateCluster(c);
+    return row.ok() ? HttpResponse::Json(200, row->ToJson()) : ErrorOf(row.status());
+  }
+
+  HttpResponse UpdateCluster(HttpRequest& req, const Principal&) {
+    auto id = IdParam(req);
+    auto body = ParseBody(req);
+    if (!id.ok() || !body.ok()) {
+      return ErrorOf(!id.ok() ? id.status() : body.status());
+    }
+    if (Status s = ValidateCluster(*body, false); !s.ok()) {
+      return ErrorOf(s);
+    }
+    json patch = *body;
+    if (patch.contains("scheduler_cluster_config")) {
+      patch["config"] = patch["scheduler_cluster_config"];
+    }
+    auto row = store_->UpdateCluster(*id, patch);
+    if (row.ok() && patch.contains("config")) {
+      spdlog::info("cluster {} config changed version={}", row->id, row->config_version);
+    }
+    return row.ok() ? HttpResponse::Json(200, row->ToJson()) : ErrorOf(row.status());
+  }
+
+  void Register(ApiRoutes& r) {
+    // Clusters: one row is a scheduler cluster and its seed peer cluster.
+    for (std::string prefix :
+         {"/api/v1/clusters", "/api/v1/scheduler-clusters", "/oapi/v1/clusters"}) {
+      std::string scope = prefix.rfind("/oapi", 0) == 0 ? "cluster" : "";
+      const bool root = true;  // changing clusters steers every daemon: root only
+      r.Add("POST", prefix, Access::For(scope, root),
+            "Create a cluster {name, bio, is_default, scopes, scheduler_cluster_config}",
+            [this](HttpRequest& q, const Principal& p) { return CreateCluster(q, p); });
+      r.Add("GET", prefix, Access::For(scope, false), "List clusters",
+            [this](HttpRequest&, const Principal&) {
+              auto cs = store_->ListClusters();
+              if (!cs.ok()) {
+                return ErrorOf(cs.status());
+              }
+              json out = json::array();
+              for (const auto& c : *cs) {
+                out.push_back(c.ToJson());
+              }
+              return HttpResponse::Json(200, out);
+            });
+      r.Add("GET", prefix + "/:id", Access::For(scope, false), "Get a cluster",
+            [this](HttpRequest& q, const Principal&) {
+              auto id = IdParam(q);
+              auto c = id.ok() ? store_->GetCluster(*id) : StatusOr<ClusterRow>(id.status());
+              return c.ok() ? HttpResponse::Json(200, c->ToJson()) : ErrorOf(c.status());
+            });
+      r.Add("PATCH", prefix + "/:id", Access::For(scope, root),
+            "Update a cluster (config changes reach its schedulers at once)",
+            [this](HttpRequest& q, const Principal& p) { return UpdateCluster(q, p); });
+      r.Add("DELETE", prefix + "/:id", Access::For(scope, root), "Delete a cluster",
+            [this](HttpRequest& q, const Principal&) {
+              auto id = IdParam(q);
+              Status s = id.ok() ? store_->DeleteCluster(*id) : id.status();
+              return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
+            });
+    }
+
+    // Applications.
+    r.Add("POST", "/api/v1/applications", Access::Root(),
+          "Create an application {name, url, bio, priority}",
+          [this](HttpRequest& q, const Principal& p) {
+            auto body = ParseBody(q);
+            Status s = body.ok() ? ValidateApplication(*body, true) : body.status();
+            if (!s.ok()) {
+              return ErrorOf(s);
+            }
+            auto app = store_->CreateApplication(*body, p.user_id);
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          });
+    r.Add("GET", "/api/v1/applications", Access::User(), "List applications",
+          [this](HttpRequest&, const Principal&) {
+            auto apps = store_->ListApplications();
+            return apps.ok() ? HttpResponse::Json(200, *apps) : ErrorOf(apps.status());
+          });
+    r.Add("GET", "/api/v1/applications/:id", Access::User(), "Get an application",
+          [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            auto app = id.ok() ? store_->GetApplication(*id) : StatusOr<json>(id.status());
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          });
+    r.Add("PATCH", "/api/v1/applications/:id", Access::Root(), "Update an application",
+          [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            auto body = ParseBody(q);
+            Status s = !id.ok()     ? id.status()
+                       : !body.ok() ? body.status()
+                                    : ValidateApplication(*body, false);
+            if (!s.ok()) {
+              return ErrorOf(s);
+            }
+            auto app = store_->UpdateApplication(*id, *body);
+            return app.ok() ? HttpResponse::Json(200, *app) : ErrorOf(app.status());
+          });
+    r.Add("DELETE", "/api/v1/applications/:id", Access::Root(), "Delete an application",
+          [this](HttpRequest& q, const Principal&) {
+            auto id = IdParam(q);
+            Status s = id.ok() ? store_->DeleteApplication(*id) : id.status();
+            return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
+          });
+
+    // Components.
+    struct Kind {
+      const char* path;
+      const char* type;
+      const char* summary;
+    };
+    for (const Kind& k :
+         {Kind{"/api/v1/schedulers", "scheduler", "List schedulers (?state=active|inactive)"},
+          Kind{"/api/v1/seed-peers", "seed_peer", "List seed peers (?state=active|inactive)"},
+          Kind{"/api/v1/peers", "peer", "List the daemons seen asking for schedulers"}}) {
+      std::string t = k.type;
+      r.Add("GET", k.path, Access::User(), k.summary, [this, t](HttpRequest& q, const Principal&) {
+        std::string state = q.query.count("state") ? q.query.at("state") : "";
+        auto rows = store_->ListComponents(t, state);
+        if (!rows.ok()) {
+          return ErrorOf(rows.status());
+        }
+        json out = json::array();
+        for (const auto& c : *rows) {
+          out.push_back(c.ToJson());
+        }
+        return HttpResponse::Json(200, out);
+      });
+    }
+  }
+
+ private:
+  Store* store_;
+};
+
+}  // namespace
+
+void AddClusterRoutes(ApiRoutes& r, ApiContext* ctx) {
+  auto c = std::make_shared<ClusterRoutes>(ctx);
+  c->Register(r);
+  r.Keep(c);
+}
+
+}  // namespace df::manager
