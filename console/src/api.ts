@@ -1,14 +1,42 @@
 // The manager's REST API, as the console uses it. The session token (a JWT from sign-in) is kept
 // in sessionStorage; any 401 ends the session and sends the user back to the sign-in page.
 
+export interface Scopes {
+  idc?: string;
+  location?: string;
+  cidrs?: string[];
+  hostnames?: string[];
+}
+
+// The scheduler cluster's settings (each 0 to 1000; unset or 0: the scheduler's own default).
+export interface ClusterConfig {
+  candidate_parent_limit?: number;
+  filter_parent_limit?: number;
+  back_to_source_count?: number;
+  upload_slots?: number;
+  job_rate_limit?: number;
+  blocked_hosts?: string[];
+}
+
 export interface Cluster {
   id: number;
   name: string;
   bio: string;
   is_default: boolean;
-  scopes: { idc?: string; location?: string; cidrs?: string[]; hostnames?: string[] };
+  scopes: Scopes;
+  scheduler_cluster_config: ClusterConfig;
+  config_version: number;
   created_at: string;
   updated_at: string;
+}
+
+// What a cluster form sends.
+export interface ClusterInput {
+  name: string;
+  bio: string;
+  is_default: boolean;
+  scopes: Scopes;
+  scheduler_cluster_config: ClusterConfig;
 }
 
 // A scheduler or seed peer as the manager knows it (its keepalive).
@@ -68,6 +96,14 @@ function setToken(value: string | null, ended = false) {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await requestWithHeaders<T>(method, path, body)).data;
+}
+
+async function requestWithHeaders<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ data: T; headers: Headers }> {
   const headers: Record<string, string> = { Accept: "application/json" };
   const t = token();
   if (t) {
@@ -104,7 +140,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     }
     throw new ApiError(resp.status, message);
   }
-  return data as T;
+  return { data: data as T, headers: resp.headers };
 }
 
 export async function signIn(name: string, password: string): Promise<void> {
@@ -116,12 +152,121 @@ export function signOut() {
   setToken(null);
 }
 
+// Who is signed in, from the session token's claims (the manager checks them on every call).
+export function whoAmI(): { name: string; role: string; id: number } | null {
+  const t = token();
+  const payload = t?.split(".")[1];
+  if (!payload) {
+    return null;
+  }
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    return { name: String(claims.name ?? ""), role: String(claims.role ?? ""), id: Number(claims.id) };
+  } catch {
+    return null;
+  }
+}
+
 export function listClusters(): Promise<Cluster[]> {
   return request<Cluster[]>("GET", "/api/v1/clusters");
+}
+
+export function getCluster(id: number): Promise<Cluster> {
+  return request<Cluster>("GET", `/api/v1/clusters/${id}`);
+}
+
+export function createCluster(c: ClusterInput): Promise<Cluster> {
+  return request<Cluster>("POST", "/api/v1/clusters", c);
+}
+
+export function updateCluster(id: number, c: ClusterInput): Promise<Cluster> {
+  return request<Cluster>("PATCH", `/api/v1/clusters/${id}`, c);
+}
+
+export function deleteCluster(id: number): Promise<void> {
+  return request<void>("DELETE", `/api/v1/clusters/${id}`);
+}
+
+export function deleteComponent(kind: ComponentKind, id: number): Promise<void> {
+  return kind === "schedulers"
+    ? request<void>("DELETE", `/api/v1/schedulers/${id}`)
+    : request<void>("DELETE", `/api/v1/seed-peers/${id}`);
 }
 
 export function listComponents(kind: ComponentKind): Promise<Component[]> {
   return kind === "schedulers"
     ? request<Component[]>("GET", "/api/v1/schedulers")
     : request<Component[]>("GET", "/api/v1/seed-peers");
+}
+
+// Jobs: preheat, get_task, delete_task (Dragonfly's job API).
+export type JobState = "PENDING" | "SUCCESS" | "FAILURE";
+
+export interface HostResult {
+  hostname: string;
+  ip: string;
+  url?: string;
+  host_type?: string;
+  description?: string;
+}
+
+export interface TaskHolder {
+  id: string;
+  hostname: string;
+  ip: string;
+  host_type: string;
+  finished_pieces: number;
+  done: boolean;
+}
+
+export interface JobResultGroup {
+  scheduler_cluster_id: number;
+  success_tasks: HostResult[];
+  failure_tasks: HostResult[];
+  peers?: TaskHolder[]; // get_task
+}
+
+export interface Job {
+  id: number;
+  type: "preheat" | "get_task" | "delete_task";
+  state: JobState;
+  bio: string;
+  task_id: string;
+  args: Record<string, unknown>;
+  result: {
+    state?: JobState;
+    job_states?: { state: JobState; error: string; results: JobResultGroup[] }[];
+  } | null;
+  scheduler_clusters?: { id: number }[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobInput {
+  type: Job["type"];
+  bio?: string;
+  args: Record<string, unknown>;
+  scheduler_cluster_ids?: number[];
+}
+
+export async function listJobs(
+  query: { state?: string; type?: string; page: number; perPage: number },
+): Promise<{ jobs: Job[]; total: number }> {
+  const q = new URLSearchParams({ page: String(query.page), per_page: String(query.perPage) });
+  if (query.state) q.set("state", query.state);
+  if (query.type) q.set("type", query.type);
+  const r = await requestWithHeaders<Job[]>("GET", `/api/v1/jobs?${q}`);
+  return { jobs: r.data, total: Number(r.headers.get("X-Total-Count") ?? r.data.length) };
+}
+
+export function getJob(id: number): Promise<Job> {
+  return request<Job>("GET", `/api/v1/jobs/${id}`);
+}
+
+export function createJob(job: JobInput): Promise<Job> {
+  return request<Job>("POST", "/api/v1/jobs", job);
+}
+
+export function deleteJob(id: number): Promise<void> {
+  return request<void>("DELETE", `/api/v1/jobs/${id}`);
 }

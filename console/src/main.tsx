@@ -1,31 +1,61 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { onSessionChange, sessionExpired, signOut, token } from "./api";
+import { onSessionChange, sessionExpired, signOut, token, whoAmI } from "./api";
+import { ClusterDetail } from "./pages/ClusterDetail";
+import { ClusterForm } from "./pages/ClusterForm";
 import { Clusters } from "./pages/Clusters";
 import { Components } from "./pages/Components";
+import { JobDetail } from "./pages/JobDetail";
+import { JobForm } from "./pages/JobForm";
+import { Jobs } from "./pages/Jobs";
+import { Tasks } from "./pages/Tasks";
 import { SignIn } from "./pages/SignIn";
+import { Route, useRoute } from "./router";
 import "./style.css";
 
-const pages = {
-  "#/clusters": { title: "Clusters", view: () => <Clusters /> },
-  "#/components": { title: "Schedulers and seed peers", view: () => <Components /> },
-};
-type PageKey = keyof typeof pages;
+// The sections in the navigation bar, and which routes belong to each.
+const sections = [
+  { href: "#/clusters", title: "Clusters", pages: ["clusters", "cluster", "cluster-new", "cluster-edit"] },
+  { href: "#/components", title: "Schedulers and seed peers", pages: ["components"] },
+  { href: "#/jobs", title: "Jobs", pages: ["jobs", "job", "job-new", "tasks"] },
+];
 
-function currentPage(): PageKey {
-  return location.hash in pages ? (location.hash as PageKey) : "#/clusters";
+function Page({ route }: { route: Route }) {
+  switch (route.page) {
+    case "clusters":
+      return <Clusters />;
+    case "cluster-new":
+      return <ClusterForm />;
+    case "cluster":
+      return <ClusterDetail id={route.id} />;
+    case "cluster-edit":
+      return <ClusterForm id={route.id} />;
+    case "components":
+      return <Components />;
+    case "jobs":
+      return <Jobs />;
+    case "job-new":
+      return <JobForm />;
+    case "job":
+      return <JobDetail id={route.id} />;
+    case "tasks":
+      return <Tasks />;
+    case "not-found":
+      return (
+        <section>
+          <h2>Page not found</h2>
+          <p class="empty">
+            Nothing lives at <code>{route.hash}</code>. <a href="#/clusters">Back to the clusters</a>
+          </p>
+        </section>
+      );
+  }
 }
 
 function App() {
   const [signedIn, setSignedIn] = useState(token() !== null);
-  const [page, setPage] = useState<PageKey>(currentPage());
-
-  useEffect(() => {
-    const follow = () => setPage(currentPage());
-    addEventListener("hashchange", follow);
-    return () => removeEventListener("hashchange", follow);
-  }, []);
   const [expired, setExpired] = useState(sessionExpired());
+  const route = useRoute();
 
   useEffect(() => {
     const follow = () => {
@@ -40,24 +70,28 @@ function App() {
   if (!signedIn) {
     return <SignIn expired={expired} />;
   }
+  const me = whoAmI();
   return (
     <div class="shell">
       <nav aria-label="Main">
         <span class="brand">Dragonfly</span>
-        {(Object.keys(pages) as PageKey[]).map((key) => (
-          <a key={key} href={key} aria-current={key === page ? "page" : undefined}>
-            {pages[key].title}
+        {sections.map((s) => (
+          <a key={s.href} href={s.href} aria-current={s.pages.includes(route.page) ? "page" : undefined}>
+            {s.title}
           </a>
         ))}
-        <button
-          type="button"
-          class="link"
-          onClick={() => signOut()}
-        >
+        {me && (
+          <span class="who">
+            {me.name} ({me.role})
+          </span>
+        )}
+        <button type="button" class="link" onClick={() => signOut()}>
           Sign out
         </button>
       </nav>
-      <main>{pages[page].view()}</main>
+      <main>
+        <Page route={route} />
+      </main>
     </div>
   );
 }

@@ -15,6 +15,7 @@ int HttpStatusOf(const Status& s) {
     case StatusCode::kNotFound:
       return 404;
     case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
       return 409;
     case StatusCode::kResourceExhausted:
       return 429;

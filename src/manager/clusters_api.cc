@@ -229,6 +229,16 @@ class ClusterRoutes {
          {Kind{"/api/v1/schedulers", "scheduler", "List schedulers (?state=active|inactive)"},
           Kind{"/api/v1/seed-peers", "seed_peer", "List seed peers (?state=active|inactive)"},
           Kind{"/api/v1/peers", "peer", "List the daemons seen asking for schedulers"}}) {
+      if (std::string(k.type) != "peer") {
+        std::string t = k.type;
+        r.Add("DELETE", std::string(k.path) + "/:id", Access::Root(),
+              "Forget an inactive instance (409 while it is active)",
+              [this, t](HttpRequest& q, const Principal&) {
+                auto id = IdParam(q);
+                Status s = id.ok() ? store_->DeleteInactiveComponent(t, *id) : id.status();
+                return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
+              });
+      }
       std::string t = k.type;
       r.Add("GET", k.path, Access::User(), k.summary, [this, t](HttpRequest& q, const Principal&) {
         std::string state = q.query.count("state") ? q.query.at("state") : "";

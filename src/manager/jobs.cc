@@ -116,6 +116,18 @@ json ScrubbedJobArgs(json args) {
   return args;
 }
 
+std::vector<std::string> PreheatUrls(const json& args) {
+  std::vector<std::string> out;
+  if (Str(args, "type") != "file") {
+    out.push_back(Str(args, "url"));
+    return out;
+  }
+  for (const json& u : args.value("urls", json::array())) {
+    out.push_back(u.is_string() ? u.get<std::string>() : "");
+  }
+  return out;
+}
+
 Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url) {
   auto u = ParseUrl(url);
   if (!u.ok()) {
@@ -446,8 +458,10 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   std::vector<std::string> urls;
   if (job.type == "preheat") {
     // Again at run time: the name may resolve elsewhere now.
-    if (Status s = CheckPreheatDestination(config_.job, Str(a, "url")); !s.ok()) {
-      return fail(s.message());
+    for (const std::string& url : PreheatUrls(a)) {
+      if (Status s = CheckPreheatDestination(config_.job, url); !s.ok()) {
+        return fail(s.message());
+      }
     }
     dfd::DownloadRequest base;
     base.set_tag(Str(a, "tag"));

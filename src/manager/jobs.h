@@ -28,6 +28,8 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& args);
 // has run, and what the API shows.
 json ScrubbedJobArgs(json args);
 
+// The URLs a validated preheat fetches: an image's manifest, or a file preheat's `urls`.
+std::vector<std::string> PreheatUrls(const json& args);
 // PermissionDenied when preheat `url`'s host is, or resolves to, an address in
 // job.deniedNetworks that job.allowedNetworks does not allow (so no one can make the manager or
 // a seed peer fetch from the cluster's internal services). A name that does not resolve passes

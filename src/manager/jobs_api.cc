@@ -27,8 +27,10 @@ class JobRoutes {
       return ErrorOf(args.status());
     }
     if (type == "preheat") {
-      if (Status s = CheckPreheatDestination(ctx_->config->job, args->value("url", "")); !s.ok()) {
-        return ErrorOf(s);
+      for (const std::string& url : PreheatUrls(*args)) {
+        if (Status s = CheckPreheatDestination(ctx_->config->job, url); !s.ok()) {
+          return ErrorOf(s);
+        }
       }
     }
     JobRow job;
@@ -116,8 +118,10 @@ class JobRoutes {
     if (!valid.ok()) {
       return ErrorOf(valid.status());
     }
-    if (Status s = CheckPreheatDestination(ctx_->config->job, valid->value("url", "")); !s.ok()) {
-      return ErrorOf(s);
+    for (const std::string& url : PreheatUrls(*valid)) {
+      if (Status s = CheckPreheatDestination(ctx_->config->job, url); !s.ok()) {
+        return ErrorOf(s);
+      }
     }
     // The image identity, hashed to fit the indexed column on every database.
     std::string key = auth::Sha256Hex(StrField(*body, "url") + "@" + StrField(*body, "digest"));

@@ -637,6 +637,21 @@ StatusOr<std::vector<ComponentRow>> Store::ListComponents(const std::string& typ
   return out;
 }
 
+Status Store::DeleteInactiveComponent(const std::string& type, int64_t id) {
+  DF_ASSIGN_OR_RETURN(
+      auto r, db_->Exec("DELETE FROM components WHERE id = ? AND type = ? AND state = 'inactive'",
+                        {id, type}));
+  if (r.affected_rows > 0) {
+    return Status::Ok();
+  }
+  DF_ASSIGN_OR_RETURN(
+      auto found, db_->Exec("SELECT state FROM components WHERE id = ? AND type = ?", {id, type}));
+  if (found.rows.empty()) {
+    return NotFound(type == "scheduler" ? "scheduler not found" : "seed peer not found");
+  }
+  return FailedPrecondition("it is active: only inactive instances can be deleted");
+}
+
 StatusOr<JobRow> Store::CreateJob(JobRow job) {
   job.task_id = NewGroupId();
   job.state = "PENDING";

@@ -145,6 +145,9 @@ class Store {
   Status ExpireComponents(const std::string& type, int64_t stale_before_ms);
   StatusOr<std::vector<ComponentRow>> ListComponents(const std::string& type,
                                                      const std::string& state = "");
+  // Forgets an inactive component (FailedPrecondition while it is active: it would only come
+  // back); it is recorded again if it ever connects.
+  Status DeleteInactiveComponent(const std::string& type, int64_t id);
 
   // Jobs.
   StatusOr<JobRow> CreateJob(JobRow job);

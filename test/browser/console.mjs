@@ -1,21 +1,40 @@
 // Drives the manager's web console in Debian's chromium (playwright-core), as an operator would:
-//   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME
+//   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL
+// It asks its caller to act on the cluster by printing "step: NAME ARGS..." and waiting for a line
+// on stdin ("ok [ANSWER]" or what went wrong): "step: config-saved VERSION LIMIT" (the caller checks
+// the running scheduler took the config), "step: kill-scheduler", "step: end-session" (the caller
+// changes root's password and answers the new one).
 // Checks: the sign-in page; a wrong password says so; root signs in and sees the clusters, with
 // the default one badged; search filters; a narrow window still shows the list; the schedulers
-// page lists the registered scheduler as active, says no seed peer registered, and filters by
-// state; an expired
-// session (the token removed server-side is played by a bad token) goes back to sign-in with a
-// notice; sign out; no console error or failed request on the way. Prints one line per check
+// page lists the registered scheduler and seed peer as active, and filters by
+// state; a cluster is created with scopes and settings (a wrong CIDR refused first); the default
+// cluster's candidate parent limit is changed and the running scheduler takes it; the cluster
+// page lists its scheduler and seed peer; the killed scheduler turns inactive and root deletes
+// it; a file preheat (FILE_URL) on all seed peers is followed to SUCCESS with per-host results,
+// listed, and its task found on the seed peer and deleted everywhere; a session ended by a
+// password change goes back to sign-in with a notice; sign out; no console error or failed request on the way. Prints one line per check
 // and exits non-zero at the first failure.
 import { chromium } from "playwright-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 
-const [url, password, schedulerHost] = process.argv.slice(2);
-if (!url || !password || !schedulerHost) {
-  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME");
+const [url, password, schedulerHost, seedHost, fileUrl] = process.argv.slice(2);
+if (!url || !password || !schedulerHost || !seedHost || !fileUrl) {
+  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL");
   process.exit(2);
+}
+
+// Asks the caller to do something to the cluster; resolves with its one-line answer.
+const stdin = createInterface({ input: process.stdin });
+const answers = stdin[Symbol.asyncIterator]();
+async function step(...what) {
+  console.log(`step: ${what.join(" ")}`);
+  const { value, done } = await answers.next();
+  const [status, ...rest] = done ? ["(no answer)"] : value.trim().split(" ");
+  if (status !== "ok") throw new Error(`FAILED: step ${what[0]}: ${value}`);
+  return rest.join(" ");
 }
 
 const problems = [];
@@ -28,13 +47,25 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 const page = context.pages()[0] ?? (await context.newPage());
 page.on("console", (m) => {
-  if (m.type() === "error" && !/401|Unauthorized/.test(m.text())) problems.push(`console: ${m.text()}`);
+  // The answers the checks provoke on purpose: 401 (a wrong password, an ended session) and 409
+  // (a cluster name taken).
+  if (m.type() === "error" && !/status of (401|409)/.test(m.text())) problems.push(`console: ${m.text()}`);
 });
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+const responses = []; // the last API answers, printed when a check fails
+page.on("response", (r) => {
+  if (r.url().includes("/api/")) responses.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+  if (responses.length > 12) responses.shift();
+});
 page.on("requestfailed", (r) => {
   // A navigation (reload, sign-out) may abort what is in flight; anything else is a failure.
   if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? "")) problems.push(`request failed: ${r.url()}`);
 });
+
+// With SCREENSHOTS=dir, the pages are saved there as PNG (docs/console.md shows them).
+async function shot(name) {
+  if (process.env.SCREENSHOTS) await page.screenshot({ path: join(process.env.SCREENSHOTS, `${name}.png`), fullPage: true });
+}
 
 function check(what, ok) {
   if (!ok) throw new Error(`FAILED: ${what}`);
@@ -44,6 +75,7 @@ function check(what, ok) {
 try {
   await page.goto(url, { waitUntil: "networkidle" });
   check("the sign-in page shows", await page.getByRole("heading", { name: "Dragonfly" }).isVisible());
+  await shot("signin");
 
   await page.getByLabel("Name").fill("root");
   await page.getByLabel("Password").fill("not-the-password");
@@ -75,23 +107,125 @@ try {
   await page.getByRole("link", { name: "Schedulers and seed peers" }).click();
   const sched = page.locator(`table[data-kind="scheduler"] tr[data-host="${schedulerHost}"]`);
   await sched.waitFor();
+  await shot("components");
   check("the registered scheduler is listed as active", (await sched.locator(".state").innerText()) === "active");
-  check("no seed peer registered says so", await page.getByText("No seed peer has registered with the manager yet.").isVisible());
+  check("the seed peer is listed as active", (await page.locator(`table[data-kind="seed peer"] tr[data-host="${seedHost}"] .state`).innerText()) === "active");
   await page.getByLabel("State").selectOption("inactive");
   await page.getByText("No inactive scheduler.").waitFor();
+  check("the state filter says when nothing matches", await page.getByText("No inactive seed peer.").isVisible());
   check("the state filter hides the active scheduler", !(await sched.isVisible()));
   check("the page is reachable by its address", page.url().endsWith("#/components"));
-  await page.getByRole("link", { name: "Clusters" }).click();
+  const nav = page.getByRole("navigation");
+  await nav.getByRole("link", { name: "Clusters" }).click();
   await page.getByRole("heading", { name: "Clusters" }).waitFor();
 
-  // The session ends (the token no longer valid): the next call sends the user to sign-in.
-  await page.evaluate(() => sessionStorage.setItem("df-console-token", "expired.token.value"));
-  await page.reload({ waitUntil: "networkidle" });
+  // A new cluster with scopes and settings; the form catches a wrong CIDR before sending.
+  await page.getByRole("link", { name: "Add cluster" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("gpu-east");
+  await page.getByLabel("Description").fill("GPU nodes in the east");
+  await page.getByLabel("Location", { exact: true }).fill("china|hangzhou");
+  await page.getByLabel("IDC", { exact: true }).fill("idc-east");
+  await page.getByLabel("CIDRs (one per line)").fill("10.9.0.0/16\n10.10.0.0/33");
+  await page.getByLabel("Host name regexes (one per line)").fill("^gpu-[0-9]+$");
+  await page.getByLabel("Candidate parent limit").fill("5");
+  await shot("cluster-new");
+  await page.getByRole("button", { name: "Create cluster" }).click();
+  check("a wrong CIDR is refused with a message", (await page.getByRole("alert").innerText()).includes("10.10.0.0/33"));
+  await page.getByLabel("CIDRs (one per line)").fill("10.9.0.0/16");
+  await page.getByRole("button", { name: "Create cluster" }).click();
+  await page.getByRole("heading", { name: "gpu-east" }).waitFor();
+  const facts = await page.locator("dl.facts").innerText();
+  check("the new cluster shows its scopes", ["china|hangzhou", "idc-east", "10.9.0.0/16", "^gpu-[0-9]+$"].every((f) => facts.includes(f)));
+  check("the new cluster shows its settings", (await page.locator('[data-setting="candidate_parent_limit"]').innerText()) === "5");
+  await page.getByText("No scheduler has registered with the manager yet.").waitFor();
+  check("a cluster without members says so", true);
+  await nav.getByRole("link", { name: "Clusters" }).click();
+  await page.locator('tr[data-cluster="gpu-east"]').waitFor();
+  check("the new cluster is listed", true);
+  await shot("clusters");
+  await page.getByRole("link", { name: "Add cluster" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("gpu-east");
+  await page.getByRole("button", { name: "Create cluster" }).click();
+  check("a taken name is refused with the manager's message", /exist/i.test(await page.getByRole("alert").innerText()));
+
+  // The default cluster, where the scheduler and the seed peer run: change a setting and the
+  // running scheduler takes it.
+  await nav.getByRole("link", { name: "Clusters" }).click();
+  await page.locator("tr[data-cluster]", { has: page.locator(".badge") }).getByRole("link").click();
+  const member = (kind, host) => page.locator(`table[data-kind="${kind}"] tr[data-host="${host}"] .state`);
+  await member("scheduler", schedulerHost).waitFor();
+  await shot("cluster");
+  check("the cluster lists its scheduler as active", (await member("scheduler", schedulerHost).innerText()) === "active");
+  check("the cluster lists its seed peer as active", (await member("seed peer", seedHost).innerText()) === "active");
+  const before = Number(await page.locator('[data-setting="config_version"]').innerText());
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByLabel("Candidate parent limit").fill("3");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator('[data-setting="candidate_parent_limit"]', { hasText: "3" }).waitFor();
+  const version = Number(await page.locator('[data-setting="config_version"]').innerText());
+  check("saving the config gives it a new version", version === before + 1);
+  await step("config-saved", version, 3);
+  check("the running scheduler took the new config", true);
+
+  // A file preheat, followed live to its end, with a result per host.
+  await nav.getByRole("link", { name: "Jobs" }).click();
+  await page.getByText("No job yet: start a preheat.").waitFor();
+  check("no job yet says so", true);
+  await page.getByRole("link", { name: "New preheat" }).click();
+  await page.getByRole("button", { name: "Start preheat" }).click();
+  check("a preheat without URL is refused with a message", (await page.getByRole("alert").innerText()).includes("URLs"));
+  await page.getByLabel("URLs (one per line)").fill(fileUrl);
+  await page.getByLabel("Scope").selectOption("all_seed_peers");
+  await shot("job-new");
+  await page.getByRole("button", { name: "Start preheat" }).click();
+  await page.locator('[data-job-state="SUCCESS"]').waitFor({ timeout: 60000 });
+  check("the preheat reaches SUCCESS on its page without a reload", true);
+  const seedResult = page.locator(`table[data-result="hosts"] tr[data-host="${seedHost}"]`);
+  check("the job shows the seed peer's success", (await seedResult.innerText()).includes("success"));
+  await shot("job");
+  await nav.getByRole("link", { name: "Jobs" }).click();
+  const listed = page.locator("tr[data-job]").first();
+  await listed.waitFor();
+  check("the job is listed with its state and URL", /SUCCESS/.test(await listed.innerText()) && (await listed.innerText()).includes(fileUrl));
+  await page.getByLabel("Job state").selectOption("FAILURE");
+  await page.getByText("No FAILURE job.").waitFor();
+  check("the state filter says when no job matches", true);
+  await page.getByLabel("Job state").selectOption("");
+  await shot("jobs");
+
+  // Which hosts hold the file's task, then delete it everywhere.
+  await page.getByRole("link", { name: "Find or delete a task" }).click();
+  await page.getByLabel("URL", { exact: true }).fill(fileUrl);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator(`[data-search-done] tr[data-host="${seedHost}"]`).waitFor({ timeout: 60000 });
+  check("the task search finds the seed peer holding it", true);
+  await shot("tasks");
+  await page.getByRole("button", { name: "Delete it on every host" }).click();
+  await page.locator('[data-delete-done="SUCCESS"]').waitFor({ timeout: 60000 });
+  check("the task is deleted on every host", true);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByText("No host holds this task.").waitFor({ timeout: 60000 });
+  check("a new search finds it nowhere", true);
+
+  // The scheduler dies: the page turns it inactive by itself, and root deletes it.
+  await step("kill-scheduler");
+  await nav.getByRole("link", { name: "Schedulers and seed peers" }).click();
+  await page.locator(`table[data-kind="scheduler"] tr[data-host="${schedulerHost}"] .state-inactive`).waitFor({ timeout: 30000 });
+  check("the killed scheduler turns inactive without a reload", true);
+  check("the seed peer stays active", (await member("seed peer", seedHost).innerText()) === "active");
+  await page.getByRole("button", { name: `Delete scheduler ${schedulerHost}` }).click();
+  await page.getByText("No scheduler has registered with the manager yet.").waitFor();
+  check("root deletes the inactive scheduler", true);
+
+  // The session ends: root's password is changed elsewhere, which ends every session signed in
+  // with the old one; the next call sends the user to sign-in with a notice.
+  const newPassword = await step("end-session");
+  await page.evaluate(() => (location.hash = "#/clusters")); // (the page may have noticed first)
   await page.getByText("Your session ended. Sign in again.").waitFor();
-  check("an expired session goes back to sign-in with a notice", true);
+  check("an ended session goes back to sign-in with a notice", true);
 
   await page.getByLabel("Name").fill("root");
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password").fill(newPassword);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
@@ -102,8 +236,10 @@ try {
   console.log(String(e && e.message ? e.message : e));
   console.log(`page at failure: ${page.url()}\n${await page.locator("body").innerText().catch(() => "?")}`);
   if (problems.length) console.log(`problems: ${problems.join("; ")}`);
+  console.log(`last API answers: ${responses.join(", ")}`);
   process.exitCode = 1;
 } finally {
   await context.close();
   rmSync(profile, { recursive: true, force: true });
+  stdin.close(); // else it keeps node running
 }

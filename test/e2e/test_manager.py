@@ -97,6 +97,17 @@ class ManagerTest(unittest.TestCase):
         seeds[0].kill(signal.SIGKILL)
         wait_for(lambda: len(self.components("seed-peers")) == 1, timeout=10,
                  what="the killed seed peer inactive")
+        # Root forgets inactive instances, not active ones (they would only come back).
+        active = self.components("seed-peers")[0]
+        st, msg, _ = self.m.request("DELETE", f"/api/v1/seed-peers/{active['id']}",
+                                    token=self.root)
+        self.assertEqual(st, 409, msg)
+        gone = self.components("schedulers", "inactive")[0]
+        self.assertEqual(self.m.request("DELETE", f"/api/v1/schedulers/{gone['id']}",
+                                        token=self.root)[0], 200)
+        self.assertEqual(self.components("schedulers", "inactive"), [])
+        self.assertEqual(self.m.request("DELETE", f"/api/v1/schedulers/{gone['id']}",
+                                        token=self.root)[0], 404)
 
     def test_file_preheat_get_task_delete_task(self):
         origin = self.c.origin()
@@ -571,6 +582,12 @@ class ManagerHardeningTest(unittest.TestCase):
             body = {"type": "preheat", "args": {"type": "file", "url": url}}
             st, msg, _ = m.request("POST", "/api/v1/jobs", body, token=root)
             self.assertEqual(st, 403, f"{url}: {msg}")
+        # Hidden among harmless ones in a file preheat's list: still refused.
+        body = {"type": "preheat", "args": {"type": "file", "urls": [
+            "http://203.0.113.7/a", "http://169.254.169.254/latest/meta-data"]}}
+        st, msg, _ = m.request("POST", "/api/v1/jobs", body, token=root)
+        self.assertEqual(st, 403, msg)
+        self.assertIn("169.254.169.254", msg["message"])
         # A configured exception lets one range through.
         m2 = self.c.manager(name="manager-2", extra={"job": {"allowedNetworks": ["10.1.0.0/16"]}})
         body = {"type": "preheat", "args": {"type": "file", "url": "http://10.1.2.3/x"}}

@@ -1,20 +1,13 @@
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, Cluster, listClusters } from "../api";
+import { useState } from "preact/hooks";
+import { Cluster, listClusters, whoAmI } from "../api";
+import { useLoad } from "../load";
 
 export function Clusters() {
-  const [clusters, setClusters] = useState<Cluster[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [query, setQuery] = useState("");
-
-  useEffect(() => {
-    let live = true;
-    listClusters()
-      .then((c) => live && setClusters(c))
-      .catch((err) => live && setError(err instanceof ApiError ? err.message : String(err)));
-    return () => {
-      live = false;
-    };
-  }, []);
+  const loaded = useLoad(listClusters);
+  const clusters = loaded.data;
+  const error = loaded.error;
+  const root = whoAmI()?.role === "root";
 
   const q = query.trim().toLowerCase();
   const shown = (clusters ?? []).filter(
@@ -32,6 +25,11 @@ export function Clusters() {
           value={query}
           onInput={(e) => setQuery((e.target as HTMLInputElement).value)}
         />
+        {root && (
+          <a class="button" href="#/clusters/new">
+            Add cluster
+          </a>
+        )}
       </header>
       {error && (
         <p class="error" role="alert">
@@ -58,7 +56,8 @@ export function Clusters() {
               <tr key={c.id} data-cluster={c.name}>
                 <td>{c.id}</td>
                 <td>
-                  {c.name} {c.is_default && <span class="badge">default</span>}
+                  <a href={`#/clusters/${c.id}`}>{c.name}</a>{" "}
+                  {c.is_default && <span class="badge">default</span>}
                 </td>
                 <td>{c.bio}</td>
                 <td>{scopeText(c)}</td>

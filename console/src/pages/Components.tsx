@@ -1,29 +1,14 @@
-import { useEffect, useState } from "preact/hooks";
-import { ApiError, Component, listComponents } from "../api";
+import { useState } from "preact/hooks";
+import { Component, deleteComponent, listComponents, whoAmI } from "../api";
+import { errorText, useLoad } from "../load";
 
 type StateFilter = "all" | "active" | "inactive";
 
 // Schedulers and seed peers: where they run, their cluster, state and last keepalive.
 export function Components() {
-  const [schedulers, setSchedulers] = useState<Component[] | null>(null);
-  const [seeds, setSeeds] = useState<Component[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState<StateFilter>("all");
-
-  useEffect(() => {
-    let live = true;
-    Promise.all([listComponents("schedulers"), listComponents("seed-peers")])
-      .then(([s, p]) => {
-        if (live) {
-          setSchedulers(s);
-          setSeeds(p);
-        }
-      })
-      .catch((err) => live && setError(err instanceof ApiError ? err.message : String(err)));
-    return () => {
-      live = false;
-    };
-  }, []);
+  // Refreshed every few seconds: a component that stops its keepalive turns inactive here.
+  const all = useLoad(() => Promise.all([listComponents("schedulers"), listComponents("seed-peers")]), [], 3000);
 
   return (
     <section aria-labelledby="components-title">
@@ -42,32 +27,48 @@ export function Components() {
           </select>
         </label>
       </header>
-      {error && (
+      {all.error && (
         <p class="error" role="alert">
-          Could not load the components: {error}
+          Could not load the components: {all.error}
         </p>
       )}
-      {!error && (schedulers === null || seeds === null) && <p class="loading">Loading...</p>}
-      {schedulers !== null && (
-        <ComponentTable title="Schedulers" kind="scheduler" rows={schedulers} filter={filter} />
-      )}
-      {seeds !== null && (
-        <ComponentTable title="Seed peers" kind="seed peer" rows={seeds} filter={filter} />
+      {!all.error && all.data === null && <p class="loading">Loading...</p>}
+      {all.data !== null && (
+        <>
+          <ComponentTable title="Schedulers" kind="scheduler" rows={all.data[0]} filter={filter} onChange={all.reload} />
+          <ComponentTable title="Seed peers" kind="seed peer" rows={all.data[1]} filter={filter} onChange={all.reload} />
+        </>
       )}
     </section>
   );
 }
 
-function ComponentTable(props: {
+// A table of schedulers or seed peers; root may delete the inactive ones (onChange reloads).
+export function ComponentTable(props: {
   title: string;
-  kind: string;
+  kind: "scheduler" | "seed peer";
   rows: Component[];
   filter: StateFilter;
+  onChange: () => void;
 }) {
+  const [error, setError] = useState<string | null>(null);
+  const root = whoAmI()?.role === "root";
   const shown = props.rows.filter((c) => props.filter === "all" || c.state === props.filter);
+  const remove = (c: Component) =>
+    deleteComponent(props.kind === "scheduler" ? "schedulers" : "seed-peers", c.id)
+      .then(() => {
+        setError(null);
+        props.onChange();
+      })
+      .catch((err) => setError(`Could not delete ${c.host_name}: ${errorText(err)}`));
   return (
     <>
       <h3>{props.title}</h3>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {shown.length === 0 ? (
         <p class="empty">
           {props.rows.length === 0
@@ -84,24 +85,44 @@ function ComponentTable(props: {
               <th scope="col">IDC / location</th>
               <th scope="col">State</th>
               <th scope="col">Last keepalive</th>
+              {root && <th scope="col"><span class="sr-only">Actions</span></th>}
             </tr>
           </thead>
           <tbody>
-            {shown.map((c) => (
-              <tr key={c.id} data-host={c.host_name}>
-                <td>{c.host_name}</td>
-                <td>
-                  {c.ip}:{c.port}
-                  {c.download_port ? ` (pieces :${c.download_port})` : ""}
-                </td>
-                <td>{c.scheduler_cluster_id ?? c.seed_peer_cluster_id}</td>
-                <td>{[c.idc, c.location].filter(Boolean).join(" / ") || "-"}</td>
-                <td>
-                  <span class={`state state-${c.state}`}>{c.state}</span>
-                </td>
-                <td>{new Date(c.updated_at).toLocaleString()}</td>
-              </tr>
-            ))}
+            {shown.map((c) => {
+              const cluster = c.scheduler_cluster_id ?? c.seed_peer_cluster_id;
+              return (
+                <tr key={c.id} data-host={c.host_name}>
+                  <td>{c.host_name}</td>
+                  <td>
+                    {c.ip}:{c.port}
+                    {c.download_port ? ` (pieces :${c.download_port})` : ""}
+                  </td>
+                  <td>
+                    <a href={`#/clusters/${cluster}`}>{cluster}</a>
+                  </td>
+                  <td>{[c.idc, c.location].filter(Boolean).join(" / ") || "-"}</td>
+                  <td>
+                    <span class={`state state-${c.state}`}>{c.state}</span>
+                  </td>
+                  <td>{new Date(c.updated_at).toLocaleString()}</td>
+                  {root && (
+                    <td>
+                      {c.state === "inactive" && (
+                        <button
+                          type="button"
+                          class="secondary"
+                          aria-label={`Delete ${props.kind} ${c.host_name}`}
+                          onClick={() => remove(c)}
+                        >
+                          Delete
+                        </button>
+                      )}
+                    </td>
+                  )}
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       )}
