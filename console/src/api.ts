@@ -52,6 +52,8 @@ export interface Component {
   scheduler_cluster_id?: number;
   seed_peer_cluster_id?: number;
   download_port?: number;
+  version: string;
+  git_commit: string;
 }
 
 export type ComponentKind = "schedulers" | "seed-peers";
@@ -193,6 +195,11 @@ export function deleteComponent(kind: ComponentKind, id: number): Promise<void> 
     : request<void>("DELETE", `/api/v1/seed-peers/${id}`);
 }
 
+// The daemons seen asking for schedulers (a peer's cluster is the one the manager chose for it).
+export function listPeers(): Promise<Component[]> {
+  return request<Component[]>("GET", "/api/v1/peers");
+}
+
 export function listComponents(kind: ComponentKind): Promise<Component[]> {
   return kind === "schedulers"
     ? request<Component[]>("GET", "/api/v1/schedulers")
@@ -269,4 +276,81 @@ export function createJob(job: JobInput): Promise<Job> {
 
 export function deleteJob(id: number): Promise<void> {
   return request<void>("DELETE", `/api/v1/jobs/${id}`);
+}
+
+// Users (root manages them; everyone their own password) and personal access tokens.
+export interface User {
+  id: number;
+  name: string;
+  email: string;
+  role: "root" | "guest";
+  state: "enable" | "disable";
+}
+
+export function listUsers(): Promise<User[]> {
+  return request<User[]>("GET", "/api/v1/users");
+}
+
+export function getUser(id: number): Promise<User> {
+  return request<User>("GET", `/api/v1/users/${id}`);
+}
+
+export function createUser(u: { name: string; email: string; password: string; role: User["role"] }): Promise<User> {
+  return request<User>("POST", "/api/v1/users", u);
+}
+
+export function updateUser(id: number, patch: Partial<Pick<User, "role" | "state" | "email">>): Promise<User> {
+  return request<User>("PATCH", `/api/v1/users/${id}`, patch);
+}
+
+// Changes a password; the manager then ends every session signed in with the old one, so the
+// console signs in again with the new one (`name` is the signed-in user's, when it is theirs).
+export async function changePassword(
+  id: number,
+  oldPassword: string,
+  newPassword: string,
+  reSignInAs?: string,
+): Promise<void> {
+  await request<void>("POST", `/api/v1/users/${id}/reset_password`, {
+    old_password: oldPassword,
+    new_password: newPassword,
+  });
+  if (reSignInAs) {
+    await signIn(reSignInAs, newPassword);
+  }
+}
+
+export type TokenScope = "job" | "cluster";
+
+export interface AccessToken {
+  id: number;
+  name: string;
+  bio: string;
+  scopes: TokenScope[];
+  state: "active" | "inactive";
+  expired_at: string;
+  user_id: number;
+  created_at: string;
+}
+
+export function listTokens(): Promise<AccessToken[]> {
+  return request<AccessToken[]>("GET", "/api/v1/personal-access-tokens");
+}
+
+// The token's secret is in the answer only: it is shown once.
+export function createToken(t: {
+  name: string;
+  bio: string;
+  scopes: TokenScope[];
+  expired_at: string;
+}): Promise<AccessToken & { token: string }> {
+  return request<AccessToken & { token: string }>("POST", "/api/v1/personal-access-tokens", t);
+}
+
+export function setTokenState(id: number, state: AccessToken["state"]): Promise<void> {
+  return request<void>("PATCH", `/api/v1/personal-access-tokens/${id}`, { state });
+}
+
+export function deleteToken(id: number): Promise<void> {
+  return request<void>("DELETE", `/api/v1/personal-access-tokens/${id}`);
 }

@@ -8,7 +8,11 @@ import { Components } from "./pages/Components";
 import { JobDetail } from "./pages/JobDetail";
 import { JobForm } from "./pages/JobForm";
 import { Jobs } from "./pages/Jobs";
+import { Peers } from "./pages/Peers";
+import { Profile } from "./pages/Profile";
 import { Tasks } from "./pages/Tasks";
+import { Tokens } from "./pages/Tokens";
+import { Users } from "./pages/Users";
 import { SignIn } from "./pages/SignIn";
 import { Route, useRoute } from "./router";
 import "./style.css";
@@ -17,7 +21,10 @@ import "./style.css";
 const sections = [
   { href: "#/clusters", title: "Clusters", pages: ["clusters", "cluster", "cluster-new", "cluster-edit"] },
   { href: "#/components", title: "Schedulers and seed peers", pages: ["components"] },
+  { href: "#/peers", title: "Peers", pages: ["peers"] },
   { href: "#/jobs", title: "Jobs", pages: ["jobs", "job", "job-new", "tasks"] },
+  { href: "#/users", title: "Users", pages: ["users"], root: true },
+  { href: "#/tokens", title: "Tokens", pages: ["tokens"] },
 ];
 
 function Page({ route }: { route: Route }) {
@@ -40,6 +47,14 @@ function Page({ route }: { route: Route }) {
       return <JobDetail id={route.id} />;
     case "tasks":
       return <Tasks />;
+    case "users":
+      return <Users />;
+    case "tokens":
+      return <Tokens />;
+    case "profile":
+      return <Profile />;
+    case "peers":
+      return <Peers />;
     case "not-found":
       return (
         <section>
@@ -75,15 +90,15 @@ function App() {
     <div class="shell">
       <nav aria-label="Main">
         <span class="brand">Dragonfly</span>
-        {sections.map((s) => (
+        {sections.filter((s) => !s.root || me?.role === "root").map((s) => (
           <a key={s.href} href={s.href} aria-current={s.pages.includes(route.page) ? "page" : undefined}>
             {s.title}
           </a>
         ))}
         {me && (
-          <span class="who">
+          <a class="who" href="#/profile" aria-current={route.page === "profile" ? "page" : undefined}>
             {me.name} ({me.role})
-          </span>
+          </a>
         )}
         <button type="button" class="link" onClick={() => signOut()}>
           Sign out

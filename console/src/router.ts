@@ -11,6 +11,10 @@ export type Route =
   | { page: "job-new" }
   | { page: "job"; id: number }
   | { page: "tasks" }
+  | { page: "users" }
+  | { page: "tokens" }
+  | { page: "profile" }
+  | { page: "peers" }
   | { page: "not-found"; hash: string };
 
 export function parseRoute(hash: string): Route {
@@ -33,7 +37,11 @@ export function parseRoute(hash: string): Route {
       if (validId && parts.length === 2) return { page: "job", id };
       break;
     case "tasks":
-      if (parts.length === 1) return { page: "tasks" };
+    case "users":
+    case "tokens":
+    case "profile":
+    case "peers":
+      if (parts.length === 1) return { page: parts[0] as "tasks" | "users" | "tokens" | "profile" | "peers" };
       break;
   }
   return { page: "not-found", hash };

@@ -27,6 +27,7 @@
 #include "daemon/stored_tasks.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/common/version.h"
 #include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/piece/swarm.h"
@@ -282,6 +283,8 @@ class DaemonImpl : public Daemon {
     o.request.set_ip(config_.host.ip);
     o.request.set_idc(config_.host.idc);
     o.request.set_location(config_.host.location);
+    o.request.set_version(kVersion);
+    o.request.set_git_commit(kGitCommit);
     if (!config_.seed_peer.enable) {
       // Recorded by the manager as a peer (preheat scope all_peers); seed peers register
       // through their KeepAlive stream instead.
@@ -302,6 +305,8 @@ class DaemonImpl : public Daemon {
     req.set_idc(config_.host.idc);
     req.set_location(config_.host.location);
     req.set_cluster_id(config_.seed_peer.cluster_id);
+    req.set_version(kVersion);
+    req.set_git_commit(kGitCommit);
     manager::ManagerKeepAliveOptions ko;
     ko.addrs = m.addrs;
     ko.interval = m.keep_alive_interval;

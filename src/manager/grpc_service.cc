@@ -145,9 +145,11 @@ grpc::Status ManagerService::KeepAlive(
   }
   if (req.hostname().empty() || req.ip().empty() || req.hostname().size() > 191 ||
       req.ip().size() > 64 || req.port() == 0 || req.port() > 65535 || req.piece_port() > 65535 ||
-      req.idc().size() > 191 || req.location().size() > 191) {
+      req.idc().size() > 191 || req.location().size() > 191 || req.version().size() > 64 ||
+      req.git_commit().size() > 64) {
     return {grpc::StatusCode::INVALID_ARGUMENT,
-            "hostname, ip and port are required; idc and location at most 191 characters"};
+            "hostname, ip and port are required; idc and location at most 191 characters, "
+            "version and git_commit 64"};
   }
   StatusOr<std::string> ip = net::CanonicalIp(req.ip());
   if (!ip.ok()) {
@@ -161,6 +163,8 @@ grpc::Status ManagerService::KeepAlive(
   c.piece_port = static_cast<int>(req.piece_port());
   c.idc = req.idc();
   c.location = req.location();
+  c.version = req.version();
+  c.git_commit = req.git_commit();
   c.cluster_id = static_cast<int64_t>(req.cluster_id());
   if (c.cluster_id == 0) {
     auto clusters = store_->ListClusters();
@@ -202,6 +206,30 @@ grpc::Status ManagerService::KeepAlive(
   return grpc::Status::OK;
 }
 
+void ManagerService::RecordPeer(const mgr::ListSchedulersRequest& request, int64_t cluster_id) {
+  StatusOr<std::string> peer_ip = net::CanonicalIp(request.ip());
+  if (request.rpc_port() == 0 || request.rpc_port() > 65535 || !peer_ip.ok() ||
+      request.hostname().empty() || request.hostname().size() > 191 || request.idc().size() > 191 ||
+      request.location().size() > 191 || request.piece_port() > 65535 ||
+      request.version().size() > 64 || request.git_commit().size() > 64) {
+    return;  // a seed peer or scheduler asking (no RPC port), or not a peer we can record
+  }
+  ComponentRow peer;
+  peer.type = "peer";
+  peer.hostname = request.hostname();
+  peer.ip = *peer_ip;
+  peer.port = static_cast<int>(request.rpc_port());
+  peer.piece_port = static_cast<int>(request.piece_port());
+  peer.idc = request.idc();
+  peer.location = request.location();
+  peer.cluster_id = cluster_id;
+  peer.version = request.version();
+  peer.git_commit = request.git_commit();
+  if (auto row = store_->UpsertComponent(peer, config_.server.name); !row.ok()) {
+    spdlog::warn("recording peer {} failed error=\"{}\"", peer.hostname, row.status().ToString());
+  }
+}
+
 grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
                                             const mgr::ListSchedulersRequest* request,
                                             mgr::ListSchedulersResponse* response) {
@@ -217,23 +245,6 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
             caller.SpiffeId() + " cannot ask as host " + request->hostname()};
   }
   response->set_refresh_interval_ms(30000);
-  StatusOr<std::string> peer_ip = net::CanonicalIp(request->ip());
-  if (request->rpc_port() > 0 && request->rpc_port() < 65536 && peer_ip.ok() &&
-      !request->hostname().empty() && request->hostname().size() <= 191 &&
-      request->idc().size() <= 191 && request->location().size() <= 191 &&
-      request->piece_port() < 65536) {
-    ComponentRow peer;
-    peer.type = "peer";
-    peer.hostname = request->hostname();
-    peer.ip = *peer_ip;
-    peer.port = static_cast<int>(request->rpc_port());
-    peer.piece_port = static_cast<int>(request->piece_port());
-    peer.idc = request->idc();
-    peer.location = request->location();
-    if (auto row = store_->UpsertComponent(peer, config_.server.name); !row.ok()) {
-      spdlog::warn("recording peer {} failed error=\"{}\"", peer.hostname, row.status().ToString());
-    }
-  }
   auto clusters = store_->ListClusters();
   auto schedulers = store_->ListComponents("scheduler", "active");
   if (!clusters.ok() || !schedulers.ok()) {
@@ -260,6 +271,7 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
     }
     if (response->schedulers_size() > 0) {
       FillConfig(*cluster, response->mutable_config());
+      RecordPeer(*request, cluster->id);
       return grpc::Status::OK;
     }
   }
@@ -268,6 +280,7 @@ grpc::Status ManagerService::ListSchedulers(grpc::ServerContext* context,
   for (const auto& s : *schedulers) {
     AddScheduler(s, response);
   }
+  RecordPeer(*request, 0);
   return grpc::Status::OK;
 }
 

@@ -42,6 +42,8 @@ class ManagerService final : public mgr::Manager::Service {
   grpc::Status Authorize(const grpc::ServerContext* context,
                          std::initializer_list<security::Role> roles,
                          security::Identity* caller) const;
+  // Records (or refreshes) the asking daemon as a peer of cluster `cluster_id` (0: none matched).
+  void RecordPeer(const mgr::ListSchedulersRequest& request, int64_t cluster_id);
 
   Store* store_;
   const ManagerConfig& config_;

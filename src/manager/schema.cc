@@ -107,6 +107,10 @@ CREATE TABLE bootstrap_tokens (
   created_at {{BIGINT}} NOT NULL
 )
 )"},
+      {4, "component versions", R"(
+ALTER TABLE components ADD COLUMN version VARCHAR(64) NOT NULL DEFAULT '';
+ALTER TABLE components ADD COLUMN git_commit VARCHAR(64) NOT NULL DEFAULT ''
+)"},
   };
   return kMigrations;
 }

@@ -20,7 +20,7 @@ constexpr char kClusterCols[] =
     "id, name, bio, scopes, config, config_version, is_default, created_at, updated_at";
 constexpr char kComponentCols[] =
     "id, type, hostname, ip, port, piece_port, idc, location, state, cluster_id, "
-    "last_keepalive_at";
+    "last_keepalive_at, version, git_commit";
 constexpr char kJobCols[] =
     "id, task_id, bio, type, state, args, result, user_id, scheduler_cluster_ids, harbor_key, "
     "created_at, updated_at, owner, attempts";
@@ -79,6 +79,8 @@ ComponentRow ToComponent(const db::Row& r) {
   c.state = r.Text(8);
   c.cluster_id = r.Int(9);
   c.last_keepalive_at = r.Int(10);
+  c.version = r.Text(11);
+  c.git_commit = r.Text(12);
   return c;
 }
 
@@ -194,17 +196,22 @@ json UserRow::ToJson() const {
 }
 
 json ComponentRow::ToJson() const {
-  json j = {{"id", id},       {"host_name", hostname},
-            {"ip", ip},       {"port", port},
-            {"idc", idc},     {"location", location},
-            {"state", state}, {"updated_at", Rfc3339(last_keepalive_at)}};
+  json j = {{"id", id},           {"host_name", hostname},
+            {"ip", ip},           {"port", port},
+            {"idc", idc},         {"location", location},
+            {"state", state},     {"updated_at", Rfc3339(last_keepalive_at)},
+            {"version", version}, {"git_commit", git_commit}};
   if (type == "scheduler") {
     j["scheduler_cluster_id"] = cluster_id;
     j["features"] = json::array({"schedule", "preheat"});
-  } else {
+  } else if (type == "seed_peer") {
     j["seed_peer_cluster_id"] = cluster_id;
     j["download_port"] = piece_port;
     j["type"] = "super";
+  } else {  // a peer: the scheduler cluster the manager chose for it (0: none matched)
+    j["scheduler_cluster_id"] = cluster_id;
+    j["download_port"] = piece_port;
+    j["type"] = "normal";
   }
   return j;
 }
@@ -565,17 +572,18 @@ StatusOr<ComponentRow> Store::UpsertComponent(const ComponentRow& c, const std::
     DF_ASSIGN_OR_RETURN(
         auto r, db_->Exec("UPDATE components SET piece_port = ?, idc = ?, "
                           "location = ?, state = 'active', manager = ?, "
-                          "last_keepalive_at = ?, updated_at = ? WHERE type = ? "
-                          "AND hostname = ? AND ip = ? AND port = ? AND cluster_id = ?",
-                          {int64_t{c.piece_port}, c.idc, c.location, manager, now, now, c.type,
-                           c.hostname, c.ip, int64_t{c.port}, c.cluster_id}));
+                          "last_keepalive_at = ?, updated_at = ?, version = ?, git_commit = ? "
+                          "WHERE type = ? AND hostname = ? AND ip = ? AND port = ? AND "
+                          "cluster_id = ?",
+                          {int64_t{c.piece_port}, c.idc, c.location, manager, now, now, c.version,
+                           c.git_commit, c.type, c.hostname, c.ip, int64_t{c.port}, c.cluster_id}));
     if (r.affected_rows == 0) {
       auto id = db_->Insert(
           "INSERT INTO components (type, hostname, ip, port, piece_port, idc, location, state, "
-          "cluster_id, manager, last_keepalive_at, created_at, updated_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+          "cluster_id, manager, last_keepalive_at, created_at, updated_at, version, git_commit) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?)",
           {c.type, c.hostname, c.ip, int64_t{c.port}, int64_t{c.piece_port}, c.idc, c.location,
-           c.cluster_id, manager, now, now, now});
+           c.cluster_id, manager, now, now, now, c.version, c.git_commit});
       if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists) {
         continue;  // another replica inserted it first: update it
       }

@@ -57,6 +57,8 @@ struct ComponentRow {
   std::string state;  // "active" or "inactive"
   int64_t cluster_id = 0;
   int64_t last_keepalive_at = 0;
+  std::string version;  // its build, as it reports it ("" before it did)
+  std::string git_commit;
   json ToJson() const;
 };
 

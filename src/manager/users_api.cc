@@ -3,6 +3,8 @@
 //   /api/v1/personal-access-tokens[/:id].
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "manager/api.h"
 #include "manager/api_routes.h"
 
@@ -139,6 +141,19 @@ class UserRoutes {
                                     {"user_id", t->user_id}});
   }
 
+  // Refuses to demote or disable user `id` when it is the last enabled root (nobody could
+  // manage the manager any more).
+  Status KeepsARoot(int64_t id) {
+    DF_ASSIGN_OR_RETURN(std::vector<UserRow> users, store_->ListUsers());
+    auto enabled_root = [](const UserRow& u) { return u.role == "root" && u.state == "enable"; };
+    bool target = std::any_of(users.begin(), users.end(),
+                              [&](const UserRow& u) { return u.id == id && enabled_root(u); });
+    if (target && std::count_if(users.begin(), users.end(), enabled_root) == 1) {
+      return FailedPrecondition("the last enabled root user cannot be demoted or disabled");
+    }
+    return Status::Ok();
+  }
+
   void Register(ApiRoutes& r) {
     // Users.
     r.Add("POST", "/api/v1/users", Access::Root(), "Create a user {name, password, email, role}",
@@ -185,6 +200,11 @@ class UserRoutes {
             if ((!state.empty() && state != "enable" && state != "disable") ||
                 (!role.empty() && role != "root" && role != "guest")) {
               return HttpResponse::Error(400, "state: enable|disable, role: root|guest");
+            }
+            if (role == "guest" || state == "disable") {
+              if (Status s = KeepsARoot(*id); !s.ok()) {
+                return ErrorOf(s);
+              }
             }
             Status s = store_->UpdateUser(*id, *body);
             auto u = store_->GetUser(*id);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "dragonfly/common/task_id.h"
+#include "dragonfly/common/version.h"
 #include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/rpc/status.h"
 
@@ -222,6 +223,8 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     req.set_cluster_id(config.manager.cluster_id);
     req.set_idc(config.host.idc);
     req.set_location(config.host.location);
+    req.set_version(kVersion);
+    req.set_git_commit(kGitCommit);
     ManagerKeepAliveOptions opts;
     opts.addrs = {config.manager.addr};
     opts.interval = config.manager.keep_alive_interval;

@@ -2,20 +2,23 @@
 //   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL
 // It asks its caller to act on the cluster by printing "step: NAME ARGS..." and waiting for a line
 // on stdin ("ok [ANSWER]" or what went wrong): "step: config-saved VERSION LIMIT" (the caller checks
-// the running scheduler took the config), "step: kill-scheduler", "step: end-session" (the caller
-// changes root's password and answers the new one).
+// the running scheduler took the config), "step: kill-scheduler", "step: use-token TOKEN" (lists
+// /oapi/v1/jobs with it), "step: token-refused TOKEN", "step: end-session" (the caller changes
+// root's password and answers the new one), "step: signin NAME PASSWORD" (through the API).
 // Checks: the sign-in page; a wrong password says so; root signs in and sees the clusters, with
 // the default one badged; search filters; a narrow window still shows the list; the schedulers
 // page lists the registered scheduler and seed peer as active, and filters by
-// state; a cluster is created with scopes and settings (a wrong CIDR refused first); the default
+// state; the peers page groups the two peers by version and exports them as CSV; a cluster is created with scopes and settings (a wrong CIDR refused first); the default
 // cluster's candidate parent limit is changed and the running scheduler takes it; the cluster
 // page lists its scheduler and seed peer; the killed scheduler turns inactive and root deletes
 // it; a file preheat (FILE_URL) on all seed peers is followed to SUCCESS with per-host results,
 // listed, and its task found on the seed peer and deleted everywhere; a session ended by a
-// password change goes back to sign-in with a notice; sign out; no console error or failed request on the way. Prints one line per check
+// password change goes back to sign-in with a notice; users (the last root cannot demote itself; a
+// guest added), a token created, used by a script and revoked; a guest refused the root pages and
+// changing their own password; sign out; no console error or failed request on the way. Prints one line per check
 // and exits non-zero at the first failure.
 import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -116,6 +119,18 @@ try {
   check("the state filter hides the active scheduler", !(await sched.isVisible()));
   check("the page is reachable by its address", page.url().endsWith("#/components"));
   const nav = page.getByRole("navigation");
+
+  // Peers: the two daemons, grouped by version, exported as CSV.
+  await nav.getByRole("link", { name: "Peers", exact: true }).click();
+  await page.locator('table[data-kind="peer"] tr[data-host="peer-1"]').waitFor();
+  const versions = page.locator('table[data-chart="versions"] tr[data-version]');
+  check("the peers are grouped by version, both active", (await versions.count()) === 1 && (await versions.locator(".count").innerText()) === "2 / 2");
+  check("the version group names the build", /^\d+\.\d+\.\d+ \(\w+\)$/.test(await versions.getAttribute("data-version")));
+  await shot("peers");
+  const [csv] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+  const csvText = readFileSync(await csv.path(), "utf8").trim().split("\r\n");
+  check("the CSV export has a header and a row per peer", csvText.length === 3 && csvText[0].startsWith("host_name,") && csvText.slice(1).every((l) => /"peer-[01]"/.test(l)));
+
   await nav.getByRole("link", { name: "Clusters" }).click();
   await page.getByRole("heading", { name: "Clusters" }).waitFor();
 
@@ -217,6 +232,36 @@ try {
   await page.getByText("No scheduler has registered with the manager yet.").waitFor();
   check("root deletes the inactive scheduler", true);
 
+  // Users: the last root cannot demote itself; root adds a guest.
+  await nav.getByRole("link", { name: "Users" }).click();
+  await page.locator('tr[data-user="root"]').waitFor();
+  await page.getByLabel("Role of root").selectOption("guest");
+  check("the last root cannot demote itself", (await page.getByRole("alert").innerText()).includes("last enabled root"));
+  await page.getByLabel("User name").fill("alice");
+  await page.getByLabel("Email").fill("alice@example.com");
+  await page.getByLabel("Initial password").fill("alice-password-1");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await page.locator('tr[data-user="alice"]').waitFor();
+  check("root adds a guest user", (await page.getByLabel("Role of alice").inputValue()) === "guest");
+  check("root is still root", (await page.getByLabel("Role of root").inputValue()) === "root");
+  await shot("users");
+
+  // Tokens: one is created (its secret shown once) and works from a script until revoked.
+  await nav.getByRole("link", { name: "Tokens" }).click();
+  await page.getByText("No token yet.").waitFor();
+  await page.getByLabel("Token name").fill("ci");
+  await page.getByLabel("Token description").fill("the release pipeline");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const secret = await page.locator('[data-secret="token"]').innerText();
+  await page.locator('tr[data-token="ci"]').waitFor();
+  await shot("tokens");
+  await step("use-token", secret);
+  check("the new token lists the jobs on /oapi/v1/jobs", true);
+  await page.getByRole("button", { name: "Revoke ci" }).click();
+  await page.locator('tr[data-token="ci"] .state', { hasText: "revoked" }).waitFor();
+  await step("token-refused", secret);
+  check("the revoked token is refused", true);
+
   // The session ends: root's password is changed elsewhere, which ends every session signed in
   // with the old one; the next call sends the user to sign-in with a notice.
   const newPassword = await step("end-session");
@@ -230,6 +275,34 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   check("sign out returns to the sign-in page", !(await page.getByText("Your session ended").isVisible()));
+
+  // A guest: no root pages, and their own password.
+  await page.getByLabel("Name").fill("alice");
+  await page.getByLabel("Password").fill("alice-password-1");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Clusters" }).waitFor();
+  check("a guest has no Users page in the menu", !(await nav.getByRole("link", { name: "Users" }).isVisible()));
+  check("a guest cannot add clusters", !(await page.getByRole("link", { name: "Add cluster" }).isVisible()));
+  await page.evaluate(() => (location.hash = "#/users"));
+  await page.getByText("This page needs the root role.").waitFor();
+  check("a guest is refused the users page", true);
+  await nav.getByRole("link", { name: "alice (guest)" }).click();
+  await page.getByLabel("Current password").fill("alice-password-1");
+  await page.getByLabel("New password", { exact: true }).fill("alice-password-2");
+  await page.getByLabel("New password again").fill("alice-password-3");
+  await page.getByRole("button", { name: "Change password" }).click();
+  check("a mistyped new password is caught", (await page.getByRole("alert").innerText()).includes("differ"));
+  await page.getByLabel("New password again").fill("alice-password-2");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await page.getByText("Password changed.").waitFor();
+  await shot("profile");
+  await step("signin", "alice", "alice-password-2");
+  check("a guest changes their password and stays signed in", await nav.isVisible());
+  await nav.getByRole("link", { name: "Clusters" }).click();
+  await page.locator("tr[data-cluster]").first().waitFor();
+  check("the session goes on with the new password", true);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
 
   check(`no console errors or failed requests (${problems.join("; ")})`, problems.length === 0);
 } catch (e) {

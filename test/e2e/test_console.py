@@ -104,6 +104,9 @@ class ConsoleTest(unittest.TestCase):
         sched = self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n  keepAliveInterval: 1s\n")
         self.c.daemon("seed-0", sched, seed=True,
                       extra={"manager": {"addrs": [self.m.grpc_addr], "keepAliveInterval": "1s"}})
+        for i in range(2):  # two peers, which the manager learns of when they ask for schedulers
+            self.c.daemon(f"peer-{i}", sched,
+                          extra={"manager": {"addrs": [self.m.grpc_addr], "refreshInterval": "1s"}})
         origin = self.c.origin()
         self.c.make_file("weights.bin", 3 * 1024 * 1024)
         token = self.m.signin()
@@ -111,8 +114,8 @@ class ConsoleTest(unittest.TestCase):
         def active(kind):
             return self.m.request("GET", f"/api/v1/{kind}?state=active", token=token)[1]
 
-        wait_for(lambda: active("schedulers") and active("seed-peers"),
-                 what="the scheduler and the seed peer registered with the manager")
+        wait_for(lambda: active("schedulers") and active("seed-peers") and len(active("peers")) == 2,
+                 what="the scheduler, the seed peer and two peers known to the manager")
         node = subprocess.Popen(
             ["node", os.path.join(BROWSER_DIR, "console.mjs"),
              f"http://{hostport(self.m.rest_port)}/", self.m.root_password,
@@ -140,6 +143,17 @@ class ConsoleTest(unittest.TestCase):
                             sched.metric("dragonfly_scheduler_candidate_parent_limit"), limit)
                     elif what[0] == "kill-scheduler":
                         sched.kill(signal.SIGKILL)
+                    elif what[0] == "use-token":  # as a script would, with curl
+                        st, jobs, _ = self.m.request("GET", "/oapi/v1/jobs", token=what[1])
+                        self.assertEqual(st, 200, jobs)
+                        self.assertTrue(jobs, "the preheat job is listed")
+                    elif what[0] == "token-refused":
+                        st, body, _ = self.m.request("GET", "/oapi/v1/jobs", token=what[1])
+                        self.assertEqual(st, 401, body)
+                    elif what[0] == "signin":
+                        st, body, _ = self.m.request("POST", "/api/v1/users/signin",
+                                                     {"name": what[1], "password": what[2]})
+                        self.assertEqual(st, 200, body)
                     answer = "ok"
                     if what[0] == "end-session":
                         users = self.m.request("GET", "/api/v1/users", token=token)[1]
@@ -165,7 +179,10 @@ class ConsoleTest(unittest.TestCase):
                       "the running scheduler took the new config",
                       "root deletes the inactive scheduler",
                       "the preheat reaches SUCCESS on its page without a reload",
-                      "the task is deleted on every host", "no console errors"):
+                      "the task is deleted on every host",
+                      "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",
+                      "a guest is refused the users page",
+                      "a guest changes their password and stays signed in", "no console errors"):
             self.assertIn(f"ok: {shown}", text)
 
 if __name__ == "__main__":
