@@ -354,3 +354,58 @@ export function setTokenState(id: number, state: AccessToken["state"]): Promise<
 export function deleteToken(id: number): Promise<void> {
   return request<void>("DELETE", `/api/v1/personal-access-tokens/${id}`);
 }
+
+// The live swarm view (from the schedulers, through the manager).
+export interface SwarmTask {
+  task_id: string;
+  url: string;
+  content_length: number;
+  peers: number;
+  succeeded: number;
+  running: number;
+  last_active_ms_ago: number;
+  scheduler: string;
+  cluster_id: number;
+}
+
+export interface SwarmEdge {
+  from_peer_id: string;
+  from_hostname: string;
+  bytes_total: number;
+  rate_bps: number;
+}
+
+export interface SwarmPeer {
+  peer_id: string;
+  hostname: string;
+  ip: string;
+  phase: "pending" | "triggered" | "running" | "succeeded" | "failed";
+  seed: boolean;
+  back_to_source: boolean;
+  finished_pieces: number;
+  total_pieces: number;
+  bytes_from_peers: number;
+  bytes_from_origin: number;
+  rate_bps: number;
+  last_report_ms_ago: number;
+  inbound: SwarmEdge[];
+}
+
+export interface Swarm {
+  task_id: string;
+  url: string;
+  content_length: number;
+  piece_length: number;
+  total_pieces: number;
+  scheduler: string;
+  cluster_id: number;
+  peers: SwarmPeer[];
+}
+
+export function listSwarmTasks(): Promise<SwarmTask[]> {
+  return request<SwarmTask[]>("GET", "/api/v1/swarm/tasks?limit=100");
+}
+
+export function getSwarm(taskId: string): Promise<Swarm> {
+  return request<Swarm>("GET", `/api/v1/swarm/tasks/${encodeURIComponent(taskId)}`);
+}

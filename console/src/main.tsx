@@ -10,6 +10,7 @@ import { JobForm } from "./pages/JobForm";
 import { Jobs } from "./pages/Jobs";
 import { Peers } from "./pages/Peers";
 import { Profile } from "./pages/Profile";
+import { SwarmTasks, SwarmView } from "./pages/Swarm";
 import { Tasks } from "./pages/Tasks";
 import { Tokens } from "./pages/Tokens";
 import { Users } from "./pages/Users";
@@ -23,6 +24,7 @@ const sections = [
   { href: "#/components", title: "Schedulers and seed peers", pages: ["components"] },
   { href: "#/peers", title: "Peers", pages: ["peers"] },
   { href: "#/jobs", title: "Jobs", pages: ["jobs", "job", "job-new", "tasks"] },
+  { href: "#/swarm", title: "Swarm", pages: ["swarm", "swarm-task"] },
   { href: "#/users", title: "Users", pages: ["users"], root: true },
   { href: "#/tokens", title: "Tokens", pages: ["tokens"] },
 ];
@@ -55,6 +57,10 @@ function Page({ route }: { route: Route }) {
       return <Profile />;
     case "peers":
       return <Peers />;
+    case "swarm":
+      return <SwarmTasks />;
+    case "swarm-task":
+      return <SwarmView taskId={route.taskId} />;
     case "not-found":
       return (
         <section>

@@ -15,13 +15,16 @@ export type Route =
   | { page: "tokens" }
   | { page: "profile" }
   | { page: "peers" }
+  | { page: "swarm" }
+  | { page: "swarm-task"; taskId: string }
   | { page: "not-found"; hash: string };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean);
   const id = Number(parts[1]);
   const validId = Number.isInteger(id) && id > 0;
-  switch (parts[0] ?? "clusters") {
+  const first = parts[0] ?? "clusters";
+  switch (first) {
     case "clusters":
       if (parts.length === 1 || parts.length === 0) return { page: "clusters" };
       if (parts[1] === "new" && parts.length === 2) return { page: "cluster-new" };
@@ -36,12 +39,16 @@ export function parseRoute(hash: string): Route {
       if (parts[1] === "new" && parts.length === 2) return { page: "job-new" };
       if (validId && parts.length === 2) return { page: "job", id };
       break;
+    case "swarm":
+      if (parts.length === 1) return { page: "swarm" };
+      if (parts.length === 2 && /^[0-9a-f]{1,128}$/.test(parts[1])) return { page: "swarm-task", taskId: parts[1] };
+      break;
     case "tasks":
     case "users":
     case "tokens":
     case "profile":
     case "peers":
-      if (parts.length === 1) return { page: parts[0] as "tasks" | "users" | "tokens" | "profile" | "peers" };
+      if (parts.length === 1) return { page: first };
       break;
   }
   return { page: "not-found", hash };

@@ -27,6 +27,9 @@ void RegisterApi(HttpRouter& router, ApiContext* ctx) {
   }
   AddClusterRoutes(*routes, ctx);
   AddJobRoutes(*routes, ctx);
+  if (ctx->swarm != nullptr) {
+    AddSwarmRoutes(*routes, ctx);
+  }
   // Filled once every route is in: the document lists exactly what is routed.
   auto doc = std::make_shared<std::string>();
   routes->AddOpen("GET", "/openapi.json", "This document", [doc](HttpRequest&) {

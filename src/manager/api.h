@@ -10,6 +10,7 @@
 #include "manager/http_server.h"
 #include "manager/jobs.h"
 #include "manager/store.h"
+#include "manager/swarm.h"
 
 namespace df::manager {
 
@@ -18,7 +19,8 @@ struct ApiContext {
   JobRunner* jobs;
   const ManagerConfig* config;
   std::string jwt_key;
-  ClusterCa* ca = nullptr;  // with a cluster CA (config ca): its bootstrap-token routes
+  ClusterCa* ca = nullptr;          // with a cluster CA (config ca): its bootstrap-token routes
+  SwarmInspector* swarm = nullptr;  // the live swarm view's routes, when set
 };
 
 void RegisterApi(HttpRouter& router, ApiContext* ctx);

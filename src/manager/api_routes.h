@@ -65,10 +65,11 @@ class ApiRoutes {
   std::vector<Doc> docs_;
 };
 
-// The resources' routes (users_api.cc, clusters_api.cc, jobs_api.cc).
+// The resources' routes (users_api.cc, clusters_api.cc, jobs_api.cc, swarm_api.cc).
 struct ApiContext;
 void AddUserRoutes(ApiRoutes& routes, ApiContext* ctx, Authenticator* auth);
 void AddClusterRoutes(ApiRoutes& routes, ApiContext* ctx);
 void AddJobRoutes(ApiRoutes& routes, ApiContext* ctx);
+void AddSwarmRoutes(ApiRoutes& routes, ApiContext* ctx);
 
 }  // namespace df::manager

@@ -72,6 +72,7 @@ class ManagerImpl : public Manager {
     DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
                         rpc::Credentials::Make(config_.tls, "manager"));
     jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_, creds);
+    swarm_ = std::make_unique<SwarmInspector>(store_.get(), creds);
     if (!config_.metrics_listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto m, net::SplitHostPort(config_.metrics_listen));
       DF_ASSIGN_OR_RETURN(status_, StartHttpStatusServer(m.host, m.port, registry_));
@@ -81,6 +82,7 @@ class ManagerImpl : public Manager {
     api_.jobs = jobs_.get();
     api_.config = &config_;
     api_.ca = ca_.get();
+    api_.swarm = swarm_.get();
     RegisterApi(router_, &api_);
     const std::string console = FindConsoleDir(config_.console.dir);
     if (console.empty() && !config_.console.dir.empty()) {
@@ -201,6 +203,7 @@ class ManagerImpl : public Manager {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<HttpStatusServer> status_;
   std::unique_ptr<JobRunner> jobs_;
+  std::unique_ptr<SwarmInspector> swarm_;
   ApiContext api_{};
   HttpRouter router_;
   std::unique_ptr<HttpServer> rest_;

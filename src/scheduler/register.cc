@@ -257,6 +257,7 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   const bool new_peer = found.second;
   peer.registered = true;
   peer.last_active = clock->Now();
+  task.last_active = peer.last_active;
   if (peer.phase != Phase::kRunning) {
     peer.phase = Phase::kPending;
   }

@@ -177,6 +177,28 @@ grpc::ServerUnaryReactor* SchedulerService::StatTask(grpc::CallbackServerContext
   });
 }
 
+grpc::ServerUnaryReactor* SchedulerService::InspectTask(grpc::CallbackServerContext* ctx,
+                                                        const api::InspectTaskRequest* req,
+                                                        api::InspectTaskResponse* resp) {
+  return Finish(ctx, [&] {
+    DF_RETURN_IF_ERROR(rpc::RequireRole(*ctx, secure_, {security::Role::kManager}).status());
+    if (std::optional<api::InspectTaskResponse> r = state_->InspectTask(TaskId(req->task_id()))) {
+      *resp = std::move(*r);
+    }
+    return Status::Ok();  // known = false
+  });
+}
+
+grpc::ServerUnaryReactor* SchedulerService::ListTasks(grpc::CallbackServerContext* ctx,
+                                                      const api::ListTasksRequest* req,
+                                                      api::ListTasksResponse* resp) {
+  return Finish(ctx, [&] {
+    DF_RETURN_IF_ERROR(rpc::RequireRole(*ctx, secure_, {security::Role::kManager}).status());
+    *resp = state_->ListTasks(req->limit());
+    return Status::Ok();
+  });
+}
+
 StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
     const SchedulerConfig& config, std::shared_ptr<prometheus::Registry> registry,
     std::unique_ptr<SeedTrigger> trigger) {

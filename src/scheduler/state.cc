@@ -326,6 +326,24 @@ void SchedulerState::OnSeedTriggerDone(const TaskId& task_id, const PeerId& peer
   }
 }
 
+namespace {
+
+// Adds `bytes` from neighbour `from` to p's inbound edges (a new edge while there is room).
+void RecordInbound(PeerEntry& p, const PeerId& from, uint64_t bytes, uint32_t interval_ms) {
+  for (InEdge& e : p.inbound) {
+    if (e.from == from) {
+      e.total += bytes;
+      e.last += bytes;
+      return;
+    }
+  }
+  if (p.inbound.size() < kMaxInEdges) {
+    p.inbound.push_back({from, bytes, bytes, interval_ms});
+  }
+}
+
+}  // namespace
+
 Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->peers.find(PeerId(req.peer_id()));
@@ -337,7 +355,14 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
       (!req.host_id().empty() && req.host_id() != p.host_id.str())) {
     return InvalidArgument("peer " + p.id.str() + " belongs to another task or host");
   }
-  p.last_active = impl_->clock->Now();
+  const TimePoint now = impl_->clock->Now();
+  // The time this report covers: since the last one, or since the peer registered.
+  const TimePoint since = p.last_report != TimePoint{} ? p.last_report : p.last_active;
+  const auto interval_ms = static_cast<uint32_t>(std::clamp<int64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - since).count(), 1, 3600000));
+  p.last_report = now;
+  p.last_active = now;
+  p.task->last_active = now;
   p.registered = true;
   p.finished_pieces = req.finished_pieces();
   p.total_pieces = req.total_pieces();
@@ -354,7 +379,14 @@ Status SchedulerState::ReportPeer(const api::ReportPeerRequest& req) {
   if (req.total_pieces() > 0) {
     task.total_pieces = req.total_pieces();
   }
+  for (InEdge& e : p.inbound) {
+    e.last = 0;
+    e.interval_ms = interval_ms;
+  }
   for (const api::NeighbourStat& s : req.neighbours()) {
+    if (s.bytes() > 0) {
+      RecordInbound(p, PeerId(s.peer_id()), s.bytes(), interval_ms);
+    }
     auto from = impl_->peers.find(PeerId(s.peer_id()));
     if (from != impl_->peers.end()) {
       HostEntry& h = *from->second.host;

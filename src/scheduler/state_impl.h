@@ -38,6 +38,14 @@ enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
 
 struct TaskEntry;
 
+// Piece bytes a peer received from one neighbour, from its reports (the live swarm view).
+struct InEdge {
+  PeerId from;
+  uint64_t total = 0;        // since the peer registered
+  uint64_t last = 0;         // in its last report
+  uint32_t interval_ms = 0;  // the time that last report covers
+};
+
 struct PeerEntry {
   PeerId id;
   HostId host_id;
@@ -54,6 +62,10 @@ struct PeerEntry {
   TimePoint succeeded_at;
   TaskEntry* task = nullptr;  // its entry in Impl::tasks (stable: node-based map)
   size_t member_index = 0;    // its position in task->members
+  // Its reports: inbound edges (at most kMaxInEdges, in order of first bytes) and when the last
+  // report came (last_report == TimePoint{}: none yet).
+  std::vector<InEdge> inbound;
+  TimePoint last_report;
   // What this peer adds to its task's counts, as of the last Impl::Recount.
   bool counted_source = false;
   bool counted_finished = false;
@@ -73,7 +85,10 @@ struct TaskEntry {
   int64_t content_length = -1;
   uint32_t piece_length = 0;
   uint32_t total_pieces = 0;
+  TimePoint last_active;  // the last registration or report of any of its peers
 };
+
+constexpr size_t kMaxInEdges = 64;
 
 // A seed trigger decided under the mutex and started after it is released.
 struct PendingTrigger {

@@ -2,7 +2,9 @@
 //   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL
 // It asks its caller to act on the cluster by printing "step: NAME ARGS..." and waiting for a line
 // on stdin ("ok [ANSWER]" or what went wrong): "step: config-saved VERSION LIMIT" (the caller checks
-// the running scheduler took the config), "step: kill-scheduler", "step: use-token TOKEN" (lists
+// the running scheduler took the config), "step: start-download" (four peers pull one layer),
+// "step: downloads-done" (they all finished, bytes checked), "step: kill-scheduler",
+// "step: use-token TOKEN" (lists
 // /oapi/v1/jobs with it), "step: token-refused TOKEN", "step: end-session" (the caller changes
 // root's password and answers the new one), "step: signin NAME PASSWORD" (through the API).
 // Checks: the sign-in page; a wrong password says so; root signs in and sees the clusters, with
@@ -11,7 +13,8 @@
 // state; the peers page groups the two peers by version and exports them as CSV; a cluster is created with scopes and settings (a wrong CIDR refused first); the default
 // cluster's candidate parent limit is changed and the running scheduler takes it; the cluster
 // page lists its scheduler and seed peer; the killed scheduler turns inactive and root deletes
-// it; a file preheat (FILE_URL) on all seed peers is followed to SUCCESS with per-host results,
+// it; the live swarm view of four peers pulling a layer (nodes, edges with rates, the origin
+// marked, completion); a file preheat (FILE_URL) on all seed peers is followed to SUCCESS with per-host results,
 // listed, and its task found on the seed peer and deleted everywhere; a session ended by a
 // password change goes back to sign-in with a notice; users (the last root cannot demote itself; a
 // guest added), a token created, used by a script and revoked; a guest refused the root pages and
@@ -122,14 +125,14 @@ try {
 
   // Peers: the two daemons, grouped by version, exported as CSV.
   await nav.getByRole("link", { name: "Peers", exact: true }).click();
-  await page.locator('table[data-kind="peer"] tr[data-host="peer-1"]').waitFor();
+  await page.locator('table[data-kind="peer"] tr[data-host="peer-3"]').waitFor();
   const versions = page.locator('table[data-chart="versions"] tr[data-version]');
-  check("the peers are grouped by version, both active", (await versions.count()) === 1 && (await versions.locator(".count").innerText()) === "2 / 2");
+  check("the peers are grouped by version, all active", (await versions.count()) === 1 && (await versions.locator(".count").innerText()) === "4 / 4");
   check("the version group names the build", /^\d+\.\d+\.\d+ \(\w+\)$/.test(await versions.getAttribute("data-version")));
   await shot("peers");
   const [csv] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
   const csvText = readFileSync(await csv.path(), "utf8").trim().split("\r\n");
-  check("the CSV export has a header and a row per peer", csvText.length === 3 && csvText[0].startsWith("host_name,") && csvText.slice(1).every((l) => /"peer-[01]"/.test(l)));
+  check("the CSV export has a header and a row per peer", csvText.length === 5 && csvText[0].startsWith("host_name,") && csvText.slice(1).every((l) => /"peer-[0-3]"/.test(l)));
 
   await nav.getByRole("link", { name: "Clusters" }).click();
   await page.getByRole("heading", { name: "Clusters" }).waitFor();
@@ -221,6 +224,32 @@ try {
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("No host holds this task.").waitFor({ timeout: 60000 });
   check("a new search finds it nowhere", true);
+
+  // The live swarm view: four peers pull a layer at once; the view shows who feeds whom.
+  await step("start-download");
+  await nav.getByRole("link", { name: "Swarm" }).click();
+  const taskLink = page.getByRole("link", { name: /layer\.bin$/ });
+  await taskLink.waitFor({ timeout: 30000 });
+  await taskLink.click();
+  await page.locator("svg.swarm").waitFor();
+  for (const host of ["peer-0", "peer-1", "peer-2", "peer-3"]) {
+    await page.locator(`svg.swarm [data-node="${host}"]`).waitFor({ timeout: 30000 });
+  }
+  check("the swarm view shows the four peers and the seed", await page.locator('svg.swarm [data-node="seed-0"]').isVisible());
+  const flowing = page.locator('svg.swarm line[data-edge^="peer-"][data-rate]:not([data-rate="0"])').first();
+  await flowing.waitFor({ timeout: 30000 });
+  check("the swarm view shows pieces flowing between peers", Number(await flowing.getAttribute("data-rate")) > 0);
+  await shot("swarm");
+  // (attached, not visible: a horizontal line has no height)
+  await page.locator('svg.swarm line[data-back-to-source="true"]').first().waitFor({ state: "attached", timeout: 30000 });
+  check("the origin's edge is marked back-to-source", true);
+  await step("downloads-done");
+  for (const host of ["peer-0", "peer-1", "peer-2", "peer-3"]) {
+    await page.locator(`svg.swarm [data-node="${host}"][data-phase="succeeded"]`).waitFor({ timeout: 30000 });
+  }
+  check("the swarm view follows the download to completion", true);
+  const summary = await page.locator('[data-summary="swarm"]').innerText();
+  check(`the swarm view says where the bytes came from (${summary})`, /traded between peers/.test(summary) && !/^0 of/.test(summary));
 
   // The scheduler dies: the page turns it inactive by itself, and root deletes it.
   await step("kill-scheduler");

@@ -11,7 +11,7 @@ import threading
 import unittest
 import urllib.request
 
-from cluster import BIN, ROOT, Cluster, hostport, wait_for
+from cluster import BIN, ROOT, Cluster, hostport, sha256_file, wait_for
 
 CONSOLE_DIR = os.path.join(os.path.dirname(BIN), "console")
 BROWSER_DIR = os.path.join(ROOT, "test", "browser")
@@ -104,18 +104,24 @@ class ConsoleTest(unittest.TestCase):
         sched = self.c.scheduler(f"manager:\n  addr: {self.m.grpc_addr}\n  keepAliveInterval: 1s\n")
         self.c.daemon("seed-0", sched, seed=True,
                       extra={"manager": {"addrs": [self.m.grpc_addr], "keepAliveInterval": "1s"}})
-        for i in range(2):  # two peers, which the manager learns of when they ask for schedulers
-            self.c.daemon(f"peer-{i}", sched,
-                          extra={"manager": {"addrs": [self.m.grpc_addr], "refreshInterval": "1s"}})
+        peers = []
+        for i in range(4):  # four peers, which the manager learns of when they ask for schedulers
+            peers.append(self.c.daemon(
+                f"peer-{i}", sched,
+                extra={"manager": {"addrs": [self.m.grpc_addr], "refreshInterval": "1s"}}))
         origin = self.c.origin()
         self.c.make_file("weights.bin", 3 * 1024 * 1024)
+        # For the live swarm view: 48 MiB that the origin serves at 4 MiB/s (~12 s).
+        layer = sha256_file(self.c.make_file("layer.bin", 48 * 1024 * 1024))
+        layer_url = origin.url("layer.bin") + f"?slow={4 * 1024 * 1024}"
+        pulls = []
         token = self.m.signin()
 
         def active(kind):
             return self.m.request("GET", f"/api/v1/{kind}?state=active", token=token)[1]
 
-        wait_for(lambda: active("schedulers") and active("seed-peers") and len(active("peers")) == 2,
-                 what="the scheduler, the seed peer and two peers known to the manager")
+        wait_for(lambda: active("schedulers") and active("seed-peers") and len(active("peers")) == 4,
+                 what="the scheduler, the seed peer and four peers known to the manager")
         node = subprocess.Popen(
             ["node", os.path.join(BROWSER_DIR, "console.mjs"),
              f"http://{hostport(self.m.rest_port)}/", self.m.root_password,
@@ -143,6 +149,14 @@ class ConsoleTest(unittest.TestCase):
                             sched.metric("dragonfly_scheduler_candidate_parent_limit"), limit)
                     elif what[0] == "kill-scheduler":
                         sched.kill(signal.SIGKILL)
+                    elif what[0] == "start-download":  # the four peers pull one layer at once
+                        pulls = [p.dfget_async(layer_url, os.path.join(self.c.dir, "out-" + p.name))
+                                 for p in peers]
+                    elif what[0] == "downloads-done":
+                        for p, pull in zip(peers, pulls):
+                            _, err = pull.communicate(timeout=120)
+                            self.assertEqual(pull.returncode, 0, err)
+                            self.assertEqual(sha256_file(os.path.join(self.c.dir, "out-" + p.name)), layer)
                     elif what[0] == "use-token":  # as a script would, with curl
                         st, jobs, _ = self.m.request("GET", "/oapi/v1/jobs", token=what[1])
                         self.assertEqual(st, 200, jobs)
@@ -180,6 +194,8 @@ class ConsoleTest(unittest.TestCase):
                       "root deletes the inactive scheduler",
                       "the preheat reaches SUCCESS on its page without a reload",
                       "the task is deleted on every host",
+                      "the swarm view shows pieces flowing between peers",
+                      "the swarm view follows the download to completion",
                       "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",
                       "a guest is refused the users page",
                       "a guest changes their password and stays signed in", "no console errors"):

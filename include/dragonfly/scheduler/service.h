@@ -49,8 +49,10 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
   using api::Scheduler::CallbackService::AnnounceTask;
+  using api::Scheduler::CallbackService::InspectTask;
   using api::Scheduler::CallbackService::LeaveHost;
   using api::Scheduler::CallbackService::LeavePeer;
+  using api::Scheduler::CallbackService::ListTasks;
   using api::Scheduler::CallbackService::RegisterPeer;
   using api::Scheduler::CallbackService::ReportPeer;
   using api::Scheduler::CallbackService::StatTask;
@@ -76,6 +78,13 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* StatTask(grpc::CallbackServerContext* ctx,
                                      const api::StatTaskRequest* req,
                                      api::StatTaskResponse* resp) override;
+  // The live swarm view: the manager's role only (with TLS).
+  grpc::ServerUnaryReactor* InspectTask(grpc::CallbackServerContext* ctx,
+                                        const api::InspectTaskRequest* req,
+                                        api::InspectTaskResponse* resp) override;
+  grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* ctx,
+                                      const api::ListTasksRequest* req,
+                                      api::ListTasksResponse* resp) override;
 
  private:
   // The caller's identity (empty on plaintext); PermissionDenied for another role.

@@ -131,6 +131,11 @@ class SchedulerState {
   // A known task: its URL, geometry and, `with_peers`, its peers (at most 1,000). nullopt when
   // the task is unknown here.
   std::optional<api::StatTaskResponse> StatTask(const TaskId& task_id, bool with_peers) const;
+  // The live swarm view of a known task: its peers with what each received from which neighbour
+  // (totals and rates, from their reports). nullopt when the task is unknown here.
+  std::optional<api::InspectTaskResponse> InspectTask(const TaskId& task_id) const;
+  // The `limit` most recently active tasks (0: 100; at most 1,000), most recent first.
+  api::ListTasksResponse ListTasks(uint32_t limit) const;
   // The host name a known host announced (the name its certificate must carry).
   std::optional<std::string> HostnameOf(const HostId& host_id) const;
   // The task's current seed peer ID, empty when none.
