@@ -45,6 +45,11 @@ std::optional<api::InspectTaskResponse> SchedulerState::InspectTask(const TaskId
   r.set_content_length(t.content_length);
   r.set_piece_length(t.piece_length);
   r.set_total_pieces(t.total_pieces);
+  std::unordered_map<size_t, const PeerEntry*> by_hash;  // edges name neighbours by hash
+  by_hash.reserve(t.members.size());
+  for (const PeerEntry* p : t.members) {
+    by_hash.emplace(std::hash<PeerId>()(p->id), p);
+  }
   for (const PeerEntry* p : t.members) {
     if (r.peers_size() >= kMaxListedPeers) {
       break;
@@ -57,7 +62,8 @@ std::optional<api::InspectTaskResponse> SchedulerState::InspectTask(const TaskId
                       now - p->last_report < kLiveReport;
     for (const InEdge& e : p->inbound) {
       api::PeerEdge* edge = out->add_inbound();
-      edge->set_from_peer_id(e.from.str());
+      auto from = by_hash.find(e.from_hash);  // empty: the neighbour has left the task
+      edge->set_from_peer_id(from == by_hash.end() ? "" : from->second->id.str());
       edge->set_bytes_total(e.total);
       edge->set_rate_bps(live && e.interval_ms > 0 ? e.last * 1000 / e.interval_ms : 0);
       from_peers += e.total;

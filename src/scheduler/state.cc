@@ -330,15 +330,16 @@ namespace {
 
 // Adds `bytes` from neighbour `from` to p's inbound edges (a new edge while there is room).
 void RecordInbound(PeerEntry& p, const PeerId& from, uint64_t bytes, uint32_t interval_ms) {
+  const size_t from_hash = std::hash<PeerId>()(from);
   for (InEdge& e : p.inbound) {
-    if (e.from == from) {
+    if (e.from_hash == from_hash) {
       e.total += bytes;
       e.last += bytes;
       return;
     }
   }
   if (p.inbound.size() < kMaxInEdges) {
-    p.inbound.push_back({from, bytes, bytes, interval_ms});
+    p.inbound.push_back({from_hash, bytes, bytes, interval_ms});
   }
 }
 

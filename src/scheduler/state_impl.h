@@ -38,9 +38,11 @@ enum class Phase { kPending, kTriggered, kRunning, kSucceeded, kFailed };
 
 struct TaskEntry;
 
-// Piece bytes a peer received from one neighbour, from its reports (the live swarm view).
+// Piece bytes a peer received from one neighbour, from its reports (the live swarm view). The
+// neighbour is kept as the hash of its peer ID (32 bytes an edge instead of ~90), resolved
+// against the task's members when inspected.
 struct InEdge {
-  PeerId from;
+  size_t from_hash = 0;      // std::hash<PeerId> of the neighbour
   uint64_t total = 0;        // since the peer registered
   uint64_t last = 0;         // in its last report
   uint32_t interval_ms = 0;  // the time that last report covers

@@ -226,8 +226,9 @@ try {
   check("a new search finds it nowhere", true);
 
   // The live swarm view: four peers pull a layer at once; the view shows who feeds whom.
-  await step("start-download");
   await nav.getByRole("link", { name: "Swarm" }).click();
+  await page.getByRole("heading", { name: "Swarm" }).waitFor();
+  await step("start-download");
   const taskLink = page.getByRole("link", { name: /layer\.bin$/ });
   await taskLink.waitFor({ timeout: 30000 });
   await taskLink.click();
@@ -236,11 +237,11 @@ try {
     await page.locator(`svg.swarm [data-node="${host}"]`).waitFor({ timeout: 30000 });
   }
   check("the swarm view shows the four peers and the seed", await page.locator('svg.swarm [data-node="seed-0"]').isVisible());
+  // (Edges are waited for as attached, not visible: a vertical or horizontal line has no area.)
   const flowing = page.locator('svg.swarm line[data-edge^="peer-"][data-rate]:not([data-rate="0"])').first();
-  await flowing.waitFor({ timeout: 30000 });
+  await flowing.waitFor({ state: "attached", timeout: 30000 });
   check("the swarm view shows pieces flowing between peers", Number(await flowing.getAttribute("data-rate")) > 0);
   await shot("swarm");
-  // (attached, not visible: a horizontal line has no height)
   await page.locator('svg.swarm line[data-back-to-source="true"]').first().waitFor({ state: "attached", timeout: 30000 });
   check("the origin's edge is marked back-to-source", true);
   await step("downloads-done");

@@ -195,6 +195,18 @@ class MutualTlsTest(TrustTest):
         self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
         said = attack(self.c.certificate("seed-peer", "rogue"), "trigger", seed_rpc, task_id, url)
         self.assertTrue(said.startswith("refused PERMISSION_DENIED"), said)
+        # The live swarm view (which hosts hold what) is the manager's: a daemon's or a seed
+        # peer's certificate cannot read it; the manager's can.
+        for role in ("daemon", "seed-peer"):
+            cert = rogue_cert if role == "daemon" else self.c.certificate(role, "rogue")
+            said = attack(cert, "inspect-task", sched.addr, task_id)
+            self.assertTrue(said.startswith("refused PERMISSION_DENIED"), (role, said))
+            said = attack(cert, "list-tasks", sched.addr)
+            self.assertTrue(said.startswith("refused PERMISSION_DENIED"), (role, said))
+        manager_cert = self.c.certificate("manager", "manager")
+        said = attack(manager_cert, "inspect-task", sched.addr, task_id)
+        self.assertTrue(said.startswith("accepted known=1 peers="), said)
+        self.assertTrue(attack(manager_cert, "list-tasks", sched.addr).startswith("accepted"))
         # The victim is still known and served.
         out2 = os.path.join(self.c.dir, "tls2.out")
         peer.dfget(url + "?again=1", out2)

@@ -14,6 +14,9 @@
 //   rogue_peer stat-task SCHEDULER TASK_ID      what the scheduler knows of the task: prints
 //       "accepted known=0|1 pieces=N" then one line per peer: "peer <id> <hostname> <phase>
 //       <finished>/<total> [seed] [back-to-source]"
+//   rogue_peer inspect-task SCHEDULER TASK_ID   the live swarm view of the task (the manager's):
+//       prints "accepted known=0|1 peers=N"
+//   rogue_peer list-tasks SCHEDULER             the recently active tasks: "accepted tasks=N"
 // Before the command, `--tls DIR` speaks TLS with DIR/ca.crt, DIR/tls.crt and DIR/tls.key (a
 // certificate the attacker holds), `--ca FILE` TLS without a client certificate (checking the
 // server against FILE, as a joining host does); without, plaintext.
@@ -236,6 +239,27 @@ int StatTask(const std::string& addr, const std::string& task_id) {
   return rc;
 }
 
+int InspectTask(const std::string& addr, const std::string& task_id) {
+  auto stub = sched::Scheduler::NewStub(Dial(addr));
+  sched::InspectTaskRequest req;
+  req.set_task_id(task_id);
+  sched::InspectTaskResponse resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = stub->InspectTask(&c, req, &resp);
+  return Report(s, "known=" + std::to_string(resp.known() ? 1 : 0) +
+                       " peers=" + std::to_string(resp.peers_size()));
+}
+
+int ListTasks(const std::string& addr) {
+  auto stub = sched::Scheduler::NewStub(Dial(addr));
+  sched::ListTasksResponse resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = stub->ListTasks(&c, sched::ListTasksRequest(), &resp);
+  return Report(s, "tasks=" + std::to_string(resp.tasks_size()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -281,6 +305,12 @@ int main(int argc, char** argv) {
   }
   if (cmd == "stat-task" && args.size() == 3) {
     return StatTask(args[1], args[2]);
+  }
+  if (cmd == "inspect-task" && args.size() == 3) {
+    return InspectTask(args[1], args[2]);
+  }
+  if (cmd == "list-tasks" && args.size() == 2) {
+    return ListTasks(args[1]);
   }
   if (cmd == "leave" && args.size() == 3) {
     return Leave(args[1], args[2]);

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ClusterConfig, ClusterInput, createCluster, getCluster, updateCluster } from "../api";
 import { errorText } from "../load";
 import { go } from "../router";
+import { Alert } from "../ui";
 
 // The scheduler cluster settings the form edits: key, label, bounds, what it means.
 const settings: { key: keyof ClusterConfig; label: string; min: number; max: number; help: string }[] = [
@@ -218,11 +219,7 @@ export function ClusterForm({ id }: { id?: number }) {
             <textarea name="blocked_hosts" rows={2} value={fields.blocked_hosts} onInput={text("blocked_hosts")} />
           </label>
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         <div class="actions">
           <button type="submit" disabled={busy}>
             {busy ? "Saving..." : id === undefined ? "Create cluster" : "Save"}

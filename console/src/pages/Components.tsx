@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { Component, deleteComponent, listComponents, whoAmI } from "../api";
 import { errorText, useLoad } from "../load";
+import { Alert } from "../ui";
 
 type StateFilter = "all" | "active" | "inactive";
 
@@ -64,11 +65,7 @@ export function ComponentTable(props: {
   return (
     <>
       <h3>{props.title}</h3>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {shown.length === 0 ? (
         <p class="empty">
           {props.rows.length === 0
@@ -83,6 +80,7 @@ export function ComponentTable(props: {
               <th scope="col">Address</th>
               <th scope="col">Cluster</th>
               <th scope="col">IDC / location</th>
+              <th scope="col">Version</th>
               <th scope="col">State</th>
               <th scope="col">Last keepalive</th>
               {root && <th scope="col"><span class="sr-only">Actions</span></th>}
@@ -102,6 +100,9 @@ export function ComponentTable(props: {
                     <a href={`#/clusters/${cluster}`}>{cluster}</a>
                   </td>
                   <td>{[c.idc, c.location].filter(Boolean).join(" / ") || "-"}</td>
+                  <td>
+                    {c.version || "unknown"} <span class="muted">{c.git_commit}</span>
+                  </td>
                   <td>
                     <span class={`state state-${c.state}`}>{c.state}</span>
                   </td>

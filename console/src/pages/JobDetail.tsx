@@ -3,6 +3,7 @@ import { Job, deleteJob, getJob, whoAmI } from "../api";
 import { errorText, useLoad } from "../load";
 import { go } from "../router";
 import { jobSubject } from "./Jobs";
+import { Alert } from "../ui";
 
 // One job: what it was asked, its state (refreshed every 2 s until it ends), and per host what
 // happened.
@@ -58,11 +59,7 @@ export function JobDetail({ id }: { id: number }) {
           </button>
         )}
       </header>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {j.state === "PENDING" && <p class="loading">Running: this page follows it.</p>}
       <dl class="facts">
         <dt>What</dt>
@@ -97,11 +94,7 @@ export function JobResults({ job }: { job: Job }) {
     <>
       {states.map((s, i) => (
         <div key={i}>
-          {s.error && (
-            <p class="error" role="alert">
-              {s.error}
-            </p>
-          )}
+          <Alert message={s.error} />
           {s.results.map((r) => (
             <div key={r.scheduler_cluster_id}>
               <h3>Cluster {r.scheduler_cluster_id}</h3>

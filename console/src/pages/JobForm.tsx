@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { createJob, listClusters } from "../api";
 import { errorText, useLoad } from "../load";
 import { go } from "../router";
+import { Alert } from "../ui";
 
 type Scope = "single_seed_peer" | "all_seed_peers" | "all_peers";
 
@@ -250,11 +251,7 @@ export function JobForm() {
             <textarea name="headers" rows={2} value={f.headers} onInput={text("headers")} />
           </label>
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         <div class="actions">
           <button type="submit" disabled={busy}>
             {busy ? "Starting..." : "Start preheat"}

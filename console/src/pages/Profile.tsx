@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { changePassword, getUser, whoAmI } from "../api";
 import { errorText, useLoad } from "../load";
+import { Alert } from "../ui";
 
 // The signed-in user, and changing their password (which ends their other sessions).
 export function Profile() {
@@ -68,11 +69,7 @@ export function Profile() {
             New password again
             <input type="password" autoComplete="new-password" value={again} onInput={(e) => setAgain((e.target as HTMLInputElement).value)} />
           </label>
-          {error && (
-            <p class="error" role="alert">
-              {error}
-            </p>
-          )}
+          <Alert message={error} />
           {done && (
             <p class="notice" role="status">
               Password changed. Your other sessions have ended.

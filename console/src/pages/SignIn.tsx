@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import { ApiError, signIn } from "../api";
+import { Alert } from "../ui";
 
 export function SignIn({ expired }: { expired: boolean }) {
   const [name, setName] = useState("");
@@ -46,11 +47,7 @@ export function SignIn({ expired }: { expired: boolean }) {
             onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
           />
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         <button type="submit" disabled={busy}>
           {busy ? "Signing in..." : "Sign in"}
         </button>

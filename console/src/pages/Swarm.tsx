@@ -84,7 +84,9 @@ function layout(peers: SwarmPeer[], width: number, height: number) {
   const cy = height / 2;
   const r = Math.min(width / 2 - 120, height / 2 - 50);
   others.forEach((p, i) => {
-    const a = (2 * Math.PI * i) / Math.max(1, others.length) - Math.PI / 2;
+    // Half a step off the horizontal: no peer sits on the line from the seed to the far side.
+    const step = (2 * Math.PI) / Math.max(1, others.length);
+    const a = step * i - Math.PI / 2 + step / 2;
     at.set(p.peer_id, { x: cx + r * Math.cos(a), y: cy + r * Math.sin(a) });
   });
   return at;

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Job, createJob, getJob, whoAmI } from "../api";
 import { errorText } from "../load";
 import { JobResults } from "./JobDetail";
+import { Alert } from "../ui";
 
 // Follows a job until it ends (every second), calling back with each state.
 function useJob(id: number | null): { job: Job | null; error: string | null } {
@@ -105,20 +106,12 @@ export function Tasks() {
             <input name="filtered" value={filtered} onInput={(e) => setFiltered((e.target as HTMLInputElement).value)} />
           </label>
         </fieldset>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         <div class="actions">
           <button type="submit">Search</button>
         </div>
       </form>
-      {search.error && (
-        <p class="error" role="alert">
-          {search.error}
-        </p>
-      )}
+      <Alert message={search.error} />
       {search.job && search.job.state === "PENDING" && <p class="loading">Asking every host...</p>}
       {search.job && search.job.state !== "PENDING" && (
         <div data-search-done="true">
@@ -133,11 +126,7 @@ export function Tasks() {
           )}
         </div>
       )}
-      {removal.error && (
-        <p class="error" role="alert">
-          {removal.error}
-        </p>
-      )}
+      <Alert message={removal.error} />
       {removal.job && removal.job.state === "PENDING" && <p class="loading">Deleting...</p>}
       {removal.job && removal.job.state !== "PENDING" && (
         <div data-delete-done={removal.job.state}>

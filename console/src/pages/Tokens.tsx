@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { AccessToken, TokenScope, createToken, deleteToken, listTokens, setTokenState } from "../api";
 import { errorText, useLoad } from "../load";
+import { Alert } from "../ui";
 
 const day = 24 * 3600 * 1000;
 
@@ -23,11 +24,7 @@ export function Tokens() {
         A token calls the open API (<code>/oapi/v1</code>: jobs, clusters) as you, within its scopes; it cannot
         sign in here or manage users.
       </p>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {tokens.error && (
         <p class="error" role="alert">
           Could not load the tokens: {tokens.error}
@@ -158,11 +155,7 @@ function NewToken({ onCreated }: { onCreated: () => void }) {
             <option value="365">a year</option>
           </select>
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         {secret && (
           <div class="secret" role="status">
             <p>Copy the token now: it is not shown again.</p>

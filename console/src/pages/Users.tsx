@@ -1,6 +1,7 @@
 import { useState } from "preact/hooks";
 import { User, createUser, listUsers, updateUser, whoAmI } from "../api";
 import { errorText, useLoad } from "../load";
+import { Alert } from "../ui";
 
 // Root only: every user, their role and state, and adding one.
 export function Users() {
@@ -37,11 +38,7 @@ function UserList() {
   return (
     <section aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <Alert message={error} />
       {users.error && (
         <p class="error" role="alert">
           Could not load the users: {users.error}
@@ -159,11 +156,7 @@ function NewUser({ onCreated }: { onCreated: () => void }) {
             <option value="root">root</option>
           </select>
         </label>
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <Alert message={error} />
         {done && (
           <p class="notice" role="status">
             {done}
