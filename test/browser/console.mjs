@@ -233,10 +233,11 @@ try {
   await taskLink.waitFor({ timeout: 30000 });
   await taskLink.click();
   await page.locator("svg.swarm").waitFor();
+  // (A host may hold more than one peer of a task: nodes are peers, named by their host.)
   for (const host of ["peer-0", "peer-1", "peer-2", "peer-3"]) {
-    await page.locator(`svg.swarm [data-node="${host}"]`).waitFor({ timeout: 30000 });
+    await page.locator(`svg.swarm [data-node="${host}"]`).first().waitFor({ timeout: 30000 });
   }
-  check("the swarm view shows the four peers and the seed", await page.locator('svg.swarm [data-node="seed-0"]').isVisible());
+  check("the swarm view shows the four peers and the seed", await page.locator('svg.swarm [data-node="seed-0"]').first().isVisible());
   // (Edges are waited for as attached, not visible: a vertical or horizontal line has no area.)
   const flowing = page.locator('svg.swarm line[data-edge^="peer-"][data-rate]:not([data-rate="0"])').first();
   await flowing.waitFor({ state: "attached", timeout: 30000 });
@@ -246,8 +247,11 @@ try {
   check("the origin's edge is marked back-to-source", true);
   await step("downloads-done");
   for (const host of ["peer-0", "peer-1", "peer-2", "peer-3"]) {
-    await page.locator(`svg.swarm [data-node="${host}"][data-phase="succeeded"]`).waitFor({ timeout: 30000 });
+    await page.locator(`svg.swarm [data-node="${host}"][data-phase="succeeded"]`).first().waitFor({ timeout: 30000 });
   }
+  const unfinished = 'svg.swarm g[data-node^="peer-"]:not([data-phase="succeeded"])';
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 0, unfinished, { timeout: 30000 });
+  check("no peer of the swarm is left unfinished", (await page.locator(unfinished).count()) === 0);
   check("the swarm view follows the download to completion", true);
   const summary = await page.locator('[data-summary="swarm"]').innerText();
   check(`the swarm view says where the bytes came from (${summary})`, /traded between peers/.test(summary) && !/^0 of/.test(summary));
