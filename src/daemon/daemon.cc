@@ -114,6 +114,9 @@ class DaemonImpl : public Daemon {
       std::string addr = scheduler_->OwnerOf(task_id, &generation);
       return addr + "#" + std::to_string(generation);
     };
+    sto.downloading = [this](const TaskId& task_id) {
+      return downloads_ != nullptr && downloads_->Downloading(task_id.str());
+    };
     stored_ = std::make_unique<StoredTaskAnnouncer>(*store_, *scheduler_, std::move(sto));
     ctx_.on_stored_known = [this](const TaskId& task_id) { stored_->Known(task_id); };
     DF_ASSIGN_OR_RETURN(auto piece_addr, SplitHostPort(config_.upload.listen));

@@ -64,6 +64,11 @@ StatusOr<std::shared_ptr<DownloadSession>> Downloads::StartOrAttach(DownloadOpti
   return session;
 }
 
+bool Downloads::Downloading(const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  return running_.count(task_id) > 0;
+}
+
 StatusOr<DownloadHandle> Downloads::Open(DownloadOptions options) {
   Reap();
   if (auto lease = ctx_->store->AcquireExisting(options.spec.task_id());

@@ -67,6 +67,8 @@ class Downloads {
   Status Verify(DownloadHandle& d, const std::string& digest);
   // Deletes a stored task that is not being downloaded (closing its neighbour connections).
   Status Delete(const std::string& task_id);
+  // Whether a session of `task_id` is running (until its last call to the scheduler is done).
+  bool Downloading(const std::string& task_id);
   // Joins the sessions that have ended.
   void Reap();
   // Cancels every session and joins them (waiting at most `timeout` for them to end cleanly).

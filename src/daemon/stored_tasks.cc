@@ -38,7 +38,8 @@ StoredTasksResult StoredTaskAnnouncer::Sweep(const std::function<bool()>& stop) 
     const TaskId id(t.task_id);
     auto seen = known_by.find(id);
     const bool known = seen != known_by.end() && seen->second == opts_.owner(id);
-    if (known || stop()) {
+    const bool its_session_tells = opts_.downloading && opts_.downloading(id);
+    if (known || its_session_tells || stop()) {
       if (seen != known_by.end()) {
         next[id] = seen->second;
       }

@@ -41,6 +41,10 @@ class StoredTaskAnnouncer {
     // Names the scheduler a call about the task goes to now, in its current incarnation (two
     // names differ when the owner changed or restarted).
     std::function<std::string(const TaskId& task_id)> owner;
+    // Whether a download session of this host is running for the task: its registration and
+    // final report tell the owner (and it calls Known()), so a sweep leaves the task to it --
+    // announced under the stored peer ID, it would be a second peer of this host. Unset: none.
+    std::function<bool(const TaskId& task_id)> downloading;
   };
 
   // `store` and `scheduler` must outlive this object.
