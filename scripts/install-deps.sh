@@ -5,7 +5,7 @@ if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; else SUDO=; fi
 pkgs=(
   build-essential cmake ninja-build pkgconf ccache git ca-certificates curl python3 openssl
   iproute2 zlib1g-dev
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libgrpc++-dev libre2-dev pkg-config protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libmariadb-dev libargon2-dev
   postgresql mariadb-server

@@ -16,6 +16,19 @@ export interface ClusterConfig {
   upload_slots?: number;
   job_rate_limit?: number;
   blocked_hosts?: string[];
+  blocklist?: Blocklist;
+}
+
+// Tasks a cluster refuses to distribute (its schedulers answer PermissionDenied, the proxy 403):
+// `client` for normal peers, `seed_client` for seed peers. URLs are RE2 regexes matched anywhere.
+export interface BlockRules {
+  applications?: string[];
+  urls?: string[];
+  tags?: string[];
+}
+export interface Blocklist {
+  client?: { task?: BlockRules };
+  seed_client?: { task?: BlockRules };
 }
 
 export interface Cluster {
@@ -183,6 +196,11 @@ export function createCluster(c: ClusterInput): Promise<Cluster> {
 
 export function updateCluster(id: number, c: ClusterInput): Promise<Cluster> {
   return request<Cluster>("PATCH", `/api/v1/clusters/${id}`, c);
+}
+
+// Replaces the cluster's blocklist (the rest of its config stays).
+export function updateBlocklist(id: number, blocklist: Blocklist): Promise<Cluster> {
+  return request<Cluster>("PATCH", `/api/v1/clusters/${id}`, { scheduler_cluster_config: { blocklist } });
 }
 
 export function deleteCluster(id: number): Promise<void> {

@@ -217,7 +217,7 @@ grpc::Status UploadService::TriggerSeed(grpc::ServerContext* context,
   if ((*session)->options().peer_id != request->peer_id() && (*session)->options().seed) {
     // Already seeding under another ID: the scheduler asking is not the one the session
     // registered with (that one died), so tell this one about it.
-    (*session)->Register();
+    (void)(*session)->Register();
   }
   return grpc::Status::OK;
 }

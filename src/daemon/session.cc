@@ -185,7 +185,9 @@ Status DownloadSession::Seed() {
   // The seed joins the exchange before it tells the scheduler it exists, so the neighbours the
   // scheduler then points at it find it; it fetches from the origin and announces each piece.
   JoinSwarm(false);
-  Register();
+  if (Status s = Register(); s.code() == StatusCode::kPermissionDenied) {
+    return s;  // the cluster's blocklist refuses the task to seed peers
+  }
   return task().done() ? Status::Ok() : BackToSource();
 }
 
@@ -238,9 +240,9 @@ void DownloadSession::SetProgress(sched::RegisterPeerRequest* req) const {
   req->set_seed(options_.seed);
 }
 
-void DownloadSession::Register() {
+Status DownloadSession::Register() {
   if (!ctx_->scheduler->enabled()) {
-    return;
+    return Status::Ok();
   }
   sched::RegisterPeerRequest req;
   req.set_host_id(ctx_->host_id);
@@ -251,7 +253,9 @@ void DownloadSession::Register() {
   if (auto resp = ctx_->scheduler->RegisterPeer(req); !resp.ok()) {
     spdlog::warn("could not register again task_id={} peer_id={} error=\"{}\"",
                  options_.spec.task_id(), options_.peer_id, resp.status().ToString());
+    return resp.status();
   }
+  return Status::Ok();
 }
 
 Status DownloadSession::Report(sched::PeerState state, const std::string& error) {

@@ -79,10 +79,11 @@ class DownloadSession : public piece::ExchangeObserver {
   std::string warning() const;
   SourceBytes bytes() const;
 
-  // Registers this session with the task's scheduler, with its progress, ignoring the answer: a
-  // seed peer when it starts, and again when a seed trigger finds it running (the scheduler that
-  // triggered it died, the next one triggered it again). Any thread.
-  void Register();
+  // Registers this session with the task's scheduler, with its progress, the answer's neighbours
+  // ignored: a seed peer when it starts, and again when a seed trigger finds it running (the
+  // scheduler that triggered it died, the next one triggered it again). Any thread. The error
+  // when the scheduler refused (PermissionDenied: the cluster's blocklist).
+  Status Register();
 
   storage::Task& task() const { return *lease_; }
   const DownloadOptions& options() const { return options_; }

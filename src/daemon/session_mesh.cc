@@ -88,6 +88,9 @@ Status DownloadSession::Mesh() {
         scheduler_errors++;
         continue;
       }
+      if (s.code() == StatusCode::kPermissionDenied) {
+        return s;  // the cluster refuses the task (its blocklist): not from peers, not from origin
+      }
       scheduler_errors++;
       // A full scheduler (its bounds reached) cannot take this task either: like an outage.
       bool unreachable = s.code() == StatusCode::kUnavailable ||

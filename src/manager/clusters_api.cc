@@ -3,80 +3,16 @@
 // /api/v1/applications, /api/v1/schedulers, /api/v1/seed-peers, /api/v1/peers.
 #include <spdlog/spdlog.h>
 
-#include <regex>
-
 #include "manager/api.h"
 #include "manager/api_routes.h"
+#include "manager/cluster_service.h"
 
 namespace df::manager {
 namespace {
 
 class ClusterRoutes {
  public:
-  explicit ClusterRoutes(ApiContext* ctx) : store_(ctx->store) {}
-
-  static Status ValidateCluster(const json& body, bool create) {
-    DF_RETURN_IF_ERROR(CheckTypes(body, {"name", "bio"}, json::value_t::string, "a string"));
-    DF_RETURN_IF_ERROR(CheckTypes(body, {"is_default"}, json::value_t::boolean, "true or false"));
-    if (create || body.contains("name")) {
-      std::string name = StrField(body, "name");
-      if (!ValidName(name)) {
-        return InvalidArgument("name must be 1 to 191 characters of [A-Za-z0-9_.-]");
-      }
-    }
-    if (body.contains("scopes")) {
-      const json& s = body["scopes"];
-      if (!s.is_object()) {
-        return InvalidArgument("scopes must be an object");
-      }
-      for (const char* list : {"cidrs", "hostnames"}) {
-        if (s.contains(list) &&
-            (!s[list].is_array() || std::any_of(s[list].begin(), s[list].end(),
-                                                [](const json& v) { return !v.is_string(); }))) {
-          return InvalidArgument(std::string("scopes.") + list + " must be a list of strings");
-        }
-      }
-      if (s.contains("hostnames")) {
-        for (const auto& h : s["hostnames"]) {
-          try {
-            std::regex re(h.get<std::string>());
-          } catch (const std::regex_error&) {
-            return InvalidArgument("scopes.hostnames: bad regex " + h.get<std::string>());
-          }
-        }
-      }
-    }
-    for (const char* key : {"scheduler_cluster_config", "config"}) {
-      if (!body.contains(key)) {
-        continue;
-      }
-      const json& c = body[key];
-      if (!c.is_object()) {
-        return InvalidArgument(std::string(key) + " must be an object");
-      }
-      for (const auto& [k, v] : c.items()) {
-        if (k == "blocked_hosts") {
-          if (!v.is_array()) {
-            return InvalidArgument("blocked_hosts must be a list");
-          }
-          continue;
-        }
-        if (k != "candidate_parent_limit" && k != "filter_parent_limit" &&
-            k != "back_to_source_count" && k != "upload_slots" && k != "job_rate_limit") {
-          return InvalidArgument(std::string(key) + ": unknown setting " + k);
-        }
-        if (!v.is_number_unsigned() || v.get<uint64_t>() > 1000) {
-          return InvalidArgument(std::string(key) + "." + k + " must be an integer 0 to 1000");
-        }
-      }
-      if (c.contains("candidate_parent_limit") &&
-          (c["candidate_parent_limit"].get<uint64_t>() < 1 ||
-           c["candidate_parent_limit"].get<uint64_t>() > 20)) {
-        return InvalidArgument("candidate_parent_limit must be 1 to 20");
-      }
-    }
-    return Status::Ok();
-  }
+  explicit ClusterRoutes(ApiContext* ctx) : store_(ctx->store), clusters_(ctx->store) {}
 
   // Dragonfly's application: {name, url, bio, priority: {value 0-6, urls: [{regex, value}]}}.
   static Status ValidateApplication(const json& body, bool create) {
@@ -102,19 +38,8 @@ class ClusterRoutes {
 
   HttpResponse CreateCluster(HttpRequest& req, const Principal&) {
     auto body = ParseBody(req);
-    if (!body.ok()) {
-      return ErrorOf(body.status());
-    }
-    if (Status s = ValidateCluster(*body, true); !s.ok()) {
-      return ErrorOf(s);
-    }
-    ClusterRow c;
-    c.name = StrField(*body, "name");
-    c.bio = StrField(*body, "bio");
-    c.scopes = body->value("scopes", json::object());
-    c.config = body->value("scheduler_cluster_config", json::object());
-    c.is_default = body->value("is_default", false);
-    auto row = store_->CreateCluster(c);
+    auto spec = body.ok() ? ClusterSpec::FromJson(*body) : StatusOr<ClusterSpec>(body.status());
+    auto row = spec.ok() ? clusters_.Create(*spec) : StatusOr<ClusterRow>(spec.status());
     return row.ok() ? HttpResponse::Json(200, row->ToJson()) : ErrorOf(row.status());
   }
 
@@ -124,17 +49,8 @@ class ClusterRoutes {
     if (!id.ok() || !body.ok()) {
       return ErrorOf(!id.ok() ? id.status() : body.status());
     }
-    if (Status s = ValidateCluster(*body, false); !s.ok()) {
-      return ErrorOf(s);
-    }
-    json patch = *body;
-    if (patch.contains("scheduler_cluster_config")) {
-      patch["config"] = patch["scheduler_cluster_config"];
-    }
-    auto row = store_->UpdateCluster(*id, patch);
-    if (row.ok() && patch.contains("config")) {
-      spdlog::info("cluster {} config changed version={}", row->id, row->config_version);
-    }
+    auto spec = ClusterSpec::FromJson(*body);
+    auto row = spec.ok() ? clusters_.Update(*id, *spec) : StatusOr<ClusterRow>(spec.status());
     return row.ok() ? HttpResponse::Json(200, row->ToJson()) : ErrorOf(row.status());
   }
 
@@ -149,7 +65,7 @@ class ClusterRoutes {
             [this](HttpRequest& q, const Principal& p) { return CreateCluster(q, p); });
       r.Add("GET", prefix, Access::For(scope, false), "List clusters",
             [this](HttpRequest&, const Principal&) {
-              auto cs = store_->ListClusters();
+              auto cs = clusters_.List();
               if (!cs.ok()) {
                 return ErrorOf(cs.status());
               }
@@ -162,7 +78,7 @@ class ClusterRoutes {
       r.Add("GET", prefix + "/:id", Access::For(scope, false), "Get a cluster",
             [this](HttpRequest& q, const Principal&) {
               auto id = IdParam(q);
-              auto c = id.ok() ? store_->GetCluster(*id) : StatusOr<ClusterRow>(id.status());
+              auto c = id.ok() ? clusters_.Get(*id) : StatusOr<ClusterRow>(id.status());
               return c.ok() ? HttpResponse::Json(200, c->ToJson()) : ErrorOf(c.status());
             });
       r.Add("PATCH", prefix + "/:id", Access::For(scope, root),
@@ -171,7 +87,7 @@ class ClusterRoutes {
       r.Add("DELETE", prefix + "/:id", Access::For(scope, root), "Delete a cluster",
             [this](HttpRequest& q, const Principal&) {
               auto id = IdParam(q);
-              Status s = id.ok() ? store_->DeleteCluster(*id) : id.status();
+              Status s = id.ok() ? clusters_.Delete(*id) : id.status();
               return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
             });
     }
@@ -222,27 +138,29 @@ class ClusterRoutes {
     // Components.
     struct Kind {
       const char* path;
-      const char* type;
+      ComponentType type;
       const char* summary;
     };
-    for (const Kind& k :
-         {Kind{"/api/v1/schedulers", "scheduler", "List schedulers (?state=active|inactive)"},
-          Kind{"/api/v1/seed-peers", "seed_peer", "List seed peers (?state=active|inactive)"},
-          Kind{"/api/v1/peers", "peer", "List the daemons seen asking for schedulers"}}) {
-      if (std::string(k.type) != "peer") {
-        std::string t = k.type;
+    for (const Kind& k : {Kind{"/api/v1/schedulers", ComponentType::kScheduler,
+                               "List schedulers (?state=active|inactive)"},
+                          Kind{"/api/v1/seed-peers", ComponentType::kSeedPeer,
+                               "List seed peers (?state=active|inactive)"},
+                          Kind{"/api/v1/peers", ComponentType::kPeer,
+                               "List the daemons seen asking for schedulers"}}) {
+      const ComponentType t = k.type;
+      if (t != ComponentType::kPeer) {
         r.Add("DELETE", std::string(k.path) + "/:id", Access::Root(),
               "Forget an inactive instance (409 while it is active)",
               [this, t](HttpRequest& q, const Principal&) {
                 auto id = IdParam(q);
-                Status s = id.ok() ? store_->DeleteInactiveComponent(t, *id) : id.status();
+                Status s = id.ok() ? clusters_.ForgetInactive(t, *id) : id.status();
                 return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
               });
       }
-      std::string t = k.type;
       r.Add("GET", k.path, Access::User(), k.summary, [this, t](HttpRequest& q, const Principal&) {
-        std::string state = q.query.count("state") ? q.query.at("state") : "";
-        auto rows = store_->ListComponents(t, state);
+        auto state = ParseComponentState(q.query.count("state") ? q.query.at("state") : "");
+        auto rows = state.ok() ? clusters_.Components(t, *state)
+                               : StatusOr<std::vector<ComponentRow>>(state.status());
         if (!rows.ok()) {
           return ErrorOf(rows.status());
         }
@@ -256,7 +174,8 @@ class ClusterRoutes {
   }
 
  private:
-  Store* store_;
+  Store* store_;  // applications (kept as JSON: Dragonfly's free-form priority rules)
+  ClusterService clusters_;
 };
 
 }  // namespace

@@ -31,18 +31,24 @@ int LocationPrefix(const std::string& a, const std::string& b) {
   return n;
 }
 
+void FillRules(const BlockRules& r, mgr::BlockRules* out) {
+  out->mutable_applications()->Add(r.applications.begin(), r.applications.end());
+  out->mutable_urls()->Add(r.urls.begin(), r.urls.end());
+  out->mutable_tags()->Add(r.tags.begin(), r.tags.end());
+}
+
 void FillConfig(const ClusterRow& cluster, mgr::SchedulerClusterConfig* cfg) {
-  const json& j = cluster.config;
-  cfg->set_candidate_parent_limit(j.value("candidate_parent_limit", 0u));
-  cfg->set_filter_parent_limit(j.value("filter_parent_limit", 0u));
-  cfg->set_back_to_source_count(j.value("back_to_source_count", 0u));
-  cfg->set_upload_slots(j.value("upload_slots", 0u));
-  if (j.contains("blocked_hosts") && j["blocked_hosts"].is_array()) {
-    for (const auto& h : j["blocked_hosts"]) {
-      if (h.is_string()) {
-        cfg->add_blocked_hosts(h.get<std::string>());
-      }
-    }
+  const ClusterConfig& c = cluster.config;
+  cfg->set_candidate_parent_limit(c.candidate_parent_limit.value_or(0));
+  cfg->set_filter_parent_limit(c.filter_parent_limit.value_or(0));
+  cfg->set_back_to_source_count(c.back_to_source_count.value_or(0));
+  cfg->set_upload_slots(c.upload_slots.value_or(0));
+  if (c.blocked_hosts) {
+    cfg->mutable_blocked_hosts()->Add(c.blocked_hosts->begin(), c.blocked_hosts->end());
+  }
+  if (c.blocklist) {
+    FillRules(c.blocklist->client, cfg->mutable_blocklist()->mutable_client());
+    FillRules(c.blocklist->seed_client, cfg->mutable_blocklist()->mutable_seed_client());
   }
   cfg->set_version(static_cast<uint64_t>(cluster.config_version));
 }
@@ -60,36 +66,30 @@ void AddScheduler(const ComponentRow& s, mgr::ListSchedulersResponse* response) 
 
 int ScoreCluster(const ClusterRow& cluster, const std::string& ip, const std::string& hostname,
                  const std::string& idc, const std::string& location) {
-  const json& s = cluster.scopes;
+  const ClusterScopes& s = cluster.scopes;
   int score = 0;
-  if (s.contains("cidrs") && s["cidrs"].is_array()) {
-    for (const auto& c : s["cidrs"]) {
-      if (c.is_string() && net::InCidr(ip, c.get<std::string>())) {
-        score += 1000;
+  for (const std::string& c : s.cidrs) {
+    if (net::InCidr(ip, c)) {
+      score += 1000;
+      break;
+    }
+  }
+  for (const std::string& h : s.hostnames) {
+    try {
+      if (std::regex_match(hostname, std::regex(h))) {
+        score += 500;
         break;
       }
+    } catch (const std::regex_error&) {
     }
   }
-  if (s.contains("hostnames") && s["hostnames"].is_array()) {
-    for (const auto& h : s["hostnames"]) {
-      try {
-        if (h.is_string() && std::regex_match(hostname, std::regex(h.get<std::string>()))) {
-          score += 500;
-          break;
-        }
-      } catch (const std::regex_error&) {
-      }
-    }
+  // "idc-a|idc-b": any of them.
+  if (!idc.empty() && !s.idc.empty() &&
+      ("|" + s.idc + "|").find("|" + idc + "|") != std::string::npos) {
+    score += 100;
   }
-  if (!idc.empty() && s.contains("idc") && s["idc"].is_string()) {
-    // "idc-a|idc-b": any of them.
-    std::string list = "|" + s["idc"].get<std::string>() + "|";
-    if (list.find("|" + idc + "|") != std::string::npos) {
-      score += 100;
-    }
-  }
-  if (!location.empty() && s.contains("location") && s["location"].is_string()) {
-    score += 10 * LocationPrefix(location, s["location"].get<std::string>());
+  if (!location.empty() && !s.location.empty()) {
+    score += 10 * LocationPrefix(location, s.location);
   }
   if (score == 0 && cluster.is_default) {
     score = 1;

@@ -5,9 +5,9 @@
 namespace df::manager {
 namespace {
 
-ClusterRow Cluster(json scopes, bool is_default = false) {
+ClusterRow Cluster(const json& scopes, bool is_default = false) {
   ClusterRow c;
-  c.scopes = std::move(scopes);
+  c.scopes = ClusterScopes::FromJson(scopes).value();
   c.is_default = is_default;
   return c;
 }
@@ -27,7 +27,7 @@ TEST(ScoreClusterTest, CidrBeatsHostnameBeatsIdcBeatsLocationBeatsDefault) {
   EXPECT_EQ(ScoreCluster(loc, "1.1.1.1", "h", "", "cn|hz|binjiang"), 20);
   EXPECT_EQ(ScoreCluster(def, "1.1.1.1", "h", "", ""), 1);
   EXPECT_EQ(ScoreCluster(Cluster({{"cidrs", {"fd00::/8"}}}), "fd12::1", "h", "", ""), 1000);
-  EXPECT_EQ(ScoreCluster(Cluster({{"cidrs", {"garbage"}}}), "10.0.0.1", "h", "", ""), 0);
+  EXPECT_FALSE(ClusterScopes::FromJson({{"cidrs", {"garbage"}}}).ok());
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/db.h"
+#include "manager/cluster_model.h"
 
 namespace df::manager {
 
@@ -66,8 +67,8 @@ struct ClusterRow {
   int64_t id = 0;
   std::string name;
   std::string bio;
-  json scopes;  // {"idc", "location", "cidrs": [], "hostnames": []}
-  json config;  // scheduler cluster config (candidate_parent_limit, ...)
+  ClusterScopes scopes;
+  ClusterConfig config;  // pushed to the cluster's schedulers
   int64_t config_version = 0;
   bool is_default = false;
   int64_t created_at = 0;
@@ -123,12 +124,14 @@ class Store {
   Status UpdateTokenState(int64_t id, const std::string& state);
   Status DeleteToken(int64_t id);
 
-  // Clusters.
+  // Clusters. At most one is the default: a cluster made the default takes the flag from the
+  // others in the same transaction.
   StatusOr<ClusterRow> CreateCluster(const ClusterRow& c);
   StatusOr<ClusterRow> GetCluster(int64_t id);
   StatusOr<std::vector<ClusterRow>> ListClusters();
-  // Applies `patch` (name, bio, scopes, config, is_default); a config change bumps the version.
-  StatusOr<ClusterRow> UpdateCluster(int64_t id, const json& patch);
+  // Applies the fields `patch` gives; config fields are merged into the current config, and a
+  // config change bumps the version (the schedulers apply newer versions only).
+  StatusOr<ClusterRow> UpdateCluster(int64_t id, const ClusterSpec& patch);
   Status DeleteCluster(int64_t id);
 
   // Applications: {name, url, bio, priority: {"value": 0-6, "urls": [...]}} as Dragonfly's.

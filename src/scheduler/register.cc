@@ -243,6 +243,13 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   }
   DF_ASSIGN_OR_RETURN(const PeerId peer_id, PeerId::Parse(req.peer_id()));
   HostEntry& host = host_it->second;
+  if (blocklist) {
+    const api::TaskSpec& t = req.task();
+    if (auto why = blocklist->Blocks(host.info.type() == api::HOST_TYPE_SEED, t.url(),
+                                     t.application(), t.tag())) {
+      return PermissionDenied("task blocked by the cluster's blocklist: " + *why);
+    }
+  }
   const TaskId task_id(req.task().task_id());  // checked against its spec (VerifyTaskSpec)
   if (peers.count(peer_id) == 0) {             // a new peer: within the bounds?
     DF_RETURN_IF_ERROR(CheckRoom(host, task_id));

@@ -40,6 +40,19 @@ ClusterConfig ClusterConfigFromProto(const mgr::SchedulerClusterConfig& config) 
   c.upload_slots = config.upload_slots();
   c.filter_parent_limit = config.filter_parent_limit();
   c.blocked_hosts.insert(config.blocked_hosts().begin(), config.blocked_hosts().end());
+  auto rules = [](const mgr::BlockRules& r) {
+    return BlockRules{{r.applications().begin(), r.applications().end()},
+                      {r.urls().begin(), r.urls().end()},
+                      {r.tags().begin(), r.tags().end()}};
+  };
+  auto blocklist = TaskBlocklist::Compile(rules(config.blocklist().client()),
+                                          rules(config.blocklist().seed_client()));
+  if (blocklist.ok()) {
+    c.blocklist = std::make_shared<const TaskBlocklist>(std::move(blocklist).value());
+  } else {  // the manager checks the rules with the same library: not expected
+    spdlog::error("cluster config version={} has a bad blocklist, kept none: {}", config.version(),
+                  blocklist.status().ToString());
+  }
   return c;
 }
 

@@ -207,6 +207,7 @@ bool SchedulerState::ApplyClusterConfig(const ClusterConfig& config) {
     m.opts.default_upload_slots = config.upload_slots;
   }
   m.blocked_hosts = config.blocked_hosts;
+  m.blocklist = config.blocklist;
   m.cluster_config_version = config.version;
   std::string blocked;
   for (const std::string& h : m.blocked_hosts) {
@@ -214,9 +215,10 @@ bool SchedulerState::ApplyClusterConfig(const ClusterConfig& config) {
   }
   spdlog::info(
       "applied cluster config version={} candidate_parent_limit={} filter_parent_limit={} "
-      "back_to_source_count={} upload_slots={} blocked_hosts=[{}]",
+      "back_to_source_count={} upload_slots={} blocked_hosts=[{}] blocklist={}",
       config.version, m.opts.candidate_parent_limit, m.opts.filter_parent_limit,
-      m.opts.back_to_source_count, m.opts.default_upload_slots, blocked);
+      m.opts.back_to_source_count, m.opts.default_upload_slots, blocked,
+      m.blocklist && !m.blocklist->empty() ? "set" : "none");
   if (m.metrics != nullptr) {
     m.metrics->SetClusterConfig(config.version, m.opts.candidate_parent_limit);
   }

@@ -111,8 +111,9 @@ struct SchedulerState::Impl {
   std::unordered_map<TaskId, TaskEntry> tasks;
   HashRing seed_ring;
   uint64_t cluster_config_version = 0;
-  std::set<std::string> blocked_hosts;          // hostnames and IPs (ClusterConfig::blocked_hosts)
-  std::mt19937_64 rng{std::random_device{}()};  // the random part of neighbour choice
+  std::set<std::string> blocked_hosts;  // hostnames and IPs (ClusterConfig::blocked_hosts)
+  std::shared_ptr<const TaskBlocklist> blocklist;  // ClusterConfig::blocklist (null: none)
+  std::mt19937_64 rng{std::random_device{}()};     // the random part of neighbour choice
   uint64_t candidates_examined = 0;  // peers looked at by neighbour choice (tests, benches)
 
   // register.cc

@@ -329,6 +329,39 @@ TEST_F(StateTest, ClusterConfigChangesSchedulingAtRuntime) {
   EXPECT_EQ(state_->cluster_config_version(), 2u);
 }
 
+TEST_F(StateTest, ClusterBlocklistRefusesTasksPerKindOfPeer) {
+  Announce("A");
+  Announce("S", /*seed=*/true);
+  auto blocklist = TaskBlocklist::Compile(BlockRules{{}, {"/secret"}, {"nightly"}},
+                                          BlockRules{{"batch"}, {}, {}});
+  ASSERT_TRUE(blocklist.ok());
+  ClusterConfig cfg;
+  cfg.version = 1;
+  cfg.blocklist = std::make_shared<const TaskBlocklist>(std::move(blocklist).value());
+  ASSERT_TRUE(state_->ApplyClusterConfig(cfg));
+
+  auto denied = state_->RegisterPeer(PeerReq("A", "a", "secret-model"));
+  EXPECT_EQ(denied.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(denied.status().message().find("url matches \"/secret\""), std::string::npos)
+      << denied.status().message();
+  api::RegisterPeerRequest tagged = PeerReq("A", "a2", "other");
+  tagged.mutable_task()->set_tag("nightly");
+  EXPECT_EQ(state_->RegisterPeer(tagged).status().code(), StatusCode::kPermissionDenied);
+  // The seed peers follow their own rules: the client's URL rule does not stop them, the
+  // application rule does.
+  EXPECT_TRUE(state_->RegisterPeer(PeerReq("S", "s", "secret-model")).ok());
+  api::RegisterPeerRequest batch = PeerReq("S", "s2", "other");
+  batch.mutable_task()->set_application("batch");
+  EXPECT_EQ(state_->RegisterPeer(batch).status().code(), StatusCode::kPermissionDenied);
+  // A refused registration leaves no peer behind; other tasks go on.
+  EXPECT_TRUE(state_->RegisterPeer(PeerReq("A", "a3", "public")).ok());
+
+  cfg.version = 2;  // a config without a blocklist lifts it
+  cfg.blocklist = nullptr;
+  ASSERT_TRUE(state_->ApplyClusterConfig(cfg));
+  EXPECT_TRUE(state_->RegisterPeer(PeerReq("A", "a", "secret-model")).ok());
+}
+
 TEST_F(StateTest, ClusterConfigUploadSlotsAndBackToSourceCount) {
   Announce("Z", false, /*slots=*/0);  // takes the default upload slots
   Announce("B");

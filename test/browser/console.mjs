@@ -53,9 +53,9 @@ const context = await chromium.launchPersistentContext(profile, {
 });
 const page = context.pages()[0] ?? (await context.newPage());
 page.on("console", (m) => {
-  // The answers the checks provoke on purpose: 401 (a wrong password, an ended session) and 409
-  // (a cluster name taken).
-  if (m.type() === "error" && !/status of (401|409)/.test(m.text())) problems.push(`console: ${m.text()}`);
+  // The answers the checks provoke on purpose: 401 (a wrong password, an ended session), 409
+  // (a cluster name taken) and 400 (a bad blocklist regex, which only the manager's RE2 checks).
+  if (m.type() === "error" && !/status of (400|401|409)/.test(m.text())) problems.push(`console: ${m.text()}`);
 });
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 const responses = []; // the last API answers, printed when a check fails
@@ -184,6 +184,25 @@ try {
   check("saving the config gives it a new version", version === before + 1);
   await step("config-saved", version, 3);
   check("the running scheduler took the new config", true);
+
+  // The blocklist: peers of this cluster refuse a URL pattern; the scheduler applies it and a
+  // download of a matching URL is refused (the Python side tries one).
+  const blockedUrls = page.locator('textarea[name="client.urls"]');
+  await blockedUrls.fill("/blocked\\.bin$");
+  await page.getByRole("button", { name: "Save blocklist" }).click();
+  const savedNote = page.locator("[data-blocklist-version]");
+  await savedNote.waitFor();
+  await shot("blocklist");
+  await step("blocklist-saved", await savedNote.getAttribute("data-blocklist-version"));
+  check("a download the blocklist names is refused", true);
+  await page.reload();
+  check("the saved blocklist is shown again", (await blockedUrls.inputValue()) === "/blocked\\.bin$");
+  await page.locator('textarea[name="client.urls"]').fill("((");
+  await page.getByRole("button", { name: "Save blocklist" }).click();
+  check("a bad regex is refused with the manager's message", (await page.getByRole("alert").innerText()).includes("bad regex"));
+  await blockedUrls.fill("");
+  await page.getByRole("button", { name: "Save blocklist" }).click();
+  await savedNote.waitFor();
 
   // A file preheat, followed live to its end, with a result per host.
   await nav.getByRole("link", { name: "Jobs" }).click();

@@ -148,6 +148,15 @@ class ConsoleTest(unittest.TestCase):
                                  == version, timeout=15, what=f"config version {version}")
                         self.assertEqual(
                             sched.metric("dragonfly_scheduler_candidate_parent_limit"), limit)
+                    elif what[0] == "blocklist-saved":
+                        version = int(what[1])
+                        wait_for(lambda: sched.metric("dragonfly_scheduler_config_version")
+                                 == version, timeout=15, what=f"config version {version}")
+                        self.c.make_file("blocked.bin", 1024 * 1024)
+                        r = peers[0].dfget(origin.url("blocked.bin"),
+                                           os.path.join(self.c.dir, "blocked.out"), check=False)
+                        self.assertNotEqual(r.returncode, 0)
+                        self.assertIn("blocked by the cluster's blocklist", r.stderr)
                     elif what[0] == "kill-scheduler":
                         sched.kill(signal.SIGKILL)
                     elif what[0] == "start-download":  # the four peers pull one layer at once
@@ -197,6 +206,8 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(node.returncode, 0, text)
         for shown in ("root sees the clusters", "the registered scheduler is listed as active",
                       "the running scheduler took the new config",
+                      "a download the blocklist names is refused",
+                      "a bad regex is refused with the manager's message",
                       "root deletes the inactive scheduler",
                       "the preheat reaches SUCCESS on its page without a reload",
                       "the task is deleted on every host",

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { Cluster, ClusterConfig, deleteCluster, getCluster, listComponents, whoAmI } from "../api";
 import { errorText, useLoad } from "../load";
 import { go } from "../router";
+import { BlocklistEditor } from "./Blocklist";
 import { ComponentTable } from "./Components";
 
 const settingLabels: [keyof ClusterConfig, string][] = [
@@ -79,6 +80,7 @@ export function ClusterDetail({ id }: { id: number }) {
         <dt>Config version</dt>
         <dd data-setting="config_version">{c.config_version}</dd>
       </dl>
+      <BlocklistEditor key={c.id} cluster={c} root={root} onSaved={cluster.reload} />
       {parts.error && (
         <p class="error" role="alert">
           Could not load the schedulers and seed peers: {parts.error}

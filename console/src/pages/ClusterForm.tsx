@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { ClusterConfig, ClusterInput, createCluster, getCluster, updateCluster } from "../api";
 import { errorText } from "../load";
 import { go } from "../router";
-import { Alert } from "../ui";
+import { Alert, lines } from "../ui";
 
 // The scheduler cluster settings the form edits: key, label, bounds, what it means.
 const settings: { key: keyof ClusterConfig; label: string; min: number; max: number; help: string }[] = [
@@ -37,11 +37,7 @@ const empty: Fields = {
   config: {},
 };
 
-const lines = (text: string) =>
-  text
-    .split(/[\n,]/)
-    .map((l) => l.trim())
-    .filter(Boolean);
+const list = (text: string) => lines(text, /[\n,]/);
 
 function validCidr(c: string): boolean {
   const m = /^([0-9a-fA-F.:]+)\/(\d{1,3})$/.exec(c);
@@ -56,10 +52,10 @@ function toInput(f: Fields): ClusterInput | string {
   if (!/^[A-Za-z0-9_.-]{1,191}$/.test(f.name)) {
     return "Name: 1 to 191 characters of letters, digits, '_', '.' and '-'.";
   }
-  const cidrs = lines(f.cidrs);
+  const cidrs = list(f.cidrs);
   const bad = cidrs.find((c) => !validCidr(c));
   if (bad) return `CIDRs: "${bad}" is not a CIDR such as 10.0.0.0/8.`;
-  const hostnames = lines(f.hostnames);
+  const hostnames = list(f.hostnames);
   for (const h of hostnames) {
     try {
       new RegExp(h);
@@ -67,7 +63,7 @@ function toInput(f: Fields): ClusterInput | string {
       return `Host names: "${h}" is not a regular expression.`;
     }
   }
-  const config: ClusterConfig = { blocked_hosts: lines(f.blocked_hosts) };
+  const config: ClusterConfig = { blocked_hosts: list(f.blocked_hosts) };
   for (const s of settings) {
     const text = (f.config[s.key] ?? "").trim();
     if (!text) continue;

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { createJob, listClusters } from "../api";
 import { errorText, useLoad } from "../load";
 import { go } from "../router";
-import { Alert } from "../ui";
+import { Alert, lines } from "../ui";
 
 type Scope = "single_seed_peer" | "all_seed_peers" | "all_peers";
 
@@ -25,11 +25,6 @@ interface Fields {
   clusters: number[];
 }
 
-const lines = (t: string) =>
-  t
-    .split("\n")
-    .map((l) => l.trim())
-    .filter(Boolean);
 
 const httpUrl = (u: string) => {
   try {

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "api/scheduler.pb.h"
+#include "dragonfly/common/blocklist.h"
 #include "dragonfly/common/ids.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
@@ -70,6 +71,8 @@ struct ClusterConfig {
   uint32_t back_to_source_count = 0;    // SchedulerOptions::back_to_source_count
   uint32_t upload_slots = 0;            // SchedulerOptions::default_upload_slots
   std::set<std::string> blocked_hosts;  // hostnames or IPs never chosen as neighbours
+  // Tasks refused at registration (PermissionDenied); null = none. Replaces the previous one.
+  std::shared_ptr<const TaskBlocklist> blocklist;
 };
 
 struct GcResult {
