@@ -248,12 +248,28 @@ export interface JobResultGroup {
   scheduler_cluster_id: number;
   success_tasks: HostResult[];
   failure_tasks: HostResult[];
-  peers?: TaskHolder[]; // get_task
+  peers?: TaskHolder[]; // get_task (get_image_distribution: LayerHolder[])
+  image?: ImageLayers; // get_image_distribution
+}
+
+// get_image_distribution: an image's layers, and the hosts holding any of them.
+export interface ImageLayers {
+  manifest_url: string;
+  platform: string;
+  manifest_digest: string;
+  layers: { url: string; digest: string; media_type: string; task_id: string }[];
+}
+export interface LayerHolder {
+  hostname: string;
+  ip: string;
+  host_type: string;
+  scheduler_cluster_id: number;
+  layers: { digest: string; finished_pieces: number; done: boolean }[];
 }
 
 export interface Job {
   id: number;
-  type: "preheat" | "get_task" | "delete_task";
+  type: "preheat" | "get_task" | "delete_task" | "get_image_distribution";
   state: JobState;
   bio: string;
   task_id: string;

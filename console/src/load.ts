@@ -1,6 +1,6 @@
 // Loading data for a page: the value, or the error to show, and a way to load it again.
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { ApiError } from "./api";
+import { ApiError, Job, getJob } from "./api";
 
 export interface Loaded<T> {
   data: T | null; // null while loading (or after an error)
@@ -45,3 +45,31 @@ export function useLoad<T>(fetch: () => Promise<T>, deps: unknown[] = [], refres
 
   return { data, error, reload };
 }
+
+// Follows a job until it ends (every second), calling back with each state.
+export function useJob(id: number | null): { job: Job | null; error: string | null } {
+  const [job, setJob] = useState<Job | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    setJob(null);
+    setError(null);
+    if (id === null) return;
+    let live = true;
+    let timer = 0;
+    const poll = () =>
+      getJob(id)
+        .then((j) => {
+          if (!live) return;
+          setJob(j);
+          if (j.state === "PENDING") timer = window.setTimeout(poll, 1000);
+        })
+        .catch((err) => live && setError(errorText(err)));
+    poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [id]);
+  return { job, error };
+}
+

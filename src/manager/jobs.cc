@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 #include <regex>
 
@@ -13,6 +14,7 @@
 #include "dragonfly/common/url.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
+#include "manager/job_util.h"
 
 namespace df::manager {
 namespace {
@@ -73,191 +75,71 @@ TaskOutcome DownloadOn(const rpc::Credentials& creds, const Target& target,
   return {finished, finished ? "" : "download ended without finishing"};
 }
 
-std::string Str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::vector<std::string> SplitParams(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    size_t amp = std::min(s.find('&', pos), s.size());
-    if (amp > pos) {
-      out.push_back(s.substr(pos, amp - pos));
-    }
-    pos = amp + 1;
+// Resolves an image job's manifest (url, platform, username, password, headers) to its blobs.
+StatusOr<registry::ResolveResult> ResolveImageOf(const json& a, const ManagerConfig::Job& job) {
+  registry::ResolveRequest rr;
+  rr.manifest_url = Str(a, "url");
+  for (const auto& [k, v] : a.value("headers", json::object()).items()) {
+    rr.headers.emplace_back(k, v.get<std::string>());
   }
-  return out;
+  rr.username = Str(a, "username");
+  rr.password = Str(a, "password");
+  rr.platform = Str(a, "platform");
+  rr.tls.ca_file = job.registry_ca_cert;
+  rr.tls.insecure = job.registry_insecure;
+  rr.timeout_s = static_cast<long>(job.registry_timeout.count() / 1000);
+  auto image = registry::ResolveImage(rr);
+  if (!image.ok()) {
+    return image.status().Annotate("resolve image");
+  }
+  return image;
 }
 
-bool ValidHttpUrl(const std::string& u) {
-  return (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) && u.size() < 4096 &&
-         u.find_first_of(" \r\n\t") == std::string::npos && u.find("://") + 3 < u.size();
-}
-
-Status Field(bool ok, const std::string& message) {
-  return ok ? Status::Ok() : InvalidArgument(message);
+// get_image_distribution's result: the image's layers, and each host holding any of them with
+// what it holds (`held[i]`: StatTask's answer for work[i], null when the host lacks it).
+json ImageDistribution(const json& a, const registry::ResolveResult& image,
+                       const std::vector<std::pair<dfd::DownloadRequest, Target>>& work,
+                       const std::vector<json>& held) {
+  json layers = json::array();
+  for (const auto& blob : image.blobs) {
+    layers.push_back({{"url", blob.url},
+                      {"digest", blob.digest},
+                      {"media_type", blob.media_type},
+                      {"task_id", blob.digest.substr(blob.digest.find(':') + 1)}});
+  }
+  std::map<std::pair<std::string, std::string>, json> hosts;  // (hostname, ip) -> host
+  for (size_t i = 0; i < work.size(); ++i) {
+    if (held[i].is_null()) {
+      continue;
+    }
+    const auto& [req, target] = work[i];
+    json& h = hosts[{target.hostname, target.ip}];
+    if (h.is_null()) {
+      h = {{"hostname", target.hostname},
+           {"ip", target.ip},
+           {"host_type", target.host_type},
+           {"scheduler_cluster_id", target.cluster_id},
+           {"layers", json::array()}};
+    }
+    h["layers"].push_back({{"url", req.url()},
+                           {"digest", req.digest()},
+                           {"task_id", req.task_id()},
+                           {"finished_pieces", held[i]["finished_pieces"]},
+                           {"done", held[i]["done"]}});
+  }
+  json peers = json::array();
+  for (auto& [key, h] : hosts) {
+    peers.push_back(std::move(h));
+  }
+  return {{"image",
+           {{"manifest_url", Str(a, "url")},
+            {"platform", Str(a, "platform")},
+            {"manifest_digest", image.manifest_digest},
+            {"layers", layers}}},
+          {"peers", peers}};
 }
 
 }  // namespace
-
-json ScrubbedJobArgs(json args) {
-  if (args.contains("password") && args["password"].is_string() &&
-      !args["password"].get<std::string>().empty()) {
-    args["password"] = "******";
-  }
-  if (args.contains("headers") && args["headers"].is_object()) {
-    // Any header may carry a credential (Authorization, X-Registry-Auth, API keys, ...).
-    for (auto& [k, v] : args["headers"].items()) {
-      v = "******";
-    }
-  }
-  return args;
-}
-
-std::vector<std::string> PreheatUrls(const json& args) {
-  std::vector<std::string> out;
-  if (Str(args, "type") != "file") {
-    out.push_back(Str(args, "url"));
-    return out;
-  }
-  for (const json& u : args.value("urls", json::array())) {
-    out.push_back(u.is_string() ? u.get<std::string>() : "");
-  }
-  return out;
-}
-
-Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url) {
-  auto u = ParseUrl(url);
-  if (!u.ok()) {
-    return u.status();
-  }
-  std::vector<std::string> ips = {u->host};
-  if (!net::IsIpLiteral(u->host)) {
-    auto resolved = net::ResolveHost(u->host);
-    if (!resolved.ok()) {
-      return Status::Ok();
-    }
-    ips = *resolved;
-  }
-  auto in = [](const std::string& ip, const std::vector<std::string>& nets) {
-    return std::any_of(nets.begin(), nets.end(),
-                       [&](const std::string& n) { return net::InCidr(ip, n); });
-  };
-  for (const auto& ip : ips) {
-    if (in(ip, policy.denied_networks) && !in(ip, policy.allowed_networks)) {
-      return PermissionDenied("preheat URL host " + u->host + " is " + ip +
-                              ", in a network preheat may not reach (job.deniedNetworks; "
-                              "job.allowedNetworks allows it)");
-    }
-  }
-  return Status::Ok();
-}
-
-StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
-  if (!in.is_object()) {
-    return InvalidArgument("args must be an object");
-  }
-  json a = in;
-  // null means "not given" (the defaults apply).
-  for (auto it = a.begin(); it != a.end();) {
-    it = it->is_null() ? a.erase(it) : std::next(it);
-  }
-  auto check_headers = [&]() -> Status {
-    if (!a.contains("headers") || a["headers"].is_null()) {
-      a["headers"] = json::object();
-      return Status::Ok();
-    }
-    DF_RETURN_IF_ERROR(Field(a["headers"].is_object(), "args.headers must be an object"));
-    for (const auto& [k, v] : a["headers"].items()) {
-      DF_RETURN_IF_ERROR(Field(v.is_string() && !k.empty() &&
-                                   k.find_first_of(" :\r\n") == std::string::npos &&
-                                   v.get<std::string>().find_first_of("\r\n") == std::string::npos,
-                               "args.headers: bad header " + k));
-    }
-    return Status::Ok();
-  };
-  for (const char* key : {"tag", "application", "filtered_query_params", "username", "password",
-                          "platform", "scope", "task_id", "url", "type"}) {
-    if (a.contains(key) && !a[key].is_null() && !a[key].is_string()) {
-      return InvalidArgument(std::string("args.") + key + " must be a string");
-    }
-  }
-  for (const char* key : {"piece_length", "count", "percentage", "timeout", "concurrent_task_count",
-                          "concurrent_peer_count", "concurrent_count"}) {
-    if (a.contains(key) && !a[key].is_null() && !a[key].is_number_unsigned() &&
-        !(a[key].is_number_integer() && a[key].get<int64_t>() >= 0)) {
-      return InvalidArgument(std::string("args.") + key + " must be a non-negative integer");
-    }
-  }
-  if (type == "preheat") {
-    std::string t = Str(a, "type");
-    DF_RETURN_IF_ERROR(Field(t == "image" || t == "file", "args.type must be image or file"));
-    DF_RETURN_IF_ERROR(check_headers());
-    if (t == "image") {
-      DF_RETURN_IF_ERROR(
-          Field(ValidHttpUrl(Str(a, "url")), "args.url must be an http(s) image manifest URL"));
-      std::string platform = Str(a, "platform");
-      if (platform.empty()) {
-        a["platform"] = "linux/amd64";
-      }
-    } else {
-      json urls = a.contains("urls") && a["urls"].is_array() ? a["urls"] : json::array();
-      if (!Str(a, "url").empty()) {
-        urls.push_back(Str(a, "url"));
-      }
-      DF_RETURN_IF_ERROR(Field(!urls.empty() && urls.size() <= 10000,
-                               "args.url or args.urls (1 to 10000) is required"));
-      for (const auto& u : urls) {
-        DF_RETURN_IF_ERROR(Field(u.is_string() && ValidHttpUrl(u.get<std::string>()),
-                                 "args.urls: each must be an http(s) URL"));
-      }
-      a["urls"] = urls;
-    }
-    std::string scope = Str(a, "scope");
-    if (scope.empty()) {
-      a["scope"] = scope = "single_seed_peer";
-    }
-    DF_RETURN_IF_ERROR(
-        Field(scope == "single_seed_peer" || scope == "all_seed_peers" || scope == "all_peers",
-              "args.scope must be single_seed_peer, all_seed_peers or all_peers"));
-    if (a.contains("piece_length") && !a["piece_length"].is_null() &&
-        a["piece_length"].get<uint64_t>() != 0) {
-      uint64_t p = a["piece_length"].get<uint64_t>();
-      DF_RETURN_IF_ERROR(Field(p >= (4u << 20) && p <= (1024u << 20),
-                               "args.piece_length must be between 4 MiB and 1 GiB"));
-    }
-    if (a.contains("ips") && !a["ips"].is_null()) {
-      DF_RETURN_IF_ERROR(Field(a["ips"].is_array() && a["ips"].size() <= 1000 &&
-                                   std::all_of(a["ips"].begin(), a["ips"].end(),
-                                               [](const json& ip) {
-                                                 return ip.is_string() && !ip.empty() &&
-                                                        ip.get<std::string>().size() <= 64;
-                                               }),
-                               "args.ips must be a list of IP addresses"));
-    }
-    if (a.contains("count") && !a["count"].is_null()) {
-      DF_RETURN_IF_ERROR(
-          Field(a["count"].get<uint64_t>() <= 100000, "args.count must be at most 100000"));
-    }
-    if (a.contains("percentage") && !a["percentage"].is_null()) {
-      DF_RETURN_IF_ERROR(
-          Field(a["percentage"].get<uint64_t>() <= 100, "args.percentage must be 1 to 100"));
-    }
-    return a;
-  }
-  if (type == "get_task" || type == "delete_task") {
-    DF_RETURN_IF_ERROR(Field(!Str(a, "task_id").empty() || ValidHttpUrl(Str(a, "url")),
-                             "args.task_id or args.url is required"));
-    std::string id = Str(a, "task_id");
-    DF_RETURN_IF_ERROR(
-        Field(id.size() <= 128 && id.find_first_not_of("0123456789abcdef") == std::string::npos,
-              "args.task_id must be a hex task ID"));
-    return a;
-  }
-  return InvalidArgument("unknown job type '" + type + "': want preheat, get_task or delete_task");
-}
 
 JobRunner::JobRunner(Store* store, const ManagerConfig& config, prometheus::Registry& registry,
                      std::shared_ptr<const rpc::Credentials> credentials)
@@ -455,7 +337,7 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
 
   // The work: (request, target) pairs.
   std::vector<std::pair<dfd::DownloadRequest, Target>> work;
-  std::vector<std::string> urls;
+  registry::ResolveResult image;  // image preheat and get_image_distribution
   if (job.type == "preheat") {
     // Again at run time: the name may resolve elsewhere now.
     for (const std::string& url : PreheatUrls(a)) {
@@ -473,28 +355,18 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
     base.set_timeout_ms(static_cast<uint64_t>(timeout.count()));
     std::vector<dfd::DownloadRequest> reqs;
     if (Str(a, "type") == "image") {
-      registry::ResolveRequest rr;
-      rr.manifest_url = Str(a, "url");
-      for (const auto& [k, v] : a["headers"].items()) {
-        rr.headers.emplace_back(k, v.get<std::string>());
+      auto resolved = ResolveImageOf(a, config_.job);
+      if (!resolved.ok()) {
+        return fail(resolved.status().message());
       }
-      rr.username = Str(a, "username");
-      rr.password = Str(a, "password");
-      rr.platform = Str(a, "platform");
-      rr.tls.ca_file = config_.job.registry_ca_cert;
-      rr.tls.insecure = config_.job.registry_insecure;
-      rr.timeout_s = static_cast<long>(config_.job.registry_timeout.count() / 1000);
-      auto image = registry::ResolveImage(rr);
-      if (!image.ok()) {
-        return fail("resolve image: " + image.status().message());
-      }
-      for (const auto& blob : image->blobs) {
+      image = std::move(resolved).value();
+      for (const auto& blob : image.blobs) {
         dfd::DownloadRequest r = base;
         r.set_url(blob.url);
         r.set_digest(blob.digest);
         // The registry mirror names blobs by their digest: the same task.
         r.set_task_id(blob.digest.substr(blob.digest.find(':') + 1));
-        for (const auto& [k, v] : image->headers) {
+        for (const auto& [k, v] : image.headers) {
           (*r.mutable_headers())[k] = v;
         }
         reqs.push_back(r);
@@ -518,6 +390,24 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
         for (const auto& t : targets) {
           work.emplace_back(r, t);
         }
+      }
+    }
+  } else if (job.type == "get_image_distribution") {
+    if (Status s = CheckPreheatDestination(config_.job, Str(a, "url")); !s.ok()) {
+      return fail(s.message());
+    }
+    auto resolved = ResolveImageOf(a, config_.job);
+    if (!resolved.ok()) {
+      return fail(resolved.status().message());
+    }
+    image = std::move(resolved).value();
+    for (const auto& blob : image.blobs) {
+      dfd::DownloadRequest r;
+      r.set_url(blob.url);
+      r.set_digest(blob.digest);
+      r.set_task_id(blob.digest.substr(blob.digest.find(':') + 1));  // as the mirror names it
+      for (const auto& t : targets) {
+        work.emplace_back(r, t);
       }
     }
   } else {
@@ -558,7 +448,7 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
       auto stub = StubFor(*credentials_, target);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-      if (job.type == "get_task") {
+      if (job.type == "get_task" || job.type == "get_image_distribution") {
         dfd::StatTaskRequest sreq;
         sreq.set_task_id(req.task_id());
         dfd::TaskInfo info;
@@ -591,6 +481,18 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   }
   if (lost || halt_) {
     return fail(lost ? "job taken over by another manager" : "manager shutting down");
+  }
+  if (job.type == "get_image_distribution") {
+    result["job_states"] = json::array({{{"task_uuid", job.task_id + "_0"},
+                                         {"task_name", job.type},
+                                         {"state", "SUCCESS"},
+                                         {"results", {ImageDistribution(a, image, work, peers)}},
+                                         {"error", ""},
+                                         {"created_at", Rfc3339(job.created_at)},
+                                         {"ttl", 0}}});
+    result["state"] = "SUCCESS";
+    result["updated_at"] = Rfc3339(NowMs());
+    return result;
   }
 
   std::map<int64_t, json> by_cluster;

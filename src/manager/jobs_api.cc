@@ -26,7 +26,7 @@ class JobRoutes {
     if (!args.ok()) {
       return ErrorOf(args.status());
     }
-    if (type == "preheat") {
+    if (type == "preheat" || type == "get_image_distribution") {  // the manager fetches these
       for (const std::string& url : PreheatUrls(*args)) {
         if (Status s = CheckPreheatDestination(ctx_->config->job, url); !s.ok()) {
           return ErrorOf(s);
@@ -182,10 +182,10 @@ class JobRoutes {
     // Jobs.
     for (std::string prefix : {"/api/v1/jobs", "/oapi/v1/jobs"}) {
       std::string scope = prefix.rfind("/oapi", 0) == 0 ? "job" : "";
-      r.Add(
-          "POST", prefix, Access::For(scope, false),
-          "Create a job {type: preheat | get_task | delete_task, args, scheduler_cluster_ids, bio}",
-          [this](HttpRequest& q, const Principal& p) { return CreateJob(q, p); });
+      r.Add("POST", prefix, Access::For(scope, false),
+            "Create a job {type: preheat | get_task | delete_task | get_image_distribution, args, "
+            "scheduler_cluster_ids, bio}",
+            [this](HttpRequest& q, const Principal& p) { return CreateJob(q, p); });
       r.Add("GET", prefix, Access::For(scope, false),
             "List jobs (?type, state, user_id, page, per_page; X-Total-Count)",
             [this](HttpRequest& q, const Principal& p) { return ListJobs(q, p); });

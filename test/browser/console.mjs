@@ -26,9 +26,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-const [url, password, schedulerHost, seedHost, fileUrl] = process.argv.slice(2);
-if (!url || !password || !schedulerHost || !seedHost || !fileUrl) {
-  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL");
+const [url, password, schedulerHost, seedHost, fileUrl, imageUrl] = process.argv.slice(2);
+if (!url || !password || !schedulerHost || !seedHost || !fileUrl || !imageUrl) {
+  console.error("usage: node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL IMAGE_MANIFEST_URL");
   process.exit(2);
 }
 
@@ -243,6 +243,20 @@ try {
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("No host holds this task.").waitFor({ timeout: 60000 });
   check("a new search finds it nowhere", true);
+
+  // Which hosts hold each blob of an image (preheated into the seed peer by the Python side).
+  await step("image-preheated");
+  await page.getByLabel("Manifest URL").fill("registry.example/app:v1");
+  await page.getByRole("button", { name: "Find the image" }).click();
+  check("a manifest URL that is not one is refused with a message", (await page.getByRole("alert").innerText()).includes("manifest URL"));
+  await page.getByLabel("Manifest URL").fill(imageUrl);
+  await page.getByRole("button", { name: "Find the image" }).click();
+  await page.locator('[data-image-search-done="SUCCESS"]').waitFor({ timeout: 60000 });
+  const blobRows = page.locator('table[data-result="image-distribution"] tr[data-layer]');
+  check("the image search lists the image's blobs", (await blobRows.count()) === 2);
+  const heldBy = await blobRows.evaluateAll((rows) => rows.map((r) => r.querySelector("[data-holders]").dataset.holders));
+  check("the seed peer holds each blob of the preheated image", heldBy.every((h) => h.split(" ").includes(seedHost)));
+  await shot("image-search");
 
   // The live swarm view: four peers pull a layer at once; the view shows who feeds whom.
   await nav.getByRole("link", { name: "Swarm" }).click();

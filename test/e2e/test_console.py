@@ -2,6 +2,7 @@
 on its REST port, and driven in a real browser (Debian's chromium via playwright-core,
 test/browser/console.mjs)."""
 
+import hashlib
 import json
 import os
 import re
@@ -117,6 +118,23 @@ class ConsoleTest(unittest.TestCase):
         layer_url = origin.url("layer.bin") + f"?slow={4 * 1024 * 1024}"
         pulls = []
         token = self.m.signin()
+        # An image in the origin (a registry's paths): a config blob and one layer.
+        blobs = []
+        for name, media, data in (
+                ("config", "application/vnd.oci.image.config.v1+json", b'{"architecture":"amd64"}'),
+                ("layer", "application/vnd.oci.image.layer.v1.tar+gzip", os.urandom(512 * 1024))):
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            os.makedirs(os.path.join(self.c.origin_root, "v2", "demo", "app", "blobs"), exist_ok=True)
+            with open(os.path.join(self.c.origin_root, "v2", "demo", "app", "blobs", digest), "wb") as f:
+                f.write(data)
+            blobs.append({"mediaType": media, "digest": digest, "size": len(data)})
+        manifest = json.dumps({"schemaVersion": 2,
+                               "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "config": blobs[0], "layers": blobs[1:]}).encode()
+        os.makedirs(os.path.join(self.c.origin_root, "v2", "demo", "app", "manifests"))
+        with open(os.path.join(self.c.origin_root, "v2", "demo", "app", "manifests", "v1"), "wb") as f:
+            f.write(manifest)
+        image_url = origin.url("v2/demo/app/manifests/v1")
 
         def active(kind):
             return self.m.request("GET", f"/api/v1/{kind}?state=active", token=token)[1]
@@ -127,7 +145,7 @@ class ConsoleTest(unittest.TestCase):
             ["node", os.path.join(BROWSER_DIR, "console.mjs"),
              f"http://{hostport(self.m.rest_port)}/", self.m.root_password,
              active("schedulers")[0]["host_name"], active("seed-peers")[0]["host_name"],
-             origin.url("weights.bin")],
+             origin.url("weights.bin"), image_url],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             cwd=BROWSER_DIR,
             # DF_CONSOLE_SCREENSHOTS=docs/console refreshes the pictures in docs/console.md.
@@ -157,6 +175,13 @@ class ConsoleTest(unittest.TestCase):
                                            os.path.join(self.c.dir, "blocked.out"), check=False)
                         self.assertNotEqual(r.returncode, 0)
                         self.assertIn("blocked by the cluster's blocklist", r.stderr)
+                    elif what[0] == "image-preheated":
+                        st, job, _ = self.m.request("POST", "/api/v1/jobs", {
+                            "type": "preheat", "args": {"type": "image", "url": image_url,
+                                                        "scope": "all_seed_peers"}}, token=token)
+                        self.assertEqual(st, 200, job)
+                        job = self.m.wait_job(job["id"], token, prefix="/api/v1/jobs")
+                        self.assertEqual(job["state"], "SUCCESS", job)
                     elif what[0] == "kill-scheduler":
                         sched.kill(signal.SIGKILL)
                     elif what[0] == "start-download":  # the four peers pull one layer at once
@@ -211,6 +236,7 @@ class ConsoleTest(unittest.TestCase):
                       "root deletes the inactive scheduler",
                       "the preheat reaches SUCCESS on its page without a reload",
                       "the task is deleted on every host",
+                      "the seed peer holds each blob of the preheated image",
                       "the swarm view shows pieces flowing between peers",
                       "the swarm view follows the download to completion",
                       "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",

@@ -34,7 +34,9 @@ class ManagerRegistryTest(R.ClusterWithRegistryTest):
         cls.seeds = [cls.c.daemon(f"seed-{i}", sched, seed=True,
                                   extra={"proxy": proxy, "manager": manager})
                      for i in range(2)]
-        cls.host = cls.c.daemon("host", sched, extra={"proxy": proxy})
+        # The host asks the manager for schedulers, so the manager knows it (image distribution).
+        cls.host = cls.c.daemon("host", sched, extra={
+            "proxy": proxy, "manager": {"addrs": [cls.m.grpc_addr], "refreshInterval": "1s"}})
         cls.ctd = cls.env.containerd("containerd")
         cls.root = cls.m.signin()
         wait_for(lambda: len(cls.m.request("GET", "/api/v1/seed-peers?state=active",
@@ -52,9 +54,29 @@ class ManagerRegistryTest(R.ClusterWithRegistryTest):
         token, _ = self.tok.issue("alice", [f"repository:{name}:pull"])
         return token
 
+    def distribution(self, name, ref):
+        """get_image_distribution: {hostname: {layer digest: done}} and the image's layers."""
+        st, job, _ = self.m.request("POST", "/oapi/v1/jobs", {
+            "type": "get_image_distribution",
+            "args": {"url": self.manifest_url(name, ref), "username": "alice",
+                     "password": "secret"}}, token=self.pat)
+        self.assertEqual(st, 200, job)
+        job = self.m.wait_job(job["id"], self.pat)
+        self.assertEqual(job["state"], "SUCCESS", job)
+        self.assertEqual(job["args"]["password"], "******")
+        r = job["result"]["job_states"][0]["results"][0]
+        hosts = {p["hostname"]: {l["digest"]: l["done"] for l in p["layers"]} for p in r["peers"]}
+        return hosts, sorted(l["digest"] for l in r["image"]["layers"])
+
     def test_image_preheat_then_containerd_pull_asks_the_registry_for_no_blob(self):
         image = R.push_image(self.reg, "dfly/preheat", "v1", layers=(1 * MIB, 6 * MIB),
                              seed=501, index=True)
+        wait_for(lambda: self.m.request("GET", "/api/v1/peers?state=active",
+                                        token=self.root)[1], what="the host known as a peer")
+        # Before anything: which hosts hold the image's layers? None.
+        hosts, layers = self.distribution("dfly/preheat", "v1")
+        self.assertEqual(layers, sorted(image["blobs"]))
+        self.assertEqual(hosts, {})
         st, job, _ = self.m.request("POST", "/api/v1/jobs", {
             "type": "preheat",
             "args": {"type": "image", "url": self.manifest_url("dfly/preheat", "v1"),
@@ -87,6 +109,10 @@ class ManagerRegistryTest(R.ClusterWithRegistryTest):
         self.assertGreaterEqual(
             self.host.metric("dragonfly_dfdaemon_proxy_requests_total", {"kind": "p2p"}),
             len(image["blobs"]))
+        # Now both seed peers (preheated) and the host (pulled) hold every layer, whole.
+        hosts, _ = self.distribution("dfly/preheat", "v1")
+        every = {d: True for d in image["blobs"]}
+        self.assertEqual(hosts, {"seed-0": every, "seed-1": every, "host": every})
 
     def harbor_new(self, headers, name):
         """Harbor 2.12+: GET /healthy, POST /oapi/v1/jobs with its body, poll GET."""

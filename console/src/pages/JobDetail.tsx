@@ -4,6 +4,7 @@ import { errorText, useLoad } from "../load";
 import { go } from "../router";
 import { jobSubject } from "./Jobs";
 import { Alert } from "../ui";
+import { ImageDistribution } from "./ImageSearch";
 
 // One job: what it was asked, its state (refreshed every 2 s until it ends), and per host what
 // happened.
@@ -95,69 +96,73 @@ export function JobResults({ job }: { job: Job }) {
       {states.map((s, i) => (
         <div key={i}>
           <Alert message={s.error} />
-          {s.results.map((r) => (
-            <div key={r.scheduler_cluster_id}>
-              <h3>Cluster {r.scheduler_cluster_id}</h3>
-              {r.peers !== undefined ? (
-                r.peers.length === 0 ? (
-                  <p class="empty">No host holds this task.</p>
+          {s.results.map((r) =>
+            r.image ? (
+              <ImageDistribution key="image" result={r} />
+            ) : (
+              <div key={r.scheduler_cluster_id}>
+                <h3>Cluster {r.scheduler_cluster_id}</h3>
+                {r.peers !== undefined ? (
+                  r.peers.length === 0 ? (
+                    <p class="empty">No host holds this task.</p>
+                  ) : (
+                    <table class="list" data-result="holders">
+                      <thead>
+                        <tr>
+                          <th scope="col">Host</th>
+                          <th scope="col">IP</th>
+                          <th scope="col">Kind</th>
+                          <th scope="col">Pieces</th>
+                          <th scope="col">Complete</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        {r.peers.map((p) => (
+                          <tr key={p.hostname} data-host={p.hostname}>
+                            <td>{p.hostname}</td>
+                            <td>{p.ip}</td>
+                            <td>{p.host_type}</td>
+                            <td>{p.finished_pieces}</td>
+                            <td>{p.done ? "yes" : "no"}</td>
+                          </tr>
+                        ))}
+                      </tbody>
+                    </table>
+                  )
                 ) : (
-                  <table class="list" data-result="holders">
+                  <table class="list" data-result="hosts">
                     <thead>
                       <tr>
                         <th scope="col">Host</th>
                         <th scope="col">IP</th>
-                        <th scope="col">Kind</th>
-                        <th scope="col">Pieces</th>
-                        <th scope="col">Complete</th>
+                        <th scope="col">Result</th>
                       </tr>
                     </thead>
                     <tbody>
-                      {r.peers.map((p) => (
-                        <tr key={p.hostname} data-host={p.hostname}>
-                          <td>{p.hostname}</td>
-                          <td>{p.ip}</td>
-                          <td>{p.host_type}</td>
-                          <td>{p.finished_pieces}</td>
-                          <td>{p.done ? "yes" : "no"}</td>
+                      {r.success_tasks.map((t) => (
+                        <tr key={`ok-${t.hostname}-${t.url ?? ""}`} data-host={t.hostname}>
+                          <td>{t.hostname}</td>
+                          <td>{t.ip}</td>
+                          <td>
+                            <span class="state job-SUCCESS">success</span>
+                          </td>
+                        </tr>
+                      ))}
+                      {r.failure_tasks.map((t) => (
+                        <tr key={`ko-${t.hostname}-${t.url ?? ""}`} data-host={t.hostname}>
+                          <td>{t.hostname}</td>
+                          <td>{t.ip}</td>
+                          <td>
+                            <span class="state job-FAILURE">failed</span> {t.description}
+                          </td>
                         </tr>
                       ))}
                     </tbody>
                   </table>
-                )
-              ) : (
-                <table class="list" data-result="hosts">
-                  <thead>
-                    <tr>
-                      <th scope="col">Host</th>
-                      <th scope="col">IP</th>
-                      <th scope="col">Result</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {r.success_tasks.map((t) => (
-                      <tr key={`ok-${t.hostname}-${t.url ?? ""}`} data-host={t.hostname}>
-                        <td>{t.hostname}</td>
-                        <td>{t.ip}</td>
-                        <td>
-                          <span class="state job-SUCCESS">success</span>
-                        </td>
-                      </tr>
-                    ))}
-                    {r.failure_tasks.map((t) => (
-                      <tr key={`ko-${t.hostname}-${t.url ?? ""}`} data-host={t.hostname}>
-                        <td>{t.hostname}</td>
-                        <td>{t.ip}</td>
-                        <td>
-                          <span class="state job-FAILURE">failed</span> {t.description}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
-            </div>
-          ))}
+                )}
+              </div>
+            ),
+          )}
         </div>
       ))}
     </>

@@ -1,35 +1,9 @@
-import { useEffect, useState } from "preact/hooks";
-import { Job, createJob, getJob, whoAmI } from "../api";
-import { errorText } from "../load";
+import { useState } from "preact/hooks";
+import { createJob, whoAmI } from "../api";
+import { errorText, useJob } from "../load";
+import { ImageSearch } from "./ImageSearch";
 import { JobResults } from "./JobDetail";
 import { Alert } from "../ui";
-
-// Follows a job until it ends (every second), calling back with each state.
-function useJob(id: number | null): { job: Job | null; error: string | null } {
-  const [job, setJob] = useState<Job | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    setJob(null);
-    setError(null);
-    if (id === null) return;
-    let live = true;
-    let timer = 0;
-    const poll = () =>
-      getJob(id)
-        .then((j) => {
-          if (!live) return;
-          setJob(j);
-          if (j.state === "PENDING") timer = window.setTimeout(poll, 1000);
-        })
-        .catch((err) => live && setError(errorText(err)));
-    poll();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [id]);
-  return { job, error };
-}
 
 // Which hosts hold a task (a get_task job), and deleting it everywhere (a delete_task job).
 export function Tasks() {
@@ -134,6 +108,7 @@ export function Tasks() {
           <JobResults job={removal.job} />
         </div>
       )}
+      <ImageSearch />
     </section>
   );
 }
