@@ -163,6 +163,17 @@ export async function signIn(name: string, password: string): Promise<void> {
   setToken(r.token);
 }
 
+// Whether this manager lets anyone sign up (auth.allowSignUp).
+export async function signUpAllowed(): Promise<boolean> {
+  return (await request<{ allowed: boolean }>("GET", "/api/v1/users/signup")).allowed;
+}
+
+// Signs up as a guest, then signs in.
+export async function signUp(name: string, email: string, password: string): Promise<void> {
+  await request<User>("POST", "/api/v1/users/signup", { name, email, password });
+  await signIn(name, password);
+}
+
 export function signOut() {
   setToken(null);
 }

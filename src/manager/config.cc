@@ -95,7 +95,9 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
 
   const YAML::Node auth = root["auth"];
   DF_RETURN_IF_ERROR(CheckKeys(
-      auth, "auth", {"rootPassword", "jwtTimeout", "openAPIAnonymous", "componentToken"}));
+      auth, "auth",
+      {"rootPassword", "jwtTimeout", "openAPIAnonymous", "componentToken", "allowSignUp"}));
+  DF_RETURN_IF_ERROR(Read(auth, "auth", "allowSignUp", &c->auth.allow_sign_up));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "componentToken", &c->auth.component_token));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "rootPassword", &c->auth.root_password));
   DF_RETURN_IF_ERROR(Read(auth, "auth", "jwtTimeout", &c->auth.jwt_timeout));

@@ -79,7 +79,8 @@ TaskOutcome DownloadOn(const rpc::Credentials& creds, const Target& target,
 StatusOr<registry::ResolveResult> ResolveImageOf(const json& a, const ManagerConfig::Job& job) {
   registry::ResolveRequest rr;
   rr.manifest_url = Str(a, "url");
-  for (const auto& [k, v] : a.value("headers", json::object()).items()) {
+  const json headers = a.value("headers", json::object());  // (kept alive for the loop)
+  for (const auto& [k, v] : headers.items()) {
     rr.headers.emplace_back(k, v.get<std::string>());
   }
   rr.username = Str(a, "username");

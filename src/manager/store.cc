@@ -357,15 +357,26 @@ StatusOr<std::vector<UserRow>> Store::ListUsers() {
   return out;
 }
 
-Status Store::UpdateUser(int64_t id, const json& patch) {
-  for (const char* field : {"email", "state", "role"}) {
-    if (patch.contains(field)) {
-      std::string sql =
-          std::string("UPDATE users SET ") + field + " = ?, updated_at = ? WHERE id = ?";
-      DF_RETURN_IF_ERROR(db_->Exec(sql, {patch[field].get<std::string>(), NowMs(), id}).status());
+Status Store::UpdateUser(int64_t id, const UserPatch& patch) {
+  return db_->Transaction([&](db::Database& tx) -> Status {
+    DF_ASSIGN_OR_RETURN(
+        auto cur,
+        One<UserRow>(tx.Exec(std::string("SELECT ") + kUserCols + " FROM users WHERE id = ?", {id}),
+                     "user", ToUser));
+    if (patch.TakesRootAway() && cur.role == "root" && cur.state == "enable") {
+      DF_ASSIGN_OR_RETURN(auto others, tx.Exec("SELECT COUNT(*) FROM users WHERE role = 'root' AND "
+                                               "state = 'enable' AND id <> ?",
+                                               {id}));
+      if (others.rows.empty() || others.rows[0].Int(0) == 0) {
+        return FailedPrecondition("the last enabled root user cannot be demoted or disabled");
+      }
     }
-  }
-  return Status::Ok();
+    return tx
+        .Exec("UPDATE users SET email = ?, state = ?, role = ?, updated_at = ? WHERE id = ?",
+              {patch.email.value_or(cur.email), patch.state.value_or(cur.state),
+               patch.role.value_or(cur.role), NowMs(), id})
+        .status();
+  });
 }
 
 Status Store::SetPassword(int64_t id, const std::string& password) {

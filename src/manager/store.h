@@ -13,6 +13,7 @@
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/db.h"
 #include "manager/cluster_model.h"
+#include "manager/user_model.h"
 
 namespace df::manager {
 
@@ -112,7 +113,9 @@ class Store {
   StatusOr<UserRow> GetUser(int64_t id);
   StatusOr<UserRow> GetUserByName(const std::string& name);
   StatusOr<std::vector<UserRow>> ListUsers();
-  Status UpdateUser(int64_t id, const json& patch);  // email, state, role
+  // Applies the fields `patch` gives, in one transaction: FailedPrecondition when it would
+  // demote or disable the last enabled root (nobody could manage the manager any more).
+  Status UpdateUser(int64_t id, const UserPatch& patch);
   Status SetPassword(int64_t id, const std::string& password);
 
   // Personal access tokens: Create returns the row and sets *plaintext (shown once).

@@ -371,6 +371,21 @@ try {
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("button", { name: "Sign in" }).waitFor();
 
+  // Sign-up (this manager allows it): a new guest, signed in at once.
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await page.getByLabel("Name").fill("bob");
+  await page.getByLabel("Password", { exact: true }).fill("bob-password-1");
+  await page.getByLabel("Password again").fill("bob-password-2");
+  await page.getByRole("button", { name: "Create account" }).click();
+  check("a mistyped sign-up password is caught", (await page.getByRole("alert").innerText()).includes("differ"));
+  await page.getByLabel("Password again").fill("bob-password-1");
+  await shot("signup");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await nav.getByRole("link", { name: "bob (guest)" }).waitFor();
+  check("a sign-up makes a guest and signs them in", !(await nav.getByRole("link", { name: "Users" }).isVisible()));
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+
   check(`no console errors or failed requests (${problems.join("; ")})`, problems.length === 0);
 } catch (e) {
   console.log(String(e && e.message ? e.message : e));

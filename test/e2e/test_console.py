@@ -24,7 +24,7 @@ class ConsoleTest(unittest.TestCase):
         if not os.path.exists(os.path.join(CONSOLE_DIR, "index.html")):
             self.skipTest(f"the console is not built in {CONSOLE_DIR} (DF_CONSOLE=OFF)")
         self.c = Cluster(prefix="df-console-")
-        self.m = self.c.manager()
+        self.m = self.c.manager(extra={"auth": {"allowSignUp": True}})
 
     def tearDown(self):
         problems = self.c.stop()
@@ -241,7 +241,8 @@ class ConsoleTest(unittest.TestCase):
                       "the swarm view follows the download to completion",
                       "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",
                       "a guest is refused the users page",
-                      "a guest changes their password and stays signed in", "no console errors"):
+                      "a guest changes their password and stays signed in",
+                      "a sign-up makes a guest and signs them in", "no console errors"):
             self.assertIn(f"ok: {shown}", text)
 
 if __name__ == "__main__":

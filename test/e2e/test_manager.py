@@ -505,6 +505,34 @@ class ManagerHardeningTest(unittest.TestCase):
         problems = self.c.stop()
         self.assertEqual(problems, [], f"processes ended badly (logs kept in {self.c.dir})")
 
+    def test_sign_up_is_off_by_default_makes_only_guests_and_is_bounded(self):
+        m = self.c.manager()
+        self.assertEqual(m.request("GET", "/api/v1/users/signup")[1], {"allowed": False})
+        st, body, _ = m.request("POST", "/api/v1/users/signup",
+                                {"name": "mallory", "password": "mallory-pass-1"})
+        self.assertEqual(st, 403, body)
+        self.assertEqual(m.request("POST", "/api/v1/users/signin",
+                                   {"name": "mallory", "password": "mallory-pass-1"})[0], 401)
+
+        m = self.c.manager(name="open-manager", extra={"auth": {"allowSignUp": True}})
+        self.assertEqual(m.request("GET", "/api/v1/users/signup")[1], {"allowed": True})
+        # A sign-up cannot choose its role.
+        st, body, _ = m.request("POST", "/api/v1/users/signup",
+                                {"name": "mallory", "password": "mallory-pass-1", "role": "root"})
+        self.assertEqual(st, 400, body)
+        st, user, _ = m.request("POST", "/api/v1/users/signup",
+                                {"name": "mallory", "password": "mallory-pass-1"})
+        self.assertEqual((st, user["role"]), (200, "guest"), user)
+        st, again, _ = m.request("POST", "/api/v1/users/signup",
+                                 {"name": "mallory", "password": "another-pass-1"})
+        self.assertEqual(st, 409, again)  # a taken name
+        guest = m.signin("mallory", "mallory-pass-1")
+        self.assertEqual(m.request("GET", "/api/v1/users", token=guest)[0], 403)
+        # Bounded per address: 5 sign-ups an hour (the refused ones do not count).
+        codes = [m.request("POST", "/api/v1/users/signup",
+                           {"name": f"bot{i}", "password": "bot-password"})[0] for i in range(6)]
+        self.assertEqual(codes, [200, 200, 200, 200, 429, 429])
+
     def test_sign_in_is_throttled_after_repeated_failures(self):
         m = self.c.manager()
         for _ in range(5):

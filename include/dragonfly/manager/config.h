@@ -37,6 +37,9 @@ struct ManagerConfig {
     std::string root_password;
     milliseconds jwt_timeout{std::chrono::hours(48)};
     bool open_api_anonymous = false;  // /oapi/v1 and Harbor's old API without credentials
+    // POST /api/v1/users/signup makes anyone who reaches the REST port a guest (who reads
+    // clusters, components and their own jobs). Off: root adds users.
+    bool allow_sign_up = false;
     // Required from schedulers and daemons on the gRPC port (their manager.token) when set;
     // without it anything that reaches the port can register as a seed peer.
     std::string component_token;
