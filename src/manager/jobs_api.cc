@@ -1,71 +1,24 @@
-// Jobs (preheat, get_task, delete_task) on /api/v1/jobs and /oapi/v1/jobs, and Harbor's preheat
-// API from before 2.12 (POST /preheats, GET /preheats/:id).
-#include <spdlog/spdlog.h>
+// Jobs (preheat, get_task, delete_task, get_image_distribution; handlers over JobService) on
+// /api/v1/jobs and /oapi/v1/jobs, and Harbor's preheat API from before 2.12 (POST /preheats, GET
+// /preheats/:id).
+#include <algorithm>
 
-#include "dragonfly/manager/auth.h"
 #include "manager/api.h"
 #include "manager/api_routes.h"
+#include "manager/job_service.h"
 
 namespace df::manager {
 namespace {
 
 class JobRoutes {
  public:
-  explicit JobRoutes(ApiContext* ctx) : ctx_(ctx), store_(ctx->store) {}
+  explicit JobRoutes(ApiContext* ctx) : jobs_(ctx->store, ctx->jobs, &ctx->config->job) {}
 
   HttpResponse CreateJob(HttpRequest& req, const Principal& who) {
     auto body = ParseBody(req);
-    if (!body.ok()) {
-      return ErrorOf(body.status());
-    }
-    std::string type = StrField(*body, "type");
-    if (type == "delete_task" && who.role != "root") {
-      return HttpResponse::Error(403, "delete_task removes a task from every peer: root only");
-    }
-    auto args = ValidateJobArgs(type, body->value("args", json::object()));
-    if (!args.ok()) {
-      return ErrorOf(args.status());
-    }
-    if (type == "preheat" || type == "get_image_distribution") {  // the manager fetches these
-      for (const std::string& url : PreheatUrls(*args)) {
-        if (Status s = CheckPreheatDestination(ctx_->config->job, url); !s.ok()) {
-          return ErrorOf(s);
-        }
-      }
-    }
-    JobRow job;
-    job.type = type;
-    job.bio = StrField(*body, "bio");
-    job.args = *args;
-    job.user_id = who.user_id;
-    if (body->contains("scheduler_cluster_ids")) {
-      const json& ids = (*body)["scheduler_cluster_ids"];
-      if (!ids.is_array() || std::any_of(ids.begin(), ids.end(),
-                                         [](const json& v) { return !v.is_number_unsigned(); })) {
-        return HttpResponse::Error(400, "scheduler_cluster_ids must be a list of cluster IDs");
-      }
-      for (const auto& v : ids) {
-        auto cluster = store_->GetCluster(v.get<int64_t>());
-        if (!cluster.ok()) {
-          return HttpResponse::Error(400, "scheduler cluster " + v.dump() + " does not exist");
-        }
-        job.scheduler_cluster_ids.push_back(v.get<int64_t>());
-      }
-    }
-    auto row = store_->CreateJob(job);
-    if (!row.ok()) {
-      return ErrorOf(row.status());
-    }
-    spdlog::info("job created id={} type={} user={}", row->id, row->type, who.name);
-    ctx_->jobs->Poke();
-    return HttpResponse::Json(200, RedactedJob(*row));
-  }
-
-  // Job args as stored may carry credentials (headers, password): never returned.
-  static json RedactedJob(const JobRow& job) {
-    json j = job.ToJson();
-    j["args"] = ScrubbedJobArgs(j["args"]);
-    return j;
+    auto in = body.ok() ? NewJob::FromJson(*body) : StatusOr<NewJob>(body.status());
+    auto row = in.ok() ? jobs_.Create(who, *in) : StatusOr<JobRow>(in.status());
+    return row.ok() ? HttpResponse::Json(200, JobService::Redacted(*row)) : ErrorOf(row.status());
   }
 
   HttpResponse ListJobs(HttpRequest& req, const Principal& who) {
@@ -77,86 +30,44 @@ class JobRoutes {
       }
       return std::clamp<int64_t>(std::stoll(it->second), 1, max);
     };
-    int64_t page = num("page", 1, 1000000);
-    int64_t per_page = num("per_page", 10, 1000);
-    std::string state = req.query.count("state") ? req.query.at("state") : "";
-    std::string type = req.query.count("type") ? req.query.at("type") : "";
-    int64_t user_id = num("user_id", -1, int64_t{1} << 40);  // -1: every user's (root)
-    if (who.role != "root") {
-      // Guests see their own jobs; anonymous callers (user 0) those created anonymously.
-      user_id = who.user_id;
+    JobQuery q;
+    q.page = num("page", 1, 1000000);
+    q.per_page = num("per_page", 10, 1000);
+    q.state = req.query.count("state") ? req.query.at("state") : "";
+    q.type = req.query.count("type") ? req.query.at("type") : "";
+    if (int64_t user = num("user_id", -1, int64_t{1} << 40); user > 0) {
+      q.user_id = user;
     }
-    int64_t total = 0;
-    auto jobs = store_->ListJobs(type, state, user_id, page, per_page, &total);
-    if (!jobs.ok()) {
-      return ErrorOf(jobs.status());
+    auto page = jobs_.List(who, q);
+    if (!page.ok()) {
+      return ErrorOf(page.status());
     }
     json out = json::array();
-    for (const auto& j : *jobs) {
-      out.push_back(RedactedJob(j));
+    for (const auto& j : page->jobs) {
+      out.push_back(JobService::Redacted(j));
     }
     HttpResponse r = HttpResponse::Json(200, out);
-    r.headers.emplace_back("X-Total-Count", std::to_string(total));
+    r.headers.emplace_back("X-Total-Count", std::to_string(page->total));
     return r;
   }
 
   // Harbor before 2.12: POST /preheats.
   HttpResponse HarborCreate(HttpRequest& req, const Principal& who) {
     auto body = ParseBody(req);
-    if (!body.ok()) {
-      return ErrorOf(body.status());
-    }
-    std::string type = StrField(*body, "type");
-    if (type != "image" && type != "file") {
-      return HttpResponse::Error(400, "type must be image or file");
-    }
-    json args = {{"type", type},
-                 {"url", StrField(*body, "url")},
-                 {"headers", body->value("headers", json::object())},
-                 {"scope", "single_seed_peer"}};
-    auto valid = ValidateJobArgs("preheat", args);
-    if (!valid.ok()) {
-      return ErrorOf(valid.status());
-    }
-    for (const std::string& url : PreheatUrls(*valid)) {
-      if (Status s = CheckPreheatDestination(ctx_->config->job, url); !s.ok()) {
-        return ErrorOf(s);
-      }
-    }
-    // The image identity, hashed to fit the indexed column on every database.
-    std::string key = auth::Sha256Hex(StrField(*body, "url") + "@" + StrField(*body, "digest"));
-    auto existing = store_->FindJobByHarborKey(key);
-    if (!existing.ok()) {
-      return ErrorOf(existing.status());
-    }
-    if (existing->has_value() && (*existing)->state != "FAILURE") {
-      return HttpResponse::Json(208, {{"ID", std::to_string((*existing)->id)}});
-    }
-    JobRow job;
-    job.type = "preheat";
-    job.bio = "harbor preheat " + StrField(*body, "image") + ":" + StrField(*body, "tag");
-    job.args = *valid;
-    job.user_id = who.user_id;
-    job.harbor_key = key;
-    auto row = store_->CreateJob(job);
+    auto in = body.ok() ? HarborPreheat::FromJson(*body) : StatusOr<HarborPreheat>(body.status());
+    bool existing = false;
+    auto row = in.ok() ? jobs_.CreateHarbor(who, *in, &existing) : StatusOr<JobRow>(in.status());
     if (!row.ok()) {
       return ErrorOf(row.status());
     }
-    ctx_->jobs->Poke();
-    return HttpResponse::Json(200, {{"ID", std::to_string(row->id)}});
+    return HttpResponse::Json(existing ? 208 : 200, {{"ID", std::to_string(row->id)}});
   }
 
   HttpResponse HarborGet(HttpRequest& req, const Principal& who) {
     auto id = IdParam(req);
-    if (!id.ok()) {
-      return ErrorOf(id.status());
-    }
-    auto job = store_->GetJob(*id);
+    auto job = id.ok() ? jobs_.Get(who, *id) : StatusOr<JobRow>(id.status());
     if (!job.ok()) {
       return ErrorOf(job.status());
-    }
-    if (who.role != "root" && job->user_id != who.user_id) {
-      return HttpResponse::Error(404, "job not found");
     }
     std::string status = job->state == "SUCCESS"   ? "SUCCESS"
                          : job->state == "FAILURE" ? "FAILED"
@@ -192,16 +103,14 @@ class JobRoutes {
       r.Add("GET", prefix + "/:id", Access::For(scope, false), "Get a job and its result",
             [this](HttpRequest& q, const Principal& p) {
               auto id = IdParam(q);
-              auto j = id.ok() ? store_->GetJob(*id) : StatusOr<JobRow>(id.status());
-              if (j.ok() && p.role != "root" && j->user_id != p.user_id) {
-                return HttpResponse::Error(404, "job not found");
-              }
-              return j.ok() ? HttpResponse::Json(200, RedactedJob(*j)) : ErrorOf(j.status());
+              auto j = id.ok() ? jobs_.Get(p, *id) : StatusOr<JobRow>(id.status());
+              return j.ok() ? HttpResponse::Json(200, JobService::Redacted(*j))
+                            : ErrorOf(j.status());
             });
       r.Add("DELETE", prefix + "/:id", Access::For(scope, true), "Delete a job",
             [this](HttpRequest& q, const Principal&) {
               auto id = IdParam(q);
-              Status s = id.ok() ? store_->DeleteJob(*id) : id.status();
+              Status s = id.ok() ? jobs_.Delete(*id) : id.status();
               return s.ok() ? HttpResponse::Json(200, json::object()) : ErrorOf(s);
             });
     }
@@ -215,8 +124,7 @@ class JobRoutes {
   }
 
  private:
-  ApiContext* ctx_;
-  Store* store_;
+  JobService jobs_;
 };
 
 }  // namespace
