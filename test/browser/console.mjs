@@ -1,25 +1,30 @@
 // Drives the manager's web console in Debian's chromium (playwright-core), as an operator would:
 //   node console.mjs MANAGER_URL ROOT_PASSWORD SCHEDULER_HOSTNAME SEED_PEER_HOSTNAME FILE_URL
+//        IMAGE_MANIFEST_URL
 // It asks its caller to act on the cluster by printing "step: NAME ARGS..." and waiting for a line
 // on stdin ("ok [ANSWER]" or what went wrong): "step: config-saved VERSION LIMIT" (the caller checks
-// the running scheduler took the config), "step: start-download" (four peers pull one layer),
-// "step: downloads-done" (they all finished, bytes checked), "step: kill-scheduler",
-// "step: use-token TOKEN" (lists
-// /oapi/v1/jobs with it), "step: token-refused TOKEN", "step: end-session" (the caller changes
-// root's password and answers the new one), "step: signin NAME PASSWORD" (through the API).
-// Checks: the sign-in page; a wrong password says so; root signs in and sees the clusters, with
-// the default one badged; search filters; a narrow window still shows the list; the schedulers
-// page lists the registered scheduler and seed peer as active, and filters by
-// state; the peers page groups the two peers by version and exports them as CSV; a cluster is created with scopes and settings (a wrong CIDR refused first); the default
-// cluster's candidate parent limit is changed and the running scheduler takes it; the cluster
-// page lists its scheduler and seed peer; the killed scheduler turns inactive and root deletes
-// it; the live swarm view of four peers pulling a layer (nodes, edges with rates, the origin
-// marked, completion); a file preheat (FILE_URL) on all seed peers is followed to SUCCESS with per-host results,
-// listed, and its task found on the seed peer and deleted everywhere; a session ended by a
-// password change goes back to sign-in with a notice; users (the last root cannot demote itself; a
-// guest added), a token created, used by a script and revoked; a guest refused the root pages and
-// changing their own password; sign out; no console error or failed request on the way. Prints one line per check
-// and exits non-zero at the first failure.
+// the running scheduler took the config), "step: blocklist-saved VERSION" (the scheduler took it
+// and a download it names is refused), "step: image-preheated" (the image is preheated into the
+// seed peer), "step: start-download" (four peers pull one layer), "step: downloads-done" (they all
+// finished, bytes checked), "step: kill-scheduler", "step: use-token TOKEN" (lists /oapi/v1/jobs
+// with it), "step: token-refused TOKEN", "step: end-session" (the caller changes root's password
+// and answers the new one), "step: signin NAME PASSWORD" (through the API).
+// Checks: the sign-in page; a wrong password says so; root signs in by keyboard and sees the
+// clusters, the default one badged; search filters; Tab reaches the menu (focus ring) and Enter
+// follows a link; the schedulers page lists the registered scheduler and seed peer as active and
+// filters by state; the peers page groups the peers by version and exports them as CSV; a cluster
+// is created with scopes and settings (a wrong CIDR refused first); the default cluster's
+// candidate parent limit is changed and the running scheduler takes it; its blocklist is edited
+// (a bad regex refused with the manager's message); the cluster page lists its scheduler and seed
+// peer; a file preheat is followed to SUCCESS with per-host results, listed, and its task found on
+// the seed peer and deleted everywhere; which hosts hold each blob of an image; the live swarm
+// view of four peers pulling a layer (nodes, edges with rates, the origin marked, completion); the
+// killed scheduler turns inactive and root deletes it; a session ended by a password change goes
+// back to sign-in with a notice; users (the last root cannot demote itself; a guest added), a
+// token created, used by a script and revoked; a guest refused the root pages and changing their
+// own password; sign-up; sign out; every page of the guide fits a 420 px window; no console
+// error or failed request on the way. Prints one line per check and exits non-zero at the first
+// failure.
 import { chromium } from "playwright-core";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -68,9 +73,34 @@ page.on("requestfailed", (r) => {
   if (!/ERR_ABORTED/.test(r.failure()?.errorText ?? "")) problems.push(`request failed: ${r.url()}`);
 });
 
-// With SCREENSHOTS=dir, the pages are saved there as PNG (docs/console.md shows them).
+// Each page of the guide: with SCREENSHOTS=dir saved there as PNG (docs/console.md shows them),
+// and checked in a narrow window.
 async function shot(name) {
   if (process.env.SCREENSHOTS) await page.screenshot({ path: join(process.env.SCREENSHOTS, `${name}.png`), fullPage: true });
+  await fitsNarrow(name);
+}
+
+// At 420 px the page does not scroll sideways and its forms, headings, actions, menu and the
+// swarm graph fit the window (wide tables scroll in place).
+async function fitsNarrow(name) {
+  await page.setViewportSize({ width: 420, height: 800 });
+  const tooWide = await page.evaluate(() => {
+    const limit = window.innerWidth + 1;
+    const out = [];
+    if (document.documentElement.scrollWidth > limit) {
+      // Name the outermost elements sticking out (their parent fits).
+      const stickOut = [...document.querySelectorAll("body *")].filter(
+        (el) => el.getBoundingClientRect().right > limit && el.parentElement.getBoundingClientRect().right <= limit,
+      );
+      out.push(`the page: ${stickOut.map((el) => el.tagName.toLowerCase() + (el.className ? `.${el.className}` : "")).join(" ")}`);
+    }
+    for (const el of document.querySelectorAll("form, fieldset, h1, h2, h3, .actions, nav, svg")) {
+      if (!el.closest("table") && el.getBoundingClientRect().right > limit) out.push(el.tagName.toLowerCase() + (el.id ? `#${el.id}` : ""));
+    }
+    return out;
+  });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  check(`the ${name} page fits a 420 px window${tooWide.length ? ` (too wide: ${tooWide.join(", ")})` : ""}`, tooWide.length === 0);
 }
 
 function check(what, ok) {
@@ -109,6 +139,18 @@ try {
   await page.setViewportSize({ width: 420, height: 800 });
   check("a narrow window still shows the list", await page.locator(`tr[data-cluster="${name}"]`).isVisible());
   await page.setViewportSize({ width: 1280, height: 800 });
+
+  // The keyboard alone: Tab reaches the menu with a visible focus ring, Enter follows a link.
+  let focused = "";
+  for (let i = 0; i < 20 && focused !== "Jobs"; i++) {
+    await page.keyboard.press("Tab");
+    focused = await page.evaluate(() => document.activeElement?.textContent ?? "");
+  }
+  check("Tab reaches the menu", focused === "Jobs");
+  check("the focused link shows a focus ring", await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== "none"));
+  await page.keyboard.press("Enter");
+  await page.waitForURL(/#\/jobs$/);
+  check("Enter follows the focused link", true);
 
   await page.getByRole("link", { name: "Schedulers and seed peers" }).click();
   const sched = page.locator(`table[data-kind="scheduler"] tr[data-host="${schedulerHost}"]`);

@@ -242,7 +242,10 @@ class ConsoleTest(unittest.TestCase):
                       "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",
                       "a guest is refused the users page",
                       "a guest changes their password and stays signed in",
-                      "a sign-up makes a guest and signs them in", "no console errors"):
+                      "a sign-up makes a guest and signs them in",
+                      "Tab reaches the menu", "the focused link shows a focus ring",
+                      "the swarm page fits a 420 px window", "the cluster page fits a 420 px window",
+                      "the job-new page fits a 420 px window", "no console errors"):
             self.assertIn(f"ok: {shown}", text)
 
 if __name__ == "__main__":
