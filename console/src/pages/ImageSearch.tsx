@@ -97,7 +97,11 @@ export function ImageDistribution({ result }: { result: JobResultGroup }) {
     <table class="list" data-result="image-distribution">
       <caption>
         {image.layers.length} blob{image.layers.length === 1 ? "" : "s"} of {image.manifest_url} ({image.platform});{" "}
-        {holders.length === 0 ? "no host holds any" : `${holders.length} host${holders.length === 1 ? "" : "s"} hold some`}
+        {holders.length === 0
+          ? "no host holds any"
+          : holders.length === 1
+            ? "1 host holds some"
+            : `${holders.length} hosts hold some`}
       </caption>
       <thead>
         <tr>
