@@ -1,4 +1,5 @@
-// dfctl: list, stat and delete the tasks stored by the local dfdaemon.
+// dfctl: list, stat and delete the tasks stored by the local dfdaemon; ask a component's gRPC
+// health service (like grpc_health_probe: exit 0 when SERVING).
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
@@ -6,6 +7,7 @@
 #include <iostream>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dfd = ::dragonfly::api::dfdaemon;
 
@@ -34,8 +36,36 @@ int main(int argc, char** argv) {
   stat->add_option("task_id", task_id)->required();
   auto* del = app.add_subcommand("delete", "Delete a task that is not in use");
   del->add_option("task_id", task_id)->required();
+  std::string addr;
+  std::string service;
+  auto* health = app.add_subcommand(
+      "health",
+      "Ask a gRPC health service (grpc.health.v1): the local dfdaemon's, or --addr's (plaintext; "
+      "a port with mutual TLS needs a client certificate). Exit 0 when SERVING, 1 when not, "
+      "2 when it cannot be asked");
+  health->add_option("--addr", addr, "HOST:PORT of a scheduler, manager or dfdaemon upload port");
+  health->add_option("--service", service, "a service name (default: the whole server)");
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
+
+  if (health->parsed()) {
+    auto ch = grpc::CreateChannel(addr.empty() ? "unix:" + endpoint : addr,
+                                  grpc::InsecureChannelCredentials());
+    grpc::ClientContext hctx;
+    hctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = grpc::health::v1::Health::NewStub(ch)->Check(&hctx, req, &resp);
+    if (!s.ok()) {
+      std::cerr << "dfctl: health of " << (addr.empty() ? endpoint : addr) << ": "
+                << s.error_message() << std::endl;
+      return 2;
+    }
+    std::printf("%s\n",
+                grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
+    return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+  }
 
   auto channel = grpc::CreateChannel("unix:" + endpoint, grpc::InsecureChannelCredentials());
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(3))) {

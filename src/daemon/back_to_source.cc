@@ -11,6 +11,7 @@
 #include "daemon/metrics.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
+#include "dragonfly/tracing/context.h"
 
 namespace df::daemon {
 
@@ -45,6 +46,9 @@ Status FetchFromOrigin(const OriginFetch& f) {
   req.url = f.spec->url();
   for (const auto& [k, v] : f.spec->headers()) {
     req.headers[k] = v;
+  }
+  if (const tracing::SpanContext& c = tracing::CurrentContext(); c.valid()) {
+    req.headers["traceparent"] = c.ToTraceparent();  // the back-to-source span
   }
   req.offset = PieceOffset(piece_length, next);
   std::unique_ptr<DigestVerifier> verifier;

@@ -166,14 +166,15 @@ Status ParseManager(const YAML::Node& node, DaemonConfig::Manager* m) {
 }
 
 Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
-  DF_RETURN_IF_ERROR(
-      CheckKeys(root, "",
-                {"host", "server", "scheduler", "manager", "seedPeer", "upload", "download",
-                 "storage", "gc", "backSource", "proxy", "metrics", "log", "testing", "security"}));
+  DF_RETURN_IF_ERROR(CheckKeys(
+      root, "",
+      {"host", "server", "scheduler", "manager", "seedPeer", "upload", "download", "storage", "gc",
+       "backSource", "proxy", "metrics", "log", "testing", "security", "tracing"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
+  DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c->tracing));
   const YAML::Node host = root["host"];
   DF_RETURN_IF_ERROR(CheckKeys(host, "host", {"hostname", "ip", "ips", "idc", "location"}));
   DF_RETURN_IF_ERROR(Read(host, "host", "hostname", &c->host.hostname));

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "daemon/downloads.h"
+#include "daemon/health.h"
 #include "daemon/local_service.h"
 #include "daemon/metrics.h"
 #include "daemon/proxy/p2p.h"
@@ -31,6 +32,7 @@
 #include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
 #include "dragonfly/piece/swarm.h"
+#include "dragonfly/rpc/health.h"
 #include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/security/piece_token.h"
 
@@ -71,6 +73,11 @@ class DaemonImpl : public Daemon {
     upload_slots_ = config_.upload.slots;
     registry_ = std::make_shared<prometheus::Registry>();
     metrics_ = std::make_unique<DaemonMetrics>(registry_);
+    tracing::TracingConfig tracing = config_.tracing;
+    if (tracing.service_name.empty()) {
+      tracing.service_name = config_.seed_peer.enable ? "seed-peer" : "dfdaemon";
+    }
+    DF_ASSIGN_OR_RETURN(tracer_, tracing::Tracer::Create(tracing, registry_.get()));
     DF_ASSIGN_OR_RETURN(store_, storage::OpenTaskStore(config_.storage.dir));
     backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
@@ -158,6 +165,7 @@ class DaemonImpl : public Daemon {
     }
     DF_ASSIGN_OR_RETURN(swarm_, piece::StartSwarm(std::move(so)));
     ctx_.swarm = swarm_.get();
+    ctx_.tracer = tracer_.get();
     downloads_ = std::make_unique<Downloads>(&ctx_);
 
     DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
@@ -174,6 +182,11 @@ class DaemonImpl : public Daemon {
     int rpc_port = 0;
     upload.AddListeningPort(config_.upload.rpc_listen, credentials_->Server(), &rpc_port);
     upload.RegisterService(upload_service_.get());
+    // Ready while it can store what it downloads (one service object per server).
+    auto ready = [dir = config_.storage.dir] { return StorageWritable(dir); };
+    upload_health_ = std::make_unique<rpc::HealthService>(
+        ready, std::set<std::string>{"dragonfly.api.dfdaemon.DfdaemonUpload"});
+    upload.RegisterService(upload_health_.get());
     rpc::ApplyServerLimits(upload, {.max_threads = 64});
     upload_server_ = upload.BuildAndStart();
     if (!upload_server_ || rpc_port == 0) {
@@ -186,6 +199,9 @@ class DaemonImpl : public Daemon {
     grpc::ServerBuilder local;
     local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
     local.RegisterService(local_service_.get());
+    local_health_ = std::make_unique<rpc::HealthService>(
+        ready, std::set<std::string>{"dragonfly.api.dfdaemon.Dfdaemon"});
+    local.RegisterService(local_health_.get());
     local_server_ = local.BuildAndStart();
     if (!local_server_) {
       return Unavailable("cannot serve the local API on " + config_.server.socket_path);
@@ -465,6 +481,7 @@ class DaemonImpl : public Daemon {
   DaemonConfig config_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<DaemonMetrics> metrics_;
+  std::unique_ptr<tracing::Tracer> tracer_;  // outlives every session and request
   std::unique_ptr<storage::TaskStore> store_;
   std::unique_ptr<backend::HttpBackend> backend_;
   // With security.join: keeps the certificate from the manager's cluster CA current.
@@ -480,6 +497,8 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<Downloads> downloads_;
   std::unique_ptr<LocalService> local_service_;
   std::unique_ptr<UploadService> upload_service_;
+  std::unique_ptr<rpc::HealthService> upload_health_;
+  std::unique_ptr<rpc::HealthService> local_health_;
   std::unique_ptr<grpc::Server> local_server_;
   std::unique_ptr<grpc::Server> upload_server_;
   std::unique_ptr<HttpStatusServer> status_server_;

@@ -9,6 +9,7 @@
 #include "dragonfly/rpc/status.h"
 #include "dragonfly/rpc/task_spec.h"
 #include "dragonfly/rpc/tls.h"
+#include "dragonfly/tracing/grpc.h"
 
 namespace df::daemon {
 
@@ -85,6 +86,7 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
   DownloadOptions options;
   options.spec = spec;
   options.disable_back_to_source = request->disable_back_to_source();
+  options.trace_parent = tracing::Extract(*context);  // dfget's, or a preheat job's
   auto opened = downloads_->Open(options);
   if (!opened.ok()) {
     return ToGrpc(opened.status());
@@ -209,6 +211,7 @@ grpc::Status UploadService::TriggerSeed(grpc::ServerContext* context,
   options.spec = spec;
   options.peer_id = request->peer_id();
   options.seed = true;
+  options.trace_parent = tracing::Extract(*context);  // the scheduler's decision
   auto session = downloads_->StartOrAttach(options);
   if (!session.ok()) {
     return ToGrpc(session.status());

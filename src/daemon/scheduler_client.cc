@@ -8,6 +8,7 @@
 #include <map>
 
 #include "dragonfly/rpc/status.h"
+#include "dragonfly/tracing/grpc.h"
 
 namespace df::daemon {
 namespace {
@@ -207,6 +208,7 @@ Status SchedulerClient::ForTask(const TaskId& task_id, Call&& call) {
   auto once = [&](Entry& e) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    tracing::InjectCurrent(&ctx);  // the download this call is for
     return rpc::FromGrpc(call(*e.stub, &ctx), "scheduler " + e.addr);
   };
   Status last;

@@ -110,6 +110,18 @@ void DownloadSession::OnLocalError(const Status& why) {
 void DownloadSession::Run() {
   const auto& spec = options_.spec;
   ctx_->metrics->active_tasks.Increment();
+  // The download as a span of its caller's trace; the scheduler calls and the origin request
+  // made on this thread carry it.
+  tracing::Span span;
+  if (ctx_->tracer != nullptr) {
+    span = ctx_->tracer->StartSpan(options_.seed ? "dfdaemon.seed" : "dfdaemon.download",
+                                   tracing::SpanKind::kInternal, options_.trace_parent);
+    span.SetAttribute("dragonfly.task_id", spec.task_id());
+    span.SetAttribute("dragonfly.peer_id", options_.peer_id);
+    span.SetAttribute("http.url", backend::RedactUrl(spec.url()));
+    span.SetAttribute("dragonfly.seed", options_.seed);
+  }
+  tracing::ScopedContext scope(span.context());
   auto start = Clock::now();
   spdlog::info("download started task_id={} peer_id={} seed={} url=\"{}\"", spec.task_id(),
                options_.peer_id, options_.seed, backend::RedactUrl(spec.url()));
@@ -118,6 +130,22 @@ void DownloadSession::Run() {
     st = task().Flush();
   }
   auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  if (span.recording()) {
+    storage::TaskStat stat = task().Stat();
+    span.SetAttribute("dragonfly.content_length", static_cast<int64_t>(stat.content_length));
+    span.SetAttribute("dragonfly.bytes.back_to_source", static_cast<int64_t>(bytes_b2s_.load()));
+    span.SetAttribute("dragonfly.bytes.remote_peer", static_cast<int64_t>(bytes_peer_.load()));
+    span.SetAttribute("dragonfly.bytes.seed_peer", static_cast<int64_t>(bytes_seed_.load()));
+    // Where the bytes came from: the origin, the seed peer, other peers, or nothing to fetch.
+    const char* source = bytes_b2s_ > 0                                  ? "back_to_source"
+                         : bytes_seed_ == bytes_peer_ && bytes_peer_ > 0 ? "seed_peer"
+                         : bytes_peer_ > 0                               ? "remote_peer"
+                                                                         : "local_cache";
+    span.SetAttribute("dragonfly.source", std::string(source));
+    if (!st.ok()) {
+      span.SetError(st.ToString());
+    }
+  }
   if (st.ok()) {
     ctx_->metrics->tasks_succeeded.Increment();
     spdlog::info(
@@ -193,6 +221,13 @@ Status DownloadSession::Seed() {
 
 Status DownloadSession::BackToSource() {
   back_to_source_ = true;
+  tracing::Span span;
+  if (ctx_->tracer != nullptr) {
+    span = ctx_->tracer->StartSpan("dfdaemon.back_to_source", tracing::SpanKind::kClient,
+                                   tracing::CurrentContext());
+    span.SetAttribute("http.url", backend::RedactUrl(options_.spec.url()));
+  }
+  tracing::ScopedContext scope(span.context());  // the origin request carries it
   if (swarm_) {
     swarm_->SetDownloading(false);
   }
@@ -215,6 +250,10 @@ Status DownloadSession::BackToSource() {
   bool mismatch = false;
   f.digest_mismatch = &mismatch;
   Status s = FetchFromOrigin(f);
+  span.SetAttribute("dragonfly.bytes", static_cast<int64_t>(bytes_b2s_.load()));
+  if (!s.ok()) {
+    span.SetError(s.ToString());
+  }
   if (mismatch) {
     // Nothing of it may be served or resumed: drop the stored pieces and the task's links.
     const std::string& id = options_.spec.task_id();

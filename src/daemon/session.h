@@ -28,6 +28,7 @@
 #include "dragonfly/daemon/config.h"
 #include "dragonfly/piece/swarm.h"
 #include "dragonfly/storage/task_store.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace df::daemon {
 
@@ -44,6 +45,7 @@ struct DaemonContext {
   piece::Swarm* swarm = nullptr;
   backend::HttpBackend* backend = nullptr;
   DaemonMetrics* metrics = nullptr;
+  tracing::Tracer* tracer = nullptr;  // spans of downloads (null: none)
   std::string host_id;
   std::function<void()> announce_host;  // re-announce after the scheduler forgot this host
   // The task's scheduler accepted this host's report that it holds `task_id` whole.
@@ -55,6 +57,9 @@ struct DownloadOptions {
   std::string peer_id;
   bool seed = false;  // triggered as the seed peer: fetch from the origin
   bool disable_back_to_source = false;
+  // The span this download serves (a proxy request, dfget's call, a seed trigger, a preheat):
+  // its span is a child of it. Invalid: a trace of its own.
+  tracing::SpanContext trace_parent;
 };
 
 struct SourceBytes {

@@ -58,11 +58,13 @@ Status ReadDatabase(const YAML::Node& n, db::Config* c) {
 Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   DF_RETURN_IF_ERROR(CheckKeys(root, "",
                                {"server", "database", "auth", "job", "keepAlive", "metrics", "log",
-                                "security", "ca", "console"}));
+                                "security", "ca", "console", "tracing"}));
   if (!root || root.IsNull()) {
     return Status::Ok();
   }
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
+  c->tracing.service_name = "manager";
+  DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c->tracing));
   const YAML::Node ca = root["ca"];
   DF_RETURN_IF_ERROR(CheckKeys(ca, "ca", {"cert", "key", "certTTL"}));
   DF_RETURN_IF_ERROR(Read(ca, "ca", "cert", &c->ca.cert));

@@ -14,6 +14,7 @@
 #include "dragonfly/common/url.h"
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
+#include "dragonfly/tracing/grpc.h"
 #include "manager/job_util.h"
 
 namespace df::manager {
@@ -57,6 +58,7 @@ TaskOutcome DownloadOn(const rpc::Credentials& creds, const Target& target,
   auto stub = StubFor(creds, target);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout);
+  tracing::InjectCurrent(&ctx);
   auto reader = stub->Download(&ctx, req);
   dfd::DownloadResponse resp;
   bool finished = false;
@@ -226,6 +228,14 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
       }
     }
   });
+  tracing::Span span;
+  if (tracer_ != nullptr) {
+    span = tracer_->StartSpan("manager.job", tracing::SpanKind::kInternal);
+    span.SetAttribute("dragonfly.job.id", job.id);
+    span.SetAttribute("dragonfly.job.type", job.type);
+    span.SetAttribute("dragonfly.job.group", job.task_id);
+  }
+  tracing::ScopedContext scope(span.context());
   json result;
   try {
     result = Execute(job, lost);
@@ -247,6 +257,10 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
     return;
   }
   std::string state = result.value("state", "FAILURE");
+  span.SetAttribute("dragonfly.job.state", state);
+  if (state != "SUCCESS") {
+    span.SetError("job " + state);
+  }
   auto ok = store_->FinishJob(job.id, owner, state, result, ScrubbedJobArgs(job.args));
   if (ok.ok() && !*ok) {
     spdlog::warn("job result dropped id={}: another manager took it over", job.id);
@@ -438,17 +452,32 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
   std::vector<TaskOutcome> outcomes(work.size());
   std::vector<json> peers(work.size());
   std::atomic<size_t> next{0};
+  const tracing::SpanContext job_context = tracing::CurrentContext();
   auto worker = [&] {
     auto cancelled = [&] { return lost.load() || halt_.load(); };
     for (size_t i = next++; i < work.size() && !cancelled(); i = next++) {
       const auto& [req, target] = work[i];
+      // Each call to a daemon as a span of the job; the daemon's download is its child.
+      tracing::Span call;
+      if (tracer_ != nullptr) {
+        call =
+            tracer_->StartSpan("manager.job." + job.type, tracing::SpanKind::kClient, job_context);
+        call.SetAttribute("net.peer.name", target.hostname);
+        call.SetAttribute("http.url", req.url());
+        call.SetAttribute("dragonfly.task_id", req.task_id());
+      }
+      tracing::ScopedContext call_scope(call.context());
       if (job.type == "preheat") {
         outcomes[i] = DownloadOn(*credentials_, target, req, timeout, cancelled);
+        if (!outcomes[i].ok) {
+          call.SetError(outcomes[i].description);
+        }
         continue;
       }
       auto stub = StubFor(*credentials_, target);
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+      tracing::InjectCurrent(&ctx);
       if (job.type == "get_task" || job.type == "get_image_distribution") {
         dfd::StatTaskRequest sreq;
         sreq.set_task_id(req.task_id());

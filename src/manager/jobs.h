@@ -46,6 +46,8 @@ class JobRunner {
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
 
+  // Each job becomes a trace (null: none), carried to the daemons it runs on.
+  void set_tracer(tracing::Tracer* tracer) { tracer_ = tracer; }
   void Start();
   void Stop();
   // Wakes an idle worker (a job was just created).
@@ -57,6 +59,7 @@ class JobRunner {
   json Execute(const JobRow& job, const std::atomic<bool>& lost);
 
   Store* store_;
+  tracing::Tracer* tracer_ = nullptr;
   const ManagerConfig& config_;
   const std::shared_ptr<const rpc::Credentials> credentials_;
   prometheus::Family<prometheus::Counter>& finished_;

@@ -12,6 +12,7 @@
 
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/rpc/health.h"
 #include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/security/cert_keeper.h"
 #include "manager/api.h"
@@ -71,7 +72,9 @@ class ManagerImpl : public Manager {
     }
     DF_ASSIGN_OR_RETURN(std::shared_ptr<const rpc::Credentials> creds,
                         rpc::Credentials::Make(config_.tls, "manager"));
+    DF_ASSIGN_OR_RETURN(tracer_, tracing::Tracer::Create(config_.tracing, registry_.get()));
     jobs_ = std::make_unique<JobRunner>(store_.get(), config_, *registry_, creds);
+    jobs_->set_tracer(tracer_.get());
     swarm_ = std::make_unique<SwarmInspector>(store_.get(), creds);
     if (!config_.metrics_listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto m, net::SplitHostPort(config_.metrics_listen));
@@ -105,6 +108,11 @@ class ManagerImpl : public Manager {
     builder.AddListeningPort(net::JoinHostPort(addr.host, addr.port),
                              creds->Server(/*require_client_cert=*/ca_ == nullptr), &port);
     builder.RegisterService(service_.get());
+    // Ready while its database answers.
+    health_ = std::make_unique<rpc::HealthService>(
+        [store = store_.get()] { return store->db().Exec("SELECT 1").status(); },
+        std::set<std::string>{"dragonfly.api.manager.Manager"});
+    builder.RegisterService(health_.get());
     // A KeepAlive stream holds a thread for as long as a scheduler or seed peer is up.
     rpc::ApplyServerLimits(builder, {.max_threads = 4096});
     if (ca_) {
@@ -202,12 +210,14 @@ class ManagerImpl : public Manager {
   std::unique_ptr<ClusterCaService> ca_service_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<HttpStatusServer> status_;
+  std::unique_ptr<tracing::Tracer> tracer_;  // before jobs_: outlives the job threads
   std::unique_ptr<JobRunner> jobs_;
   std::unique_ptr<SwarmInspector> swarm_;
   ApiContext api_{};
   HttpRouter router_;
   std::unique_ptr<HttpServer> rest_;
   std::unique_ptr<ManagerService> service_;
+  std::unique_ptr<rpc::HealthService> health_;
   std::unique_ptr<grpc::Server> grpc_;
   uint16_t grpc_port_ = 0;
   std::thread reaper_;

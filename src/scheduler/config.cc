@@ -93,13 +93,16 @@ Status ReadListen(const YAML::Node& root, const char* section, std::string* out)
 Status ParseRoot(const YAML::Node& root, SchedulerConfig* out) {
   SchedulerConfig& c = *out;
   DF_RETURN_IF_ERROR(config::CheckKeys(
-      root, "", {"server", "metrics", "scheduler", "host", "manager", "log", "security"}));
+      root, "",
+      {"server", "metrics", "scheduler", "host", "manager", "log", "security", "tracing"}));
   DF_RETURN_IF_ERROR(ReadListen(root, "server", &c.listen));
   DF_RETURN_IF_ERROR(ReadListen(root, "metrics", &c.metrics_listen));
   DF_RETURN_IF_ERROR(ReadScheduler(root["scheduler"], &c.scheduler));
   DF_RETURN_IF_ERROR(ReadHost(root["host"], &c.host));
   DF_RETURN_IF_ERROR(ReadManager(root["manager"], &c.manager));
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c.tls));
+  c.tracing.service_name = "scheduler";
+  DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c.tracing));
   const YAML::Node log = root["log"];
   DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level"}));
   DF_RETURN_IF_ERROR(config::Read(log, "log", "level", &c.log_level));

@@ -9,6 +9,7 @@
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/scheduler/seed_trigger.h"
+#include "dragonfly/tracing/grpc.h"
 
 namespace df::scheduler {
 namespace {
@@ -41,6 +42,7 @@ class GrpcSeedTrigger final : public SeedTrigger {
     call->req.set_peer_id(peer_id);
     *call->req.mutable_task() = spec;
     call->ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    tracing::InjectCurrent(&call->ctx);  // the registration that triggered it
     dfdaemon::DfdaemonUpload::Stub* stub = StubFor(target);
     stub->async()->TriggerSeed(
         &call->ctx, &call->req, &call->resp,

@@ -8,6 +8,7 @@
 #include "dragonfly/common/version.h"
 #include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/rpc/status.h"
+#include "dragonfly/tracing/grpc.h"
 
 namespace df::scheduler {
 namespace {
@@ -128,7 +129,37 @@ grpc::ServerUnaryReactor* SchedulerService::LeaveHost(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerContext* ctx,
                                                          const api::RegisterPeerRequest* req,
                                                          api::RegisterPeerResponse* resp) {
-  return Finish(ctx, [&] {
+  // The decision as a span of the peer's trace; a seed trigger it starts carries it on.
+  tracing::Span span;
+  if (tracer_ != nullptr) {
+    span = tracer_->StartSpan("scheduler.RegisterPeer", tracing::SpanKind::kServer,
+                              tracing::Extract(*ctx));
+    span.SetAttribute("dragonfly.task_id", req->task().task_id());
+    span.SetAttribute("dragonfly.peer_id", req->peer_id());
+    span.SetAttribute("dragonfly.host_id", req->host_id());
+  }
+  tracing::ScopedContext scope(span.context());
+  return Finish(ctx, [&]() -> Status {
+    Status s = DoRegisterPeer(ctx, req, resp);
+    if (!s.ok()) {
+      span.SetError(s.ToString());
+    } else if (span.recording()) {
+      span.SetAttribute("dragonfly.action", api::Action_Name(resp->action()));
+      span.SetAttribute("dragonfly.neighbours", static_cast<int64_t>(resp->neighbours_size()));
+      std::string chosen;
+      for (const auto& n : resp->neighbours()) {
+        chosen += (chosen.empty() ? "" : ",") + n.host_id();
+      }
+      span.SetAttribute("dragonfly.chosen_hosts", chosen);
+    }
+    return s;
+  });
+}
+
+Status SchedulerService::DoRegisterPeer(grpc::CallbackServerContext* ctx,
+                                        const api::RegisterPeerRequest* req,
+                                        api::RegisterPeerResponse* resp) {
+  {
     DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
     DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
     DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
@@ -138,7 +169,7 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
                         grants_.Grant(req->task().task_id(), security::NowUnixSeconds()));
     resp->set_piece_token(std::move(token));
     return Status::Ok();
-  });
+  }
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerContext* ctx,
@@ -237,10 +268,16 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   s->service_ = std::make_unique<SchedulerService>(s->state_.get(), s->signer_.get(),
                                                    config.scheduler.piece_token_ttl,
                                                    creds->secure(), config.scheduler.max_tasks);
+  DF_ASSIGN_OR_RETURN(s->tracer_, tracing::Tracer::Create(config.tracing, s->registry_.get()));
+  s->service_->set_tracer(s->tracer_.get());
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds->Server(), &port);
   builder.RegisterService(s->service_.get());
+  // The scheduler's state is in memory: ready while it runs.
+  s->health_ = std::make_unique<rpc::HealthService>(
+      nullptr, std::set<std::string>{"dragonfly.api.scheduler.Scheduler"});
+  builder.RegisterService(s->health_.get());
   rpc::ApplyServerLimits(builder);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || port == 0) {

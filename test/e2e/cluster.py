@@ -20,6 +20,7 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("DF_BIN_DIR", os.path.join(ROOT, "build", "bin"))
+TESTS = os.environ.get("DF_TESTS_DIR", os.path.join(ROOT, "build", "tests"))  # test tools
 # The loopback address every process of the harness listens on: "127.0.0.1", or "::1" for the
 # IPv6-only runs (test/e2e/isolate.py --ipv6-only sets DF_E2E_HOST).
 LOOPBACK = os.environ.get("DF_E2E_HOST", "127.0.0.1")

@@ -10,6 +10,7 @@
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/security/tls_settings.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace df::daemon {
 
@@ -49,7 +50,8 @@ struct DaemonConfig {
     bool enable = false;
     uint64_t cluster_id = 0;  // the manager's seed peer cluster; 0 = the default cluster
   } seed_peer;
-  security::TlsSettings tls;  // security: certificates for the ports that cross hosts
+  security::TlsSettings tls;       // security: certificates for the ports that cross hosts
+  tracing::TracingConfig tracing;  // tracing (OTLP); off without an endpoint
   struct Upload {
     std::string listen = "127.0.0.1:4005";      // piece port: neighbour connections
     std::string rpc_listen = "127.0.0.1:4000";  // DfdaemonUpload gRPC (seed trigger)

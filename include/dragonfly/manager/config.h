@@ -11,6 +11,7 @@
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/db.h"
 #include "dragonfly/security/tls_settings.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace df::manager {
 
@@ -49,7 +50,8 @@ struct ManagerConfig {
   struct Console {
     std::string dir;
   } console;
-  security::TlsSettings tls;  // security: certificates for the gRPC port and calls to daemons
+  security::TlsSettings tls;       // security: certificates for the gRPC port and calls to daemons
+  tracing::TracingConfig tracing;  // tracing (OTLP): a preheat job is one trace
   // The cluster CA (docs/security.md, "Joining with a bootstrap token"): with `ca.cert` and
   // `ca.key`, the manager issues certificates to schedulers, seed peers and daemons that join
   // with a bootstrap token, and renews them; both files are made at the first start when neither

@@ -11,6 +11,7 @@
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/security/tls_settings.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace df::scheduler {
 
@@ -65,7 +66,8 @@ struct SchedulerConfig {
   SchedulerOptions scheduler;
   HostIdentity host;
   ManagerOptions manager;
-  security::TlsSettings tls;  // security
+  security::TlsSettings tls;       // security
+  tracing::TracingConfig tracing;  // tracing (OTLP); off without an endpoint
 };
 
 // Reads a loaded YAML document (null = all defaults) and validates it.

@@ -14,11 +14,13 @@
 #include "dragonfly/common/status.h"
 #include "dragonfly/manager/enroll.h"
 #include "dragonfly/manager/keepalive.h"
+#include "dragonfly/rpc/health.h"
 #include "dragonfly/rpc/tls.h"
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/metrics.h"
 #include "dragonfly/scheduler/state.h"
 #include "dragonfly/security/piece_token.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace prometheus {
 class Registry;
@@ -45,6 +47,9 @@ class SchedulerService final : public api::Scheduler::CallbackService {
         signer_(signer),
         grants_(signer, std::chrono::duration_cast<std::chrono::seconds>(token_ttl), max_tasks),
         secure_(secure) {}
+
+  // Spans of RegisterPeer go there (null: none).
+  void set_tracer(tracing::Tracer* tracer) { tracer_ = tracer; }
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
@@ -87,6 +92,8 @@ class SchedulerService final : public api::Scheduler::CallbackService {
                                       api::ListTasksResponse* resp) override;
 
  private:
+  Status DoRegisterPeer(grpc::CallbackServerContext* ctx, const api::RegisterPeerRequest* req,
+                        api::RegisterPeerResponse* resp);
   // The caller's identity (empty on plaintext); PermissionDenied for another role.
   StatusOr<security::Identity> Caller(const grpc::CallbackServerContext* ctx) const;
   // Ok when `caller` may act for `host_id` (an unknown host: the state answers).
@@ -97,6 +104,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   const security::TokenSigner* signer_;
   security::GrantCache grants_;  // the piece tokens RegisterPeer answers carry
   const bool secure_;
+  tracing::Tracer* tracer_ = nullptr;
 };
 
 // The cluster config carried by a KeepAliveResponse, as SchedulerState takes it.
@@ -134,6 +142,8 @@ class SchedulerServer {
   std::unique_ptr<SchedulerState> state_;
   std::unique_ptr<security::TokenSigner> signer_;
   std::unique_ptr<SchedulerService> service_;
+  std::unique_ptr<rpc::HealthService> health_;
+  std::unique_ptr<tracing::Tracer> tracer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<ManagerKeepAlive> keepalive_;
   uint16_t port_ = 0;

@@ -10,6 +10,7 @@
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/common/url.h"
+#include "dragonfly/tracing/tracer.h"
 
 namespace df::daemon::proxy {
 namespace {
@@ -66,9 +67,18 @@ backend::HttpOptions UpstreamTls(const DaemonConfig& config) {
 P2PServer::P2PServer(DaemonContext* ctx, Downloads* downloads)
     : ctx_(ctx), downloads_(downloads), tls_(UpstreamTls(*ctx->config)) {}
 
+namespace {
+// What the current thread's request got (for its span): the response's status, its task, and
+// whether this host held it whole already.
+thread_local int answered_status = 0;
+thread_local std::string answered_task;
+thread_local bool answered_from_cache = false;
+}  // namespace
+
 bool P2PServer::Fail(int fd, int status, const std::string& type, const std::string& message,
                      bool keep_alive, const std::string& extra_headers) {
   ctx_->metrics->proxy_errors.Increment();
+  answered_status = status;
   return SendErrorResponse(fd, status, type, message, keep_alive, extra_headers);
 }
 
@@ -131,7 +141,43 @@ bool P2PServer::FromAnotherSource(const std::string& task_id, const std::string&
   return !allowed;
 }
 
+// A P2P request is the root of its trace (or a child of the client's traceparent): its span
+// carries the client's request-target as http.url, as Dragonfly's does, so a blob is found by
+// `/v2/<repo>/blobs/sha256:<digest>?ns=<registry>`.
 bool P2PServer::Serve(int fd, const P2PRequest& req) {
+  tracing::Span span;
+  if (ctx_->tracer != nullptr) {
+    tracing::SpanContext parent;
+    for (const auto& [k, v] : req.headers) {
+      if (EqualsIgnoreCase(k, "traceparent")) {
+        parent = tracing::SpanContext::FromTraceparent(v).value_or(tracing::SpanContext{});
+      }
+    }
+    span = ctx_->tracer->StartSpan("dfdaemon.proxy", tracing::SpanKind::kServer, parent);
+    span.SetAttribute("http.url", req.target.substr(0, 2048));
+    span.SetAttribute("http.method", std::string("GET"));
+    span.SetAttribute("dragonfly.registry", req.registry);
+    span.SetAttribute("dragonfly.p2p", true);
+  }
+  tracing::ScopedContext scope(span.context());
+  answered_status = 0;
+  answered_task.clear();
+  answered_from_cache = false;
+  bool keep_alive = ServeTraced(fd, req);
+  if (span.recording()) {
+    span.SetAttribute("http.status_code", static_cast<int64_t>(answered_status));
+    span.SetAttribute("dragonfly.task_id", answered_task);
+    // A blob held whole here: no download, the local cache answered.
+    span.SetAttribute("dragonfly.source", std::string(answered_from_cache ? "local_cache" : "p2p"));
+    if (answered_status >= 500 || answered_status == 0) {
+      span.SetError(answered_status == 0 ? "the response was cut short"
+                                         : "answered " + std::to_string(answered_status));
+    }
+  }
+  return keep_alive;
+}
+
+bool P2PServer::ServeTraced(int fd, const P2PRequest& req) {
   auto& metrics = *ctx_->metrics;
   // 1. Ask the upstream whether this client may have the content, with its own credentials.
   Headers auth;
@@ -188,6 +234,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
 
   DownloadOptions options;
   options.spec = spec;
+  options.trace_parent = tracing::CurrentContext();
   auto opened = downloads_->Open(options);
   if (!opened.ok()) {
     return Fail(fd, 500, "dfdaemon", opened.status().message(), false);
@@ -246,6 +293,9 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   if (!net::WriteAll(fd, out.data(), out.size(), true).ok()) {
     return false;
   }
+  answered_status = *range ? 206 : 200;
+  answered_task = spec.task_id();
+  answered_from_cache = download.cached();
   spdlog::info("proxy served task_id={} status={} start={} end={} total={} cached={}",
                spec.task_id(), *range ? 206 : 200, start, end, total, download.cached());
 

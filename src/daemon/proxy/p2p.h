@@ -20,7 +20,8 @@ struct P2PRequest {
   std::string tag;
   std::string application;
   std::vector<std::string> filtered_query_params;
-  Headers headers;  // the client's end-to-end headers (Authorization, Accept, ...)
+  Headers headers;     // the client's end-to-end headers (Authorization, Accept, ...)
+  std::string target;  // the client's request-target ("/v2/<repo>/blobs/sha256:...?ns=...")
 };
 
 // The upstream TLS settings of a daemon config (backSource + proxy.registries).
@@ -37,6 +38,8 @@ class P2PServer {
   const backend::HttpOptions& tls() const { return tls_; }
 
  private:
+  // Serve, inside the request's span.
+  bool ServeTraced(int fd, const P2PRequest& req);
   // The client's GET relayed to its upstream as it is (no task, no cache).
   bool Relay(int fd, const P2PRequest& req, long timeout_s);
   // Is the blob `task_id` off limits for this client because it comes from another repository

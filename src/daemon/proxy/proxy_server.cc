@@ -333,6 +333,7 @@ P2PRequest Connection::MakeP2PRequest(const Parser& parser, const std::string& u
     pos = comma + 1;
   }
   r.headers = ForwardHeaders(parser);
+  r.target = std::string(req.target());
   return r;
 }
 

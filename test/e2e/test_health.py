@@ -1,0 +1,59 @@
+"""grpc.health.v1 on every gRPC port (issue #14): the manager's, the scheduler's, and a dfdaemon's
+upload port and unix socket answer SERVING, asked with `dfctl health` (exit 0 when SERVING, like
+grpc_health_probe); a daemon whose storage directory is gone answers NOT_SERVING until it is
+back; an unknown service is not found."""
+
+import os
+import subprocess
+import unittest
+
+from cluster import BIN, Cluster, hostport, wait_for
+
+
+class HealthTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster(prefix="df-health-")
+
+    def tearDown(self):
+        problems = self.c.stop()
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def health(self, *args):
+        r = subprocess.run([os.path.join(BIN, "dfctl"), *args], capture_output=True, text=True,
+                           timeout=30)
+        return r.returncode, (r.stdout + r.stderr).strip()
+
+    def test_every_grpc_port_reports_its_readiness(self):
+        m = self.c.manager()
+        sched = self.c.scheduler(f"manager:\n  addr: {m.grpc_addr}\n  keepAliveInterval: 1s\n")
+        peer = self.c.daemon("peer-0", sched)
+        upload = hostport(peer.match.group(2))
+        for name, args in (("manager", ["health", "--addr", m.grpc_addr]),
+                           ("scheduler", ["health", "--addr", sched.addr]),
+                           ("dfdaemon upload port", ["health", "--addr", upload]),
+                           ("dfdaemon socket", ["-e", peer.socket, "health"]),
+                           ("the scheduler service by name",
+                            ["health", "--addr", sched.addr, "--service",
+                             "dragonfly.api.scheduler.Scheduler"])):
+            self.assertEqual(self.health(*args), (0, "SERVING"), name)
+        code, out = self.health("health", "--addr", sched.addr, "--service", "no.such.Service")
+        self.assertEqual(code, 2, out)
+        self.assertIn("unknown service", out)
+
+        # The daemon loses its storage directory: not ready (on both of its ports), then ready
+        # again once it is back.
+        moved = peer.store + ".away"
+        os.rename(peer.store, moved)
+        try:
+            wait_for(lambda: self.health("-e", peer.socket, "health") == (1, "NOT_SERVING"),
+                     timeout=10, what="the daemon to report NOT_SERVING")
+            self.assertEqual(self.health("health", "--addr", upload), (1, "NOT_SERVING"))
+        finally:
+            os.rename(moved, peer.store)
+        wait_for(lambda: self.health("-e", peer.socket, "health") == (0, "SERVING"),
+                 timeout=10, what="the daemon to report SERVING again")
+        self.assertIn("storage directory", peer.logs())
+
+
+if __name__ == "__main__":
+    unittest.main()

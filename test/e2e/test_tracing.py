@@ -1,0 +1,169 @@
+"""Traces of a blob pull through the registry mirror (issue #14), exported over OTLP/gRPC and
+OTLP/HTTP to an OTLP sink in the test suite (build/tests/otlp_sink, which decodes both): the first
+pull on a host is one trace from the mirror's request (its http.url the blob's path, as operators
+search for it) through the daemon's download, the scheduler's decision and the seed peer's
+download down to the back-to-source fetch; a second pull on that host is served from its local
+cache; a pull on another host comes from peers, not from the origin."""
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+
+from cluster import TESTS, Cluster, wait_for
+from test_mirror import request
+
+MIB = 1024 * 1024
+
+
+class Sink:
+    """build/tests/otlp_sink, its spans collected as they are printed."""
+
+    def __init__(self, workdir, blackhole=False):
+        self.proc = subprocess.Popen([os.path.join(TESTS, "otlp_sink")]
+                                     + (["--blackhole"] if blackhole else []),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        first = self.proc.stdout.readline().split()
+        ports = dict(p.split("=") for p in first[2:])
+        self.grpc = f"127.0.0.1:{ports['grpc']}"
+        self.http = f"http://127.0.0.1:{ports['http']}"
+        self.spans = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith("span "):
+                with self.lock:
+                    self.spans.append(json.loads(line[5:]))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.spans)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+
+
+class TracingTest(unittest.TestCase):
+    def setUp(self):
+        self.c = Cluster(prefix="df-tracing-")
+        self.sink = Sink(self.c.dir)
+
+    def tearDown(self):
+        self.sink.stop()
+        problems = self.c.stop()
+        self.assertEqual(problems, [], "\n".join(problems))
+
+    def blob(self, repo, size):
+        data = os.urandom(size)
+        digest = hashlib.sha256(data).hexdigest()
+        d = os.path.join(self.c.origin_root, "v2", repo, "blobs")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "sha256:" + digest), "wb") as f:
+            f.write(data)
+        return digest, data
+
+    def trace_of(self, url):
+        """The spans of the trace whose dfdaemon.proxy root span has http.url == url (the latest
+        such trace), once its root span has arrived."""
+        roots = [s for s in self.sink.snapshot()
+                 if s["name"] == "dfdaemon.proxy" and s["attributes"].get("http.url") == url]
+        if not roots:
+            return None
+        root = roots[-1]
+        return root, [s for s in self.sink.snapshot() if s["trace_id"] == root["trace_id"]]
+
+    def test_a_blob_pull_is_one_trace_across_daemon_scheduler_seed_and_origin(self):
+        origin = self.c.origin()
+        sched = self.c.scheduler(f"tracing:\n  endpoint: '{self.sink.grpc}'\n")
+        mirror = {"listen": "127.0.0.1:0", "registryMirror": {
+            "nsScheme": "http", "addr": f"http://127.0.0.1:{origin.port}"}}
+        grpc_tracing = {"endpoint": self.sink.grpc, "protocol": "grpc"}
+        http_tracing = {"endpoint": self.sink.http, "protocol": "http"}
+        self.c.daemon("seed-0", sched, seed=True,
+                      extra={"proxy": mirror, "tracing": grpc_tracing})
+        a = self.c.daemon("host-a", sched, extra={"proxy": mirror, "tracing": grpc_tracing})
+        b = self.c.daemon("host-b", sched, extra={"proxy": mirror, "tracing": http_tracing})
+        digest, data = self.blob("lib/app", 12 * MIB)
+        path = f"/v2/lib/app/blobs/sha256:{digest}?ns=127.0.0.1:{origin.port}"
+
+        # 1. The first pull on host-a: through the swarm's seed peer, from the origin.
+        started = time.monotonic()
+        st, _, body = request(a.proxy_port, "GET", path)
+        wall_ns = (time.monotonic() - started) * 1e9
+        self.assertEqual((st, body == data), (200, True))
+
+        def whole_trace():
+            t = self.trace_of(path)
+            names = {s["name"] for s in t[1]} if t else set()
+            return t if {"dfdaemon.download", "scheduler.RegisterPeer", "dfdaemon.seed",
+                         "dfdaemon.back_to_source"} <= names else None
+
+        wait_for(whole_trace, timeout=30, what="the first pull's whole trace")
+        root, spans = whole_trace()
+
+        def one(name, service):
+            found = [s for s in spans if s["name"] == name and s["service"] == service]
+            self.assertTrue(found, f"{name} from {service} in {sorted((s['service'], s['name']) for s in spans)}")
+            return found[0]
+
+        download = one("dfdaemon.download", "dfdaemon")
+        seed = one("dfdaemon.seed", "seed-peer")
+        # The download's registrations (the seed registers too, under its own span).
+        registers = [s for s in spans if s["name"] == "scheduler.RegisterPeer"
+                     and s["parent"] == download["span_id"]]
+        self.assertTrue(registers, "the download's RegisterPeer spans")
+        b2s = one("dfdaemon.back_to_source", "seed-peer")
+        self.assertEqual(root["service"], "dfdaemon")
+        self.assertEqual(root["parent"], "")  # the root
+        self.assertEqual(root["attributes"]["http.status_code"], 200)
+        self.assertEqual(download["parent"], root["span_id"])
+        # The seed peer was triggered by one of those decisions.
+        self.assertIn(seed["parent"], {r["span_id"] for r in registers})
+        self.assertEqual(b2s["parent"], seed["span_id"])
+        self.assertEqual(download["attributes"]["dragonfly.task_id"], digest)
+        self.assertEqual(seed["attributes"]["dragonfly.bytes.back_to_source"], len(data))
+        self.assertIn(download["attributes"]["dragonfly.source"], ("seed_peer", "remote_peer"))
+        # Durations agree with the wall time the client measured, and nest.
+        self.assertLessEqual(root["end"] - root["start"], wall_ns + 50e6)
+        self.assertGreater(root["end"] - root["start"], 0)
+        for child in (download, seed, b2s):
+            self.assertLessEqual(child["start"] - child["end"], 0)
+        self.assertLessEqual(b2s["end"] - b2s["start"], seed["end"] - seed["start"])
+
+        # 2. Again on host-a: from its local cache, no download at all.
+        st, _, body = request(a.proxy_port, "GET", path)
+        self.assertEqual((st, body == data), (200, True))
+        wait_for(lambda: len([s for s in self.sink.snapshot() if s["name"] == "dfdaemon.proxy"
+                              and s["attributes"].get("http.url") == path]) >= 2,
+                 timeout=30, what="the second pull's span")
+        root2, spans2 = self.trace_of(path)
+        self.assertNotEqual(root2["trace_id"], root["trace_id"])
+        self.assertEqual(root2["attributes"]["dragonfly.source"], "local_cache")
+        self.assertEqual([s["name"] for s in spans2], ["dfdaemon.proxy"])
+
+        # 3. On host-b (exporting over OTLP/HTTP): from peers, not from the origin.
+        st, _, body = request(b.proxy_port, "GET", path)
+        self.assertEqual((st, body == data), (200, True))
+
+        def b_trace():
+            t = self.trace_of(path)
+            return t if t and t[0]["via"] == "http" and any(
+                s["name"] == "dfdaemon.download" for s in t[1]) else None
+
+        wait_for(b_trace, timeout=30, what="host-b's trace over OTLP/HTTP")
+        _, spans3 = b_trace()
+        download3 = next(s for s in spans3 if s["name"] == "dfdaemon.download")
+        self.assertIn(download3["attributes"]["dragonfly.source"], ("remote_peer", "seed_peer"))
+        self.assertEqual(download3["attributes"]["dragonfly.bytes.back_to_source"], 0)
+        self.assertFalse(any(s["name"] == "dfdaemon.back_to_source" for s in spans3))
+
+
+if __name__ == "__main__":
+    unittest.main()
