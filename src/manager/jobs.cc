@@ -39,6 +39,9 @@ struct TaskOutcome {
   std::string description;
 };
 
+// StatTask's answer for a host that does not hold the task (not an error).
+constexpr char kAbsent[] = "absent";
+
 std::string GrpcError(const grpc::Status& s) {
   return s.error_message().empty() ? "rpc failed (code " + std::to_string(s.error_code()) + ")"
                                    : s.error_message();
@@ -102,7 +105,7 @@ StatusOr<registry::ResolveResult> ResolveImageOf(const json& a, const ManagerCon
 // what it holds (`held[i]`: StatTask's answer for work[i], null when the host lacks it).
 json ImageDistribution(const json& a, const registry::ResolveResult& image,
                        const std::vector<std::pair<dfd::DownloadRequest, Target>>& work,
-                       const std::vector<json>& held) {
+                       const std::vector<json>& held, const std::vector<TaskOutcome>& outcomes) {
   json layers = json::array();
   for (const auto& blob : image.blobs) {
     layers.push_back({{"url", blob.url},
@@ -111,8 +114,15 @@ json ImageDistribution(const json& a, const registry::ResolveResult& image,
                       {"task_id", blob.digest.substr(blob.digest.find(':') + 1)}});
   }
   std::map<std::pair<std::string, std::string>, json> hosts;  // (hostname, ip) -> host
+  json errors = json::array();  // hosts that could not be asked (not: hosts without the blob)
   for (size_t i = 0; i < work.size(); ++i) {
     if (held[i].is_null()) {
+      if (!outcomes[i].ok && outcomes[i].description != kAbsent) {
+        errors.push_back({{"hostname", work[i].second.hostname},
+                          {"ip", work[i].second.ip},
+                          {"digest", work[i].first.digest()},
+                          {"description", outcomes[i].description}});
+      }
       continue;
     }
     const auto& [req, target] = work[i];
@@ -139,7 +149,8 @@ json ImageDistribution(const json& a, const registry::ResolveResult& image,
             {"platform", Str(a, "platform")},
             {"manifest_digest", image.manifest_digest},
             {"layers", layers}}},
-          {"peers", peers}};
+          {"peers", peers},
+          {"errors", errors}};
 }
 
 }  // namespace
@@ -483,7 +494,8 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
         sreq.set_task_id(req.task_id());
         dfd::TaskInfo info;
         grpc::Status s = stub->StatTask(&ctx, sreq, &info);
-        outcomes[i] = {s.ok(), s.ok() ? "" : GrpcError(s)};
+        const bool absent = s.error_code() == grpc::StatusCode::NOT_FOUND;
+        outcomes[i] = {s.ok(), s.ok() ? "" : absent ? kAbsent : GrpcError(s)};
         if (s.ok()) {
           peers[i] = {{"id", info.task_id()},
                       {"hostname", target.hostname},
@@ -513,13 +525,14 @@ json JobRunner::Execute(const JobRow& job, const std::atomic<bool>& lost) {
     return fail(lost ? "job taken over by another manager" : "manager shutting down");
   }
   if (job.type == "get_image_distribution") {
-    result["job_states"] = json::array({{{"task_uuid", job.task_id + "_0"},
-                                         {"task_name", job.type},
-                                         {"state", "SUCCESS"},
-                                         {"results", {ImageDistribution(a, image, work, peers)}},
-                                         {"error", ""},
-                                         {"created_at", Rfc3339(job.created_at)},
-                                         {"ttl", 0}}});
+    result["job_states"] =
+        json::array({{{"task_uuid", job.task_id + "_0"},
+                      {"task_name", job.type},
+                      {"state", "SUCCESS"},
+                      {"results", {ImageDistribution(a, image, work, peers, outcomes)}},
+                      {"error", ""},
+                      {"created_at", Rfc3339(job.created_at)},
+                      {"ttl", 0}}});
     result["state"] = "SUCCESS";
     result["updated_at"] = Rfc3339(NowMs());
     return result;
