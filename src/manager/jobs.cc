@@ -15,6 +15,7 @@
 #include "dragonfly/manager/auth.h"
 #include "dragonfly/manager/registry.h"
 #include "dragonfly/tracing/grpc.h"
+#include "manager/job_image.h"
 #include "manager/job_util.h"
 
 namespace df::manager {
@@ -24,23 +25,6 @@ namespace dfd = dragonfly::api::dfdaemon;
 
 // A job whose manager died this many times (claimed, never finished) is failed, not retried.
 constexpr int64_t kMaxAttempts = 3;
-
-// One target of a job: a seed peer (or peer) and its cluster.
-struct Target {
-  std::string hostname;
-  std::string ip;
-  int port = 0;
-  int64_t cluster_id = 0;
-  std::string host_type = "super";
-};
-
-struct TaskOutcome {
-  bool ok = false;
-  std::string description;
-};
-
-// StatTask's answer for a host that does not hold the task (not an error).
-constexpr char kAbsent[] = "absent";
 
 std::string GrpcError(const grpc::Status& s) {
   return s.error_message().empty() ? "rpc failed (code " + std::to_string(s.error_code()) + ")"
@@ -78,79 +62,6 @@ TaskOutcome DownloadOn(const rpc::Credentials& creds, const Target& target,
     return {false, GrpcError(s)};
   }
   return {finished, finished ? "" : "download ended without finishing"};
-}
-
-// Resolves an image job's manifest (url, platform, username, password, headers) to its blobs.
-StatusOr<registry::ResolveResult> ResolveImageOf(const json& a, const ManagerConfig::Job& job) {
-  registry::ResolveRequest rr;
-  rr.manifest_url = Str(a, "url");
-  const json headers = a.value("headers", json::object());  // (kept alive for the loop)
-  for (const auto& [k, v] : headers.items()) {
-    rr.headers.emplace_back(k, v.get<std::string>());
-  }
-  rr.username = Str(a, "username");
-  rr.password = Str(a, "password");
-  rr.platform = Str(a, "platform");
-  rr.tls.ca_file = job.registry_ca_cert;
-  rr.tls.insecure = job.registry_insecure;
-  rr.timeout_s = static_cast<long>(job.registry_timeout.count() / 1000);
-  auto image = registry::ResolveImage(rr);
-  if (!image.ok()) {
-    return image.status().Annotate("resolve image");
-  }
-  return image;
-}
-
-// get_image_distribution's result: the image's layers, and each host holding any of them with
-// what it holds (`held[i]`: StatTask's answer for work[i], null when the host lacks it).
-json ImageDistribution(const json& a, const registry::ResolveResult& image,
-                       const std::vector<std::pair<dfd::DownloadRequest, Target>>& work,
-                       const std::vector<json>& held, const std::vector<TaskOutcome>& outcomes) {
-  json layers = json::array();
-  for (const auto& blob : image.blobs) {
-    layers.push_back({{"url", blob.url},
-                      {"digest", blob.digest},
-                      {"media_type", blob.media_type},
-                      {"task_id", blob.digest.substr(blob.digest.find(':') + 1)}});
-  }
-  std::map<std::pair<std::string, std::string>, json> hosts;  // (hostname, ip) -> host
-  json errors = json::array();  // hosts that could not be asked (not: hosts without the blob)
-  for (size_t i = 0; i < work.size(); ++i) {
-    if (held[i].is_null()) {
-      if (!outcomes[i].ok && outcomes[i].description != kAbsent) {
-        errors.push_back({{"hostname", work[i].second.hostname},
-                          {"ip", work[i].second.ip},
-                          {"digest", work[i].first.digest()},
-                          {"description", outcomes[i].description}});
-      }
-      continue;
-    }
-    const auto& [req, target] = work[i];
-    json& h = hosts[{target.hostname, target.ip}];
-    if (h.is_null()) {
-      h = {{"hostname", target.hostname},
-           {"ip", target.ip},
-           {"host_type", target.host_type},
-           {"scheduler_cluster_id", target.cluster_id},
-           {"layers", json::array()}};
-    }
-    h["layers"].push_back({{"url", req.url()},
-                           {"digest", req.digest()},
-                           {"task_id", req.task_id()},
-                           {"finished_pieces", held[i]["finished_pieces"]},
-                           {"done", held[i]["done"]}});
-  }
-  json peers = json::array();
-  for (auto& [key, h] : hosts) {
-    peers.push_back(std::move(h));
-  }
-  return {{"image",
-           {{"manifest_url", Str(a, "url")},
-            {"platform", Str(a, "platform")},
-            {"manifest_digest", image.manifest_digest},
-            {"layers", layers}}},
-          {"peers", peers},
-          {"errors", errors}};
 }
 
 }  // namespace

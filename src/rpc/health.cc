@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace df::rpc {
@@ -63,8 +64,9 @@ grpc::Status HealthService::Watch(grpc::ServerContext* context,
       first = false;
       last = status;
     }
-    std::this_thread::sleep_for(
-        std::min<std::chrono::milliseconds>(cache_, std::chrono::seconds(1)));
+    // (At least 50 ms: a probe cached for 0 ms must not make this loop spin.)
+    std::this_thread::sleep_for(std::clamp<std::chrono::milliseconds>(
+        cache_, std::chrono::milliseconds(50), std::chrono::seconds(1)));
   }
   return grpc::Status::OK;
 }

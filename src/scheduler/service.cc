@@ -159,17 +159,15 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
 Status SchedulerService::DoRegisterPeer(grpc::CallbackServerContext* ctx,
                                         const api::RegisterPeerRequest* req,
                                         api::RegisterPeerResponse* resp) {
-  {
-    DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
-    DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
-    DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
-    DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
-    // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
-    DF_ASSIGN_OR_RETURN(std::string token,
-                        grants_.Grant(req->task().task_id(), security::NowUnixSeconds()));
-    resp->set_piece_token(std::move(token));
-    return Status::Ok();
-  }
+  DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
+  DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
+  DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
+  DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
+  // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
+  DF_ASSIGN_OR_RETURN(std::string token,
+                      grants_.Grant(req->task().task_id(), security::NowUnixSeconds()));
+  resp->set_piece_token(std::move(token));
+  return Status::Ok();
 }
 
 grpc::ServerUnaryReactor* SchedulerService::ReportPeer(grpc::CallbackServerContext* ctx,

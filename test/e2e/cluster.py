@@ -5,6 +5,7 @@ peers) as separate processes, each with its own temp directory, ephemeral ports 
 Ports are read from the one line each binary prints on stdout when it is serving.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -412,6 +413,17 @@ class Cluster:
             extra = {**(extra or {}), "security": sec}
         return self.add(Daemon(self.dir, name, addr, seed, extra))
 
+    def add_blob(self, repo, size):
+        """A random blob of `size` bytes in the origin's registry layout
+        (/v2/<repo>/blobs/sha256:<digest>): (hex digest, bytes)."""
+        data = os.urandom(size)
+        digest = hashlib.sha256(data).hexdigest()
+        d = os.path.join(self.origin_root, "v2", repo, "blobs")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "sha256:" + digest), "wb") as f:
+            f.write(data)
+        return digest, data
+
     def make_file(self, name, size):
         path = os.path.join(self.origin_root, name)
         with open(path, "wb") as f:
@@ -439,7 +451,6 @@ class Cluster:
 
 
 def sha256_file(path):
-    import hashlib
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:

@@ -4,7 +4,6 @@ tasks it names are refused -- to dfget with a one-line error, to containerd thro
 mirror with a 403 -- and fetched from nowhere, neither from peers nor from the origin. Seed peers
 follow their own rules."""
 
-import hashlib
 import os
 import unittest
 
@@ -42,23 +41,17 @@ class BlocklistTest(unittest.TestCase):
                  timeout=15, what=f"the scheduler to apply config version {version}")
         return body
 
-    def blob(self, repo, size):
-        data = os.urandom(size)
-        digest = hashlib.sha256(data).hexdigest()
-        d = os.path.join(self.c.origin_root, "v2", repo, "blobs")
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "sha256:" + digest), "wb") as f:
-            f.write(data)
-        return f"/v2/{repo}/blobs/sha256:{digest}?ns=127.0.0.1:{self.origin.port}", data
-
     def served(self, name, what="requests"):
         return sum(v for k, v in self.origin.stats()[what].items() if name in k)
 
     def test_blocked_tasks_are_refused_everywhere_and_fetched_from_nowhere(self):
         self.c.make_file("secret.bin", 2 * MIB)
         self.c.make_file("public.bin", 2 * MIB)
-        secret_blob, _ = self.blob("secret/app", 3 * MIB)
-        public_blob, public_data = self.blob("lib/app", 3 * MIB)
+        ns = f"?ns=127.0.0.1:{self.origin.port}"
+        secret_digest, _ = self.c.add_blob("secret/app", 3 * MIB)
+        public_digest, public_data = self.c.add_blob("lib/app", 3 * MIB)
+        secret_blob = f"/v2/secret/app/blobs/sha256:{secret_digest}{ns}"
+        public_blob = f"/v2/lib/app/blobs/sha256:{public_digest}{ns}"
         body = self.set_blocklist({
             "client": {"task": {"urls": [r"/secret\.bin$", "/v2/secret/"], "tags": ["nightly"]}},
             "seed_client": {"task": {"applications": ["batch"]}}})

@@ -5,7 +5,6 @@ search for it) through the daemon's download, the scheduler's decision and the s
 download down to the back-to-source fetch; a second pull on that host is served from its local
 cache; a pull on another host comes from peers, not from the origin."""
 
-import hashlib
 import json
 import os
 import subprocess
@@ -60,15 +59,6 @@ class TracingTest(unittest.TestCase):
         problems = self.c.stop()
         self.assertEqual(problems, [], "\n".join(problems))
 
-    def blob(self, repo, size):
-        data = os.urandom(size)
-        digest = hashlib.sha256(data).hexdigest()
-        d = os.path.join(self.c.origin_root, "v2", repo, "blobs")
-        os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, "sha256:" + digest), "wb") as f:
-            f.write(data)
-        return digest, data
-
     def trace_of(self, url):
         """The spans of the trace whose dfdaemon.proxy root span has http.url == url (the latest
         such trace), once its root span has arrived."""
@@ -90,7 +80,7 @@ class TracingTest(unittest.TestCase):
                       extra={"proxy": mirror, "tracing": grpc_tracing})
         a = self.c.daemon("host-a", sched, extra={"proxy": mirror, "tracing": grpc_tracing})
         b = self.c.daemon("host-b", sched, extra={"proxy": mirror, "tracing": http_tracing})
-        digest, data = self.blob("lib/app", 12 * MIB)
+        digest, data = self.c.add_blob("lib/app", 12 * MIB)
         path = f"/v2/lib/app/blobs/sha256:{digest}?ns=127.0.0.1:{origin.port}"
 
         # 1. The first pull on host-a: through the swarm's seed peer, from the origin.
