@@ -149,7 +149,9 @@ StatusOr<Claims> VerifyJwt(std::string_view token, std::string_view key, int64_t
   if (!header.ok() || !body.ok() || !sig.ok()) {
     return Status(StatusCode::kUnauthenticated, "malformed token");
   }
-  if (!SafeEqual(*sig, HmacSha256(key, token.substr(0, b)))) {
+  // Compared as text: base64url leaves the last character's low bits unused, and a signature
+  // spelt another way (those bits changed) is not the token that was issued.
+  if (!SafeEqual(token.substr(b + 1), Base64UrlEncode(HmacSha256(key, token.substr(0, b))))) {
     return Status(StatusCode::kUnauthenticated, "bad token signature");
   }
   try {

@@ -31,6 +31,15 @@ TEST(AuthTest, JwtRoundTripAndRejections) {
   forged.replace(a + 1, forged.find('.', a + 1) - a - 1,
                  Base64UrlEncode(R"({"id":7,"name":"root","role":"root","iat":1,"exp":9999})"));
   EXPECT_FALSE(VerifyJwt(forged, "key-1", 1500).ok());
+  // The same signature bytes spelt differently (the last character's unused low bits flipped)
+  // are refused too: only the token as issued is valid.
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string respelt = t;
+  respelt.back() = kAlphabet[kAlphabet.find(respelt.back()) ^ 1];
+  EXPECT_EQ(Base64UrlDecode(respelt.substr(respelt.rfind('.') + 1)).value(),
+            Base64UrlDecode(t.substr(t.rfind('.') + 1)).value());
+  EXPECT_FALSE(VerifyJwt(respelt, "key-1", 1500).ok());
   // alg=none is refused.
   std::string none = Base64UrlEncode(R"({"alg":"none"})") + "." +
                      Base64UrlEncode(R"({"id":1,"name":"x","role":"root","iat":1,"exp":9999})") +
