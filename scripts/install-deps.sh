@@ -13,7 +13,7 @@ pkgs=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 clang-format-19 libclang-rt-19-dev lld-19 llvm-19
   nginx-light aria2 opentracker mktorrent
-  docker-registry containerd runc skopeo
+  docker-registry containerd runc skopeo prometheus
   chromium
 )
 missing=()

@@ -1,6 +1,7 @@
 #include "dragonfly/common/http_status_server.h"
 
 #include <poll.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include "dragonfly/common/acceptor.h"
 #include "dragonfly/common/net.h"
+#include "dragonfly/common/version.h"
 
 namespace df {
 namespace {
@@ -20,8 +22,11 @@ constexpr int kRequestDeadlineMs = 5000;  // the whole request, however slowly i
 // delays a probe or a scrape; beyond kMaxConnections a client is answered 503 at once.
 class Server : public HttpStatusServer {
  public:
-  Server(net::Listener listener, std::shared_ptr<prometheus::Registry> registry)
-      : port_(listener.port()), registry_(std::move(registry)) {
+  Server(net::Listener listener, std::shared_ptr<prometheus::Registry> registry,
+         std::function<void()> before_scrape)
+      : port_(listener.port()),
+        registry_(std::move(registry)),
+        before_scrape_(std::move(before_scrape)) {
     net::ConnectionAcceptor::Options o;
     o.name = "status server";
     o.max_connections = kMaxConnections;
@@ -66,6 +71,9 @@ class Server : public HttpStatusServer {
     std::string type = "text/plain; charset=utf-8";
     std::string body;
     if (line.rfind("GET /metrics ", 0) == 0 || line.rfind("GET /metrics?", 0) == 0) {
+      if (before_scrape_) {
+        before_scrape_();
+      }
       body = prometheus::TextSerializer().Serialize(registry_->Collect());
       type = "text/plain; version=0.0.4";
     } else if (line.rfind("GET /healthy ", 0) == 0) {
@@ -82,16 +90,27 @@ class Server : public HttpStatusServer {
 
   uint16_t port_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::function<void()> before_scrape_;
   std::unique_ptr<net::ConnectionAcceptor> acceptor_;  // last: its threads use the above
 };
 
 }  // namespace
 
 StatusOr<std::unique_ptr<HttpStatusServer>> StartHttpStatusServer(
-    const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry) {
+    const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry,
+    std::function<void()> before_scrape) {
   DF_ASSIGN_OR_RETURN(net::Listener listener, net::Listener::Open(address, port, 64));
   return std::unique_ptr<HttpStatusServer>(
-      std::make_unique<Server>(std::move(listener), std::move(registry)));
+      std::make_unique<Server>(std::move(listener), std::move(registry), std::move(before_scrape)));
+}
+
+void RegisterVersionMetric(prometheus::Registry& registry, const std::string& component) {
+  prometheus::BuildGauge()
+      .Name("dragonfly_" + component + "_version")
+      .Help("1, labelled with this build's version and git commit")
+      .Register(registry)
+      .Add({{"version", kVersion}, {"git_commit", kGitCommit}})
+      .Set(1);
 }
 
 }  // namespace df

@@ -72,6 +72,7 @@ class DaemonImpl : public Daemon {
   Status Start() {
     upload_slots_ = config_.upload.slots;
     registry_ = std::make_shared<prometheus::Registry>();
+    RegisterVersionMetric(*registry_, "dfdaemon");
     metrics_ = std::make_unique<DaemonMetrics>(registry_);
     tracing::TracingConfig tracing = config_.tracing;
     if (tracing.service_name.empty()) {
@@ -212,7 +213,10 @@ class DaemonImpl : public Daemon {
     }
     if (!config_.metrics.listen.empty()) {
       DF_ASSIGN_OR_RETURN(auto maddr, SplitHostPort(config_.metrics.listen));
-      DF_ASSIGN_OR_RETURN(status_server_, StartHttpStatusServer(maddr.host, maddr.port, registry_));
+      DF_ASSIGN_OR_RETURN(
+          status_server_, StartHttpStatusServer(maddr.host, maddr.port, registry_, [this] {
+            metrics_->ObserveStore(*store_, GcPolicyOf(config_), swarm_->connections());
+          }));
     }
     StartManager();
     if (scheduler_->enabled()) {
@@ -423,11 +427,7 @@ class DaemonImpl : public Daemon {
     SweepStoredTasks();
     auto next_announce = std::chrono::steady_clock::now() + config_.scheduler.announce_interval;
     auto next_gc = std::chrono::steady_clock::now() + config_.gc.interval;
-    storage::GcPolicy policy;
-    policy.task_ttl = config_.gc.task_ttl;
-    policy.disk_high_percent = static_cast<int>(config_.gc.disk_high_percent);
-    policy.disk_low_percent = static_cast<int>(config_.gc.disk_low_percent);
-    policy.capacity_bytes = config_.gc.capacity;
+    const storage::GcPolicy policy = GcPolicyOf(config_);
     std::unique_lock lock(mu_);
     while (!stopping_) {
       auto until = std::min(next_announce, next_gc);
@@ -470,6 +470,7 @@ class DaemonImpl : public Daemon {
       if (now >= next_gc) {
         next_gc = now + config_.gc.interval;
         storage::GcResult r = store_->RunGc(policy);
+        metrics_->CountEvictions(r);
         if (r.evicted > 0) {
           spdlog::info("gc evicted={} freed_bytes={}", r.evicted, r.freed_bytes);
         }

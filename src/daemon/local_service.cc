@@ -78,6 +78,7 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
     return ToGrpc(s);
   }
   const std::string task_id = spec.task_id();
+  const auto asked = Clock::now();
   const auto deadline = request->timeout_ms() == 0
                             ? Clock::time_point::max()
                             : Clock::now() + milliseconds(request->timeout_ms());
@@ -151,6 +152,8 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
   if (download.cached()) {
     ctx_->metrics->bytes_local_peer.Increment(static_cast<double>(length));
     ctx_->metrics->cache_hits.Increment();
+    ctx_->metrics->ObserveDownload("local_cache", length,
+                                   std::chrono::duration<double>(Clock::now() - asked).count());
     spdlog::info("local cache hit task_id={} bytes={}", task_id, length);
   }
   auto* f = msg.mutable_finished();

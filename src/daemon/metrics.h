@@ -3,9 +3,15 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <cstdint>
 #include <memory>
+#include <string_view>
+
+#include "dragonfly/daemon/config.h"
+#include "dragonfly/storage/task_store.h"
 
 namespace df::daemon {
 
@@ -40,6 +46,34 @@ struct DaemonMetrics {
   prometheus::Counter& proxy_intercepted;  // CONNECTs TLS-terminated (proxy.hijackHTTPS)
   prometheus::Counter& proxy_errors;       // error responses made by the proxy
   prometheus::Counter& proxy_bytes;        // body bytes sent to clients from P2P tasks
+  prometheus::Gauge& proxy_active;         // proxy requests being answered
+  prometheus::Family<prometheus::Counter>& origin_family;
+  prometheus::Counter& origin_ok;        // back-to-source fetches that got the content
+  prometheus::Counter& origin_failed;    // ... that did not
+  prometheus::Gauge& piece_connections;  // open neighbour connections (set at scrape time)
+  prometheus::Gauge& storage_used;       // bytes the store holds (set at scrape time)
+  prometheus::Gauge& storage_usage;      // the usage GC compares with its watermarks, 0..1
+  prometheus::Gauge& storage_tasks;      // tasks stored
+  prometheus::Counter& evicted_tasks;    // tasks GC removed
+  prometheus::Counter& evicted_bytes;    // ... and the bytes it freed
+
+  // A successful download's duration, labelled by where its bytes came from (local_cache,
+  // remote_peer, seed_peer, back_to_source) and its size class.
+  void ObserveDownload(std::string_view source, int64_t content_length, double seconds);
+  // The gauges read at scrape time.
+  void ObserveStore(const storage::TaskStore& store, const storage::GcPolicy& policy,
+                    int piece_connections);
+  void CountEvictions(const storage::GcResult& r);
+
+ private:
+  prometheus::Family<prometheus::Histogram>& duration_family_;
 };
+
+// The GC policy of the daemon's gc section.
+storage::GcPolicy GcPolicyOf(const DaemonConfig& config);
+
+// The size class of a download's duration label: "1MiB", "16MiB", "128MiB", "1GiB" (at most)
+// or "large"; "unknown" for a length not known.
+std::string_view SizeClass(int64_t content_length);
 
 }  // namespace df::daemon

@@ -129,18 +129,19 @@ void DownloadSession::Run() {
   if (st.ok()) {
     st = task().Flush();
   }
-  auto ms = std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
+  const auto elapsed = Clock::now() - start;
+  auto ms = std::chrono::duration_cast<milliseconds>(elapsed).count();
+  // Where the bytes came from: the origin, the seed peer, other peers, or nothing to fetch.
+  const char* source = bytes_b2s_ > 0                                  ? "back_to_source"
+                       : bytes_seed_ == bytes_peer_ && bytes_peer_ > 0 ? "seed_peer"
+                       : bytes_peer_ > 0                               ? "remote_peer"
+                                                                       : "local_cache";
+  const int64_t content_length = task().Stat().content_length;
   if (span.recording()) {
-    storage::TaskStat stat = task().Stat();
-    span.SetAttribute("dragonfly.content_length", static_cast<int64_t>(stat.content_length));
+    span.SetAttribute("dragonfly.content_length", content_length);
     span.SetAttribute("dragonfly.bytes.back_to_source", static_cast<int64_t>(bytes_b2s_.load()));
     span.SetAttribute("dragonfly.bytes.remote_peer", static_cast<int64_t>(bytes_peer_.load()));
     span.SetAttribute("dragonfly.bytes.seed_peer", static_cast<int64_t>(bytes_seed_.load()));
-    // Where the bytes came from: the origin, the seed peer, other peers, or nothing to fetch.
-    const char* source = bytes_b2s_ > 0                                  ? "back_to_source"
-                         : bytes_seed_ == bytes_peer_ && bytes_peer_ > 0 ? "seed_peer"
-                         : bytes_peer_ > 0                               ? "remote_peer"
-                                                                         : "local_cache";
     span.SetAttribute("dragonfly.source", std::string(source));
     if (!st.ok()) {
       span.SetError(st.ToString());
@@ -148,6 +149,8 @@ void DownloadSession::Run() {
   }
   if (st.ok()) {
     ctx_->metrics->tasks_succeeded.Increment();
+    ctx_->metrics->ObserveDownload(source, content_length,
+                                   std::chrono::duration<double>(elapsed).count());
     spdlog::info(
         "download finished task_id={} peer_id={} ms={} back_to_source_bytes={} "
         "remote_peer_bytes={} seed_peer_bytes={}",
@@ -250,6 +253,7 @@ Status DownloadSession::BackToSource() {
   bool mismatch = false;
   f.digest_mismatch = &mismatch;
   Status s = FetchFromOrigin(f);
+  (s.ok() ? ctx_->metrics->origin_ok : ctx_->metrics->origin_failed).Increment();
   span.SetAttribute("dragonfly.bytes", static_cast<int64_t>(bytes_b2s_.load()));
   if (!s.ok()) {
     span.SetError(s.ToString());

@@ -227,6 +227,16 @@ void HttpRouter::Add(const std::string& method, const std::string& pattern, Http
 }
 
 HttpResponse HttpRouter::Dispatch(HttpRequest& req) const {
+  const auto start = std::chrono::steady_clock::now();
+  HttpResponse resp = Match(req);
+  if (observer_) {
+    observer_(req, resp.status,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return resp;
+}
+
+HttpResponse HttpRouter::Match(HttpRequest& req) const {
   std::vector<std::string> segs = SplitPath(req.path);
   bool path_matched = false;
   for (const auto& r : routes_) {

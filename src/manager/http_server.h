@@ -47,6 +47,9 @@ class HttpRouter {
   // 404, not a 405.
   void Add(const std::string& method, const std::string& pattern, HttpHandler handler);
   HttpResponse Dispatch(HttpRequest& req) const;
+  // Called after each dispatch with the request, its answer's status and the seconds it took.
+  using Observer = std::function<void(const HttpRequest&, int status, double seconds)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   // Keeps `owner` (the object the handlers point into) alive as long as the router.
   void Keep(std::shared_ptr<void> owner) { owned_.push_back(std::move(owner)); }
 
@@ -56,8 +59,11 @@ class HttpRouter {
     std::vector<std::string> segments;
     HttpHandler handler;
   };
+  HttpResponse Match(HttpRequest& req) const;
+
   std::vector<Route> routes_;
   std::vector<std::shared_ptr<void>> owned_;
+  Observer observer_;
 };
 
 class HttpServer {

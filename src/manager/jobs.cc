@@ -74,7 +74,11 @@ JobRunner::JobRunner(Store* store, const ManagerConfig& config, prometheus::Regi
       finished_(prometheus::BuildCounter()
                     .Name("dragonfly_manager_jobs_total")
                     .Help("Jobs finished by this manager, by type and final state")
-                    .Register(registry)) {}
+                    .Register(registry)),
+      durations_(prometheus::BuildHistogram()
+                     .Name("dragonfly_manager_job_duration_seconds")
+                     .Help("Time jobs ran on this manager, by type and final state")
+                     .Register(registry)) {}
 
 JobRunner::~JobRunner() { Stop(); }
 
@@ -150,6 +154,7 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
       }
     }
   });
+  const auto started = std::chrono::steady_clock::now();
   tracing::Span span;
   if (tracer_ != nullptr) {
     span = tracer_->StartSpan("manager.job", tracing::SpanKind::kInternal);
@@ -199,6 +204,11 @@ void JobRunner::Run(const JobRow& job, const std::string& owner) {
     return;
   }
   finished_.Add({{"type", job.type}, {"state", state}}).Increment();
+  durations_
+      .Add({{"type", job.type}, {"state", state}},
+           prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600,
+                                                   1800, 3600})
+      .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   spdlog::info("job finished id={} type={} state={}", job.id, job.type, state);
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <atomic>
@@ -63,6 +64,7 @@ class JobRunner {
   const ManagerConfig& config_;
   const std::shared_ptr<const rpc::Credentials> credentials_;
   prometheus::Family<prometheus::Counter>& finished_;
+  prometheus::Family<prometheus::Histogram>& durations_;
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -22,6 +22,7 @@
 #include "manager/grpc_service.h"
 #include "manager/http_server.h"
 #include "manager/jobs.h"
+#include "manager/rest_metrics.h"
 #include "manager/store.h"
 
 namespace df::manager {
@@ -67,6 +68,7 @@ class ManagerImpl : public Manager {
       DF_RETURN_IF_ERROR(HandOverRootPassword(generated));
     }
     registry_ = std::make_shared<prometheus::Registry>();
+    RegisterVersionMetric(*registry_, "manager");
     if (!config_.ca.cert.empty()) {
       DF_RETURN_IF_ERROR(OpenClusterCa());
     }
@@ -87,6 +89,7 @@ class ManagerImpl : public Manager {
     api_.ca = ca_.get();
     api_.swarm = swarm_.get();
     RegisterApi(router_, &api_);
+    router_.set_observer(RestMetrics(*registry_));
     const std::string console = FindConsoleDir(config_.console.dir);
     if (console.empty() && !config_.console.dir.empty()) {
       return InvalidArgument("console.dir " + config_.console.dir + " has no index.html");

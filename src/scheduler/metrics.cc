@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 namespace df::scheduler {
@@ -16,6 +17,13 @@ SchedulerMetrics::SchedulerMetrics(prometheus::Registry& registry) {
       &reg.Add({{"action", "back_to_source"}});
   register_[dragonfly::api::scheduler::ACTION_RETRY] = &reg.Add({{"action", "retry"}});
   register_[dragonfly::api::scheduler::ACTION_FAIL] = &reg.Add({{"action", "fail"}});
+  schedule_ =
+      &prometheus::BuildHistogram()
+           .Name("dragonfly_scheduler_schedule_duration_seconds")
+           .Help("Time to decide a RegisterPeer answer")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.00001, 0.00005, 0.0001, 0.0005, 0.001,
+                                                            0.005, 0.01, 0.05, 0.1, 0.5, 1});
   auto& seed = prometheus::BuildCounter()
                    .Name("dragonfly_scheduler_seed_triggers_total")
                    .Help("Seed peer triggers by result")
@@ -55,6 +63,8 @@ void SchedulerMetrics::CountRegister(dragonfly::api::scheduler::Action action) {
     register_[i]->Increment();
   }
 }
+
+void SchedulerMetrics::ObserveSchedule(double seconds) { schedule_->Observe(seconds); }
 
 void SchedulerMetrics::CountSeedTrigger(bool ok) { (ok ? seed_ok_ : seed_error_)->Increment(); }
 

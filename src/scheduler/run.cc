@@ -32,6 +32,7 @@ Status RunScheduler(const SchedulerConfig& config) {
   spdlog::info("open files limit {}", net::RaiseFdLimit());
   DF_ASSIGN_OR_RETURN(HostPort listen, SplitHostPort(config.listen));
   auto registry = std::make_shared<prometheus::Registry>();
+  RegisterVersionMetric(*registry, "scheduler");
   DF_ASSIGN_OR_RETURN(std::unique_ptr<SchedulerServer> server,
                       SchedulerServer::Start(config, registry));
   std::unique_ptr<HttpStatusServer> status_server;

@@ -285,11 +285,14 @@ StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
   DF_RETURN_IF_ERROR(rpc::VerifyTaskSpec(req.task()));
   std::optional<PendingTrigger> pending;
   StatusOr<api::RegisterPeerResponse> resp = InvalidArgument("unset");
+  const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
     resp = impl_->Register(req, &pending);
     if (resp.ok() && impl_->metrics != nullptr) {
       impl_->metrics->CountRegister(resp->action());
+      impl_->metrics->ObserveSchedule(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
     impl_->UpdateGauges();
   }

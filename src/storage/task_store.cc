@@ -179,6 +179,14 @@ class LocalTaskStore : public TaskStore {
     std::lock_guard lock(mu_);
     return UsedBytesLocked();
   }
+  double UsagePercent(const GcPolicy& policy) const override {
+    std::lock_guard lock(mu_);
+    return UsagePercentLocked(policy);
+  }
+  size_t TaskCount() const override {
+    std::lock_guard lock(mu_);
+    return tasks_.size();
+  }
 
  private:
   struct Entry {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,7 +24,14 @@ class HttpStatusServer {
   virtual void Stop() = 0;
 };
 
+// `before_scrape`, when set, runs before each /metrics answer is collected (gauges read from
+// their owner at scrape time: open connections, storage used).
 StatusOr<std::unique_ptr<HttpStatusServer>> StartHttpStatusServer(
-    const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry);
+    const std::string& address, uint16_t port, std::shared_ptr<prometheus::Registry> registry,
+    std::function<void()> before_scrape = nullptr);
+
+// Registers dragonfly_<component>_version{version, git_commit} = 1, the series a dashboard
+// groups hosts by and an alert counts components with.
+void RegisterVersionMetric(prometheus::Registry& registry, const std::string& component);
 
 }  // namespace df

@@ -10,6 +10,7 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
 }  // namespace prometheus
 
@@ -21,6 +22,8 @@ class SchedulerMetrics {
   explicit SchedulerMetrics(prometheus::Registry& registry);
 
   void CountRegister(dragonfly::api::scheduler::Action action);
+  // How long a registration took to decide (the state lock's wait included).
+  void ObserveSchedule(double seconds);
   void CountSeedTrigger(bool ok);
   void SetSizes(size_t hosts, size_t peers, size_t tasks);
   // The last applied cluster config (0 = none) and the candidate parent limit in effect.
@@ -28,6 +31,7 @@ class SchedulerMetrics {
 
  private:
   prometheus::Counter* register_[4] = {};
+  prometheus::Histogram* schedule_ = nullptr;
   prometheus::Counter* seed_ok_ = nullptr;
   prometheus::Counter* seed_error_ = nullptr;
   prometheus::Gauge* hosts_ = nullptr;

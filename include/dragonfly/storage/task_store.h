@@ -166,6 +166,10 @@ class TaskStore {
   // watermark, down to the low one.
   virtual GcResult RunGc(const GcPolicy& policy) = 0;
   virtual uint64_t UsedBytes() const = 0;
+  // The usage RunGc compares with the policy's watermarks, in percent: of capacity_bytes when
+  // set, else of the file system the store is on.
+  virtual double UsagePercent(const GcPolicy& policy) const = 0;
+  virtual size_t TaskCount() const = 0;
 };
 
 // Opens (creating if needed) a store under `dir` and loads the metadata of stored tasks.

@@ -179,6 +179,7 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
 
 bool P2PServer::ServeTraced(int fd, const P2PRequest& req) {
   auto& metrics = *ctx_->metrics;
+  const auto started = std::chrono::steady_clock::now();
   // 1. Ask the upstream whether this client may have the content, with its own credentials.
   Headers auth;
   for (const auto& [k, v] : req.headers) {
@@ -242,7 +243,11 @@ bool P2PServer::ServeTraced(int fd, const P2PRequest& req) {
   DownloadHandle download = std::move(opened).value();
   storage::Task& task = download.task();
   if (download.cached()) {
-    metrics.bytes_local_peer.Increment(static_cast<double>(task.Stat().content_length));
+    const int64_t length = task.Stat().content_length;
+    metrics.bytes_local_peer.Increment(static_cast<double>(length));
+    metrics.ObserveDownload(
+        "local_cache", length,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   metrics.proxy_p2p.Increment();
   // Waits on the task's notifications; gives up when the proxy stops.

@@ -264,12 +264,15 @@ void Connection::Run() {
       return;
     }
     bool keep = false;
+    auto& active = server_->ctx()->metrics->proxy_active;
+    active.Increment();
     try {
       keep = Handle(parser);
     } catch (const std::exception& e) {
       spdlog::error("proxy request failed error=\"{}\"", e.what());
       keep = false;
     }
+    active.Decrement();
     if (!keep || !parser.is_done()) {
       return;
     }
