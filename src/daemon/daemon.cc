@@ -21,6 +21,7 @@
 #include "daemon/health.h"
 #include "daemon/local_service.h"
 #include "daemon/metrics.h"
+#include "daemon/piece_spans.h"
 #include "daemon/proxy/p2p.h"
 #include "daemon/proxy/proxy_server.h"
 #include "daemon/scheduler_client.h"
@@ -154,6 +155,9 @@ class DaemonImpl : public Daemon {
       }
       return s;
     };
+    if (tracer_->enabled()) {
+      so.on_served = [this](const piece::ServedNeighbour& s) { RecordServedSpan(*tracer_, s); };
+    }
     so.on_piece_sent = [this](uint64_t bytes) {
       metrics_->upload_bytes.Increment(static_cast<double>(bytes));
       metrics_->upload_pieces.Increment();

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backend/url_util.h"
 #include "daemon/metrics.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
@@ -71,13 +72,44 @@ void FillInfo(const storage::TaskStat& s, dfd::TaskInfo* out) {
 
 }  // namespace
 
+// The call (dfget's, a preheat job's, a seed trigger's) as a server span of the caller's trace;
+// the download it starts or joins is its child.
 grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
                                 grpc::ServerWriter<dfd::DownloadResponse>* writer) const {
+  tracing::Span span;
+  if (ctx_->tracer != nullptr) {
+    span = ctx_->tracer->StartSpan("dfdaemon.Download", tracing::SpanKind::kServer,
+                                   tracing::Extract(*context));
+    span.SetAttribute("http.url", backend::RedactUrl(request->url()));
+  }
+  tracing::ScopedContext scope(span.context());
+  Outcome outcome;
+  grpc::Status st = DownloadTraced(context, request, writer, &outcome);
+  if (span.recording()) {
+    span.SetAttribute("dragonfly.task_id", outcome.task_id);
+    span.SetAttribute("dragonfly.content_length", outcome.content_length);
+    span.SetAttribute("dragonfly.cache_hit", outcome.cache_hit);
+    if (outcome.cache_hit) {
+      span.SetAttribute("dragonfly.source", std::string("local_cache"));
+    }
+    span.SetAttribute("rpc.grpc.status_code", static_cast<int64_t>(st.error_code()));
+    if (!st.ok()) {
+      span.SetError(st.error_message());
+    }
+  }
+  return st;
+}
+
+grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
+                                      const dfd::DownloadRequest* request,
+                                      grpc::ServerWriter<dfd::DownloadResponse>* writer,
+                                      Outcome* outcome) const {
   sched::TaskSpec spec;
   if (Status s = ValidateAndBuildSpec(*request, &spec); !s.ok()) {
     return ToGrpc(s);
   }
   const std::string task_id = spec.task_id();
+  outcome->task_id = task_id;
   const auto asked = Clock::now();
   const auto deadline = request->timeout_ms() == 0
                             ? Clock::time_point::max()
@@ -87,7 +119,7 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
   DownloadOptions options;
   options.spec = spec;
   options.disable_back_to_source = request->disable_back_to_source();
-  options.trace_parent = tracing::Extract(*context);  // dfget's, or a preheat job's
+  options.trace_parent = tracing::CurrentContext();  // the call's span
   auto opened = downloads_->Open(options);
   if (!opened.ok()) {
     return ToGrpc(opened.status());
@@ -156,6 +188,8 @@ grpc::Status TaskRpcs::Download(grpc::ServerContext* context, const dfd::Downloa
                                    std::chrono::duration<double>(Clock::now() - asked).count());
     spdlog::info("local cache hit task_id={} bytes={}", task_id, length);
   }
+  outcome->cache_hit = download.cached();
+  outcome->content_length = length;
   auto* f = msg.mutable_finished();
   f->set_content_length(length);
   f->set_cache_hit(download.cached());

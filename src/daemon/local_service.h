@@ -26,6 +26,16 @@ class TaskRpcs {
   grpc::Status DeleteTask(const dfd::DeleteTaskRequest* request) const;
 
  private:
+  // What a Download did, for its span.
+  struct Outcome {
+    std::string task_id;
+    bool cache_hit = false;
+    int64_t content_length = -1;
+  };
+  grpc::Status DownloadTraced(grpc::ServerContext* context, const dfd::DownloadRequest* request,
+                              grpc::ServerWriter<dfd::DownloadResponse>* writer,
+                              Outcome* outcome) const;
+
   DaemonContext* ctx_;
   Downloads* downloads_;
 };

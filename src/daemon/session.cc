@@ -72,7 +72,11 @@ bool DownloadSession::WaitCancelled(milliseconds d) {
   return cv_.wait_for(lock, d, [&] { return cancelled_.load(); });
 }
 
-void DownloadSession::OnPieceStored(uint32_t, uint32_t bytes, const std::string&, bool from_seed) {
+void DownloadSession::OnPieceStored(uint32_t, uint32_t bytes, const std::string& from,
+                                    bool from_seed) {
+  if (trace_pieces_) {
+    ledger_.Piece(from, from_seed, bytes);
+  }
   bytes_peer_ += bytes;
   ctx_->metrics->bytes_remote_peer.Increment(bytes);
   ctx_->metrics->pieces_remote_peer.Increment();
@@ -87,6 +91,9 @@ void DownloadSession::OnPieceStored(uint32_t, uint32_t bytes, const std::string&
 
 void DownloadSession::OnNeighbourGone(const std::string& peer_id, bool failed, const Status& why) {
   if (failed) {
+    if (trace_pieces_) {
+      ledger_.Failed(peer_id, why);
+    }
     ctx_->metrics->parent_failures.Increment();
     if (why.code() == StatusCode::kDataLoss) {
       ctx_->metrics->piece_corrupt.Increment();
@@ -122,6 +129,10 @@ void DownloadSession::Run() {
     span.SetAttribute("dragonfly.seed", options_.seed);
   }
   tracing::ScopedContext scope(span.context());
+  if (span.recording()) {
+    trace_parent_ = span.context().ToTraceparent();
+    trace_pieces_ = true;
+  }
   auto start = Clock::now();
   spdlog::info("download started task_id={} peer_id={} seed={} url=\"{}\"", spec.task_id(),
                options_.peer_id, options_.seed, backend::RedactUrl(spec.url()));
@@ -143,6 +154,9 @@ void DownloadSession::Run() {
     span.SetAttribute("dragonfly.bytes.remote_peer", static_cast<int64_t>(bytes_peer_.load()));
     span.SetAttribute("dragonfly.bytes.seed_peer", static_cast<int64_t>(bytes_seed_.load()));
     span.SetAttribute("dragonfly.source", std::string(source));
+    if (size_t left = ledger_.Emit(*ctx_->tracer, span.context()); left > 0) {
+      span.SetAttribute("dragonfly.neighbours.unreported", static_cast<int64_t>(left));
+    }
     if (!st.ok()) {
       span.SetError(st.ToString());
     }
@@ -193,6 +207,7 @@ void DownloadSession::JoinSwarm(bool download) {
   o.download = download;
   o.observer = this;
   o.piece_length = options_.spec.piece_length();
+  o.trace_parent = trace_parent_;
   swarm_ = ctx_->swarm->Join(std::move(lease).value(), std::move(o));
 }
 

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "api/scheduler.pb.h"
+#include "daemon/piece_spans.h"
 #include "dragonfly/backend/http_backend.h"
 #include "dragonfly/common/ids.h"
 #include "dragonfly/daemon/config.h"
@@ -132,6 +133,10 @@ class DownloadSession : public piece::ExchangeObserver {
   std::atomic<uint64_t> bytes_peer_{0};
   std::atomic<uint64_t> bytes_seed_{0};
   std::atomic<bool> back_to_source_{false};  // written by the conductor
+  // Per-neighbour tallies for the download's piece spans; kept only when it is traced.
+  std::atomic<bool> trace_pieces_{false};
+  std::string trace_parent_;  // the download span's, when traced (set before the swarm is joined)
+  NeighbourLedger ledger_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

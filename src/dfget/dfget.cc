@@ -9,12 +9,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/rpc/status.h"
+#include "dragonfly/tracing/context.h"
 
 namespace df::dfget {
 namespace {
@@ -216,6 +218,12 @@ StatusOr<Result> Download(const Options& o) {
   req.set_disable_back_to_source(o.disable_back_to_source);
 
   grpc::ClientContext ctx;
+  // A caller's trace (the OpenTelemetry convention for processes: TRACEPARENT in the
+  // environment): the daemon's spans of this download join it.
+  if (const char* tp = std::getenv("TRACEPARENT");
+      tp != nullptr && tracing::SpanContext::FromTraceparent(tp).has_value()) {
+    ctx.AddMetadata("traceparent", tp);
+  }
   if (o.timeout_ms > 0) {
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(o.timeout_ms + 2000));

@@ -37,6 +37,7 @@ struct TaskEntry {
   std::set<LinkId> links;
   std::set<std::string> dialing;  // peer IDs with an outbound connection under way
   std::string token;              // our piece token for the task (the latest the scheduler gave)
+  std::string trace_parent;       // of the download joined, when it is traced (sent in HELLOs)
   int sessions = 0;
 };
 
@@ -109,6 +110,7 @@ class Engine final : public Swarm, public LinkOwner {
       e.exchange->SetPieceLength(o.piece_length);
       e.exchange->SetDownloading(o.download);
       if (o.download) {
+        e.trace_parent = o.trace_parent;
         StartTicking();
       }
     });
@@ -190,6 +192,7 @@ class Engine final : public Swarm, public LinkOwner {
         e->exchange->SetObserver(nullptr);
         e->exchange->SetDownloading(false);
         e->sessions--;
+        e->trace_parent.clear();  // later HELLOs serve no traced download of ours
         MaybeRelease(task_id);
       }
     });
@@ -277,7 +280,8 @@ class Engine final : public Swarm, public LinkOwner {
       MaybeRelease(hello.task_id);
       return;
     }
-    frame::Hello reply{hello.task_id, e->exchange->peer_id(), e->exchange->seed()};
+    frame::Hello reply{hello.task_id, e->exchange->peer_id(), e->exchange->seed(), "",
+                       e->trace_parent};
     e->links.insert(link->id());
     link->Attach(e->exchange.get(), e->lease.get(), hello, &reply);
   }
@@ -329,6 +333,7 @@ class Engine final : public Swarm, public LinkOwner {
     xo.pipeline = opts_.pipeline;
     xo.piece_timeout = opts_.piece_timeout;
     xo.rng_seed = std::random_device{}();
+    xo.on_served = opts_.on_served;
     e.exchange = std::make_shared<Exchange>(xo, e.lease.get(), &uploader_, nullptr);
     std::weak_ptr<Exchange> weak = e.exchange;
     std::shared_ptr<storage::Task> task = e.lease.get();
@@ -422,7 +427,8 @@ class Engine final : public Swarm, public LinkOwner {
     links_[id] = link;
     connections_++;
     dialed_[id] = addr;
-    frame::Hello hello{task_id, e->exchange->peer_id(), e->exchange->seed(), e->token};
+    frame::Hello hello{task_id, e->exchange->peer_id(), e->exchange->seed(), e->token,
+                       e->trace_parent};
     link->Start(&hello, kHandshakeTimeout);
   }
 

@@ -118,6 +118,8 @@ void Exchange::AddNeighbour(LinkId id, NeighbourLink* link, const frame::Hello& 
   nb->seed = hello.seed;
   nb->stats.peer_id = hello.peer_id;
   nb->stats.seed = hello.seed;
+  nb->trace_parent = hello.trace_parent;
+  nb->connected_at = Clock::now();
   frame::Bitfield b = LocalBitfield();
   if (b.geometry.piece_length > 0 && !geometry_sent_) {
     geometry_sent_ = true;
@@ -164,6 +166,10 @@ void Exchange::Drop(LinkId id, const Status& why, bool failed) {
                  nb->peer_id, why.ToString());
   }
   departed_.push_back(nb->stats);
+  if (opts_.on_served && !nb->trace_parent.empty() && nb->served_pieces > 0) {
+    opts_.on_served({opts_.task_id, nb->peer_id, nb->trace_parent, nb->served_pieces,
+                     nb->served_bytes, nb->connected_at, nb->last_sent_at, why.ToString()});
+  }
   if (nb->link != nullptr) {
     nb->link->Close(why);
   }

@@ -63,6 +63,8 @@ struct ExchangeOptions {
   // The task spec's piece length (part of its ID); 0: the default rule, ComputePieceLength.
   // A neighbour's geometry is adopted only if its piece length is the one the task must have.
   uint32_t piece_length = 0;
+  // A traced neighbour that got pieces from us is gone (SwarmOptions::on_served).
+  std::function<void(const ServedNeighbour&)> on_served;
 };
 
 using PieceWriter = std::function<void(uint32_t n, std::string data, uint32_t crc,

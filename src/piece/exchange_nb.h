@@ -27,6 +27,12 @@ struct Exchange::Nb {
   uint32_t lies = 0;   // pieces it announced and then refused as not available
   uint32_t count = 0;  // pieces it announced
   NeighbourStats stats;
+  // For the serving side's span of the neighbour's trace (ServedNeighbour).
+  std::string trace_parent;
+  Clock::time_point connected_at{};
+  Clock::time_point last_sent_at{};
+  uint32_t served_pieces = 0;
+  uint64_t served_bytes = 0;
 
   bool Has(uint32_t n) const { return n < has.size() && has[n]; }
 };

@@ -92,6 +92,9 @@ void Exchange::OnPieceSent(LinkId id, uint32_t n, bool ok) {
   nb->sending.erase(it);
   if (ok) {
     nb->stats.bytes_sent += task_->PieceSize(n);
+    nb->served_bytes += task_->PieceSize(n);
+    nb->served_pieces++;
+    nb->last_sent_at = Clock::now();
   }
   uploader_->Finished();
   CloseIdle();

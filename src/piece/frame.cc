@@ -117,6 +117,9 @@ std::string EncodeHello(const Hello& h) {
   const std::string_view token = std::string_view(h.token).substr(0, kMaxTokenLen);
   w.U16(static_cast<uint16_t>(token.size()));
   w.Bytes(token);
+  const std::string_view tp = std::string_view(h.trace_parent).substr(0, kMaxTraceParentLen);
+  w.U8(static_cast<uint8_t>(tp.size()));
+  w.Bytes(tp);
   return w.Done();
 }
 
@@ -204,6 +207,7 @@ StatusOr<Hello> DecodeHello(std::string_view payload) {
   uint8_t version = 0;
   uint8_t flags = 0;
   uint16_t token_len = 0;
+  uint8_t tp_len = 0;
   Hello h;
   if (!r.U8(&version)) {
     return Malformed("HELLO");
@@ -213,7 +217,8 @@ StatusOr<Hello> DecodeHello(std::string_view payload) {
                            std::to_string(kProtocolVersion));
   }
   if (!r.Id(&h.task_id) || !r.Id(&h.peer_id) || !r.U8(&flags) || !r.U16(&token_len) ||
-      token_len > kMaxTokenLen || !r.Bytes(token_len, &h.token) || !r.empty()) {
+      token_len > kMaxTokenLen || !r.Bytes(token_len, &h.token) || !r.U8(&tp_len) ||
+      tp_len > kMaxTraceParentLen || !r.Bytes(tp_len, &h.trace_parent) || !r.empty()) {
     return Malformed("HELLO");
   }
   h.seed = (flags & kHelloSeed) != 0;

@@ -16,7 +16,8 @@ namespace df::piece::frame {
 inline constexpr size_t kHeaderSize = 5;                     // u32 length, u8 type
 inline constexpr size_t kPieceHeaderSize = kHeaderSize + 8;  // + u32 piece, u32 crc
 inline constexpr size_t kMaxIdLen = 255;
-inline constexpr size_t kMaxTokenLen = 1024;  // a piece token (security/piece_token.h)
+inline constexpr size_t kMaxTokenLen = 1024;      // a piece token (security/piece_token.h)
+inline constexpr size_t kMaxTraceParentLen = 64;  // a W3C traceparent (55 characters)
 // Bounds on what a peer may send: a piece (64 MiB at most, see common/piece.h) and a bitmap of
 // 2^27 pieces; every other frame is small.
 inline constexpr uint32_t kMaxPieceBytes = 64u << 20;
@@ -28,6 +29,9 @@ struct Hello {
   std::string peer_id;
   bool seed = false;
   std::string token;  // the connecting side's piece token; empty in the answer
+  // The sender's download's W3C traceparent when it is traced (else empty): the pieces served
+  // to it are summarised as a span of that trace.
+  std::string trace_parent;
 };
 
 struct Geometry {

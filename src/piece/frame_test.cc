@@ -15,9 +15,12 @@ std::string_view Payload(const std::string& f, FrameType want) {
 }
 
 TEST(FrameTest, RoundTrips) {
-  auto h = DecodeHello(Payload(
-      EncodeHello({"task-1", "peer-1", true, std::string("token\0bytes", 11)}), FrameType::kHello));
+  auto h =
+      DecodeHello(Payload(EncodeHello({"task-1", "peer-1", true, std::string("token\0bytes", 11),
+                                       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}),
+                          FrameType::kHello));
   ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->trace_parent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   EXPECT_EQ(h->task_id, "task-1");
   EXPECT_EQ(h->peer_id, "peer-1");
   EXPECT_TRUE(h->seed);
@@ -81,14 +84,20 @@ TEST(FrameTest, RefusesWhatDoesNotFit) {
   EXPECT_FALSE(DecodeHello(hello).ok());
   std::string bf = EncodeBitfield({{10, 4, 3}, false, {0x07}}).substr(kHeaderSize);
   EXPECT_FALSE(DecodeBitfield(bf + "x").ok()) << "bitmap length disagrees with the frame";
-  EXPECT_FALSE(DecodeHello(std::string(1, '\x03') + std::string(1, '\0')).ok()) << "empty id";
+  EXPECT_FALSE(DecodeHello(std::string(1, '\x04') + std::string(1, '\0')).ok()) << "empty id";
   std::string tokened = EncodeHello({"t", "p", false, "tok"}).substr(kHeaderSize);
-  EXPECT_FALSE(DecodeHello(tokened.substr(0, tokened.size() - 1)).ok()) << "token cut short";
-  EXPECT_FALSE(DecodeHello(tokened + "x").ok()) << "bytes after the token";
+  ASSERT_TRUE(DecodeHello(tokened).ok());
+  EXPECT_FALSE(DecodeHello(tokened.substr(0, tokened.size() - 2)).ok()) << "token cut short";
+  EXPECT_FALSE(DecodeHello(tokened.substr(0, tokened.size() - 1)).ok()) << "no traceparent length";
+  EXPECT_FALSE(DecodeHello(tokened + "x").ok()) << "bytes after the traceparent";
   std::string long_token = tokened;
-  long_token[tokened.size() - 5] = '\xff';  // token_len 0x04ff > kMaxTokenLen
-  long_token[tokened.size() - 4] = '\x04';
+  long_token[tokened.size() - 6] = '\xff';  // token_len 0x04ff > kMaxTokenLen
+  long_token[tokened.size() - 5] = '\x04';
   EXPECT_FALSE(DecodeHello(long_token).ok()) << "token longer than the bound";
+  std::string long_tp = tokened;
+  long_tp.back() = static_cast<char>(kMaxTraceParentLen + 1);
+  long_tp += std::string(kMaxTraceParentLen + 1, 'a');
+  EXPECT_FALSE(DecodeHello(long_tp).ok()) << "traceparent longer than the bound";
 }
 
 }  // namespace

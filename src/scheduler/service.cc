@@ -140,10 +140,12 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
   }
   tracing::ScopedContext scope(span.context());
   return Finish(ctx, [&]() -> Status {
-    Status s = DoRegisterPeer(ctx, req, resp);
+    uint64_t candidates = 0;
+    Status s = DoRegisterPeer(ctx, req, resp, &candidates);
     if (!s.ok()) {
       span.SetError(s.ToString());
     } else if (span.recording()) {
+      span.SetAttribute("dragonfly.candidates", static_cast<int64_t>(candidates));
       span.SetAttribute("dragonfly.action", api::Action_Name(resp->action()));
       span.SetAttribute("dragonfly.neighbours", static_cast<int64_t>(resp->neighbours_size()));
       std::string chosen;
@@ -158,11 +160,11 @@ grpc::ServerUnaryReactor* SchedulerService::RegisterPeer(grpc::CallbackServerCon
 
 Status SchedulerService::DoRegisterPeer(grpc::CallbackServerContext* ctx,
                                         const api::RegisterPeerRequest* req,
-                                        api::RegisterPeerResponse* resp) {
+                                        api::RegisterPeerResponse* resp, uint64_t* candidates) {
   DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
   DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
   DF_RETURN_IF_ERROR(ActsForPeer(caller, req->peer_id()));
-  DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req), resp));
+  DF_RETURN_IF_ERROR(Assign(state_->RegisterPeer(*req, candidates), resp));
   // Registered: the spec matched the task ID (rpc::VerifyTaskSpec) and the host is known.
   DF_ASSIGN_OR_RETURN(std::string token,
                       grants_.Grant(req->task().task_id(), security::NowUnixSeconds()));

@@ -279,7 +279,7 @@ Status SchedulerState::LeaveHost(const HostId& host_id) {
 }
 
 StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
-    const api::RegisterPeerRequest& req) {
+    const api::RegisterPeerRequest& req, uint64_t* candidates) {
   // A task ID names its content: a spec that does not hash to its ID (another URL under a
   // victim's ID) is refused before it can reach a seed or other peers. Outside the lock.
   DF_RETURN_IF_ERROR(rpc::VerifyTaskSpec(req.task()));
@@ -288,7 +288,11 @@ StatusOr<api::RegisterPeerResponse> SchedulerState::RegisterPeer(
   const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
+    const uint64_t examined = impl_->candidates_examined;
     resp = impl_->Register(req, &pending);
+    if (candidates != nullptr) {
+      *candidates = impl_->candidates_examined - examined;
+    }
     if (resp.ok() && impl_->metrics != nullptr) {
       impl_->metrics->CountRegister(resp->action());
       impl_->metrics->ObserveSchedule(

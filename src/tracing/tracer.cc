@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -195,16 +196,27 @@ void Span::SetError(std::string message) {
   }
 }
 
-void Span::End() {
+void Span::SetStartTime(std::chrono::steady_clock::time_point at) {
+  if (!data_) {
+    return;
+  }
+  const int64_t shift = std::chrono::duration_cast<std::chrono::nanoseconds>(at - started_).count();
+  data_->start_unix_ns = static_cast<uint64_t>(static_cast<int64_t>(data_->start_unix_ns) + shift);
+  started_ = at;
+}
+
+void Span::End() { End(std::chrono::steady_clock::now()); }
+
+void Span::End(std::chrono::steady_clock::time_point at) {
   if (!data_ || tracer_ == nullptr) {
     data_.reset();
     return;
   }
   // The duration from the steady clock: a wall-clock step during the span does not bend it.
-  data_->end_unix_ns = data_->start_unix_ns +
-                       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                 std::chrono::steady_clock::now() - started_)
-                                                 .count());
+  const auto d = std::max(at - started_, std::chrono::steady_clock::duration::zero());
+  data_->end_unix_ns =
+      data_->start_unix_ns +
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
   tracer_->Finish(std::move(data_));
 }
 

@@ -13,7 +13,7 @@ from cluster import LOOPBACK
 HELLO, BITFIELD, HAVE, REQUEST, PIECE, REJECT, ERROR = 1, 2, 3, 5, 7, 8, 9
 # ERROR codes.
 TASK_NOT_FOUND, BUSY, BAD_REQUEST, INTERNAL, UNAUTHORIZED = 1, 2, 3, 4, 5
-VERSION = 3
+VERSION = 4
 TESTS_DIR = os.environ.get(
     "DF_TESTS_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build/tests"))
 
@@ -22,10 +22,10 @@ def frame(kind, payload):
     return struct.pack("<IB", len(payload) + 1, kind) + payload
 
 
-def hello(task_id, peer_id, token=b""):
+def hello(task_id, peer_id, token=b"", trace_parent=b""):
     t, p = task_id.encode(), peer_id.encode()
     return frame(HELLO, bytes([VERSION, len(t)]) + t + bytes([len(p)]) + p + b"\0" +
-                 struct.pack("<H", len(token)) + token)
+                 struct.pack("<H", len(token)) + token + bytes([len(trace_parent)]) + trace_parent)
 
 
 def bitfield(content_length, piece_length, total_pieces, bitmap=b""):

@@ -12,7 +12,7 @@ import threading
 import time
 import unittest
 
-from cluster import TESTS, Cluster, wait_for
+from cluster import BIN, TESTS, Cluster, wait_for
 from test_mirror import request
 
 MIB = 1024 * 1024
@@ -93,7 +93,8 @@ class TracingTest(unittest.TestCase):
             t = self.trace_of(path)
             names = {s["name"] for s in t[1]} if t else set()
             return t if {"dfdaemon.download", "scheduler.RegisterPeer", "dfdaemon.seed",
-                         "dfdaemon.back_to_source"} <= names else None
+                         "dfdaemon.back_to_source", "dfdaemon.pieces",
+                         "dfdaemon.serve_pieces"} <= names else None
 
         wait_for(whole_trace, timeout=30, what="the first pull's whole trace")
         root, spans = whole_trace()
@@ -126,6 +127,25 @@ class TracingTest(unittest.TestCase):
         for child in (download, seed, b2s):
             self.assertLessEqual(child["start"] - child["end"], 0)
         self.assertLessEqual(b2s["end"] - b2s["start"], seed["end"] - seed["start"])
+        # The scheduler says how many of the task's peers it looked at.
+        self.assertTrue(all(isinstance(r["attributes"].get("dragonfly.candidates"), int)
+                            for r in registers), registers)
+        # The piece transfers, one span per neighbour (not per piece), on both sides: what the
+        # download got from the seed peer, and what the seed peer served it, in the same trace.
+        pieces = [s for s in spans if s["name"] == "dfdaemon.pieces"]
+        self.assertTrue(pieces)
+        self.assertTrue(all(p["parent"] == download["span_id"] for p in pieces))
+        self.assertEqual(len({p["attributes"]["dragonfly.neighbour.peer_id"] for p in pieces}),
+                         len(pieces), "one span per neighbour")
+        self.assertEqual(sum(p["attributes"]["dragonfly.bytes"] for p in pieces), len(data))
+        self.assertTrue(all(p["attributes"]["dragonfly.neighbour.seed"] for p in pieces))
+        for p in pieces:
+            self.assertGreaterEqual(p["start"], download["start"])
+            self.assertLessEqual(p["end"], download["end"])
+        served = [s for s in spans if s["name"] == "dfdaemon.serve_pieces"]
+        self.assertEqual({s["service"] for s in served}, {"seed-peer"})
+        self.assertTrue(all(s["parent"] == download["span_id"] for s in served))
+        self.assertEqual(sum(s["attributes"]["dragonfly.bytes"] for s in served), len(data))
 
         # 2. Again on host-a: from its local cache, no download at all.
         st, _, body = request(a.proxy_port, "GET", path)
@@ -153,6 +173,40 @@ class TracingTest(unittest.TestCase):
         self.assertIn(download3["attributes"]["dragonfly.source"], ("remote_peer", "seed_peer"))
         self.assertEqual(download3["attributes"]["dragonfly.bytes.back_to_source"], 0)
         self.assertFalse(any(s["name"] == "dfdaemon.back_to_source" for s in spans3))
+        pieces3 = [s for s in spans3 if s["name"] == "dfdaemon.pieces"]
+        self.assertEqual(sum(p["attributes"]["dragonfly.bytes"] for p in pieces3), len(data))
+
+    def test_dfget_joins_the_callers_trace_and_a_cache_hit_is_a_span(self):
+        origin = self.c.origin()
+        sched = self.c.scheduler(f"tracing:\n  endpoint: '{self.sink.grpc}'\n")
+        tracing = {"endpoint": self.sink.grpc, "protocol": "grpc"}
+        self.c.daemon("seed-0", sched, seed=True, extra={"tracing": tracing})
+        a = self.c.daemon("host-a", sched, extra={"tracing": tracing})
+        self.c.make_file("model.bin", 6 * MIB)
+        trace_id, parent = os.urandom(16).hex(), os.urandom(8).hex()
+        env = {**os.environ, "TRACEPARENT": f"00-{trace_id}-{parent}-01"}
+        out = os.path.join(self.c.dir, "model.out")
+        for _ in range(2):  # a download, then a local cache hit
+            r = subprocess.run([os.path.join(BIN, "dfget"), origin.url("model.bin"), "-O", out,
+                                "-e", a.socket], env=env, capture_output=True, text=True,
+                               timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        def calls():
+            found = [s for s in self.sink.snapshot()
+                     if s["trace_id"] == trace_id and s["name"] == "dfdaemon.Download"]
+            return found if len(found) == 2 else None
+
+        wait_for(calls, timeout=30, what="dfget's two calls in the caller's trace")
+        first, second = sorted(calls(), key=lambda s: s["start"])
+        self.assertEqual((first["parent"], second["parent"]), (parent, parent))
+        self.assertEqual(first["attributes"]["dragonfly.cache_hit"], False)
+        self.assertEqual(second["attributes"]["dragonfly.cache_hit"], True)
+        self.assertEqual(second["attributes"]["dragonfly.source"], "local_cache")
+        self.assertEqual(second["attributes"]["dragonfly.content_length"], 6 * MIB)
+        wait_for(lambda: any(s["name"] == "dfdaemon.download" and s["parent"] == first["span_id"]
+                             for s in self.sink.snapshot()), timeout=30,
+                 what="the download under dfget's first call")
 
 
 if __name__ == "__main__":

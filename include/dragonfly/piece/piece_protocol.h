@@ -5,8 +5,9 @@
 //
 // Every message is a frame: u32 length (of what follows), u8 type, payload; integers are
 // little-endian.
-//   HELLO     u8 version (3), u8 id_len, task_id, u8 id_len, peer_id, u8 flags (1 = seed peer),
-//             u16 token_len, token. The connecting side sends it first, with the piece token
+//   HELLO     u8 version (4), u8 id_len, task_id, u8 id_len, peer_id, u8 flags (1 = seed peer),
+//             u16 token_len, token, u8 tp_len, traceparent (W3C, of the sender's download when
+//             it is traced; at most 64). The connecting side sends it first, with the piece token
 //             the scheduler gave it for this task and peer ID (security/piece_token.h); the
 //             accepting side checks the token, then answers with its own HELLO (no token) or
 //             ERROR (kUnauthorized, kTaskNotFound, kBusy) and closes. Then both send BITFIELD.
@@ -29,7 +30,7 @@
 
 namespace df::piece {
 
-inline constexpr uint8_t kProtocolVersion = 3;
+inline constexpr uint8_t kProtocolVersion = 4;
 
 enum class FrameType : uint8_t {
   kHello = 1,

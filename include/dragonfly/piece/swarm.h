@@ -35,6 +35,19 @@ struct NeighbourStats {
   uint32_t failures = 0;
 };
 
+// The pieces this host served one neighbour whose download is traced (its HELLO carried a
+// traceparent), reported when the connection ends: the serving side's span of that trace.
+struct ServedNeighbour {
+  std::string task_id;
+  std::string peer_id;
+  std::string trace_parent;
+  uint32_t pieces = 0;
+  uint64_t bytes = 0;
+  std::chrono::steady_clock::time_point connected_at;
+  std::chrono::steady_clock::time_point last_sent_at;
+  std::string ended;  // why the connection ended
+};
+
 // What a download session learns from its task's exchange (called on the network thread).
 class ExchangeObserver {
  public:
@@ -72,6 +85,8 @@ struct SwarmOptions {
                        const std::string& peer_id)>
       authorize;
   std::function<void(uint64_t bytes)> on_piece_sent;  // metrics
+  // A traced neighbour's connection ended after this host served it pieces (network thread).
+  std::function<void(const ServedNeighbour&)> on_served;
   // TLS on the piece port (docs/security.md, "The piece port"): with certificate files, every
   // connection is mutually authenticated TLS with a daemon or seed-peer certificate of the CA.
   // Without (cert empty): plaintext, guarded by the piece tokens only.
@@ -118,6 +133,9 @@ struct JoinOptions {
   bool download = true;
   ExchangeObserver* observer = nullptr;  // called on the network thread; must outlive the session
   uint32_t piece_length = 0;  // the task spec's (0: the default rule); bounds neighbours' geometry
+  // The download's W3C traceparent when it is traced: neighbours learn it in the HELLO and
+  // report the pieces they serve it as spans of that trace.
+  std::string trace_parent;
 };
 
 class Swarm {

@@ -93,7 +93,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
 
  private:
   Status DoRegisterPeer(grpc::CallbackServerContext* ctx, const api::RegisterPeerRequest* req,
-                        api::RegisterPeerResponse* resp);
+                        api::RegisterPeerResponse* resp, uint64_t* candidates);
   // The caller's identity (empty on plaintext); PermissionDenied for another role.
   StatusOr<security::Identity> Caller(const grpc::CallbackServerContext* ctx) const;
   // Ok when `caller` may act for `host_id` (an unknown host: the state answers).

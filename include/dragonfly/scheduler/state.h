@@ -98,8 +98,10 @@ class SchedulerState {
                                                    net::Family reached_over = net::Family::kAny);
   // Removes the host and all its peers. Unknown hosts are ignored.
   Status LeaveHost(const HostId& host_id);
-  // FailedPrecondition("host not announced") for an unknown host.
-  StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req);
+  // FailedPrecondition("host not announced") for an unknown host. `candidates`, when given,
+  // gets how many of the task's peers the decision looked at (its trace span shows it).
+  StatusOr<api::RegisterPeerResponse> RegisterPeer(const api::RegisterPeerRequest& req,
+                                                   uint64_t* candidates = nullptr);
   // NotFound for an unknown peer (the peer should register again).
   Status ReportPeer(const api::ReportPeerRequest& req);
   // A finished task a host holds (after a restart): a succeeded peer of the task, no decision.

@@ -75,7 +75,12 @@ class Span {
   void SetAttribute(std::string key, AttributeValue value);
   void AddEvent(std::string name);
   void SetError(std::string message);
+  // Moves the span's start to `at` (earlier or later than when it was started): for a span
+  // made after the fact from recorded times, e.g. a summary of a neighbour's piece transfers.
+  void SetStartTime(std::chrono::steady_clock::time_point at);
   void End();
+  // Ends it as of `at` (not before its start).
+  void End(std::chrono::steady_clock::time_point at);
 
  private:
   friend class Tracer;
