@@ -23,6 +23,8 @@ echo "== gcc tests"
 (cd build && ctest --output-on-failure -j2)
 echo "== cluster bench smoke (3 hosts in network namespaces)"
 python3 bench/cluster_bench.py --smoke
+echo "== tracing bench smoke (tracing off, collector black-holing, collector down)"
+python3 bench/tracing_bench.py --quick --results-dir "$(mktemp -d)"
 
 echo "== clang-19 ASan+UBSan build"
 CC=clang-19 CXX=clang++-19 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \

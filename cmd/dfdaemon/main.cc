@@ -37,7 +37,9 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) {
     config->log.level = log_level;
   }
-  if (auto s = df::InitLogging("dfdaemon", config->log.level, config->log.file); !s.ok()) {
+  if (auto s =
+          df::InitLogging("dfdaemon", {config->log.level, config->log.file, config->log.format});
+      !s.ok()) {
     std::cerr << "dfdaemon: " << s.message() << std::endl;
     return 1;
   }

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) {
     config->log_level = log_level;
   }
-  df::Status s = df::InitLogging("manager", config->log_level);
+  df::Status s = df::InitLogging("manager", {config->log_level, "", config->log_format});
   if (!s.ok()) {
     std::cerr << "manager: " << s.message() << "\n";
     return 1;

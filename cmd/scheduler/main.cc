@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) {
     config->log_level = log_level;
   }
-  df::Status s = df::InitLogging("scheduler", config->log_level);
+  df::Status s = df::InitLogging("scheduler", {config->log_level, "", config->log_format});
   if (s.ok()) {
     s = df::scheduler::RunScheduler(*config);
   }

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "dragonfly/common/logging.h"
+
 namespace df::backend {
 namespace {
 
@@ -38,22 +40,6 @@ std::string RedactUserinfo(std::string_view url) {
   return out;
 }
 
-// A query parameter whose value is a credential: signatures, tokens, keys (S3, GCS, OSS, OBS and
-// COS presigned URLs, access tokens).
-bool SecretParam(std::string_view key) {
-  std::string k;
-  for (char c : key) {
-    k += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  for (std::string_view word : {"signature", "credential", "token", "secret", "password",
-                                "accesskey", "access_key", "keyid", "auth"}) {
-    if (k.find(word) != std::string::npos) {
-      return true;
-    }
-  }
-  return k == "sig";  // Azure SAS
-}
-
 // The query with the values of credential parameters replaced by "***".
 std::string RedactQuery(std::string_view query) {
   std::string out;
@@ -68,7 +54,7 @@ std::string RedactQuery(std::string_view query) {
       out += '&';
     }
     size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && SecretParam(pair.substr(0, eq))) {
+    if (eq != std::string_view::npos && IsSecretParamName(pair.substr(0, eq))) {
       out += pair.substr(0, eq + 1);
       out += "***";
     } else {

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/logging.h"
 
 namespace df::daemon {
 namespace {
@@ -264,9 +265,11 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(Read(metrics, "metrics", "listen", &c->metrics.listen));
 
   const YAML::Node log = root["log"];
-  DF_RETURN_IF_ERROR(CheckKeys(log, "log", {"level", "file"}));
+  DF_RETURN_IF_ERROR(CheckKeys(log, "log", {"level", "file", "format"}));
   DF_RETURN_IF_ERROR(Read(log, "log", "level", &c->log.level));
   DF_RETURN_IF_ERROR(Read(log, "log", "file", &c->log.file));
+  DF_RETURN_IF_ERROR(Read(log, "log", "format", &c->log.format));
+  DF_RETURN_IF_ERROR(ValidateLogFormat(c->log.format).Annotate("log.format"));
 
   const YAML::Node testing = root["testing"];
   DF_RETURN_IF_ERROR(CheckKeys(testing, "testing", {"corruptUploadPieces"}));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/logging.h"
 #include "dragonfly/common/net.h"
 
 namespace df::manager {
@@ -152,8 +153,10 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
   DF_RETURN_IF_ERROR(CheckKeys(metrics, "metrics", {"addr"}));
   DF_RETURN_IF_ERROR(Read(metrics, "metrics", "addr", &c->metrics_listen));
   const YAML::Node log = root["log"];
-  DF_RETURN_IF_ERROR(CheckKeys(log, "log", {"level"}));
+  DF_RETURN_IF_ERROR(CheckKeys(log, "log", {"level", "format"}));
   DF_RETURN_IF_ERROR(Read(log, "log", "level", &c->log_level));
+  DF_RETURN_IF_ERROR(Read(log, "log", "format", &c->log_format));
+  DF_RETURN_IF_ERROR(ValidateLogFormat(c->log_format).Annotate("log.format"));
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/logging.h"
 
 namespace df::scheduler {
 namespace {
@@ -104,8 +105,10 @@ Status ParseRoot(const YAML::Node& root, SchedulerConfig* out) {
   c.tracing.service_name = "scheduler";
   DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c.tracing));
   const YAML::Node log = root["log"];
-  DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level"}));
+  DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level", "format"}));
   DF_RETURN_IF_ERROR(config::Read(log, "log", "level", &c.log_level));
+  DF_RETURN_IF_ERROR(config::Read(log, "log", "format", &c.log_format));
+  DF_RETURN_IF_ERROR(ValidateLogFormat(c.log_format).Annotate("log.format"));
   DF_RETURN_IF_ERROR(SplitHostPort(c.listen).status().Annotate("server.listen"));
   if (!c.metrics_listen.empty()) {
     DF_RETURN_IF_ERROR(SplitHostPort(c.metrics_listen).status().Annotate("metrics.listen"));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dragonfly/common/config.h"
+#include "dragonfly/common/logging.h"
 #include "tracing/exporter.h"
 
 namespace df::tracing {
@@ -220,8 +221,24 @@ void Span::End(std::chrono::steady_clock::time_point at) {
   tracer_->Finish(std::move(data_));
 }
 
+namespace {
+
+// Log lines written on a thread that serves a trace name it (common/logging.h).
+bool CurrentLogContext(std::string* trace_id, std::string* span_id) {
+  const SpanContext& c = CurrentContext();
+  if (!c.valid()) {
+    return false;
+  }
+  *trace_id = c.trace_id.Hex();
+  *span_id = c.span_id.Hex();
+  return true;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Tracer>> Tracer::Create(TracingConfig config,
                                                  prometheus::Registry* metrics) {
+  SetLogContextProvider(&CurrentLogContext);
   std::unique_ptr<Exporter> exporter;
   if (!config.endpoint.empty()) {
     DF_ASSIGN_OR_RETURN(exporter, MakeExporter(config));

@@ -1,12 +1,14 @@
 """grpc.health.v1 on every gRPC port (issue #14): the manager's, the scheduler's, and a dfdaemon's
 upload port and unix socket answer SERVING, asked with `dfctl health` (exit 0 when SERVING, like
 grpc_health_probe); a daemon whose storage directory is gone answers NOT_SERVING until it is
-back; an unknown service is not found."""
+back; a manager whose PostgreSQL server is gone answers NOT_SERVING; an unknown service is not
+found."""
 
 import os
 import subprocess
 import unittest
 
+import databases
 from cluster import BIN, Cluster, hostport, wait_for
 
 
@@ -53,6 +55,20 @@ class HealthTest(unittest.TestCase):
         wait_for(lambda: self.health("-e", peer.socket, "health") == (0, "SERVING"),
                  timeout=10, what="the daemon to report SERVING again")
         self.assertIn("storage directory", peer.logs())
+
+    def test_a_manager_without_its_database_is_not_serving(self):
+        try:
+            db = databases.Postgres()
+        except databases.ServerNotInstalled as e:
+            self.skipTest(str(e))
+        self.addCleanup(db.kill)
+        m = self.c.manager(database={"type": "postgres", "postgres": {
+            "host": db.host, "port": db.port, "user": db.user, "password": db.password,
+            "dbname": db.dbname}})
+        self.assertEqual(self.health("health", "--addr", m.grpc_addr), (0, "SERVING"))
+        db.kill()  # the database server is gone
+        wait_for(lambda: self.health("health", "--addr", m.grpc_addr) == (1, "NOT_SERVING"),
+                 timeout=30, what="the manager to report NOT_SERVING")
 
 
 if __name__ == "__main__":

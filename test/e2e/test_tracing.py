@@ -79,7 +79,8 @@ class TracingTest(unittest.TestCase):
         self.c.daemon("seed-0", sched, seed=True,
                       extra={"proxy": mirror, "tracing": grpc_tracing})
         a = self.c.daemon("host-a", sched, extra={"proxy": mirror, "tracing": grpc_tracing})
-        b = self.c.daemon("host-b", sched, extra={"proxy": mirror, "tracing": http_tracing})
+        b = self.c.daemon("host-b", sched, extra={"proxy": mirror, "tracing": http_tracing,
+                                                  "log": {"format": "json"}})
         digest, data = self.c.add_blob("lib/app", 12 * MIB)
         path = f"/v2/lib/app/blobs/sha256:{digest}?ns=127.0.0.1:{origin.port}"
 
@@ -175,6 +176,15 @@ class TracingTest(unittest.TestCase):
         self.assertFalse(any(s["name"] == "dfdaemon.back_to_source" for s in spans3))
         pieces3 = [s for s in spans3 if s["name"] == "dfdaemon.pieces"]
         self.assertEqual(sum(p["attributes"]["dragonfly.bytes"] for p in pieces3), len(data))
+        # host-b logs JSON: every line is an object, and those written for this pull name its
+        # trace and one of its spans.
+        lines = [json.loads(line) for line in b.logs().splitlines() if line.strip()]
+        self.assertTrue(all({"time", "level", "component", "msg"} <= set(l) for l in lines))
+        trace_id = spans3[0]["trace_id"]
+        mine = [l for l in lines if l.get("trace_id") == trace_id]
+        self.assertTrue(any(l["msg"] == "download finished" and l["task_id"] == digest
+                            for l in mine), mine)
+        self.assertTrue({l["span_id"] for l in mine} <= {s["span_id"] for s in spans3})
 
     def test_dfget_joins_the_callers_trace_and_a_cache_hit_is_a_span(self):
         origin = self.c.origin()

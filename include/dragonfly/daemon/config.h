@@ -129,6 +129,7 @@ struct DaemonConfig {
   struct Log {
     std::string level = "info";
     std::string file;
+    std::string format = "text";  // text or json (docs: common/logging.h)
   } log;
   struct Testing {
     std::vector<uint32_t> corrupt_upload_pieces;  // pieces this daemon serves corrupted

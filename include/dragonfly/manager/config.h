@@ -86,6 +86,7 @@ struct ManagerConfig {
   } keep_alive;
   std::string metrics_listen;  // empty = off
   std::string log_level = "info";
+  std::string log_format = "text";  // log.format: text or json
 };
 
 StatusOr<ManagerConfig> ParseManagerConfig(const std::string& yaml);

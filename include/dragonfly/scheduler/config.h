@@ -63,6 +63,7 @@ struct SchedulerConfig {
   std::string listen = "127.0.0.1:8002";          // server.listen (gRPC)
   std::string metrics_listen = "127.0.0.1:8000";  // metrics.listen; empty = disabled
   std::string log_level = "info";                 // log.level
+  std::string log_format = "text";                // log.format: text or json
   SchedulerOptions scheduler;
   HostIdentity host;
   ManagerOptions manager;
