@@ -78,6 +78,9 @@ Status FetchFromOrigin(const OriginFetch& f) {
       *f.bytes += fill;
       f.metrics->bytes_back_to_source.Increment(fill);
       f.metrics->pieces_back_to_source.Increment();
+      if (f.pieces != nullptr) {
+        ++*f.pieces;
+      }
       if (f.on_piece) {
         f.on_piece(next);
       }

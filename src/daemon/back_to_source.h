@@ -20,9 +20,10 @@ struct OriginFetch {
   backend::HttpBackend* backend = nullptr;
   DaemonMetrics* metrics = nullptr;
   const std::atomic<bool>* cancelled = nullptr;
-  std::function<void()> on_geometry;       // the task's geometry became known
-  std::function<void(uint32_t)> on_piece;  // piece n is stored
-  std::atomic<uint64_t>* bytes = nullptr;  // counts the bytes fetched
+  std::function<void()> on_geometry;        // the task's geometry became known
+  std::function<void(uint32_t)> on_piece;   // piece n is stored
+  std::atomic<uint64_t>* bytes = nullptr;   // counts the bytes fetched
+  std::atomic<uint32_t>* pieces = nullptr;  // ... and the pieces stored (optional)
   // The digest the origin's bytes must have ("sha256:<hex>"), checked before the last piece is
   // stored, so a task never completes (nor is the last piece served) with other content.
   std::string digest;

@@ -78,6 +78,7 @@ void DownloadSession::OnPieceStored(uint32_t, uint32_t bytes, const std::string&
     ledger_.Piece(from, from_seed, bytes);
   }
   bytes_peer_ += bytes;
+  ++pieces_peer_;
   ctx_->metrics->bytes_remote_peer.Increment(bytes);
   ctx_->metrics->pieces_remote_peer.Increment();
   if (from_seed) {
@@ -134,11 +135,13 @@ void DownloadSession::Run() {
     trace_pieces_ = true;
   }
   auto start = Clock::now();
+  pieces_at_start_ = task().Stat().finished_pieces;
   spdlog::info("download started task_id={} peer_id={} seed={} url=\"{}\"", spec.task_id(),
                options_.peer_id, options_.seed, backend::RedactUrl(spec.url()));
   Status st = Download();
   if (st.ok()) {
     st = task().Flush();
+    AwaitPieceReports();
   }
   const auto elapsed = Clock::now() - start;
   auto ms = std::chrono::duration_cast<milliseconds>(elapsed).count();
@@ -191,6 +194,13 @@ void DownloadSession::Run() {
   cv_.notify_all();
   task().WakeWaiters();
   ctx_->metrics->active_tasks.Decrement();
+}
+
+void DownloadSession::AwaitPieceReports() {
+  const uint32_t total = task().Stat().total_pieces;
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::seconds(1),
+               [&] { return pieces_at_start_ + pieces_b2s_ + pieces_peer_ >= total; });
 }
 
 void DownloadSession::JoinSwarm(bool download) {
@@ -257,6 +267,7 @@ Status DownloadSession::BackToSource() {
   f.metrics = ctx_->metrics;
   f.cancelled = &cancelled_;
   f.bytes = &bytes_b2s_;
+  f.pieces = &pieces_b2s_;
   if (swarm_) {
     piece::SwarmSession* s = swarm_.get();
     f.on_geometry = [s] { s->GeometryKnown(); };

@@ -122,6 +122,10 @@ class DownloadSession : public piece::ExchangeObserver {
   void SetProgress(sched::RegisterPeerRequest* req) const;
   bool WaitCancelled(std::chrono::milliseconds d);
   void JoinSwarm(bool download);
+  // The exchange reports a piece from a neighbour on its network thread after the disk write,
+  // so the last reports can come after the download saw its task done: waits for them (at most
+  // a second) so that the bytes by source add up.
+  void AwaitPieceReports();
 
   DaemonContext* ctx_;
   const DownloadOptions options_;
@@ -133,6 +137,11 @@ class DownloadSession : public piece::ExchangeObserver {
   std::atomic<uint64_t> bytes_peer_{0};
   std::atomic<uint64_t> bytes_seed_{0};
   std::atomic<bool> back_to_source_{false};  // written by the conductor
+  // Pieces the task held when the download started, stored from the origin, and reported by
+  // the exchange as received from neighbours (AwaitPieceReports).
+  uint32_t pieces_at_start_ = 0;
+  std::atomic<uint32_t> pieces_b2s_{0};
+  std::atomic<uint32_t> pieces_peer_{0};
   // Per-neighbour tallies for the download's piece spans; kept only when it is traced.
   std::atomic<bool> trace_pieces_{false};
   std::string trace_parent_;  // the download span's, when traced (set before the swarm is joined)
