@@ -155,6 +155,9 @@ Status CurlHttpBackend::Fetch(const FetchRequest& request,
   };
   const int max_retries = std::max(options_.max_retries, 0);
   for (int attempt = 0;; ++attempt) {
+    if (request.attempts != nullptr) {
+      *request.attempts = attempt + 1;
+    }
     long timeout_ms = 0;
     if (deadline) {
       auto remaining = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());

@@ -200,10 +200,15 @@ TEST_F(HttpBackendTest, ServerErrorRetriedThenUnavailable) {
 }
 
 TEST_F(HttpBackendTest, TransientFailuresAreRetried) {
-  Result r = Get("/blob?fail_first=2");
+  FetchRequest request;
+  request.url = origin_->Url("/blob?fail_first=2");
+  int attempts = 0;
+  request.attempts = &attempts;  // what the back-to-source span reports as its retries
+  Result r = Fetch(request);
   ASSERT_TRUE(r.status.ok()) << r.status.ToString();
   EXPECT_TRUE(r.body == *content_);
   EXPECT_EQ(Requests("/blob"), 3);
+  EXPECT_EQ(attempts, 3);
 }
 
 TEST_F(HttpBackendTest, ResumesAfterConnectionReset) {

@@ -51,6 +51,7 @@ Status FetchFromOrigin(const OriginFetch& f) {
     req.headers["traceparent"] = c.ToTraceparent();  // the back-to-source span
   }
   req.offset = PieceOffset(piece_length, next);
+  req.attempts = f.attempts;
   std::unique_ptr<DigestVerifier> verifier;
   if (!f.digest.empty()) {
     DF_ASSIGN_OR_RETURN(verifier, ParseDigest(f.digest));
@@ -94,6 +95,9 @@ Status FetchFromOrigin(const OriginFetch& f) {
     return Status::Ok();
   };
   auto on_response = [&](const backend::ResponseInfo& info) -> Status {
+    if (f.http_status != nullptr) {
+      *f.http_status = info.http_status;
+    }
     if (piece_length == 0) {
       piece_length = f.spec->piece_length() != 0 ? f.spec->piece_length()
                                                  : ComputePieceLength(info.total_length);

@@ -24,6 +24,8 @@ struct OriginFetch {
   std::function<void(uint32_t)> on_piece;   // piece n is stored
   std::atomic<uint64_t>* bytes = nullptr;   // counts the bytes fetched
   std::atomic<uint32_t>* pieces = nullptr;  // ... and the pieces stored (optional)
+  int* http_status = nullptr;               // the origin's answer (optional)
+  int* attempts = nullptr;                  // requests made: 1 + retries (optional)
   // The digest the origin's bytes must have ("sha256:<hex>"), checked before the last piece is
   // stored, so a task never completes (nor is the last piece served) with other content.
   std::string digest;

@@ -188,7 +188,15 @@ class DaemonImpl : public Daemon {
     upload.AddListeningPort(config_.upload.rpc_listen, credentials_->Server(), &rpc_port);
     upload.RegisterService(upload_service_.get());
     // Ready while it can store what it downloads (one service object per server).
-    auto ready = [dir = config_.storage.dir] { return StorageWritable(dir); };
+    // Ready while it can store what it downloads and, with schedulers, one of them takes its
+    // announcements (given three announce intervals, at least 5 s, from start).
+    auto ready = [this, dir = config_.storage.dir] {
+      DF_RETURN_IF_ERROR(StorageWritable(dir));
+      const auto grace = std::max<std::chrono::milliseconds>(
+          3 * config_.scheduler.announce_interval, std::chrono::seconds(5));
+      return SchedulerReachable(scheduler_->enabled(), last_announce_ok_.load(),
+                                std::chrono::steady_clock::now(), grace);
+    };
     upload_health_ = std::make_unique<rpc::HealthService>(
         ready, std::set<std::string>{"dragonfly.api.dfdaemon.DfdaemonUpload"});
     upload.RegisterService(upload_health_.get());
@@ -344,7 +352,13 @@ class DaemonImpl : public Daemon {
         [this](const manager::mgr::KeepAliveResponse& r) { ApplyClusterConfig(r.config()); });
   }
 
-  Status Announce() { return scheduler_->AnnounceHost(HostAnnouncement()); }
+  Status Announce() {
+    Status s = scheduler_->AnnounceHost(HostAnnouncement());
+    if (s.ok()) {
+      last_announce_ok_ = std::chrono::steady_clock::now();
+    }
+    return s;
+  }
 
   // Has the background thread announce now (at most every kForcedAnnounceGap): called from the
   // piece server's thread, which must not wait for the scheduler.
@@ -511,6 +525,9 @@ class DaemonImpl : public Daemon {
   std::atomic<uint16_t> rpc_port_{0};
   std::atomic<uint32_t> upload_slots_{0};    // upload.slots, or the manager's cluster config
   std::atomic<uint64_t> config_version_{0};  // of the last cluster config applied
+  // When a scheduler last took this host's announcement (readiness); start counts as one.
+  std::atomic<std::chrono::steady_clock::time_point> last_announce_ok_{
+      std::chrono::steady_clock::now()};
 
   // The piece-token keys of the schedulers this host announced to.
   security::TokenVerifier token_keys_;

@@ -25,4 +25,15 @@ Status StorageWritable(const std::string& dir) {
   return Status::Ok();
 }
 
+Status SchedulerReachable(bool enabled, std::chrono::steady_clock::time_point last_ok,
+                          std::chrono::steady_clock::time_point now,
+                          std::chrono::milliseconds grace) {
+  if (!enabled || now - last_ok <= grace) {
+    return Status::Ok();
+  }
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(now - last_ok).count();
+  return Unavailable("no scheduler has taken this host's announcement for " + std::to_string(s) +
+                     " s");
+}
+
 }  // namespace df::daemon

@@ -268,6 +268,10 @@ Status DownloadSession::BackToSource() {
   f.cancelled = &cancelled_;
   f.bytes = &bytes_b2s_;
   f.pieces = &pieces_b2s_;
+  int http_status = 0;
+  int attempts = 0;
+  f.http_status = &http_status;
+  f.attempts = &attempts;
   if (swarm_) {
     piece::SwarmSession* s = swarm_.get();
     f.on_geometry = [s] { s->GeometryKnown(); };
@@ -281,6 +285,10 @@ Status DownloadSession::BackToSource() {
   Status s = FetchFromOrigin(f);
   (s.ok() ? ctx_->metrics->origin_ok : ctx_->metrics->origin_failed).Increment();
   span.SetAttribute("dragonfly.bytes", static_cast<int64_t>(bytes_b2s_.load()));
+  if (http_status != 0) {
+    span.SetAttribute("http.status_code", static_cast<int64_t>(http_status));
+  }
+  span.SetAttribute("dragonfly.retries", static_cast<int64_t>(std::max(attempts - 1, 0)));
   if (!s.ok()) {
     span.SetError(s.ToString());
   }

@@ -1,7 +1,7 @@
 """grpc.health.v1 on every gRPC port (issue #14): the manager's, the scheduler's, and a dfdaemon's
 upload port and unix socket answer SERVING, asked with `dfctl health` (exit 0 when SERVING, like
 grpc_health_probe); a daemon whose storage directory is gone answers NOT_SERVING until it is
-back; a manager whose PostgreSQL server is gone answers NOT_SERVING; an unknown service is not
+back, and so does a daemon whose scheduler is gone; a manager whose PostgreSQL server is gone answers NOT_SERVING; an unknown service is not
 found."""
 
 import os
@@ -55,6 +55,17 @@ class HealthTest(unittest.TestCase):
         wait_for(lambda: self.health("-e", peer.socket, "health") == (0, "SERVING"),
                  timeout=10, what="the daemon to report SERVING again")
         self.assertIn("storage directory", peer.logs())
+
+        # Its scheduler gone: the daemon cannot join swarms and says so (every download would
+        # go to the origin); once the scheduler is back and takes its announcement, ready again.
+        sched.pin_port()
+        sched.kill()
+        wait_for(lambda: self.health("-e", peer.socket, "health") == (1, "NOT_SERVING"),
+                 timeout=30, what="the daemon to report NOT_SERVING without a scheduler")
+        sched.start()
+        wait_for(lambda: self.health("-e", peer.socket, "health") == (0, "SERVING"),
+                 timeout=30, what="the daemon to report SERVING with its scheduler back")
+        self.assertIn("no scheduler has taken this host's announcement", peer.logs())
 
     def test_a_manager_without_its_database_is_not_serving(self):
         try:

@@ -121,6 +121,9 @@ class TracingTest(unittest.TestCase):
         self.assertEqual(root["service"], "dfdaemon")
         self.assertEqual(root["parent"], "")  # the root
         self.assertEqual(root["attributes"]["http.status_code"], 200)
+        self.assertEqual(root["attributes"]["dragonfly.bytes"], len(data))
+        self.assertEqual((b2s["attributes"]["http.status_code"],
+                          b2s["attributes"]["dragonfly.retries"]), (200, 0))
         self.assertEqual(download["parent"], root["span_id"])
         # The seed peer was triggered by one of those decisions.
         self.assertIn(seed["parent"], {r["span_id"] for r in registers})
@@ -189,6 +192,54 @@ class TracingTest(unittest.TestCase):
         self.assertTrue(any(l["msg"] == "download finished" and l["task_id"] == digest
                             for l in mine), mine)
         self.assertTrue({l["span_id"] for l in mine} <= {s["span_id"] for s in spans3})
+
+    def test_a_preheat_is_one_trace_from_the_manager_to_the_origin(self):
+        tracing = {"endpoint": self.sink.grpc}
+        m = self.c.manager(extra={"tracing": tracing})
+        sched = self.c.scheduler(f"manager:\n  addr: {m.grpc_addr}\n  keepAliveInterval: 1s\n"
+                                 f"tracing:\n  endpoint: '{self.sink.grpc}'\n")
+        seed = self.c.daemon("seed-0", sched, seed=True, extra={
+            "manager": {"addrs": [m.grpc_addr], "keepAliveInterval": "1s"}, "tracing": tracing})
+        origin = self.c.origin()
+        token = m.signin()
+        wait_for(lambda: m.request("GET", "/api/v1/seed-peers?state=active", token=token)[1],
+                 timeout=30, what="the seed peer to be active in the manager")
+        # The origin echoes the request's headers as the content, and fails the first request
+        # (a retry the back-to-source span counts).
+        url = origin.url("weights.json?echo=1&fail_first=1")
+        st, job, _ = m.request("POST", "/oapi/v1/jobs", {
+            "type": "preheat", "args": {"type": "file", "url": url}}, token=token)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(m.wait_job(job["id"], token)["state"], "SUCCESS")
+
+        def trace():
+            roots = [s for s in self.sink.snapshot() if s["name"] == "manager.job"
+                     and s["attributes"].get("dragonfly.job.id") == job["id"]]
+            if not roots:
+                return None
+            spans = [s for s in self.sink.snapshot() if s["trace_id"] == roots[0]["trace_id"]]
+            names = {(s["service"], s["name"]) for s in spans}
+            return spans if {("manager", "manager.job.preheat"),
+                             ("seed-peer", "dfdaemon.Download"),
+                             ("seed-peer", "dfdaemon.back_to_source")} <= names else None
+
+        wait_for(trace, timeout=30, what="the preheat's trace")
+        spans = trace()
+        by_name = {s["name"]: s for s in spans}
+        root, call = by_name["manager.job"], by_name["manager.job.preheat"]
+        self.assertEqual(root["parent"], "")
+        self.assertEqual(call["parent"], root["span_id"])
+        self.assertEqual(by_name["dfdaemon.Download"]["parent"], call["span_id"])
+        b2s = by_name["dfdaemon.back_to_source"]
+        self.assertEqual((b2s["attributes"]["http.status_code"],
+                          b2s["attributes"]["dragonfly.retries"]), (200, 1))
+        # The origin got the back-to-source span's traceparent (what the seed stored is the
+        # headers the origin saw).
+        out = os.path.join(self.c.dir, "weights.json")
+        seed.dfget(url, out)
+        with open(out) as f:
+            seen = json.load(f)
+        self.assertEqual(seen["traceparent"], f"00-{root['trace_id']}-{b2s['span_id']}-01")
 
     def test_dfget_joins_the_callers_trace_and_a_cache_hit_is_a_span(self):
         origin = self.c.origin()

@@ -40,6 +40,7 @@ struct FetchRequest {
   uint64_t offset = 0;                   // first byte wanted
   std::optional<uint64_t> length;        // bytes wanted from offset; nullopt = to the end
   std::chrono::milliseconds timeout{0};  // whole request; 0 = none
+  int* attempts = nullptr;               // when set: the requests made (1 + retries)
 };
 
 struct ResponseInfo {

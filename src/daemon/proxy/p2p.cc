@@ -73,6 +73,7 @@ namespace {
 thread_local int answered_status = 0;
 thread_local std::string answered_task;
 thread_local bool answered_from_cache = false;
+thread_local uint64_t answered_bytes = 0;  // body bytes sent
 }  // namespace
 
 bool P2PServer::Fail(int fd, int status, const std::string& type, const std::string& message,
@@ -163,10 +164,12 @@ bool P2PServer::Serve(int fd, const P2PRequest& req) {
   answered_status = 0;
   answered_task.clear();
   answered_from_cache = false;
+  answered_bytes = 0;
   bool keep_alive = ServeTraced(fd, req);
   if (span.recording()) {
     span.SetAttribute("http.status_code", static_cast<int64_t>(answered_status));
     span.SetAttribute("dragonfly.task_id", answered_task);
+    span.SetAttribute("dragonfly.bytes", static_cast<int64_t>(answered_bytes));
     // A blob held whole here: no download, the local cache answered.
     span.SetAttribute("dragonfly.source", std::string(answered_from_cache ? "local_cache" : "p2p"));
     if (answered_status >= 500 || answered_status == 0) {
@@ -318,6 +321,7 @@ bool P2PServer::ServeTraced(int fd, const P2PRequest& req) {
         return false;
       }
       metrics.proxy_bytes.Increment(static_cast<double>(ready - pos));
+      answered_bytes += ready - pos;
       pos = ready;
       continue;
     }
@@ -346,6 +350,7 @@ bool P2PServer::ServeTraced(int fd, const P2PRequest& req) {
       return false;
     }
     metrics.proxy_bytes.Increment(1);
+    answered_bytes += 1;
   }
   return req.keep_alive;
 }
