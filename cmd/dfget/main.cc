@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   std::string timeout;
   std::string piece_length;
   bool no_progress = false;
-  app.add_option("url", o.url, "URL to download (http or https)")->required();
+  app.add_option("url", o.url, "URL to download: http(s)://, or s3://bucket/key (docs/backends.md)")
+      ->required();
   app.add_option("-O,--output", o.output, "Output file path, or - for standard output")->required();
   app.add_option("--digest", o.digest, "Verify the content: sha256:<hex>, sha512:<hex>, crc32:<v>");
   app.add_option("-H,--header", headers, "Request header 'Key: Value' (repeatable)");

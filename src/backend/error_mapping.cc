@@ -2,8 +2,72 @@
 
 namespace df::backend {
 
-MappedError MapHttpStatus(int http_status, const std::string& url) {
+namespace {
+
+// The text of the first <tag>...</tag> in an XML body.
+std::string XmlElement(std::string_view body, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  size_t b = body.find(open);
+  if (b == std::string_view::npos) {
+    return "";
+  }
+  b += open.size();
+  size_t e = body.find(close, b);
+  return e == std::string_view::npos ? "" : std::string(body.substr(b, e - b));
+}
+
+// The string value of "key" in a flat JSON body (no unescaping beyond \" ).
+std::string JsonString(std::string_view body, std::string_view key) {
+  const std::string k = "\"" + std::string(key) + "\"";
+  size_t p = body.find(k);
+  if (p == std::string_view::npos) {
+    return "";
+  }
+  p = body.find(':', p + k.size());
+  if (p == std::string_view::npos) {
+    return "";
+  }
+  p = body.find_first_not_of(" \t\r\n", p + 1);
+  if (p == std::string_view::npos || body[p] != '"') {
+    return "";
+  }
+  std::string out;
+  for (size_t i = p + 1; i < body.size() && body[i] != '"'; ++i) {
+    if (body[i] == '\\' && i + 1 < body.size()) {
+      ++i;
+    }
+    out += body[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ErrorReason(std::string_view body) {
+  std::string code = XmlElement(body, "Code");
+  std::string message = XmlElement(body, "Message");
+  if (code.empty() && message.empty()) {
+    code = JsonString(body, "code");
+    message = JsonString(body, "message");
+    if (message.empty()) {
+      message = JsonString(body, "error");
+    }
+  }
+  std::string out = code.empty() ? message : message.empty() ? code : code + ": " + message;
+  for (char& c : out) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      c = ' ';
+    }
+  }
+  return out.size() > 300 ? out.substr(0, 300) + "..." : out;
+}
+
+MappedError MapHttpStatus(int http_status, const std::string& url, std::string_view body) {
   std::string what = "origin returned " + std::to_string(http_status) + " for " + url;
+  if (std::string reason = ErrorReason(body); !reason.empty()) {
+    what += " (" + reason + ")";
+  }
   if (http_status == 404 || http_status == 410) {
     return {NotFound(what)};
   }

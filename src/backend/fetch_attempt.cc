@@ -11,6 +11,7 @@ namespace {
 
 // Error bodies are read and dropped (keeps the connection reusable) up to this size.
 constexpr uint64_t kMaxDiscardedBytes = 64 * 1024;
+constexpr size_t kMaxErrorBody = 1024;  // of an error body kept for its reason
 
 struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
@@ -176,6 +177,9 @@ size_t FetchAttempt::OnBody(const char* data, size_t n) {
   }
   if (!accepted_) {
     discarded_ += n;
+    if (error_body_.size() < kMaxErrorBody) {
+      error_body_.append(data, std::min<size_t>(n, kMaxErrorBody - error_body_.size()));
+    }
     return discarded_ > kMaxDiscardedBytes ? 0 : n;
   }
   const uint64_t begin = stream_pos_;
@@ -217,7 +221,7 @@ AttemptResult FetchAttempt::Finish(CURLcode code) {
     return {Kind::kFail, fatal_};
   }
   if (http_error_ != 0) {
-    MappedError error = MapHttpStatus(http_error_, state_->redacted_url);
+    MappedError error = MapHttpStatus(http_error_, state_->redacted_url, error_body_);
     return {error.retryable ? Kind::kRetry : Kind::kFail, error.status};
   }
   if (code != CURLE_OK) {

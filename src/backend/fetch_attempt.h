@@ -77,6 +77,7 @@ class FetchAttempt {
   bool accepted_ = false;               // a 2xx (or satisfiable 416) response is being streamed
   int http_error_ = 0;                  // final non-2xx status being discarded
   uint64_t discarded_ = 0;              // error body bytes thrown away
+  std::string error_body_;              // their first KiB, for the error's reason
   uint64_t stream_pos_ = 0;             // absolute offset of the next received body byte
   std::optional<uint64_t> stream_end_;  // absolute end of the body as announced, if known
   int64_t response_total_ = -1;         // object size announced by this response

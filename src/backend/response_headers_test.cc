@@ -84,5 +84,26 @@ TEST(ErrorMappingTest, MapsStatuses) {
   EXPECT_FALSE(MapCurlCode(CURLE_URL_MALFORMAT, "", "u").retryable);
 }
 
+TEST(ErrorMappingTest, NamesTheReasonAnObjectStoreGives) {
+  // S3 (and Azure Blob, OSS, OBS, COS): an XML error document.
+  const std::string s3 =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>"
+      "<Message>The request signature we calculated does not match the signature you provided."
+      "</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
+  EXPECT_EQ(MapHttpStatus(403, "s3://b/k", s3).status.message(),
+            "origin returned 403 for s3://b/k (SignatureDoesNotMatch: The request signature we "
+            "calculated does not match the signature you provided.)");
+  // A JSON API (a model hub): its message, or its error.
+  EXPECT_EQ(ErrorReason(R"({"error": "Repository not found"})"), "Repository not found");
+  EXPECT_EQ(ErrorReason(R"({"code":"AccessDenied","message":"no \"read\" scope"})"),
+            "AccessDenied: no \"read\" scope");
+  // Anything else adds nothing; a long reason is cut, on one line.
+  EXPECT_EQ(ErrorReason("<html>Forbidden</html>"), "");
+  EXPECT_EQ(ErrorReason(""), "");
+  std::string long_reason = ErrorReason("<Message>" + std::string(1000, 'x') + "\nmore</Message>");
+  EXPECT_EQ(long_reason.size(), 303u);
+  EXPECT_EQ(long_reason.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace df::backend

@@ -253,10 +253,22 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(ReadBytes(gc, "gc", "capacity", &c->gc.capacity));
 
   const YAML::Node bs = root["backSource"];
-  DF_RETURN_IF_ERROR(CheckKeys(bs, "backSource", {"caCert", "insecure", "maxRetries"}));
+  DF_RETURN_IF_ERROR(CheckKeys(bs, "backSource", {"caCert", "insecure", "maxRetries", "s3"}));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "caCert", &c->back_source.ca_cert));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "insecure", &c->back_source.insecure));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "maxRetries", &c->back_source.max_retries));
+  const YAML::Node s3 = bs ? bs["s3"] : YAML::Node();
+  auto& o = c->back_source.s3;
+  DF_RETURN_IF_ERROR(CheckKeys(
+      s3, "backSource.s3",
+      {"endpoint", "region", "forcePathStyle", "accessKeyID", "secretAccessKey", "sessionToken"}));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "endpoint", &o.endpoint));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "region", &o.region));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "forcePathStyle", &o.force_path_style));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "accessKeyID", &o.access_key_id));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "secretAccessKey", &o.secret_access_key));
+  DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "sessionToken", &o.session_token));
+  DF_RETURN_IF_ERROR(backend::ValidateS3Options(o).Annotate("backSource.s3"));
 
   DF_RETURN_IF_ERROR(ParseProxy(root["proxy"], &c->proxy));
 

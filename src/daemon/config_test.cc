@@ -106,6 +106,28 @@ TEST(DaemonConfigTest, BadValuesNamed) {
   EXPECT_NE(d.status().message().find("gc.taskTTL"), std::string::npos);
 }
 
+TEST(DaemonConfigTest, S3Section) {
+  auto none = ParseDaemonConfig("backSource: {maxRetries: 2}\n");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->back_source.s3.endpoint.empty());
+  auto c = ParseDaemonConfig(R"(
+backSource:
+  s3: {endpoint: "http://127.0.0.1:9000", region: eu-west-1, forcePathStyle: true,
+       accessKeyID: AKID, secretAccessKey: SECRET}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->back_source.s3.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(c->back_source.s3.region, "eu-west-1");
+  EXPECT_TRUE(c->back_source.s3.force_path_style);
+  EXPECT_EQ(c->back_source.s3.secret_access_key, "SECRET");
+  auto half = ParseDaemonConfig("backSource:\n  s3: {accessKeyID: AKID}\n");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.status().message().find("backSource.s3"), std::string::npos);
+  auto typo = ParseDaemonConfig("backSource:\n  s3: {secretKey: x}\n");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("backSource.s3.secretKey"), std::string::npos);
+}
+
 TEST(DaemonConfigTest, ManagerSection) {
   auto d = ParseDaemonConfig("");
   ASSERT_TRUE(d.ok());

@@ -27,9 +27,9 @@ Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* sp
   }
   auto scheme_end = req.url().find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : req.url().substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https") {
-    return InvalidArgument("unsupported URL '" + req.url() +
-                           "': only http and https are supported");
+  if (scheme != "http" && scheme != "https" && scheme != "s3") {
+    return InvalidArgument("unsupported URL '" + backend::RedactUrl(req.url()) +
+                           "': want http://, https:// or s3:// (docs/backends.md)");
   }
   if (!req.digest().empty()) {
     DF_RETURN_IF_ERROR(ParseDigest(req.digest()).status());

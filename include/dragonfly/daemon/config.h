@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "dragonfly/backend/s3.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
 #include "dragonfly/security/tls_settings.h"
@@ -81,6 +82,8 @@ struct DaemonConfig {
     std::string ca_cert;
     bool insecure = false;
     uint32_t max_retries = 3;
+    // s3:// origins (docs/backends.md); what is left empty comes from the AWS_* environment.
+    backend::S3Options s3;
   } back_source;
   // HTTP proxy and registry mirror (one port). See docs/registry-mirror.md.
   struct Proxy {

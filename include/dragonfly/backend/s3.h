@@ -1,0 +1,46 @@
+// Object storage as an origin: s3://bucket/key on AWS S3 or any S3-compatible store (MinIO, Ceph
+// RGW, OSS, OBS, COS, GCS interoperability), each request signed with AWS Signature V4. The
+// credentials are the daemon's (config or environment); they are never logged nor part of a
+// task ID (which is computed on the s3:// URL).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "dragonfly/backend/http_backend.h"
+#include "dragonfly/common/status.h"
+
+namespace df::backend {
+
+struct S3Options {
+  std::string endpoint;           // scheme://host[:port]; empty: https://s3.<region>.amazonaws.com
+  std::string region;             // empty: us-east-1
+  bool force_path_style = false;  // endpoint/bucket/key (MinIO, RGW); else bucket.endpoint-host
+  std::string access_key_id;      // empty: anonymous requests (public buckets)
+  std::string secret_access_key;
+  std::string session_token;  // temporary credentials (STS)
+};
+
+// Fills what `o` leaves empty from the environment, as the AWS tools read it: AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (or AWS_DEFAULT_REGION),
+// AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL).
+void FillS3OptionsFromEnvironment(S3Options* o);
+// InvalidArgument naming the field: an endpoint that is not http(s)://host[:port], a secret
+// without a key or the other way round.
+Status ValidateS3Options(const S3Options& o);
+
+// The HTTP(S) URL and the signed headers for a GET of `s3_url` ("s3://bucket/key[?versionId=…]")
+// at `amz_date` (YYYYMMDDTHHMMSSZ). InvalidArgument for a URL without a bucket or a key.
+struct S3Request {
+  std::string url;
+  std::map<std::string, std::string> headers;
+};
+StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
+                              const std::string& amz_date);
+
+// The origin the daemon fetches from: s3:// URLs are signed with `s3` and fetched over `http`,
+// http(s):// URLs go to `http` unchanged; any other scheme is InvalidArgument.
+std::unique_ptr<HttpBackend> NewOriginBackend(std::unique_ptr<HttpBackend> http, S3Options s3);
+
+}  // namespace df::backend
