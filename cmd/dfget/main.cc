@@ -7,6 +7,37 @@
 
 #include "dragonfly/common/config.h"
 #include "dragonfly/dfget/dfget.h"
+#include "dragonfly/dfget/recursive.h"
+
+namespace {
+
+// dfget -r: one overall progress line (on a terminal) and a summary.
+bool DownloadDirectory(const df::dfget::Options& o, const std::vector<std::string>& include) {
+  df::dfget::DirectoryOptions d;
+  d.base = o;
+  d.include_files = include;
+  auto progress = [&o](const df::dfget::DirectoryResult& r, uint64_t total) {
+    if (o.progress) {
+      std::fprintf(stderr, "\r%zu/%zu objects, %llu of %llu bytes", r.downloaded + r.skipped,
+                   r.listed, static_cast<unsigned long long>(r.bytes),
+                   static_cast<unsigned long long>(total));
+    }
+  };
+  auto r = df::dfget::DownloadDirectory(d, progress);
+  if (o.progress) {
+    std::fprintf(stderr, "\n");
+  }
+  if (!r.ok()) {
+    std::cerr << "dfget: " << r.status().message() << std::endl;
+    return false;
+  }
+  std::fprintf(
+      stderr, "dfget: %zu objects: %zu downloaded (%llu bytes), %zu already there, in %.2f s\n",
+      r->listed, r->downloaded, static_cast<unsigned long long>(r->bytes), r->skipped, r->seconds);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"dfget: download a URL through the Dragonfly P2P network"};
@@ -15,6 +46,8 @@ int main(int argc, char** argv) {
   std::string timeout;
   std::string piece_length;
   bool no_progress = false;
+  bool recursive = false;
+  std::vector<std::string> include_files;
   app.add_option("url", o.url, "URL to download: http(s)://, or s3://bucket/key (docs/backends.md)")
       ->required();
   app.add_option("-O,--output", o.output, "Output file path, or - for standard output")->required();
@@ -31,6 +64,10 @@ int main(int argc, char** argv) {
   app.add_option("-e,--endpoint", o.endpoint, "dfdaemon unix socket");
   app.add_flag("--no-progress", no_progress, "Do not draw a progress bar");
   app.add_flag("-v,--verbose", o.verbose, "Print where the bytes came from");
+  app.add_flag("-r,--recursive", recursive,
+               "Download every object under the URL (s3://bucket/prefix/) into the directory -O");
+  app.add_option("--include-files", include_files,
+                 "With -r: only objects whose relative path matches this glob (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& m) {
@@ -59,6 +96,12 @@ int main(int argc, char** argv) {
     o.piece_length = static_cast<uint32_t>(*b);
   }
   o.progress = !no_progress && ::isatty(STDERR_FILENO) != 0;
+  if (recursive) {
+    return DownloadDirectory(o, include_files) ? 0 : 1;
+  }
+  if (!include_files.empty()) {
+    return fail("--include-files needs -r");
+  }
   auto r = df::dfget::Download(o);
   if (!r.ok()) {
     return fail(r.status().message());

@@ -2,9 +2,12 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <string_view>
+#include <vector>
 
 #include "backend/sigv4.h"
 #include "backend/url_util.h"
+#include "dragonfly/common/file.h"
 
 namespace df::backend {
 namespace {
@@ -46,6 +49,70 @@ StatusOr<Endpoint> ParseEndpoint(const std::string& endpoint) {
   return e;
 }
 
+// The XML elements <tag>...</tag> of `body` (not nested in themselves).
+std::vector<std::string_view> XmlElements(std::string_view body, std::string_view tag) {
+  std::vector<std::string_view> out;
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  size_t pos = 0;
+  while ((pos = body.find(open, pos)) != std::string_view::npos) {
+    pos += open.size();
+    size_t end = body.find(close, pos);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    out.push_back(body.substr(pos, end - pos));
+    pos = end + close.size();
+  }
+  return out;
+}
+
+// The text of the first <tag> of `body`, its XML entities decoded.
+std::string XmlText(std::string_view body, std::string_view tag) {
+  auto all = XmlElements(body, tag);
+  std::string out;
+  if (all.empty()) {
+    return out;
+  }
+  static constexpr std::pair<std::string_view, char> kEntities[] = {
+      {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+  std::string_view s = all.front();
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool decoded = false;
+    if (s[i] == '&') {
+      for (const auto& [entity, c] : kEntities) {
+        if (s.substr(i, entity.size()) == entity) {
+          out += c;
+          i += entity.size() - 1;
+          decoded = true;
+          break;
+        }
+      }
+    }
+    if (!decoded) {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// A key as it goes into an s3:// URL: what would end the path or start an escape is escaped
+// (SignS3Get decodes it again).
+std::string KeyForUrl(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '%' || c == '?' || c == '#' || u <= ' ' || u == 0x7f) {
+      out += sigv4::UriEncode(std::string_view(&c, 1), false);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+constexpr size_t kMaxListPage = 8u << 20;  // bytes of one ListObjectsV2 answer
+
 class OriginBackend : public HttpBackend {
  public:
   OriginBackend(std::unique_ptr<HttpBackend> http, S3Options s3)
@@ -66,12 +133,87 @@ class OriginBackend : public HttpBackend {
     return http_->Fetch(r, on_response, on_data);
   }
 
+  // ListObjectsV2, page by page (continuation tokens), under the URL's key taken as a directory.
+  StatusOr<std::vector<ListedObject>> List(const std::string& url, size_t max) override {
+    if (url.rfind("s3://", 0) != 0) {
+      return http_->List(url, max);
+    }
+    DF_ASSIGN_OR_RETURN(S3Location l, ParseS3Url(url));
+    std::string prefix = sigv4::PercentDecode(l.key);
+    if (!prefix.empty() && prefix.back() != '/') {
+      prefix += '/';
+    }
+    std::vector<ListedObject> out;
+    std::string token;
+    while (true) {
+      std::string query = "list-type=2&prefix=" + sigv4::UriEncode(prefix, false);
+      if (!token.empty()) {
+        query += "&continuation-token=" + sigv4::UriEncode(token, false);
+      }
+      DF_ASSIGN_OR_RETURN(S3Request req, SignS3(s3_, l.bucket, "", query, AmzDateNow()));
+      FetchRequest r;
+      r.url = req.url;
+      r.headers.insert(req.headers.begin(), req.headers.end());
+      std::string body;
+      DF_RETURN_IF_ERROR(http_->Fetch(
+          r, [](const ResponseInfo&) { return Status::Ok(); },
+          [&](const char* data, size_t n) {
+            if (body.size() + n > kMaxListPage) {
+              return ResourceExhausted("a listing page of " + RedactUrl(url) + " over 8 MiB");
+            }
+            body.append(data, n);
+            return Status::Ok();
+          }));
+      for (std::string_view contents : XmlElements(body, "Contents")) {
+        const std::string key = XmlText(contents, "Key");
+        if (key.empty() || key.back() == '/') {
+          continue;  // a "folder" marker
+        }
+        if (key.rfind(prefix, 0) != 0 || !SafeRelativePath(key.substr(prefix.size()))) {
+          return InvalidArgument("object '" + key + "' under " + RedactUrl(url) +
+                                 " cannot be a file under the output directory");
+        }
+        if (out.size() == max) {
+          return ResourceExhausted("more than " + std::to_string(max) + " objects under " +
+                                   RedactUrl(url));
+        }
+        ListedObject o;
+        o.url = "s3://" + l.bucket + "/" + KeyForUrl(key);
+        o.path = key.substr(prefix.size());
+        o.size = std::strtoll(XmlText(contents, "Size").c_str(), nullptr, 10);
+        out.push_back(std::move(o));
+      }
+      token = XmlText(body, "NextContinuationToken");
+      if (XmlText(body, "IsTruncated") != "true" || token.empty()) {
+        return out;
+      }
+    }
+  }
+
  private:
   std::unique_ptr<HttpBackend> http_;
   const S3Options s3_;
 };
 
 }  // namespace
+
+StatusOr<S3Location> ParseS3Url(const std::string& s3_url) {
+  if (s3_url.rfind("s3://", 0) != 0) {
+    return InvalidArgument("not an s3:// URL: " + RedactUrl(s3_url));
+  }
+  const std::string rest = s3_url.substr(5);
+  const size_t query_at = rest.find('?');
+  const std::string path = rest.substr(0, query_at);
+  const size_t slash = path.find('/');
+  S3Location l;
+  l.bucket = path.substr(0, slash);
+  l.key = slash == std::string::npos ? "" : path.substr(slash + 1);
+  l.query = query_at == std::string::npos ? "" : rest.substr(query_at + 1);
+  if (l.bucket.empty()) {
+    return InvalidArgument("s3 URL " + RedactUrl(s3_url) + ": want s3://bucket/key");
+  }
+  return l;
+}
 
 void FillS3OptionsFromEnvironment(S3Options* o) {
   if (o->access_key_id.empty() && o->secret_access_key.empty()) {
@@ -103,17 +245,15 @@ Status ValidateS3Options(const S3Options& o) {
 
 StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
                               const std::string& amz_date) {
-  const std::string rest = s3_url.substr(5);  // after "s3://"
-  const size_t slash = rest.find('/');
-  const size_t query_at = rest.find('?');
-  const std::string bucket = rest.substr(0, std::min(slash, query_at));
-  if (bucket.empty() || slash == std::string::npos || slash + 1 >= rest.size() ||
-      slash + 1 == query_at) {
+  DF_ASSIGN_OR_RETURN(S3Location l, ParseS3Url(s3_url));
+  if (l.key.empty()) {
     return InvalidArgument("s3 URL " + RedactUrl(s3_url) + ": want s3://bucket/key");
   }
-  const std::string key = rest.substr(
-      slash + 1, query_at == std::string::npos ? std::string::npos : query_at - slash - 1);
-  const std::string query = query_at == std::string::npos ? "" : rest.substr(query_at + 1);
+  return SignS3(o, l.bucket, l.key, l.query, amz_date);
+}
+
+StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const std::string& key,
+                           const std::string& query, const std::string& amz_date) {
   const std::string region = o.region.empty() ? "us-east-1" : o.region;
   DF_ASSIGN_OR_RETURN(
       Endpoint e,
@@ -123,7 +263,8 @@ StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
   std::string host = e.host;
   const std::string encoded_key = sigv4::UriEncode(sigv4::PercentDecode(key), true);
   if (o.force_path_style) {
-    req.path = "/" + sigv4::UriEncode(bucket, false) + "/" + encoded_key;
+    // The bucket itself (a listing) is "/bucket", an object "/bucket/key".
+    req.path = "/" + sigv4::UriEncode(bucket, false) + (key.empty() ? "" : "/" + encoded_key);
   } else {
     host = bucket + "." + e.host;
     req.path = "/" + encoded_key;

@@ -20,4 +20,24 @@ StatusOr<std::string> ReadSmallFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
+bool SafeRelativePath(std::string_view path) {
+  if (path.empty() || path.front() == '/' || path.size() > 4096 ||
+      path.find_first_of(std::string_view("\0\\", 2)) != std::string_view::npos) {
+    return false;
+  }
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) {
+      slash = path.size();
+    }
+    std::string_view seg = path.substr(pos, slash - pos);
+    if (seg.empty() || seg == "." || seg == ".." || seg.size() > 255) {
+      return false;
+    }
+    pos = slash + 1;
+  }
+  return true;
+}
+
 }  // namespace df

@@ -200,6 +200,21 @@ grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status TaskRpcs::ListEntries(const dfd::ListEntriesRequest* request,
+                                   dfd::ListEntriesResponse* response) const {
+  auto listed = ctx_->backend->List(request->url(), kMaxEntries);
+  if (!listed.ok()) {
+    return ToGrpc(listed.status());
+  }
+  for (const auto& o : *listed) {
+    auto* e = response->add_entries();
+    e->set_url(o.url);
+    e->set_path(o.path);
+    e->set_content_length(o.size);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status TaskRpcs::StatTask(const dfd::StatTaskRequest* request,
                                 dfd::TaskInfo* response) const {
   auto st = ctx_->store->Stat(request->task_id());

@@ -24,6 +24,11 @@ class TaskRpcs {
   grpc::Status StatTask(const dfd::StatTaskRequest* request, dfd::TaskInfo* response) const;
   grpc::Status ListTasks(dfd::ListTasksResponse* response) const;
   grpc::Status DeleteTask(const dfd::DeleteTaskRequest* request) const;
+  // The objects under a directory-like URL, through this host's origin credentials; at most
+  // kMaxEntries.
+  static constexpr size_t kMaxEntries = 10000;
+  grpc::Status ListEntries(const dfd::ListEntriesRequest* request,
+                           dfd::ListEntriesResponse* response) const;
 
  private:
   // What a Download did, for its span.
@@ -59,6 +64,10 @@ class LocalService final : public dfd::Dfdaemon::Service {
   grpc::Status DeleteTask(grpc::ServerContext*, const dfd::DeleteTaskRequest* request,
                           dfd::DeleteTaskResponse*) override {
     return rpcs_.DeleteTask(request);
+  }
+  grpc::Status ListEntries(grpc::ServerContext*, const dfd::ListEntriesRequest* request,
+                           dfd::ListEntriesResponse* response) override {
+    return rpcs_.ListEntries(request, response);
   }
 
  private:

@@ -48,6 +48,52 @@ class S3Test(unittest.TestCase):
         for p in self.c.procs:
             self.assertNotIn(self.s3.secret, p.logs(), f"the secret in {p.name}'s log")
 
+    def test_a_prefix_is_a_tree_of_tasks_and_a_rerun_transfers_nothing(self):
+        files = {}
+        for i in range(50):  # 50 small objects in nested "directories"
+            path = f"d{i % 3}/sub{i % 2}/file-{i}." + ("json" if i % 5 == 0 else "bin")
+            files[path] = os.urandom(1000 + i)
+            self.s3.put("models", "dataset/" + path, files[path])
+        self.s3.put("models", "other/outside.bin", b"not under the prefix")
+        backend = {"s3": self.s3.backend_config()}
+        sched = self.c.scheduler()
+        self.c.daemon("seed-0", sched, seed=True, extra={"backSource": backend})
+        host = self.c.daemon("host-0", sched, extra={"backSource": backend})
+        out = os.path.join(self.c.dir, "dataset")
+        r = host.dfget("s3://models/dataset/", out, "-r")
+        self.assertIn("50 objects: 50 downloaded", r.stderr)
+        got = {}
+        for root, _, names in os.walk(out):
+            for n in names:
+                p = os.path.join(root, n)
+                with open(p, "rb") as f:
+                    got[os.path.relpath(p, out)] = f.read()
+        self.assertEqual(got, files)  # the tree, byte for byte, and nothing else
+        served = len(self.s3.requests("GET"))
+
+        # Again: everything is there, only the listing is asked for.
+        r = host.dfget("s3://models/dataset/", out, "-r")
+        self.assertIn("50 objects: 0 downloaded (0 bytes), 50 already there", r.stderr)
+        listings = [q for q in self.s3.requests("GET")[served:] if "list-type=2" in q["url"]]
+        self.assertEqual(len(self.s3.requests("GET")) - served, len(listings))
+
+        # Only the JSON files, into another directory.
+        only = os.path.join(self.c.dir, "json")
+        r = host.dfget("s3://models/dataset", only, "-r", "--include-files", "*.json")
+        want = sorted(p for p in files if p.endswith(".json"))
+        got = sorted(os.path.relpath(os.path.join(root, n), only)
+                     for root, _, names in os.walk(only) for n in names)
+        self.assertEqual(got, want)
+        self.assertEqual(len(want), 10)
+
+        # A prefix with nothing under it, and a plain file URL: clear errors, nothing written.
+        r = host.dfget("s3://models/nothing-here/", os.path.join(self.c.dir, "empty"), "-r")
+        self.assertIn("0 objects", r.stderr)
+        r = host.dfget("https://example.invalid/dir/", os.path.join(self.c.dir, "x"), "-r",
+                       check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("only object storage URLs", r.stderr)
+
     def test_wrong_credentials_are_a_one_line_error_with_the_stores_reason(self):
         self.s3.put("models", "small.bin", b"x" * 1024)
         bad = self.c.daemon("host", extra={"backSource": {

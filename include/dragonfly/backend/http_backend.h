@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "dragonfly/common/status.h"
 
@@ -50,9 +52,23 @@ struct ResponseInfo {
   std::string content_type;
 };
 
+// An object under a listed prefix.
+struct ListedObject {
+  std::string url;   // its own URL
+  std::string path;  // relative to the listed URL (common/file.h SafeRelativePath holds)
+  int64_t size = -1;
+};
+
 class HttpBackend {
  public:
   virtual ~HttpBackend() = default;
+
+  // The objects under a directory-like URL, at most `max` (more is ResourceExhausted). Only
+  // object stores can list: plain HTTP is Unimplemented.
+  virtual StatusOr<std::vector<ListedObject>> List(const std::string& url, size_t max) {
+    (void)max;
+    return InvalidArgument("cannot list " + url + ": only object storage URLs (s3://) list");
+  }
 
   // Streams [offset, offset+length) of the object. `on_response` is called once before the
   // first body byte; `on_data` receives the body in order, starting exactly at `offset` (the

@@ -38,6 +38,18 @@ struct S3Request {
 };
 StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
                               const std::string& amz_date);
+// The same for `bucket` (key empty: the bucket itself, e.g. a listing) and `key` (percent-
+// encoded or not) with `query` (as sent).
+StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const std::string& key,
+                           const std::string& query, const std::string& amz_date);
+
+// The parts of "s3://bucket[/key][?query]". InvalidArgument without a bucket.
+struct S3Location {
+  std::string bucket;
+  std::string key;  // as written (may be empty)
+  std::string query;
+};
+StatusOr<S3Location> ParseS3Url(const std::string& s3_url);
 
 // The origin the daemon fetches from: s3:// URLs are signed with `s3` and fetched over `http`,
 // http(s):// URLs go to `http` unchanged; any other scheme is InvalidArgument.
