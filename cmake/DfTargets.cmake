@@ -49,3 +49,17 @@ function(df_test name)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 300)
 endfunction()
+
+# `npm ci` needs npm (scripts/install-deps.sh installs it); DF_NPM is empty without it.
+find_program(DF_NPM npm)
+# df_npm_ci(DIR STAMP WHAT): `npm ci` in DIR (its package-lock.json), recorded by STAMP.
+function(df_npm_ci dir stamp what)
+  add_custom_command(
+    OUTPUT ${stamp}
+    COMMAND ${DF_NPM} ci --no-audit --no-fund --loglevel=error
+    COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+    WORKING_DIRECTORY ${dir}
+    DEPENDS ${dir}/package.json ${dir}/package-lock.json
+    COMMENT "${what}: npm ci (package-lock.json)"
+    VERBATIM)
+endfunction()

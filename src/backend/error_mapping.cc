@@ -1,21 +1,10 @@
 #include "backend/error_mapping.h"
 
+#include "backend/xml.h"
+
 namespace df::backend {
 
 namespace {
-
-// The text of the first <tag>...</tag> in an XML body.
-std::string XmlElement(std::string_view body, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
-  size_t b = body.find(open);
-  if (b == std::string_view::npos) {
-    return "";
-  }
-  b += open.size();
-  size_t e = body.find(close, b);
-  return e == std::string_view::npos ? "" : std::string(body.substr(b, e - b));
-}
 
 // The string value of "key" in a flat JSON body (no unescaping beyond \" ).
 std::string JsonString(std::string_view body, std::string_view key) {
@@ -45,8 +34,8 @@ std::string JsonString(std::string_view body, std::string_view key) {
 }  // namespace
 
 std::string ErrorReason(std::string_view body) {
-  std::string code = XmlElement(body, "Code");
-  std::string message = XmlElement(body, "Message");
+  std::string code = XmlText(body, "Code");
+  std::string message = XmlText(body, "Message");
   if (code.empty() && message.empty()) {
     code = JsonString(body, "code");
     message = JsonString(body, "message");
