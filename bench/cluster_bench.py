@@ -191,6 +191,61 @@ class Origin:
     def stats(self):
         return json.loads(http_get(self.topo, "origin", self.url("_stats")))
 
+    curl_args = []  # what `curl` needs for url(name)
+    daemon_overrides = {}  # what the dfdaemons need to fetch it
+
+    def http_url(self, name):
+        return self.url(name)
+
+
+class S3Origin:
+    """The "origin" host as an S3-compatible store (test/servers/s3.js, which checks AWS
+    Signature V4) holding the file as bench/<name>: the daemons fetch s3://bench/<name>,
+    curl fetches it signed (--aws-sigv4). Egress counts the GET bodies it served."""
+
+    KEY, SECRET = "AKIDBENCH", "bench-secret-key"
+
+    def __init__(self, topo, workdir, root):
+        self.topo = topo
+        ip = topo.ip("origin")
+        self.request_log = os.path.join(workdir, "s3-requests.jsonl")
+        self.svc = Service(topo, "origin", "s3",
+                           ["node", os.path.join(ROOT, "test", "servers", "s3.js"), "--address",
+                            ip, "--dir", os.path.join(workdir, "s3"), "--bucket", "bench",
+                            "--key", f"{self.KEY}:{self.SECRET}", "--log", self.request_log],
+                           workdir, "s3 listening on")
+        self.base = f"http://{ip}:{int(self.svc.line.rsplit(':', 1)[1])}"
+        self.curl_args = ["--aws-sigv4", "aws:amz:us-east-1:s3", "--user",
+                          f"{self.KEY}:{self.SECRET}", "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"]
+        self.daemon_overrides = {"backSource": {"s3": {
+            "endpoint": self.base, "region": "us-east-1", "forcePathStyle": True,
+            "accessKeyID": self.KEY, "secretAccessKey": self.SECRET}}}
+        for name in sorted(os.listdir(root)):
+            self.topo.run("origin", ["curl", "-s", "-f", *self.curl_args, "-T",
+                                     os.path.join(root, name), self.http_url(name)],
+                          capture_output=True, check=True, timeout=600)
+        self.served_from = 0
+
+    def url(self, name):
+        return f"s3://bench/{name}"
+
+    def http_url(self, name):
+        return f"{self.base}/bench/{name}"
+
+    def _rows(self):
+        if not os.path.exists(self.request_log):
+            return []
+        with open(self.request_log) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def reset(self):
+        self.served_from = len(self._rows())
+
+    def stats(self):
+        rows = self._rows()[self.served_from:]
+        return {"total_bytes": sum(r.get("bytes", 0) for r in rows
+                                   if r["method"] == "GET" and r["status"] in (200, 206))}
+
 
 # --- running one command on every host at once ---------------------------------------------
 
@@ -508,8 +563,9 @@ def run_direct(topo, hosts, origin, url, want_sha, work, timeout, enabled=True):
     os.makedirs(d)
     outs = {h: os.path.join(d, f"{h}.bin") for h in hosts}
     origin.reset()
-    times, codes, _ = run_all(topo, hosts, lambda h: ["curl", "-s", "-f", "-o", outs[h], url],
-                              d, "curl", timeout)
+    times, codes, _ = run_all(topo, hosts,
+                              lambda h: ["curl", "-s", "-f", *origin.curl_args, "-o", outs[h],
+                                         url], d, "curl", timeout)
     res["origin_egress_bytes"] = origin.stats()["total_bytes"]
     res["times"], res["codes"] = times, codes
     log("curl times: " + ", ".join(f"{h} {times.get(h, float('nan')):.2f}s" for h in hosts))
@@ -583,6 +639,9 @@ def main():
     ap.add_argument("--to-stdout", action="store_true",
                     help="dfget -O - > /dev/null, the daemons' stored copies checked instead "
                          "(4 GiB runs: one copy per host fits on disk, two do not)")
+    ap.add_argument("--origin", choices=["http", "s3"], default="http",
+                    help="the origin: tools/test_origin.py, or an S3-compatible store "
+                         "(test/servers/s3.js, signed requests; the daemons fetch s3://)")
     ap.add_argument("--results-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work dir (logs, data)")
     args = ap.parse_args()
@@ -618,12 +677,12 @@ def main():
         with topo:
             log(f"topology {topo.tag}: {args.hosts} hosts + origin + seed at "
                 f"{args.rate_mbytes:g} MB/s; ideal {ideal:.2f} s")
-            origin = Origin(topo, work, origin_root)
+            origin = (S3Origin if args.origin == "s3" else Origin)(topo, work, origin_root)
             url = origin.url("blob.bin")
             df_timeout = max(120.0, 20 * ideal)
             if rates:
                 df_timeout = max(df_timeout, 20 * size / 5e6)
-            overrides = json.loads(args.daemon_config or "{}")
+            overrides = dict(origin.daemon_overrides, **json.loads(args.daemon_config or "{}"))
             results.append(run_dragonfly(topo, hosts, origin, url, want, work, df_timeout,
                                          args.upload_slots, overrides,
                                          "all" if kill else args.scenario, size, args.to_stdout,
@@ -638,8 +697,9 @@ def main():
                 if not results[1]["ok"]:
                     log(f"scheduler-kill run FAILED: {results[1].get('error')}")
             else:
-                results.append(run_direct(topo, hosts, origin, url, want, work,
-                                          max(120.0, 4 * len(hosts) * ideal), not args.no_direct))
+                results.append(run_direct(topo, hosts, origin, origin.http_url("blob.bin"), want,
+                                          work, max(120.0, 4 * len(hosts) * ideal),
+                                          not args.no_direct))
                 results.append(run_bt(topo, file_path, work, not args.no_bittorrent))
             origin.svc.stop(5)
         ok = results[0]["ok"] and (results[1]["ok"] or results[1].get("skipped"))
@@ -665,6 +725,7 @@ def main():
     stem = (f"cluster-{datetime.date.today().isoformat()}-{args.hosts}x{args.rate_mbytes:g}"
             + (f"-{args.scenario}" if args.scenario != "all" else "")
             + (f"-{args.size_mb}m" if args.size_mb != 256 else "")
+            + ("-s3" if args.origin == "s3" else "")
             + ("-smoke" if args.smoke else ""))  # .gitignore: *-smoke.*
     md_path = os.path.join(args.results_dir, stem + ".md")
     png_path = os.path.join(args.results_dir, stem + ".png")

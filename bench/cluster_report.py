@@ -26,7 +26,10 @@ def render(results, args, size, hosts, want_sha, chart_path):
         f"# Cluster benchmark (network namespaces), {now}",
         "",
         f"Machine: {machine_info()}. Command: `{argv}`.",
-        f"Topology: {len(hosts)} hosts + origin + seed (scheduler and seed peer), every link "
+        f"Topology: {len(hosts)} hosts + origin"
+        + (" (an S3-compatible store, test/servers/s3.js: the daemons fetch s3://, curl signs "
+           "with --aws-sigv4)" if getattr(args, "origin", "http") == "s3" else "")
+        + " + seed (scheduler and seed peer), every link "
         f"capped at {args.rate_mbytes:g} MB/s each direction (tbf); file: {size / MIB:g} MiB "
         f"random bytes (sha256 {want_sha[:16]}...). Ideal = file size / per-host bandwidth = "
         f"{ideal:.2f} s. Times from one common start instant to each host's completion.",

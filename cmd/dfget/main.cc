@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "dragonfly/common/config.h"
@@ -48,7 +49,11 @@ int main(int argc, char** argv) {
   bool no_progress = false;
   bool recursive = false;
   std::vector<std::string> include_files;
-  app.add_option("url", o.url, "URL to download: http(s)://, or s3://bucket/key (docs/backends.md)")
+  std::string hf_token;
+  std::string hf_revision;
+  app.add_option("url", o.url,
+                 "URL to download: http(s)://, s3://bucket/key, abs://container/blob, "
+                 "hf://[datasets/|spaces/]owner/repo/file (docs/backends.md)")
       ->required();
   app.add_option("-O,--output", o.output, "Output file path, or - for standard output")->required();
   app.add_option("--digest", o.digest, "Verify the content: sha256:<hex>, sha512:<hex>, crc32:<v>");
@@ -65,9 +70,23 @@ int main(int argc, char** argv) {
   app.add_flag("--no-progress", no_progress, "Do not draw a progress bar");
   app.add_flag("-v,--verbose", o.verbose, "Print where the bytes came from");
   app.add_flag("-r,--recursive", recursive,
-               "Download every object under the URL (s3://bucket/prefix/) into the directory -O");
+               "Download every object under the URL (s3://bucket/prefix/, abs://container/prefix/, "
+               "hf://owner/repo) into the directory -O");
   app.add_option("--include-files", include_files,
                  "With -r: only objects whose relative path matches this glob (repeatable)");
+  app.add_option("--hf-token", hf_token,
+                 "Hugging Face token for hf:// URLs (sent like registry credentials; default: "
+                 "$DFGET_HF_TOKEN, $HF_TOKEN)");
+  app.add_option("--storage-access-key-id", o.storage.access_key_id,
+                 "s3://: access key ID; abs://: account name (instead of the daemons' own)");
+  app.add_option("--storage-access-key-secret", o.storage.access_key_secret,
+                 "s3://: secret access key; abs://: account key (default: "
+                 "$DFGET_STORAGE_ACCESS_KEY_SECRET)");
+  app.add_option("--storage-session-token", o.storage.session_token,
+                 "s3://: session token of temporary credentials; abs://: a SAS");
+  app.add_option("--storage-region", o.storage.region, "s3://: the bucket's region");
+  app.add_option("--hf-revision", hf_revision,
+                 "Branch, tag or commit of an hf:// repository (default: main)");
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const std::string& m) {
@@ -80,6 +99,17 @@ int main(int argc, char** argv) {
       return fail(kv.status().message());
     }
     o.headers[kv->first] = kv->second;
+  }
+  if (auto hub = df::dfget::ApplyHubFlags(hf_token, hf_revision, &o); !hub.ok()) {
+    return fail(hub.message());
+  }
+  if (const char* secret = std::getenv("DFGET_STORAGE_ACCESS_KEY_SECRET");
+      secret != nullptr && o.storage.access_key_secret.empty() &&
+      !o.storage.access_key_id.empty()) {
+    o.storage.access_key_secret = secret;  // kept off the command line (ps shows it)
+  }
+  if (!o.storage.empty() && o.url.rfind("s3://", 0) != 0 && o.url.rfind("abs://", 0) != 0) {
+    return fail("--storage-* flags are for s3:// and abs:// URLs");
   }
   if (!timeout.empty()) {
     auto d = df::config::ParseDuration(timeout);

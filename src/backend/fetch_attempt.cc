@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "backend/error_mapping.h"
+#include "dragonfly/common/strings.h"
 
 namespace df::backend {
 namespace {
@@ -28,7 +29,38 @@ bool Append(SlistPtr& list, const std::string& line) {
   return true;
 }
 
+bool ValidHeaderName(std::string_view name) {
+  if (name.empty()) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u > 32 && u < 127 && c != ':';
+  });
+}
+
 }  // namespace
+
+StatusOr<std::vector<std::string>> FormatHeaders(const std::map<std::string, std::string>& in) {
+  std::vector<std::string> lines;
+  for (const auto& [name, value] : in) {
+    if (!ValidHeaderName(name)) {
+      return InvalidArgument("invalid request header name '" + name + "'");
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return InvalidArgument("invalid value for request header " + name);
+    }
+    // Range and encoding are the fetcher's; Host comes from the URL (a task's ID binds its URL,
+    // so no header may point the fetch at another virtual host).
+    if (EqualsIgnoreCase(name, "Range") || EqualsIgnoreCase(name, "Accept-Encoding") ||
+        EqualsIgnoreCase(name, "Host")) {
+      continue;
+    }
+    // curl drops "Name:" with an empty value; "Name;" sends it empty.
+    lines.push_back(value.empty() ? name + ";" : name + ": " + value);
+  }
+  return lines;
+}
 
 AttemptResult FetchAttempt::Run(const std::vector<std::string>& header_lines, long timeout_ms) {
   SlistPtr list;
@@ -39,14 +71,30 @@ AttemptResult FetchAttempt::Run(const std::vector<std::string>& header_lines, lo
   }
   uint64_t next = state_->next();
   std::optional<uint64_t> end = state_->end();
+  std::string range;
   if (next > 0 || end) {
-    std::string range = "Range: bytes=" + std::to_string(next) + "-";
+    range = "bytes=" + std::to_string(next) + "-";
     if (end) {
       // A zero-length request still asks for one byte so the server reports the object.
       range += std::to_string(std::max(*end, next + 1) - 1);
     }
-    if (!Append(list, range)) {
+    if (!Append(list, "Range: " + range)) {
       return {AttemptResult::Kind::kFail, ResourceExhausted("curl_slist_append failed")};
+    }
+  }
+  if (state_->request->sign) {
+    StatusOr<std::map<std::string, std::string>> signed_headers = state_->request->sign(range);
+    if (!signed_headers.ok()) {
+      return {AttemptResult::Kind::kFail, signed_headers.status()};
+    }
+    StatusOr<std::vector<std::string>> lines = FormatHeaders(*signed_headers);
+    if (!lines.ok()) {
+      return {AttemptResult::Kind::kFail, lines.status()};
+    }
+    for (const auto& line : *lines) {
+      if (!Append(list, line)) {
+        return {AttemptResult::Kind::kFail, ResourceExhausted("curl_slist_append failed")};
+      }
     }
   }
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list.get());
@@ -151,6 +199,9 @@ bool FetchAttempt::BeginBody() {
     info.effective_url = effective_url;
   }
   info.content_type = headers_.Get("Content-Type").value_or("");
+  if (auto link = headers_.Get("Link")) {
+    info.next_page = NextLink(*link, info.effective_url);
+  }
   state_->response_sent = true;
   state_->total_length = total;
   state_->etag = etag;

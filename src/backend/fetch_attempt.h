@@ -17,6 +17,11 @@
 
 namespace df::backend {
 
+// One "Name: value" line per header, for curl. Range, Accept-Encoding and Host are the
+// fetcher's and dropped. InvalidArgument for a bad name or a value with CR, LF or NUL (values
+// are never echoed back: they may carry credentials).
+StatusOr<std::vector<std::string>> FormatHeaders(const std::map<std::string, std::string>& in);
+
 // Progress of a whole Fetch, carried across attempts.
 struct FetchState {
   const FetchRequest* request = nullptr;

@@ -4,7 +4,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -13,7 +12,6 @@
 #include "backend/fetch_attempt.h"
 #include "backend/tls.h"
 #include "backend/url_util.h"
-#include "dragonfly/common/strings.h"
 
 namespace df::backend {
 namespace {
@@ -23,40 +21,6 @@ using Clock = std::chrono::steady_clock;
 constexpr long kLowSpeedLimitBytesPerSec = 1024;
 constexpr long kReceiveBufferBytes = 512 * 1024;
 constexpr int64_t kMaxBackoffMs = 30000;
-
-bool ValidHeaderName(std::string_view name) {
-  if (name.empty()) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    auto u = static_cast<unsigned char>(c);
-    return u > 32 && u < 127 && c != ':';
-  });
-}
-
-// One "Name: value" line per header. Range and Accept-Encoding are owned by the backend (we
-// need identity bytes of exactly the asked range) and dropped. Values are never echoed back
-// in errors: they may carry credentials.
-StatusOr<std::vector<std::string>> FormatHeaders(const std::map<std::string, std::string>& in) {
-  std::vector<std::string> lines;
-  for (const auto& [name, value] : in) {
-    if (!ValidHeaderName(name)) {
-      return InvalidArgument("invalid request header name '" + name + "'");
-    }
-    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      return InvalidArgument("invalid value for request header " + name);
-    }
-    // Range and encoding are the fetcher's; Host comes from the URL (a task's ID binds its URL,
-    // so no header may point the fetch at another virtual host).
-    if (EqualsIgnoreCase(name, "Range") || EqualsIgnoreCase(name, "Accept-Encoding") ||
-        EqualsIgnoreCase(name, "Host")) {
-      continue;
-    }
-    // curl drops "Name:" with an empty value; "Name;" sends it empty.
-    lines.push_back(value.empty() ? name + ";" : name + ": " + value);
-  }
-  return lines;
-}
 
 class CurlHttpBackend final : public HttpBackend {
  public:

@@ -1,5 +1,6 @@
 #include "backend/response_headers.h"
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -130,6 +131,43 @@ std::optional<std::string> ResponseHeaders::Get(std::string_view name) const {
     }
   }
   return std::nullopt;
+}
+
+std::string NextLink(std::string_view link, std::string_view request_url) {
+  // link-value = "<" URI-Reference ">" *( ";" link-param ), values separated by commas.
+  size_t pos = 0;
+  while (true) {
+    size_t open = link.find('<', pos);
+    if (open == std::string_view::npos) {
+      return "";
+    }
+    size_t close = link.find('>', open);
+    if (close == std::string_view::npos) {
+      return "";
+    }
+    std::string_view target = link.substr(open + 1, close - open - 1);
+    size_t end = link.find('<', close);
+    std::string params(
+        link.substr(close + 1, end == std::string_view::npos ? end : end - close - 1));
+    for (char& c : params) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    params.erase(std::remove(params.begin(), params.end(), ' '), params.end());
+    if (params.find("rel=\"next\"") != std::string::npos ||
+        params.find("rel=next") != std::string::npos) {
+      if (!target.empty() && target.front() == '/') {
+        // Absolute path: keep the request's scheme://authority.
+        size_t scheme = request_url.find("://");
+        size_t path = scheme == std::string_view::npos ? scheme : request_url.find('/', scheme + 3);
+        return std::string(request_url.substr(0, path)) + std::string(target);
+      }
+      return std::string(target);
+    }
+    if (end == std::string_view::npos) {
+      return "";
+    }
+    pos = end;
+  }
 }
 
 }  // namespace df::backend

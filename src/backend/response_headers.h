@@ -28,6 +28,10 @@ std::optional<uint64_t> ParseUnsatisfiedRange(std::string_view value);
 // Parses a non-empty decimal unsigned integer (surrounding blanks allowed), no overflow.
 std::optional<uint64_t> ParseDecimal(std::string_view value);
 
+// The target of rel="next" in a Link header value (RFC 8288), made absolute against
+// `request_url` when it is a path; empty when there is none.
+std::string NextLink(std::string_view link, std::string_view request_url);
+
 class ResponseHeaders {
  public:
   // Feeds one raw header line (CRLF optional). Returns false if a status line is malformed.

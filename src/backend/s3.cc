@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/sigv4.h"
+#include "backend/small_body.h"
 #include "backend/url_util.h"
 #include "backend/xml.h"
 #include "dragonfly/common/file.h"
@@ -29,27 +30,6 @@ std::string AmzDateNow() {
   return buf;
 }
 
-struct Endpoint {
-  std::string scheme;  // http or https
-  std::string host;    // host[:port] as written
-};
-
-StatusOr<Endpoint> ParseEndpoint(const std::string& endpoint) {
-  size_t sep = endpoint.find("://");
-  if (sep == std::string::npos) {
-    return InvalidArgument("s3 endpoint '" + endpoint + "': want http(s)://host[:port]");
-  }
-  Endpoint e{endpoint.substr(0, sep), endpoint.substr(sep + 3)};
-  while (!e.host.empty() && e.host.back() == '/') {
-    e.host.pop_back();
-  }
-  if ((e.scheme != "http" && e.scheme != "https") || e.host.empty() ||
-      e.host.find_first_of("/?#@ ") != std::string::npos) {
-    return InvalidArgument("s3 endpoint '" + endpoint + "': want http(s)://host[:port]");
-  }
-  return e;
-}
-
 // A key as it goes into an s3:// URL: what would end the path or start an escape is escaped
 // (SignS3Get decodes it again).
 std::string KeyForUrl(std::string_view key) {
@@ -67,31 +47,30 @@ std::string KeyForUrl(std::string_view key) {
 
 constexpr size_t kMaxListPage = 8u << 20;  // bytes of one ListObjectsV2 answer
 
-class OriginBackend : public HttpBackend {
+class S3Backend : public HttpBackend {
  public:
-  OriginBackend(std::unique_ptr<HttpBackend> http, S3Options s3)
-      : http_(std::move(http)), s3_(std::move(s3)) {}
+  S3Backend(HttpBackend& http, S3Options s3) : http_(http), s3_(std::move(s3)) {}
 
   Status Fetch(const FetchRequest& request,
                const std::function<Status(const ResponseInfo&)>& on_response,
                const std::function<Status(const char* data, size_t n)>& on_data) override {
-    if (request.url.rfind("s3://", 0) != 0) {
-      return http_->Fetch(request, on_response, on_data);
-    }
-    DF_ASSIGN_OR_RETURN(S3Request signed_get, SignS3Get(s3_, request.url, AmzDateNow()));
+    DF_ASSIGN_OR_RETURN(S3Options o, OptionsFor(request));
+    DF_ASSIGN_OR_RETURN(SignedRequest signed_get, SignS3Get(o, request.url, AmzDateNow()));
     FetchRequest r = request;
     r.url = signed_get.url;
-    for (auto& [k, v] : signed_get.headers) {
-      r.headers[k] = std::move(v);
-    }
-    return http_->Fetch(r, on_response, on_data);
+    // Signed again for every request of the fetch: a signature is good for 15 minutes.
+    r.sign = [o, &s3_url = request.url](
+                 const std::string&) -> StatusOr<std::map<std::string, std::string>> {
+      DF_ASSIGN_OR_RETURN(SignedRequest again, SignS3Get(o, s3_url, AmzDateNow()));
+      return std::move(again.headers);
+    };
+    return http_.Fetch(r, on_response, on_data);
   }
 
   // ListObjectsV2, page by page (continuation tokens), under the URL's key taken as a directory.
-  StatusOr<std::vector<ListedObject>> List(const std::string& url, size_t max) override {
-    if (url.rfind("s3://", 0) != 0) {
-      return http_->List(url, max);
-    }
+  StatusOr<std::vector<ListedObject>> List(const FetchRequest& where, size_t max) override {
+    const std::string& url = where.url;
+    DF_ASSIGN_OR_RETURN(S3Options o, OptionsFor(where));
     DF_ASSIGN_OR_RETURN(S3Location l, ParseS3Url(url));
     std::string prefix = sigv4::PercentDecode(l.key);
     if (!prefix.empty() && prefix.back() != '/') {
@@ -104,20 +83,12 @@ class OriginBackend : public HttpBackend {
       if (!token.empty()) {
         query += "&continuation-token=" + sigv4::UriEncode(token, false);
       }
-      DF_ASSIGN_OR_RETURN(S3Request req, SignS3(s3_, l.bucket, "", query, AmzDateNow()));
+      DF_ASSIGN_OR_RETURN(SignedRequest req, SignS3(o, l.bucket, "", query, AmzDateNow()));
       FetchRequest r;
       r.url = req.url;
       r.headers.insert(req.headers.begin(), req.headers.end());
-      std::string body;
-      DF_RETURN_IF_ERROR(http_->Fetch(
-          r, [](const ResponseInfo&) { return Status::Ok(); },
-          [&](const char* data, size_t n) {
-            if (body.size() + n > kMaxListPage) {
-              return ResourceExhausted("a listing page of " + RedactUrl(url) + " over 8 MiB");
-            }
-            body.append(data, n);
-            return Status::Ok();
-          }));
+      DF_ASSIGN_OR_RETURN(std::string body, FetchSmallBody(http_, r, kMaxListPage,
+                                                           "a listing page of " + RedactUrl(url)));
       for (std::string_view contents : XmlElements(body, "Contents")) {
         const std::string key = XmlText(contents, "Key");
         if (key.empty() || key.back() == '/') {
@@ -131,11 +102,11 @@ class OriginBackend : public HttpBackend {
           return ResourceExhausted("more than " + std::to_string(max) + " objects under " +
                                    RedactUrl(url));
         }
-        ListedObject o;
-        o.url = "s3://" + l.bucket + "/" + KeyForUrl(key);
-        o.path = key.substr(prefix.size());
-        o.size = std::strtoll(XmlText(contents, "Size").c_str(), nullptr, 10);
-        out.push_back(std::move(o));
+        ListedObject entry;
+        entry.url = "s3://" + l.bucket + "/" + KeyForUrl(key);
+        entry.path = key.substr(prefix.size());
+        entry.size = std::strtoll(XmlText(contents, "Size").c_str(), nullptr, 10);
+        out.push_back(std::move(entry));
       }
       token = XmlText(body, "NextContinuationToken");
       if (XmlText(body, "IsTruncated") != "true" || token.empty()) {
@@ -145,7 +116,22 @@ class OriginBackend : public HttpBackend {
   }
 
  private:
-  std::unique_ptr<HttpBackend> http_;
+  // The daemon's settings, with the download's own credentials (dfget --storage-*) if it has any.
+  StatusOr<S3Options> OptionsFor(const FetchRequest& request) const {
+    S3Options o = s3_;
+    if (const auto& c = request.storage) {
+      o.access_key_id = c->access_key_id;
+      o.secret_access_key = c->access_key_secret;
+      o.session_token = c->session_token;
+      if (!c->region.empty()) {
+        o.region = c->region;
+      }
+      DF_RETURN_IF_ERROR(ValidateS3Options(o).Annotate("the download's s3 credentials"));
+    }
+    return o;
+  }
+
+  HttpBackend& http_;
   const S3Options s3_;
 };
 
@@ -188,7 +174,7 @@ void FillS3OptionsFromEnvironment(S3Options* o) {
 
 Status ValidateS3Options(const S3Options& o) {
   if (!o.endpoint.empty()) {
-    DF_RETURN_IF_ERROR(ParseEndpoint(o.endpoint).status());
+    DF_RETURN_IF_ERROR(ParseEndpoint(o.endpoint, "s3 endpoint", false).status());
   }
   if (o.access_key_id.empty() != o.secret_access_key.empty()) {
     return InvalidArgument(
@@ -197,8 +183,8 @@ Status ValidateS3Options(const S3Options& o) {
   return Status::Ok();
 }
 
-StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
-                              const std::string& amz_date) {
+StatusOr<SignedRequest> SignS3Get(const S3Options& o, const std::string& s3_url,
+                                  const std::string& amz_date) {
   DF_ASSIGN_OR_RETURN(S3Location l, ParseS3Url(s3_url));
   if (l.key.empty()) {
     return InvalidArgument("s3 URL " + RedactUrl(s3_url) + ": want s3://bucket/key");
@@ -206,12 +192,14 @@ StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
   return SignS3(o, l.bucket, l.key, l.query, amz_date);
 }
 
-StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const std::string& key,
-                           const std::string& query, const std::string& amz_date) {
+StatusOr<SignedRequest> SignS3(const S3Options& o, const std::string& bucket,
+                               const std::string& key, const std::string& query,
+                               const std::string& amz_date) {
   const std::string region = o.region.empty() ? "us-east-1" : o.region;
   DF_ASSIGN_OR_RETURN(
       Endpoint e,
-      ParseEndpoint(o.endpoint.empty() ? "https://s3." + region + ".amazonaws.com" : o.endpoint));
+      ParseEndpoint(o.endpoint.empty() ? "https://s3." + region + ".amazonaws.com" : o.endpoint,
+                    "s3 endpoint", false));
   sigv4::Request req;
   req.method = "GET";
   std::string host = e.host;
@@ -225,7 +213,7 @@ StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const 
   }
   req.query = query;
   req.payload_hash = kUnsignedPayload;
-  S3Request out;
+  SignedRequest out;
   out.url = e.scheme + "://" + host + req.path + (query.empty() ? "" : "?" + query);
   if (o.access_key_id.empty()) {
     return out;  // anonymous: a public bucket
@@ -245,8 +233,8 @@ StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const 
   return out;
 }
 
-std::unique_ptr<HttpBackend> NewOriginBackend(std::unique_ptr<HttpBackend> http, S3Options s3) {
-  return std::make_unique<OriginBackend>(std::move(http), std::move(s3));
+std::unique_ptr<HttpBackend> NewS3Backend(HttpBackend& http, S3Options s3) {
+  return std::make_unique<S3Backend>(http, std::move(s3));
 }
 
 }  // namespace df::backend

@@ -9,7 +9,6 @@
 #include "dragonfly/common/digest.h"
 
 namespace df::backend::sigv4 {
-namespace {
 
 std::string Hmac(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -18,6 +17,8 @@ std::string Hmac(std::string_view key, std::string_view data) {
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<const char*>(out), len);
 }
+
+namespace {
 
 std::string Hex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";

@@ -26,6 +26,9 @@ struct Request {
   std::string payload_hash;  // hex SHA-256 of the body, or "UNSIGNED-PAYLOAD"
 };
 
+// Raw HMAC-SHA256 of `data` under `key` (also Azure's Shared Key).
+std::string Hmac(std::string_view key, std::string_view data);
+
 // RFC 3986 encoding of everything but the unreserved characters (A-Z a-z 0-9 - _ . ~), upper-case
 // hex; '/' kept when `keep_slash`. Input is taken as raw bytes.
 std::string UriEncode(std::string_view s, bool keep_slash);

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backend/canned_http.h"
+#include "dragonfly/backend/origin.h"
 #include "dragonfly/backend/s3.h"
 #include "dragonfly/common/digest.h"
 
@@ -119,23 +121,13 @@ TEST(S3Test, OptionsAreValidatedAndTheSecretIsNeverInTheError) {
 namespace df::backend {
 namespace {
 
-// An HTTP backend that answers from canned bodies and records what it was asked.
-class CannedHttp : public HttpBackend {
- public:
-  std::vector<std::string> bodies;
-  std::vector<FetchRequest> asked;
+using testutil::CannedHttp;
 
-  Status Fetch(const FetchRequest& request,
-               const std::function<Status(const ResponseInfo&)>& on_response,
-               const std::function<Status(const char*, size_t)>& on_data) override {
-    asked.push_back(request);
-    if (asked.size() > bodies.size()) {
-      return Internal("no more canned answers");
-    }
-    const std::string& b = bodies[asked.size() - 1];
-    DF_RETURN_IF_ERROR(on_response(ResponseInfo{200, static_cast<int64_t>(b.size()), "", ""}));
-    return on_data(b.data(), b.size());
-  }
+// The S3 backend over `http` (kept alive by the returned pair).
+struct S3Under {
+  std::unique_ptr<CannedHttp> http = std::make_unique<CannedHttp>();
+  std::unique_ptr<HttpBackend> s3;
+  explicit S3Under(S3Options o) : s3(NewS3Backend(*http, std::move(o))) {}
 };
 
 std::string Page(const std::vector<std::pair<std::string, int>>& objects, const std::string& next) {
@@ -150,13 +142,11 @@ std::string Page(const std::vector<std::pair<std::string, int>>& objects, const 
 }
 
 TEST(S3Test, ListingFollowsContinuationTokensAndKeepsNamesUnderThePrefix) {
-  auto canned = std::make_unique<CannedHttp>();
-  CannedHttp* http = canned.get();
-  http->bodies = {Page({{"data/a.bin", 3}, {"data/sub/", 0}, {"data/sub/b&amp;c.bin", 5}}, "tok+1"),
-                  Page({{"data/sub/d e?.bin", 7}}, "")};
-  auto origin =
-      NewOriginBackend(std::move(canned), {"http://127.0.0.1:9", "", true, "AK", "SK", ""});
-  auto listed = origin->List("s3://models/data", 100);
+  S3Under u({"http://127.0.0.1:9", "", true, "AK", "SK", ""});
+  u.http->answers = {
+      {Page({{"data/a.bin", 3}, {"data/sub/", 0}, {"data/sub/b&amp;c.bin", 5}}, "tok+1")},
+      {Page({{"data/sub/d e?.bin", 7}}, "")}};
+  auto listed = u.s3->List({.url = "s3://models/data"}, 100);
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   ASSERT_EQ(listed->size(), 3u);  // the "folder" marker is not an object
   EXPECT_EQ((*listed)[0].url, "s3://models/data/a.bin");
@@ -165,27 +155,48 @@ TEST(S3Test, ListingFollowsContinuationTokensAndKeepsNamesUnderThePrefix) {
   EXPECT_EQ((*listed)[1].path, "sub/b&c.bin");
   EXPECT_EQ((*listed)[2].path, "sub/d e?.bin");
   EXPECT_EQ((*listed)[2].url, "s3://models/data/sub/d%20e%3F.bin");  // fetchable as written
-  ASSERT_EQ(http->asked.size(), 2u);
-  EXPECT_EQ(http->asked[0].url, "http://127.0.0.1:9/models?list-type=2&prefix=data%2F");
-  EXPECT_EQ(http->asked[1].url,
+  ASSERT_EQ(u.http->asked.size(), 2u);
+  EXPECT_EQ(u.http->asked[0].url, "http://127.0.0.1:9/models?list-type=2&prefix=data%2F");
+  EXPECT_EQ(u.http->asked[1].url,
             "http://127.0.0.1:9/models?list-type=2&prefix=data%2F&continuation-token=tok%2B1");
-  EXPECT_NE(http->asked[1].headers.at("Authorization").find("Credential=AK/"), std::string::npos);
+  EXPECT_NE(u.http->asked[1].headers.at("Authorization").find("Credential=AK/"), std::string::npos);
+}
+
+TEST(S3Test, AFetchIsSignedForEveryRequest) {
+  S3Under u({"http://127.0.0.1:9", "", true, "AK", "SK", ""});
+  u.http->answers = {{"bytes"}};
+  std::string got;
+  FetchRequest r;
+  r.url = "s3://models/w.bin";
+  ASSERT_TRUE(u.s3->Fetch(
+                      r, [](const ResponseInfo&) { return Status::Ok(); },
+                      [&](const char* d, size_t n) {
+                        got.append(d, n);
+                        return Status::Ok();
+                      })
+                  .ok());
+  EXPECT_EQ(got, "bytes");
+  ASSERT_EQ(u.http->asked.size(), 1u);
+  EXPECT_EQ(u.http->asked[0].url, "http://127.0.0.1:9/models/w.bin");
+  EXPECT_TRUE(u.http->asked[0].sign);  // the HTTP backend calls it before each request
+  EXPECT_NE(u.http->asked[0].headers.at("Authorization").find("Credential=AK/"), std::string::npos);
 }
 
 TEST(S3Test, AListingThatWouldEscapeTheDirectoryIsRefused) {
   for (const char* key : {"data/../../etc/passwd", "data//x", "elsewhere/x"}) {
-    auto canned = std::make_unique<CannedHttp>();
-    canned->bodies = {Page({{key, 1}}, "")};
-    auto origin = NewOriginBackend(std::move(canned), {"http://127.0.0.1:9", "", true, "", "", ""});
-    auto listed = origin->List("s3://models/data/", 100);
+    S3Under u({"http://127.0.0.1:9", "", true, "", "", ""});
+    u.http->answers = {{Page({{key, 1}}, "")}};
+    auto listed = u.s3->List({.url = "s3://models/data/"}, 100);
     EXPECT_EQ(listed.status().code(), StatusCode::kInvalidArgument) << key;
   }
-  auto canned = std::make_unique<CannedHttp>();
-  canned->bodies = {Page({{"data/a", 1}, {"data/b", 1}, {"data/c", 1}}, "")};
-  auto origin = NewOriginBackend(std::move(canned), {"http://127.0.0.1:9", "", true, "", "", ""});
-  EXPECT_EQ(origin->List("s3://models/data/", 2).status().code(), StatusCode::kResourceExhausted);
+  S3Under u({"http://127.0.0.1:9", "", true, "", "", ""});
+  u.http->answers = {{Page({{"data/a", 1}, {"data/b", 1}, {"data/c", 1}}, "")}};
+  EXPECT_EQ(u.s3->List({.url = "s3://models/data/"}, 2).status().code(),
+            StatusCode::kResourceExhausted);
   auto plain = NewOriginBackend(std::make_unique<CannedHttp>(), {});
-  EXPECT_EQ(plain->List("https://h/dir/", 10).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(plain->List({.url = "https://h/dir/"}, 10).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(plain->List({.url = "ftp://h/dir/"}, 10).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

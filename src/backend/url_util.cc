@@ -83,4 +83,28 @@ std::string RedactUrl(std::string_view url) {
          out.substr(end);
 }
 
+StatusOr<Endpoint> ParseEndpoint(const std::string& endpoint, const std::string& what,
+                                 bool allow_path) {
+  const std::string want =
+      what + " '" + endpoint + "': want http(s)://host[:port]" + (allow_path ? "[/path]" : "");
+  size_t sep = endpoint.find("://");
+  if (sep == std::string::npos) {
+    return InvalidArgument(want);
+  }
+  Endpoint e{endpoint.substr(0, sep), endpoint.substr(sep + 3), ""};
+  while (!e.host.empty() && e.host.back() == '/') {
+    e.host.pop_back();
+  }
+  if (size_t slash = e.host.find('/'); slash != std::string::npos && allow_path) {
+    e.path = e.host.substr(slash);
+    e.host.resize(slash);
+  }
+  if ((e.scheme != "http" && e.scheme != "https") || e.host.empty() ||
+      e.host.find_first_of("/?#@ ") != std::string::npos ||
+      e.path.find_first_of("?#@ ") != std::string::npos || e.path.find("//") != std::string::npos) {
+    return InvalidArgument(want);
+  }
+  return e;
+}
+
 }  // namespace df::backend

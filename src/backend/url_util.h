@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "dragonfly/common/status.h"
+
 namespace df::backend {
 
 // True when `url` starts with "http://" or "https://" (case-insensitive scheme).
@@ -14,5 +16,16 @@ bool HasHttpScheme(std::string_view url);
 // secret, password, accesskey, keyid or auth, case-blind, and "sig": presigned S3 / GCS / OSS /
 // OBS / COS / Azure URLs, access tokens) become "***". Other URLs are returned unchanged.
 std::string RedactUrl(std::string_view url);
+
+// An object store's or a hub's endpoint setting: "http(s)://host[:port]", with a path prefix
+// when `allow_path` ("http://127.0.0.1:10000/devstoreaccount1", Azurite's path style).
+struct Endpoint {
+  std::string scheme;  // http or https
+  std::string host;    // host[:port] as written
+  std::string path;    // "" or "/prefix" (no trailing slash)
+};
+// InvalidArgument naming `what` for anything else (user-info, query, fragment, other schemes).
+StatusOr<Endpoint> ParseEndpoint(const std::string& endpoint, const std::string& what,
+                                 bool allow_path);
 
 }  // namespace df::backend

@@ -30,6 +30,19 @@ const std::vector<std::string>& DefaultFilteredQueryParams() {
   return kParams;
 }
 
+namespace {
+
+// The query parameters of an Azure SAS (service, account and user delegation).
+bool IsAzureSasParam(const std::string& key) {
+  static const char* const kSas[] = {"sv",    "ss",   "srt",  "sp",    "se",    "st",   "spr",
+                                     "sig",   "sr",   "si",   "sip",   "ses",   "sdd",  "skoid",
+                                     "sktid", "skt",  "ske",  "sks",   "skv",   "rscc", "rscd",
+                                     "rsce",  "rscl", "rsct", "saoid", "suoid", "scid"};
+  return std::any_of(std::begin(kSas), std::end(kSas), [&](const char* p) { return key == p; });
+}
+
+}  // namespace
+
 StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::string>& filtered) {
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos || scheme_end == 0 || scheme_end + 3 >= url.size()) {
@@ -61,6 +74,8 @@ StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::s
   if (base.find('/', authority) == authority || authority >= base.size()) {
     return InvalidArgument("malformed URL '" + url + "': missing host");
   }
+  // An abs:// URL's SAS is a credential, whatever the filter list says.
+  const bool azure = url.compare(0, scheme_end, "abs") == 0;
   std::string kept;
   size_t pos = 0;
   while (pos <= query.size() && !query.empty()) {
@@ -70,7 +85,8 @@ StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::s
     }
     std::string pair = query.substr(pos, amp - pos);
     std::string key = pair.substr(0, pair.find('='));
-    if (!pair.empty() && std::find(filtered.begin(), filtered.end(), key) == filtered.end()) {
+    if (!pair.empty() && std::find(filtered.begin(), filtered.end(), key) == filtered.end() &&
+        !(azure && IsAzureSasParam(key))) {
       if (!kept.empty()) {
         kept += '&';
       }

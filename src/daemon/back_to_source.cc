@@ -37,6 +37,15 @@ Status HashPrefix(int fd, uint64_t length, DigestVerifier* v) {
 
 }  // namespace
 
+std::optional<backend::StorageCredentials> StorageOf(
+    const ::dragonfly::api::scheduler::ObjectStorage* storage) {
+  if (storage == nullptr) {
+    return std::nullopt;
+  }
+  return backend::StorageCredentials{storage->access_key_id(), storage->access_key_secret(),
+                                     storage->session_token(), storage->region()};
+}
+
 Status FetchFromOrigin(const OriginFetch& f) {
   storage::Task& t = *f.task;
   storage::TaskStat st = t.Stat();
@@ -52,6 +61,7 @@ Status FetchFromOrigin(const OriginFetch& f) {
   }
   req.offset = PieceOffset(piece_length, next);
   req.attempts = f.attempts;
+  req.storage = StorageOf(f.spec->has_object_storage() ? &f.spec->object_storage() : nullptr);
   std::unique_ptr<DigestVerifier> verifier;
   if (!f.digest.empty()) {
     DF_ASSIGN_OR_RETURN(verifier, ParseDigest(f.digest));

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 
 #include "api/scheduler.pb.h"
 #include "dragonfly/backend/http_backend.h"
@@ -31,6 +32,10 @@ struct OriginFetch {
   std::string digest;
   bool* digest_mismatch = nullptr;  // set when the check failed
 };
+
+// The credentials a task's spec brings for its object store, if any (dfget --storage-*).
+std::optional<backend::StorageCredentials> StorageOf(
+    const ::dragonfly::api::scheduler::ObjectStorage* storage);
 
 // Fetches what the task lacks from the origin; ok once the task is done.
 Status FetchFromOrigin(const OriginFetch& f);

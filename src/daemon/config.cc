@@ -253,7 +253,8 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(ReadBytes(gc, "gc", "capacity", &c->gc.capacity));
 
   const YAML::Node bs = root["backSource"];
-  DF_RETURN_IF_ERROR(CheckKeys(bs, "backSource", {"caCert", "insecure", "maxRetries", "s3"}));
+  DF_RETURN_IF_ERROR(CheckKeys(bs, "backSource",
+                               {"caCert", "insecure", "maxRetries", "s3", "azure", "huggingFace"}));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "caCert", &c->back_source.ca_cert));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "insecure", &c->back_source.insecure));
   DF_RETURN_IF_ERROR(Read(bs, "backSource", "maxRetries", &c->back_source.max_retries));
@@ -269,6 +270,21 @@ Status ParseNode(const YAML::Node& root, DaemonConfig* c) {
   DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "secretAccessKey", &o.secret_access_key));
   DF_RETURN_IF_ERROR(Read(s3, "backSource.s3", "sessionToken", &o.session_token));
   DF_RETURN_IF_ERROR(backend::ValidateS3Options(o).Annotate("backSource.s3"));
+  const YAML::Node azure = bs ? bs["azure"] : YAML::Node();
+  auto& a = c->back_source.azure;
+  DF_RETURN_IF_ERROR(
+      CheckKeys(azure, "backSource.azure", {"endpoint", "accountName", "accountKey", "sasToken"}));
+  DF_RETURN_IF_ERROR(Read(azure, "backSource.azure", "endpoint", &a.endpoint));
+  DF_RETURN_IF_ERROR(Read(azure, "backSource.azure", "accountName", &a.account_name));
+  DF_RETURN_IF_ERROR(Read(azure, "backSource.azure", "accountKey", &a.account_key));
+  DF_RETURN_IF_ERROR(Read(azure, "backSource.azure", "sasToken", &a.sas_token));
+  DF_RETURN_IF_ERROR(backend::ValidateAzureOptions(a).Annotate("backSource.azure"));
+  const YAML::Node hf = bs ? bs["huggingFace"] : YAML::Node();
+  auto& h = c->back_source.hugging_face;
+  DF_RETURN_IF_ERROR(CheckKeys(hf, "backSource.huggingFace", {"endpoint", "token"}));
+  DF_RETURN_IF_ERROR(Read(hf, "backSource.huggingFace", "endpoint", &h.endpoint));
+  DF_RETURN_IF_ERROR(Read(hf, "backSource.huggingFace", "token", &h.token));
+  DF_RETURN_IF_ERROR(backend::ValidateHubOptions(h).Annotate("backSource.huggingFace"));
 
   DF_RETURN_IF_ERROR(ParseProxy(root["proxy"], &c->proxy));
 

@@ -27,6 +27,7 @@
 #include "daemon/scheduler_client.h"
 #include "daemon/scheduler_discovery.h"
 #include "daemon/stored_tasks.h"
+#include "dragonfly/backend/origin.h"
 #include "dragonfly/common/http_status_server.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/common/version.h"
@@ -83,10 +84,10 @@ class DaemonImpl : public Daemon {
     DF_ASSIGN_OR_RETURN(store_, storage::OpenTaskStore(config_.storage.dir));
     backend::HttpOptions http = proxy::UpstreamTls(config_);
     http.max_retries = static_cast<int>(config_.back_source.max_retries);
-    backend::S3Options s3 = config_.back_source.s3;
-    backend::FillS3OptionsFromEnvironment(&s3);
-    DF_RETURN_IF_ERROR(backend::ValidateS3Options(s3).Annotate("s3 credentials"));
-    backend_ = backend::NewOriginBackend(backend::NewHttpBackend(http), std::move(s3));
+    backend::OriginOptions origin{config_.back_source.s3, config_.back_source.azure,
+                                  config_.back_source.hugging_face};
+    DF_RETURN_IF_ERROR(backend::PrepareOriginOptions(&origin));
+    backend_ = backend::NewOriginBackend(backend::NewHttpBackend(http), std::move(origin));
     DF_ASSIGN_OR_RETURN(cert_keeper_,
                         manager::KeepClusterCertificate(
                             config_.tls, {config_.seed_peer.enable ? security::Role::kSeedPeer

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "backend/url_util.h"
+#include "daemon/back_to_source.h"
 #include "daemon/metrics.h"
+#include "dragonfly/backend/origin.h"
 #include "dragonfly/common/digest.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
@@ -27,9 +29,9 @@ Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* sp
   }
   auto scheme_end = req.url().find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : req.url().substr(0, scheme_end);
-  if (scheme != "http" && scheme != "https" && scheme != "s3") {
+  if (!backend::IsOriginScheme(scheme)) {
     return InvalidArgument("unsupported URL '" + backend::RedactUrl(req.url()) +
-                           "': want http://, https:// or s3:// (docs/backends.md)");
+                           "': want http://, https://, s3://, abs:// or hf:// (docs/backends.md)");
   }
   if (!req.digest().empty()) {
     DF_RETURN_IF_ERROR(ParseDigest(req.digest()).status());
@@ -39,6 +41,9 @@ Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* sp
   spec->set_application(req.application());
   spec->set_piece_length(req.piece_length());
   *spec->mutable_headers() = req.headers();
+  if (req.has_object_storage()) {
+    *spec->mutable_object_storage() = req.object_storage();
+  }
   *spec->mutable_filtered_query_params() = req.filtered_query_params();
   if (!req.task_id().empty()) {
     // A blob named by its digest, as the registry mirror names it (the manager's preheat).
@@ -202,7 +207,21 @@ grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
 
 grpc::Status TaskRpcs::ListEntries(const dfd::ListEntriesRequest* request,
                                    dfd::ListEntriesResponse* response) const {
-  auto listed = ctx_->backend->List(request->url(), kMaxEntries);
+  std::map<std::string, std::string> headers(request->headers().begin(), request->headers().end());
+  size_t header_bytes = 0;
+  for (const auto& [k, v] : headers) {
+    header_bytes += k.size() + v.size();
+  }
+  if (request->url().size() > 8192 || headers.size() > 64 || header_bytes > 16384) {
+    return ToGrpc(
+        InvalidArgument("listing request too large: URL <= 8 KiB, <= 64 headers of "
+                        "<= 16 KiB in all"));
+  }
+  backend::FetchRequest where;
+  where.url = request->url();
+  where.headers = std::move(headers);
+  where.storage = StorageOf(request->has_object_storage() ? &request->object_storage() : nullptr);
+  auto listed = ctx_->backend->List(where, kMaxEntries);
   if (!listed.ok()) {
     return ToGrpc(listed.status());
   }

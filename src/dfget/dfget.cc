@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "dfget/object_storage.h"
+#include "dragonfly/backend/hub.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/rpc/status.h"
 #include "dragonfly/tracing/context.h"
@@ -184,6 +186,44 @@ StatusOr<std::pair<std::string, std::string>> ParseHeader(const std::string& h) 
   return std::make_pair(key, value);
 }
 
+void SetStorage(const Options::Storage& s, ::dragonfly::api::scheduler::ObjectStorage* out) {
+  out->set_access_key_id(s.access_key_id);
+  out->set_access_key_secret(s.access_key_secret);
+  out->set_session_token(s.session_token);
+  out->set_region(s.region);
+}
+
+Status ApplyHubFlags(std::string token, const std::string& revision, Options* o) {
+  if (o->url.rfind("hf://", 0) != 0) {
+    if (!token.empty() || !revision.empty()) {
+      return InvalidArgument("--hf-token and --hf-revision are for hf:// URLs");
+    }
+    return Status::Ok();
+  }
+  for (const char* env : {"DFGET_HF_TOKEN", "HF_TOKEN"}) {
+    const char* v = std::getenv(env);
+    if (token.empty() && v != nullptr) {
+      token = v;
+    }
+  }
+  if (!revision.empty()) {
+    DF_ASSIGN_OR_RETURN(backend::HubLocation l, backend::ParseHubUrl(o->url));
+    if (o->url.find("revision=") != std::string::npos && l.revision != revision) {
+      return InvalidArgument("--hf-revision " + revision + " and the URL's revision " + l.revision +
+                             " differ");
+    }
+    l.revision = revision;
+    o->url = backend::HubUrl(l);
+  }
+  if (!token.empty()) {
+    if (token.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return InvalidArgument("--hf-token: contains a line break");
+    }
+    o->headers["Authorization"] = "Bearer " + token;
+  }
+  return Status::Ok();
+}
+
 StatusOr<Result> Download(const Options& o) {
   auto start = Clock::now();
   if (o.output.empty()) {
@@ -216,6 +256,9 @@ StatusOr<Result> Download(const Options& o) {
   req.set_digest(o.digest);
   req.set_timeout_ms(o.timeout_ms);
   req.set_disable_back_to_source(o.disable_back_to_source);
+  if (!o.storage.empty()) {
+    SetStorage(o.storage, req.mutable_object_storage());
+  }
 
   grpc::ClientContext ctx;
   // A caller's trace (the OpenTelemetry convention for processes: TRACEPARENT in the

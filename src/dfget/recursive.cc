@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "dfget/object_storage.h"
 #include "dragonfly/common/file.h"
 #include "dragonfly/rpc/status.h"
 
@@ -32,6 +33,10 @@ StatusOr<std::vector<dfd::Entry>> ListEntries(const Options& o) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
   dfd::ListEntriesRequest req;
   req.set_url(o.url);
+  req.mutable_headers()->insert(o.headers.begin(), o.headers.end());
+  if (!o.storage.empty()) {
+    SetStorage(o.storage, req.mutable_object_storage());
+  }
   dfd::ListEntriesResponse resp;
   grpc::Status s = stub->ListEntries(&ctx, req, &resp);
   if (!s.ok()) {

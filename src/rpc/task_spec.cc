@@ -1,5 +1,7 @@
 #include "dragonfly/rpc/task_spec.h"
 
+#include <string_view>
+
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
 
@@ -27,6 +29,20 @@ Status VerifyTaskSpec(const ::dragonfly::api::scheduler::TaskSpec& spec) {
       (spec.piece_length() < kMinPieceLength || spec.piece_length() > kMaxPieceLength)) {
     return InvalidArgument("task spec piece length " + std::to_string(spec.piece_length()) +
                            " is not in [4 MiB, 64 MiB]");
+  }
+  if (spec.has_object_storage()) {
+    const auto& o = spec.object_storage();
+    for (const std::string* f :
+         {&o.access_key_id(), &o.access_key_secret(), &o.session_token(), &o.region()}) {
+      if (f->size() > 4096 ||
+          f->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+        return InvalidArgument("task spec has bad object storage credentials");
+      }
+    }
+    const std::string scheme = spec.url().substr(0, spec.url().find("://"));
+    if (scheme != "s3" && scheme != "abs") {
+      return InvalidArgument("object storage credentials are for s3:// and abs:// URLs");
+    }
   }
   for (const auto& [k, v] : spec.headers()) {
     if (k.empty() || k.find_first_of(":\r\n ") != std::string::npos ||

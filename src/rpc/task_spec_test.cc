@@ -49,6 +49,22 @@ TEST(TaskSpecTest, BlobTasksAreNamedByTheDigestInTheirUrl) {
   EXPECT_EQ(ContentDigestOf(hex, blob.url()), "");
 }
 
+TEST(TaskSpecTest, ObjectStorageCredentialsAreBoundedAndOnlyForObjectStores) {
+  TaskSpec s3 = Spec("s3://models/a.bin");
+  s3.mutable_object_storage()->set_access_key_id("AKID");
+  s3.mutable_object_storage()->set_access_key_secret("secret");
+  EXPECT_TRUE(VerifyTaskSpec(s3).ok());
+  // The credentials are not part of the task: the same object, another key, the same ID.
+  EXPECT_EQ(s3.task_id(), Spec("s3://models/a.bin").task_id());
+  TaskSpec http = Spec("http://origin/a.bin");
+  http.mutable_object_storage()->set_access_key_id("AKID");
+  EXPECT_EQ(VerifyTaskSpec(http).code(), StatusCode::kInvalidArgument);
+  s3.mutable_object_storage()->set_session_token(std::string(5000, 't'));
+  EXPECT_EQ(VerifyTaskSpec(s3).code(), StatusCode::kInvalidArgument);
+  s3.mutable_object_storage()->set_session_token("tok\r\nX-Injected: 1");
+  EXPECT_EQ(VerifyTaskSpec(s3).code(), StatusCode::kInvalidArgument);
+}
+
 TEST(TaskSpecTest, MalformedSpecsAreRefused) {
   TaskSpec s = Spec("http://origin/a.bin");
   s.set_piece_length(1);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // An S3-compatible server for the end-to-end tests: @20minutes/s3rver (a maintained fork of
 // s3rver that verifies AWS Signature V4), on loopback, with the buckets and key pairs given.
-//   node s3.js --dir DIR [--bucket NAME]... [--key ID:SECRET]... [--log FILE]
-// Prints "s3 listening on 127.0.0.1:PORT" when it serves; with --log, appends one JSON line per
-// request ({method, url, range, status}) to FILE, so that a test can count what it served.
+//   node s3.js --dir DIR [--bucket NAME]... [--key ID:SECRET]... [--log FILE] [--address IP]
+// Prints "s3 listening on ADDRESS:PORT" when it serves (default address 127.0.0.1); with --log,
+// appends one JSON line per request ({method, url, range, status, auth: whether it was signed,
+// bytes: the body's announced length}) to FILE, so that a test or a bench can count what it
+// served.
 'use strict';
 
 const fs = require('fs');
@@ -11,7 +13,7 @@ const S3rver = require('@20minutes/s3rver');
 const { DUMMY_ACCOUNT } = require('@20minutes/s3rver/lib/models/account');
 
 const args = process.argv.slice(2);
-const opts = { dir: '', buckets: [], keys: [], log: '' };
+const opts = { dir: '', buckets: [], keys: [], log: '', address: '127.0.0.1' };
 for (let i = 0; i < args.length; i += 2) {
   const [flag, value] = [args[i], args[i + 1]];
   if (value === undefined) throw new Error(`${flag} needs a value`);
@@ -19,6 +21,7 @@ for (let i = 0; i < args.length; i += 2) {
   else if (flag === '--bucket') opts.buckets.push(value);
   else if (flag === '--key') opts.keys.push(value);
   else if (flag === '--log') opts.log = value;
+  else if (flag === '--address') opts.address = value;
   else throw new Error(`unknown flag ${flag}`);
 }
 if (!opts.dir) throw new Error('--dir is required');
@@ -29,7 +32,7 @@ for (const pair of opts.keys) {
 }
 
 const server = new S3rver({
-  address: '127.0.0.1',
+  address: opts.address,
   port: 0,
   silent: true,
   directory: opts.dir,
@@ -45,7 +48,9 @@ server.run((err, { address, port } = {}) => {
       res.on('finish', () => {
         fs.appendFileSync(opts.log, JSON.stringify({
           method: req.method, url: req.url, range: req.headers.range || '',
-          status: res.statusCode }) + '\n');
+          status: res.statusCode,
+          auth: Boolean(req.headers.authorization || /[?&]X-Amz-Signature=/.test(req.url)),
+          bytes: Number(res.getHeader('content-length') || 0) }) + '\n');
       });
     });
   }

@@ -36,13 +36,29 @@ struct HttpOptions {
   std::string user_agent = "dragonfly-cpp/0.1";
 };
 
+// Credentials a download brings for an object store (dfget --storage-*), in place of the
+// daemon's own.
+struct StorageCredentials {
+  std::string access_key_id;      // S3: the access key ID; Azure: the account name
+  std::string access_key_secret;  // S3: the secret; Azure: the account key
+  std::string session_token;      // S3: temporary credentials' token; Azure: a SAS
+  std::string region;             // S3: the bucket's region (empty: the daemon's)
+};
+
 struct FetchRequest {
   std::string url;
   std::map<std::string, std::string> headers;
-  uint64_t offset = 0;                   // first byte wanted
-  std::optional<uint64_t> length;        // bytes wanted from offset; nullopt = to the end
-  std::chrono::milliseconds timeout{0};  // whole request; 0 = none
-  int* attempts = nullptr;               // when set: the requests made (1 + retries)
+  uint64_t offset = 0;                        // first byte wanted
+  std::optional<uint64_t> length;             // bytes wanted from offset; nullopt = to the end
+  std::chrono::milliseconds timeout{0};       // whole request; 0 = none
+  int* attempts = nullptr;                    // when set: the requests made (1 + retries)
+  std::optional<StorageCredentials> storage;  // object stores only; none: the daemon's
+  // When set, called before every request of the fetch (retries and resumes included) with the
+  // Range value that request carries ("bytes=a-b", or empty for none); the headers it returns
+  // are added to that request. Object stores sign here: a signature covers its time (S3 and
+  // Azure refuse one older than 15 minutes, so a long fetch resumed later signs again) and, for
+  // Azure's Shared Key, the Range.
+  std::function<StatusOr<std::map<std::string, std::string>>(const std::string& range)> sign;
 };
 
 struct ResponseInfo {
@@ -50,6 +66,13 @@ struct ResponseInfo {
   int64_t total_length = -1;  // size of the whole object when known (Content-Range or -Length)
   std::string effective_url;  // after redirects
   std::string content_type;
+  std::string next_page;  // a paginated API's next page: Link <url>; rel="next", made absolute
+};
+
+// A request to an object store as sent over HTTP(S): its URL and the headers that sign it.
+struct SignedRequest {
+  std::string url;
+  std::map<std::string, std::string> headers;
 };
 
 // An object under a listed prefix.
@@ -64,10 +87,12 @@ class HttpBackend {
   virtual ~HttpBackend() = default;
 
   // The objects under a directory-like URL, at most `max` (more is ResourceExhausted). Only
-  // object stores can list: plain HTTP is Unimplemented.
-  virtual StatusOr<std::vector<ListedObject>> List(const std::string& url, size_t max) {
+  // object stores and hubs list: plain HTTP is InvalidArgument.
+  // `where`: the URL, the caller's headers (a hub token) and storage credentials.
+  virtual StatusOr<std::vector<ListedObject>> List(const FetchRequest& where, size_t max) {
     (void)max;
-    return InvalidArgument("cannot list " + url + ": only object storage URLs (s3://) list");
+    return InvalidArgument("cannot list " + where.url +
+                           ": only object storage and hub URLs (s3://, abs://, hf://) list");
   }
 
   // Streams [offset, offset+length) of the object. `on_response` is called once before the

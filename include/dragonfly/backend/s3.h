@@ -4,7 +4,6 @@
 // task ID (which is computed on the s3:// URL).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -32,16 +31,13 @@ Status ValidateS3Options(const S3Options& o);
 
 // The HTTP(S) URL and the signed headers for a GET of `s3_url` ("s3://bucket/key[?versionId=…]")
 // at `amz_date` (YYYYMMDDTHHMMSSZ). InvalidArgument for a URL without a bucket or a key.
-struct S3Request {
-  std::string url;
-  std::map<std::string, std::string> headers;
-};
-StatusOr<S3Request> SignS3Get(const S3Options& o, const std::string& s3_url,
-                              const std::string& amz_date);
+StatusOr<SignedRequest> SignS3Get(const S3Options& o, const std::string& s3_url,
+                                  const std::string& amz_date);
 // The same for `bucket` (key empty: the bucket itself, e.g. a listing) and `key` (percent-
 // encoded or not) with `query` (as sent).
-StatusOr<S3Request> SignS3(const S3Options& o, const std::string& bucket, const std::string& key,
-                           const std::string& query, const std::string& amz_date);
+StatusOr<SignedRequest> SignS3(const S3Options& o, const std::string& bucket,
+                               const std::string& key, const std::string& query,
+                               const std::string& amz_date);
 
 // The parts of "s3://bucket[/key][?query]". InvalidArgument without a bucket.
 struct S3Location {
@@ -51,8 +47,8 @@ struct S3Location {
 };
 StatusOr<S3Location> ParseS3Url(const std::string& s3_url);
 
-// The origin the daemon fetches from: s3:// URLs are signed with `s3` and fetched over `http`,
-// http(s):// URLs go to `http` unchanged; any other scheme is InvalidArgument.
-std::unique_ptr<HttpBackend> NewOriginBackend(std::unique_ptr<HttpBackend> http, S3Options s3);
+// s3:// URLs signed with `s3` (every request of a fetch signed anew) and fetched over `http`
+// (not owned; outlives the backend). Lists with ListObjectsV2.
+std::unique_ptr<HttpBackend> NewS3Backend(HttpBackend& http, S3Options s3);
 
 }  // namespace df::backend

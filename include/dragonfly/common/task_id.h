@@ -16,7 +16,8 @@ namespace df {
 const std::vector<std::string>& DefaultFilteredQueryParams();
 
 // Drops query parameters whose key is in `filtered` (exact, case-sensitive), keeping the order
-// of the others; drops "?" when no parameter is left and trims a root path's trailing "/".
+// of the others (and, for abs:// URLs, an Azure SAS's parameters: sv, sig, se, …); drops "?"
+// when no parameter is left and trims a root path's trailing "/".
 // Fails on a URL that is not absolute http(s)/other-scheme form.
 StatusOr<std::string> FilterUrl(const std::string& url, const std::vector<std::string>& filtered);
 

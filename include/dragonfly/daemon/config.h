@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "dragonfly/backend/azure.h"
+#include "dragonfly/backend/hub.h"
 #include "dragonfly/backend/s3.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
@@ -82,8 +84,11 @@ struct DaemonConfig {
     std::string ca_cert;
     bool insecure = false;
     uint32_t max_retries = 3;
-    // s3:// origins (docs/backends.md); what is left empty comes from the AWS_* environment.
+    // Object stores and hubs (docs/backends.md); what is left empty comes from their tools'
+    // environment (AWS_*, AZURE_STORAGE_*, HF_*).
     backend::S3Options s3;
+    backend::AzureOptions azure;
+    backend::HubOptions hugging_face;
   } back_source;
   // HTTP proxy and registry mirror (one port). See docs/registry-mirror.md.
   struct Proxy {

@@ -29,6 +29,18 @@ struct Options {
   std::string endpoint = "/var/run/dragonfly/dfdaemon.sock";
   bool progress = false;  // draw a progress bar on stderr
   bool verbose = false;   // print a summary line
+  // Object storage credentials of this download (dfget --storage-*), used instead of the
+  // daemons' by whichever daemon fetches from the store (the seed peer included). Empty: theirs.
+  struct Storage {
+    std::string access_key_id;      // S3: the access key ID; Azure: the account name
+    std::string access_key_secret;  // S3: the secret; Azure: the account key
+    std::string session_token;      // S3: temporary credentials' token; Azure: a SAS
+    std::string region;             // S3
+    bool empty() const {
+      return access_key_id.empty() && access_key_secret.empty() && session_token.empty() &&
+             region.empty();
+    }
+  } storage;
 };
 
 struct Result {
@@ -44,6 +56,12 @@ struct Result {
 
 // Parses "Key: Value".
 StatusOr<std::pair<std::string, std::string>> ParseHeader(const std::string& h);
+
+// dfget --hf-token / --hf-revision on an hf:// URL: the revision goes into the URL (part of the
+// task ID: another revision is another task), the token into the Authorization header (sent to
+// the seed peer like registry credentials, never part of the task ID). Without --hf-token,
+// $DFGET_HF_TOKEN or $HF_TOKEN. InvalidArgument for the flags on another scheme.
+Status ApplyHubFlags(std::string token, const std::string& revision, Options* o);
 
 StatusOr<Result> Download(const Options& options);
 
