@@ -11,11 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "backend/listing.h"
 #include "backend/sigv4.h"
-#include "backend/small_body.h"
 #include "backend/url_util.h"
 #include "backend/xml.h"
-#include "dragonfly/common/file.h"
 #include "dragonfly/common/strings.h"
 
 namespace df::backend {
@@ -107,20 +106,6 @@ std::string CanonicalQuery(const std::string& query) {
   return out;
 }
 
-// A blob name as it goes into an abs:// URL (ParseAbsUrl's reader decodes it again).
-std::string BlobForUrl(std::string_view name) {
-  std::string out;
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '%' || c == '?' || c == '#' || u <= ' ' || u == 0x7f) {
-      out += sigv4::UriEncode(std::string_view(&c, 1), false);
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 class AzureBackend : public HttpBackend {
  public:
   AzureBackend(HttpBackend& http, AzureOptions o) : http_(http), o_(std::move(o)) {}
@@ -152,10 +137,7 @@ class AzureBackend : public HttpBackend {
     const std::string& url = where.url;
     DF_ASSIGN_OR_RETURN(AzureOptions o, OptionsFor(where));
     DF_ASSIGN_OR_RETURN(AzureLocation l, ParseAbsUrl(url));
-    std::string prefix = sigv4::PercentDecode(l.blob);
-    if (!prefix.empty() && prefix.back() != '/') {
-      prefix += '/';
-    }
+    const std::string prefix = DirectoryPrefix(l.blob);
     std::vector<ListedObject> out;
     std::string marker;
     while (true) {
@@ -174,23 +156,9 @@ class AzureBackend : public HttpBackend {
       DF_ASSIGN_OR_RETURN(std::string body, FetchSmallBody(http_, r, kMaxListPage,
                                                            "a listing page of " + RedactUrl(url)));
       for (std::string_view blob : XmlElements(body, "Blob")) {
-        const std::string name = XmlText(blob, "Name");
-        if (name.empty() || name.back() == '/') {
-          continue;  // a "folder" marker
-        }
-        if (name.rfind(prefix, 0) != 0 || !SafeRelativePath(name.substr(prefix.size()))) {
-          return InvalidArgument("blob '" + name + "' under " + RedactUrl(url) +
-                                 " cannot be a file under the output directory");
-        }
-        if (out.size() == max) {
-          return ResourceExhausted("more than " + std::to_string(max) + " blobs under " +
-                                   RedactUrl(url));
-        }
-        ListedObject entry;
-        entry.url = "abs://" + l.container + "/" + BlobForUrl(name);
-        entry.path = name.substr(prefix.size());
-        entry.size = std::strtoll(XmlText(blob, "Content-Length").c_str(), nullptr, 10);
-        out.push_back(std::move(entry));
+        DF_RETURN_IF_ERROR(AddListed(
+            &out, XmlText(blob, "Name"), prefix, "abs://" + l.container + "/",
+            std::strtoll(XmlText(blob, "Content-Length").c_str(), nullptr, 10), max, url));
       }
       marker = XmlText(body, "NextMarker");
       if (marker.empty()) {

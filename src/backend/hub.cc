@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/listing.h"
 #include "backend/sigv4.h"
-#include "backend/small_body.h"
 #include "backend/url_util.h"
 #include "dragonfly/common/file.h"
 #include "dragonfly/common/strings.h"

@@ -5,11 +5,10 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/listing.h"
 #include "backend/sigv4.h"
-#include "backend/small_body.h"
 #include "backend/url_util.h"
 #include "backend/xml.h"
-#include "dragonfly/common/file.h"
 
 namespace df::backend {
 namespace {
@@ -28,21 +27,6 @@ std::string AmzDateNow() {
   char buf[20];
   std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", &tm);
   return buf;
-}
-
-// A key as it goes into an s3:// URL: what would end the path or start an escape is escaped
-// (SignS3Get decodes it again).
-std::string KeyForUrl(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '%' || c == '?' || c == '#' || u <= ' ' || u == 0x7f) {
-      out += sigv4::UriEncode(std::string_view(&c, 1), false);
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 constexpr size_t kMaxListPage = 8u << 20;  // bytes of one ListObjectsV2 answer
@@ -72,10 +56,7 @@ class S3Backend : public HttpBackend {
     const std::string& url = where.url;
     DF_ASSIGN_OR_RETURN(S3Options o, OptionsFor(where));
     DF_ASSIGN_OR_RETURN(S3Location l, ParseS3Url(url));
-    std::string prefix = sigv4::PercentDecode(l.key);
-    if (!prefix.empty() && prefix.back() != '/') {
-      prefix += '/';
-    }
+    const std::string prefix = DirectoryPrefix(l.key);
     std::vector<ListedObject> out;
     std::string token;
     while (true) {
@@ -90,23 +71,9 @@ class S3Backend : public HttpBackend {
       DF_ASSIGN_OR_RETURN(std::string body, FetchSmallBody(http_, r, kMaxListPage,
                                                            "a listing page of " + RedactUrl(url)));
       for (std::string_view contents : XmlElements(body, "Contents")) {
-        const std::string key = XmlText(contents, "Key");
-        if (key.empty() || key.back() == '/') {
-          continue;  // a "folder" marker
-        }
-        if (key.rfind(prefix, 0) != 0 || !SafeRelativePath(key.substr(prefix.size()))) {
-          return InvalidArgument("object '" + key + "' under " + RedactUrl(url) +
-                                 " cannot be a file under the output directory");
-        }
-        if (out.size() == max) {
-          return ResourceExhausted("more than " + std::to_string(max) + " objects under " +
-                                   RedactUrl(url));
-        }
-        ListedObject entry;
-        entry.url = "s3://" + l.bucket + "/" + KeyForUrl(key);
-        entry.path = key.substr(prefix.size());
-        entry.size = std::strtoll(XmlText(contents, "Size").c_str(), nullptr, 10);
-        out.push_back(std::move(entry));
+        DF_RETURN_IF_ERROR(
+            AddListed(&out, XmlText(contents, "Key"), prefix, "s3://" + l.bucket + "/",
+                      std::strtoll(XmlText(contents, "Size").c_str(), nullptr, 10), max, url));
       }
       token = XmlText(body, "NextContinuationToken");
       if (XmlText(body, "IsTruncated") != "true" || token.empty()) {

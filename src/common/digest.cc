@@ -157,6 +157,32 @@ uint32_t Crc32Ieee(uint32_t crc, const void* data, size_t n) {
   return crc;
 }
 
+struct Sha256Stream::State {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~State() { EVP_MD_CTX_free(ctx); }
+};
+
+Sha256Stream::Sha256Stream() : state_(std::make_unique<State>()) {
+  EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr);
+}
+
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(const void* data, size_t n) { EVP_DigestUpdate(state_->ctx, data, n); }
+
+std::string Sha256Stream::HexDigest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(state_->ctx, md, &len);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
+
 std::string Sha256Hex(const void* data, size_t n) {
   unsigned char md[32];
   unsigned int len = 0;

@@ -117,6 +117,35 @@ StatusOr<std::string> MakeTaskId(const TaskIdInput& in) {
   return Sha256Hex(material.data(), material.size());
 }
 
+struct PersistentCacheTaskId::State {
+  Sha256Stream sha;
+};
+
+PersistentCacheTaskId::PersistentCacheTaskId() : state_(std::make_unique<State>()) {}
+
+PersistentCacheTaskId::~PersistentCacheTaskId() = default;
+
+void PersistentCacheTaskId::Update(const void* data, size_t n) { state_->sha.Update(data, n); }
+
+std::string PersistentCacheTaskId::Finish(const std::string& tag, const std::string& application,
+                                          std::optional<uint32_t> piece_length) {
+  std::string rest = tag + application;
+  if (piece_length) {
+    rest += std::to_string(*piece_length);
+  }
+  rest += "PERSISTENT_CACHE";
+  Update(rest.data(), rest.size());
+  return state_->sha.HexDigest();
+}
+
+bool IsPersistentCacheUrl(const std::string& url) {
+  return url.rfind(kPersistentCacheScheme, 0) == 0;
+}
+
+std::string PersistentCacheUrl(const std::string& task_id) {
+  return kPersistentCacheScheme + task_id;
+}
+
 std::string BlobDigest(const std::string& url) {
   static const std::regex kBlob(R"(/v2/.+/blobs/(sha256:[0-9a-f]{64})$)");
   std::smatch m;

@@ -65,5 +65,18 @@ TEST(TaskIdTest, PeerIdsAreUnique) {
   EXPECT_EQ(a.rfind("10.0.0.1-node-", 0), 0u);
 }
 
+// dfcache's content-addressed IDs (expected values: Python's hashlib over the same bytes).
+TEST(TaskIdTest, PersistentCacheTaskIdHashesTheContentThenTagApplicationAndPieceLength) {
+  PersistentCacheTaskId a;
+  a.Update("hello ", 6);
+  a.Update("world", 5);  // streamed: the same as in one piece
+  EXPECT_EQ(a.Finish("v1", "train", std::nullopt),
+            "edc87cfcaba4f3fd81c17e2612585eefd3c5ea42914906612b5a3cf7f1105d33");
+  PersistentCacheTaskId b;
+  b.Update("hello world", 11);
+  EXPECT_EQ(b.Finish("", "", 4u << 20),
+            "5dec3df28fe3e22ef86a399bd527db157661660d4da0f242909ab7c47e20ca5e");
+}
+
 }  // namespace
 }  // namespace df

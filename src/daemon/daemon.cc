@@ -176,12 +176,14 @@ class DaemonImpl : public Daemon {
     ctx_.swarm = swarm_.get();
     ctx_.tracer = tracer_.get();
     downloads_ = std::make_unique<Downloads>(&ctx_);
+    cache_ = std::make_unique<CacheRpcs>(&ctx_, downloads_.get(), config_.host.ip,
+                                         config_.host.hostname, config_.seed_peer.enable);
 
     DF_RETURN_IF_ERROR(PrepareSocket(config_.server.socket_path));
     // The upload service (and its port) before the local one: a download started from the
     // local API may announce this host, which needs the RPC port.
-    upload_service_ =
-        std::make_unique<UploadService>(&ctx_, downloads_.get(), credentials_->secure());
+    upload_service_ = std::make_unique<UploadService>(&ctx_, downloads_.get(), cache_.get(),
+                                                      credentials_->secure());
     DF_RETURN_IF_ERROR(
         net::CheckListenAddress(config_.upload.rpc_listen).Annotate("upload.rpcListen"));
     DF_RETURN_IF_ERROR(
@@ -212,7 +214,7 @@ class DaemonImpl : public Daemon {
     }
     rpc_port_ = static_cast<uint16_t>(rpc_port);
 
-    local_service_ = std::make_unique<LocalService>(&ctx_, downloads_.get());
+    local_service_ = std::make_unique<LocalService>(&ctx_, downloads_.get(), cache_.get());
     grpc::ServerBuilder local;
     local.AddListeningPort("unix:" + config_.server.socket_path, grpc::InsecureServerCredentials());
     local.RegisterService(local_service_.get());
@@ -486,6 +488,7 @@ class DaemonImpl : public Daemon {
           if (!forced && !sweep_planned) {
             SweepStoredTasks();  // what an earlier sweep could not announce
           }
+          cache_->AnnounceHoldings();  // the persistent cache tasks' heartbeat
         }
       }
       downloads_->Reap();  // join the sessions that ended
@@ -518,6 +521,7 @@ class DaemonImpl : public Daemon {
   std::unique_ptr<piece::Swarm> swarm_;
   std::unique_ptr<StoredTaskAnnouncer> stored_;
   std::unique_ptr<Downloads> downloads_;
+  std::unique_ptr<CacheRpcs> cache_;
   std::unique_ptr<LocalService> local_service_;
   std::unique_ptr<UploadService> upload_service_;
   std::unique_ptr<rpc::HealthService> upload_health_;

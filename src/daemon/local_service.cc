@@ -5,8 +5,10 @@
 #include "backend/url_util.h"
 #include "daemon/back_to_source.h"
 #include "daemon/metrics.h"
+#include "daemon/scheduler_api.h"
 #include "dragonfly/backend/origin.h"
 #include "dragonfly/common/digest.h"
+#include "dragonfly/common/ids.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/status.h"
@@ -26,6 +28,18 @@ namespace {
 Status ValidateAndBuildSpec(const dfd::DownloadRequest& req, sched::TaskSpec* spec) {
   if (req.url().empty()) {
     return InvalidArgument("missing URL");
+  }
+  if (IsPersistentCacheUrl(req.url())) {  // dfcache export: the task has no origin
+    const std::string id = req.url().substr(std::string_view(kPersistentCacheScheme).size());
+    DF_RETURN_IF_ERROR(TaskId::Parse(id).status());
+    if (req.has_object_storage() || !req.task_id().empty()) {
+      return InvalidArgument("a persistent cache task is named by its URL only");
+    }
+    spec->set_url(req.url());
+    spec->set_task_id(id);
+    spec->set_tag(req.tag());
+    spec->set_application(req.application());
+    return rpc::VerifyTaskSpec(*spec);
   }
   auto scheme_end = req.url().find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : req.url().substr(0, scheme_end);
@@ -125,6 +139,27 @@ grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
   options.spec = spec;
   options.disable_back_to_source = request->disable_back_to_source();
   options.trace_parent = tracing::CurrentContext();  // the call's span
+  std::string digest = request->digest();
+  std::optional<sched::StatPersistentCacheTaskResponse> cache_task;
+  if (IsPersistentCacheUrl(spec.url())) {
+    auto held = ctx_->store->Stat(task_id);
+    if (!held.ok() || !held->done) {
+      // From its holders, checked against the digest taken at its import.
+      auto known = ctx_->scheduler->StatPersistentCacheTask(task_id);
+      if (!known.ok()) {
+        return ToGrpc(known.status());
+      }
+      if (!known->known()) {
+        return ToGrpc(NotFound("persistent cache task " + task_id +
+                               " is not in the cluster (expired, deleted, or never imported)"));
+      }
+      cache_task = std::move(known).value();
+      if (digest.empty()) {
+        digest = cache_task->task().digest();
+      }
+    }
+    options.disable_back_to_source = true;
+  }
   auto opened = downloads_->Open(options);
   if (!opened.ok()) {
     return ToGrpc(opened.status());
@@ -181,10 +216,16 @@ grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
     return ToGrpc(f);
   }
   const int64_t length = task.Stat().content_length;
-  if (!request->digest().empty()) {
-    if (Status s = downloads_->Verify(download, request->digest()); !s.ok()) {
+  if (!digest.empty()) {
+    if (Status s = downloads_->Verify(download, digest); !s.ok()) {
       return ToGrpc(s);
     }
+  }
+  if (cache_task && !task.Stat().persistence.persistent()) {
+    // An exported copy: not a replica, but gone with the task at its expiry.
+    const sched::PersistentCacheTask& t = cache_task->task();
+    (void)task.SetPersistence(
+        {t.expires_at_ms(), /*replicas=*/0, t.tag(), t.application(), t.digest()});
   }
   if (download.cached()) {
     ctx_->metrics->bytes_local_peer.Increment(static_cast<double>(length));
@@ -255,8 +296,24 @@ grpc::Status TaskRpcs::DeleteTask(const dfd::DeleteTaskRequest* request) const {
   return ToGrpc(downloads_->Delete(request->task_id()));
 }
 
-grpc::Status UploadService::FromManager(const grpc::ServerContext& context) const {
+grpc::Status UploadService::FromManager(const grpc::ServerContext& context,
+                                        bool or_scheduler) const {
+  if (or_scheduler) {
+    return ToGrpc(
+        rpc::RequireRole(context, secure_, {security::Role::kManager, security::Role::kScheduler})
+            .status());
+  }
   return ToGrpc(rpc::RequireRole(context, secure_, {security::Role::kManager}).status());
+}
+
+grpc::Status UploadService::ReplicateCache(grpc::ServerContext* context,
+                                           const dfd::ReplicateCacheRequest* request,
+                                           dfd::ReplicateCacheResponse*) {
+  if (Status s = rpc::RequireRole(*context, secure_, {security::Role::kScheduler}).status();
+      !s.ok()) {
+    return ToGrpc(s);
+  }
+  return cache_->Replicate(*request);
 }
 
 grpc::Status UploadService::TriggerSeed(grpc::ServerContext* context,

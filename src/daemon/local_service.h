@@ -5,6 +5,7 @@
 #pragma once
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "daemon/cache_rpcs.h"
 #include "daemon/downloads.h"
 
 namespace df::daemon {
@@ -47,7 +48,9 @@ class TaskRpcs {
 
 class LocalService final : public dfd::Dfdaemon::Service {
  public:
-  LocalService(DaemonContext* ctx, Downloads* downloads) : rpcs_(ctx, downloads) {}
+  // `cache` (dfcache's RPCs) must outlive this object.
+  LocalService(DaemonContext* ctx, Downloads* downloads, CacheRpcs* cache)
+      : rpcs_(ctx, downloads), cache_(cache) {}
 
   grpc::Status Download(grpc::ServerContext* context, const dfd::DownloadRequest* request,
                         grpc::ServerWriter<dfd::DownloadResponse>* writer) override {
@@ -69,17 +72,32 @@ class LocalService final : public dfd::Dfdaemon::Service {
                            dfd::ListEntriesResponse* response) override {
     return rpcs_.ListEntries(request, response);
   }
+  grpc::Status ImportCache(grpc::ServerContext*,
+                           grpc::ServerReader<dfd::ImportCacheRequest>* reader,
+                           dfd::ImportCacheResponse* response) override {
+    return cache_->Import(reader, response);
+  }
+  grpc::Status StatCache(grpc::ServerContext*, const dfd::CacheTaskRequest* request,
+                         sched::StatPersistentCacheTaskResponse* response) override {
+    return cache_->Stat(*request, response);
+  }
+  grpc::Status DeleteCache(grpc::ServerContext*, const dfd::CacheTaskRequest* request,
+                           sched::DeletePersistentCacheTaskResponse* response) override {
+    return cache_->Delete(*request, response);
+  }
 
  private:
   TaskRpcs rpcs_;
+  CacheRpcs* cache_;
 };
 
-// With TLS (`secure`), only a scheduler triggers a seed and only the manager runs the task
-// RPCs (preheat, stat, delete jobs); on plaintext anyone reaching the port can.
+// With TLS (`secure`), only a scheduler triggers a seed or a replica, only the manager runs the
+// task RPCs (preheat, stat, delete jobs) -- and the scheduler deletes (a persistent cache task
+// deleted cluster-wide); on plaintext anyone reaching the port can.
 class UploadService final : public dfd::DfdaemonUpload::Service {
  public:
-  UploadService(DaemonContext* ctx, Downloads* downloads, bool secure)
-      : ctx_(ctx), downloads_(downloads), rpcs_(ctx, downloads), secure_(secure) {}
+  UploadService(DaemonContext* ctx, Downloads* downloads, CacheRpcs* cache, bool secure)
+      : ctx_(ctx), downloads_(downloads), rpcs_(ctx, downloads), cache_(cache), secure_(secure) {}
 
   grpc::Status TriggerSeed(grpc::ServerContext* context, const dfd::TriggerSeedRequest* request,
                            dfd::TriggerSeedResponse* response) override;
@@ -100,18 +118,22 @@ class UploadService final : public dfd::DfdaemonUpload::Service {
   }
   grpc::Status DeleteTask(grpc::ServerContext* context, const dfd::DeleteTaskRequest* request,
                           dfd::DeleteTaskResponse*) override {
-    if (grpc::Status s = FromManager(*context); !s.ok()) {
+    if (grpc::Status s = FromManager(*context, /*or_scheduler=*/true); !s.ok()) {
       return s;
     }
     return rpcs_.DeleteTask(request);
   }
+  grpc::Status ReplicateCache(grpc::ServerContext* context,
+                              const dfd::ReplicateCacheRequest* request,
+                              dfd::ReplicateCacheResponse* response) override;
 
  private:
-  grpc::Status FromManager(const grpc::ServerContext& context) const;
+  grpc::Status FromManager(const grpc::ServerContext& context, bool or_scheduler = false) const;
 
   DaemonContext* ctx_;
   Downloads* downloads_;
   TaskRpcs rpcs_;
+  CacheRpcs* cache_;
   const bool secure_;
 };
 

@@ -22,6 +22,19 @@ class SchedulerApi {
   virtual Status AnnounceTask(const sched::AnnounceTaskRequest& /*req*/) {
     return FailedPrecondition("this scheduler client does not announce stored tasks");
   }
+  // Persistent cache tasks (dfcache): this host holds one; their state; their deletion.
+  virtual StatusOr<sched::AnnouncePersistentCacheTaskResponse> AnnouncePersistentCacheTask(
+      const sched::AnnouncePersistentCacheTaskRequest& /*req*/) {
+    return FailedPrecondition("no scheduler: persistent cache tasks need one");
+  }
+  virtual StatusOr<sched::StatPersistentCacheTaskResponse> StatPersistentCacheTask(
+      const std::string& /*task_id*/) {
+    return FailedPrecondition("no scheduler: persistent cache tasks need one");
+  }
+  virtual StatusOr<sched::DeletePersistentCacheTaskResponse> DeletePersistentCacheTask(
+      const std::string& /*task_id*/) {
+    return FailedPrecondition("no scheduler: persistent cache tasks need one");
+  }
   // The URL a blob task is bound to at its scheduler ("" when the task is unknown there or not
   // a blob task).
   virtual StatusOr<std::string> BoundBlobUrl(const std::string& /*task_id*/) {

@@ -272,6 +272,43 @@ Status SchedulerClient::LeavePeer(const sched::LeavePeerRequest& req) {
                  });
 }
 
+StatusOr<sched::AnnouncePersistentCacheTaskResponse> SchedulerClient::AnnouncePersistentCacheTask(
+    const sched::AnnouncePersistentCacheTaskRequest& req) {
+  sched::AnnouncePersistentCacheTaskResponse resp;
+  DF_RETURN_IF_ERROR(ForTask(TaskId(req.task().task_id()),
+                             [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+                               resp.Clear();
+                               return stub.AnnouncePersistentCacheTask(ctx, req, &resp);
+                             }));
+  return resp;
+}
+
+StatusOr<sched::StatPersistentCacheTaskResponse> SchedulerClient::StatPersistentCacheTask(
+    const std::string& task_id) {
+  sched::StatPersistentCacheTaskRequest req;
+  req.set_task_id(task_id);
+  sched::StatPersistentCacheTaskResponse resp;
+  DF_RETURN_IF_ERROR(
+      ForTask(TaskId(task_id), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+        resp.Clear();
+        return stub.StatPersistentCacheTask(ctx, req, &resp);
+      }));
+  return resp;
+}
+
+StatusOr<sched::DeletePersistentCacheTaskResponse> SchedulerClient::DeletePersistentCacheTask(
+    const std::string& task_id) {
+  sched::DeletePersistentCacheTaskRequest req;
+  req.set_task_id(task_id);
+  sched::DeletePersistentCacheTaskResponse resp;
+  DF_RETURN_IF_ERROR(
+      ForTask(TaskId(task_id), [&](sched::Scheduler::Stub& stub, grpc::ClientContext* ctx) {
+        resp.Clear();
+        return stub.DeletePersistentCacheTask(ctx, req, &resp);
+      }));
+  return resp;
+}
+
 StatusOr<std::string> SchedulerClient::BoundBlobUrl(const std::string& task_id) {
   sched::StatTaskRequest req;
   req.set_task_id(task_id);

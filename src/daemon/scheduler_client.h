@@ -67,6 +67,12 @@ class SchedulerClient final : public SchedulerApi {
   Status LeavePeer(const sched::LeavePeerRequest& req) override;
   Status AnnounceTask(const sched::AnnounceTaskRequest& req) override;
   StatusOr<std::string> BoundBlobUrl(const std::string& task_id) override;
+  StatusOr<sched::AnnouncePersistentCacheTaskResponse> AnnouncePersistentCacheTask(
+      const sched::AnnouncePersistentCacheTaskRequest& req) override;
+  StatusOr<sched::StatPersistentCacheTaskResponse> StatPersistentCacheTask(
+      const std::string& task_id) override;
+  StatusOr<sched::DeletePersistentCacheTaskResponse> DeletePersistentCacheTask(
+      const std::string& task_id) override;
   // Announces to every scheduler; ok if at least one accepted.
   Status AnnounceHost(const sched::AnnounceHostRequest& req);
   void LeaveHost(const std::string& host_id);

@@ -36,8 +36,10 @@ class UploadServiceTest : public ::testing::Test {
     ctx_.metrics = metrics_.get();
     ctx_.host_id = "127.0.0.1-test";
     downloads_ = std::make_unique<Downloads>(&ctx_);
-    local_ = std::make_unique<LocalService>(&ctx_, downloads_.get());
-    upload_ = std::make_unique<UploadService>(&ctx_, downloads_.get(), /*secure=*/false);
+    cache_ = std::make_unique<CacheRpcs>(&ctx_, downloads_.get(), "127.0.0.1", "test", false);
+    local_ = std::make_unique<LocalService>(&ctx_, downloads_.get(), cache_.get());
+    upload_ =
+        std::make_unique<UploadService>(&ctx_, downloads_.get(), cache_.get(), /*secure=*/false);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -96,6 +98,7 @@ class UploadServiceTest : public ::testing::Test {
   std::unique_ptr<DaemonMetrics> metrics_;
   DaemonContext ctx_;
   std::unique_ptr<Downloads> downloads_;
+  std::unique_ptr<CacheRpcs> cache_;
   std::unique_ptr<LocalService> local_;
   std::unique_ptr<UploadService> upload_;
   std::unique_ptr<grpc::Server> server_;

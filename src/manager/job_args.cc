@@ -1,6 +1,7 @@
 // Jobs' args: checked and normalized when a job is created, scrubbed of credentials once it ran,
 // and the preheat destination policy (no fetching from the cluster's internal networks).
 #include <algorithm>
+#include <string_view>
 
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/url.h"
@@ -30,6 +31,17 @@ std::vector<std::string> SplitParams(const std::string& s) {
 bool ValidHttpUrl(const std::string& u) {
   return (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) && u.size() < 4096 &&
          u.find_first_of(" \r\n\t") == std::string::npos && u.find("://") + 3 < u.size();
+}
+
+// A file preheat's URL: whatever the seed peers fetch (docs/backends.md).
+bool ValidFileUrl(const std::string& u) {
+  for (const char* scheme : {"s3://", "abs://", "hf://"}) {
+    if (u.rfind(scheme, 0) == 0) {
+      return u.size() < 4096 && u.find_first_of(" \r\n\t") == std::string::npos &&
+             u.size() > std::string_view(scheme).size();
+    }
+  }
+  return ValidHttpUrl(u);
 }
 
 Status Field(bool ok, const std::string& message) {
@@ -63,6 +75,11 @@ std::vector<std::string> PreheatUrls(const json& args) {
 }
 
 Status CheckPreheatDestination(const ManagerConfig::Job& policy, const std::string& url) {
+  for (const char* scheme : {"s3://", "abs://", "hf://"}) {
+    if (url.rfind(scheme, 0) == 0) {
+      return Status::Ok();  // fetched from the seed peers' configured store or hub, not a host
+    }  // the URL names
+  }
   auto u = ParseUrl(url);
   if (!u.ok()) {
     return u.status();
@@ -144,8 +161,8 @@ StatusOr<json> ValidateJobArgs(const std::string& type, const json& in) {
       DF_RETURN_IF_ERROR(Field(!urls.empty() && urls.size() <= 10000,
                                "args.url or args.urls (1 to 10000) is required"));
       for (const auto& u : urls) {
-        DF_RETURN_IF_ERROR(Field(u.is_string() && ValidHttpUrl(u.get<std::string>()),
-                                 "args.urls: each must be an http(s) URL"));
+        DF_RETURN_IF_ERROR(Field(u.is_string() && ValidFileUrl(u.get<std::string>()),
+                                 "args.urls: each must be an http(s), s3://, abs:// or hf:// URL"));
       }
       a["urls"] = urls;
     }

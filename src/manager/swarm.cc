@@ -54,12 +54,18 @@ std::vector<std::pair<const ComponentRow*, Resp>> AskAll(const std::vector<Compo
 
 }  // namespace
 
-StatusOr<json> SwarmInspector::ListTasks(std::optional<int64_t> cluster_id, uint32_t limit) {
+StatusOr<std::vector<ComponentRow>> SwarmInspector::ActiveSchedulers(
+    std::optional<int64_t> cluster_id) const {
   DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers,
                       store_->ListComponents("scheduler", "active"));
   if (cluster_id) {
     std::erase_if(schedulers, [&](const ComponentRow& s) { return s.cluster_id != *cluster_id; });
   }
+  return schedulers;
+}
+
+StatusOr<json> SwarmInspector::ListTasks(std::optional<int64_t> cluster_id, uint32_t limit) {
+  DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers, ActiveSchedulers(cluster_id));
   sched::ListTasksRequest req;
   req.set_limit(limit);
   auto answers = AskAll<sched::ListTasksResponse>(
@@ -99,8 +105,7 @@ StatusOr<json> SwarmInspector::ListTasks(std::optional<int64_t> cluster_id, uint
 }
 
 StatusOr<json> SwarmInspector::Inspect(const std::string& task_id) {
-  DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers,
-                      store_->ListComponents("scheduler", "active"));
+  DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers, ActiveSchedulers(std::nullopt));
   sched::InspectTaskRequest req;
   req.set_task_id(task_id);
   auto answers = AskAll<sched::InspectTaskResponse>(
@@ -165,6 +170,74 @@ StatusOr<json> SwarmInspector::Inspect(const std::string& task_id) {
               {"scheduler", owner->first->hostname},
               {"cluster_id", owner->first->cluster_id},
               {"peers", peers}};
+}
+
+StatusOr<json> SwarmInspector::ListPersistentCacheTasks(std::optional<int64_t> cluster_id) {
+  DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers, ActiveSchedulers(cluster_id));
+  auto answers = AskAll<sched::ListPersistentCacheTasksResponse>(
+      schedulers, *credentials_, [&](auto& stub, grpc::ClientContext* ctx, auto* resp) {
+        return stub.ListPersistentCacheTasks(ctx, sched::ListPersistentCacheTasksRequest(), resp);
+      });
+  // A task two schedulers know (a takeover in progress): the answer with the most holders.
+  std::map<std::string, json> by_id;
+  for (const auto& [s, resp] : answers) {
+    for (const sched::StatPersistentCacheTaskResponse& st : resp.tasks()) {
+      const sched::PersistentCacheTask& t = st.task();
+      json& slot = by_id[t.task_id()];
+      if (!slot.is_null() && slot["holders"].size() >= static_cast<size_t>(st.holders_size())) {
+        continue;
+      }
+      json holders = json::array();
+      for (const sched::PersistentCacheHolder& h : st.holders()) {
+        holders.push_back({{"host_id", h.host_id()},
+                           {"hostname", h.hostname()},
+                           {"ip", h.ip()},
+                           {"seed", h.seed()},
+                           {"last_seen_ms_ago", h.last_seen_ms_ago()}});
+      }
+      slot = {{"task_id", t.task_id()},
+              {"tag", t.tag()},
+              {"application", t.application()},
+              {"content_length", t.content_length()},
+              {"piece_length", t.piece_length()},
+              {"total_pieces", t.total_pieces()},
+              {"digest", t.digest()},
+              {"replicas", t.replicas()},
+              {"state", st.state()},
+              {"replicating", st.replicating()},
+              {"created_at_ms", st.created_at_ms()},
+              {"expires_at_ms", t.expires_at_ms()},
+              {"holders", std::move(holders)},
+              {"scheduler", s->hostname},
+              {"cluster_id", s->cluster_id}};
+    }
+  }
+  std::vector<json> tasks;
+  for (auto& [id, t] : by_id) {
+    tasks.push_back(std::move(t));
+  }
+  std::sort(tasks.begin(), tasks.end(), [](const json& a, const json& b) {
+    return a["created_at_ms"].get<int64_t>() > b["created_at_ms"].get<int64_t>();
+  });
+  return json(tasks);
+}
+
+StatusOr<json> SwarmInspector::DeletePersistentCacheTask(const std::string& task_id) {
+  DF_ASSIGN_OR_RETURN(std::vector<ComponentRow> schedulers, ActiveSchedulers(std::nullopt));
+  sched::DeletePersistentCacheTaskRequest req;
+  req.set_task_id(task_id);
+  auto answers = AskAll<sched::DeletePersistentCacheTaskResponse>(
+      schedulers, *credentials_, [&](auto& stub, grpc::ClientContext* ctx, auto* resp) {
+        return stub.DeletePersistentCacheTask(ctx, req, resp);
+      });
+  if (answers.empty()) {
+    return NotFound("no active scheduler keeps persistent cache task " + task_id);
+  }
+  uint32_t hosts = 0;
+  for (const auto& [s, resp] : answers) {
+    hosts += resp.hosts();
+  }
+  return json{{"task_id", task_id}, {"hosts", hosts}};
 }
 
 }  // namespace df::manager

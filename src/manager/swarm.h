@@ -32,7 +32,19 @@ class SwarmInspector {
   // scheduler knows it.
   StatusOr<nlohmann::json> Inspect(const std::string& task_id);
 
+  // The persistent cache tasks (dfcache) the active schedulers (of `cluster_id`) keep, newest
+  // first: [{task_id, tag, application, content_length, piece_length, total_pieces, digest,
+  // replicas, state, replicating, created_at_ms, expires_at_ms, holders: [{host_id, hostname,
+  // ip, seed, last_seen_ms_ago}], scheduler, cluster_id}].
+  StatusOr<nlohmann::json> ListPersistentCacheTasks(std::optional<int64_t> cluster_id);
+  // Deletes one everywhere (its scheduler tells the hosts); {task_id, hosts}. NotFound when no
+  // active scheduler keeps it.
+  StatusOr<nlohmann::json> DeletePersistentCacheTask(const std::string& task_id);
+
  private:
+  // The active schedulers (of `cluster_id` when given).
+  StatusOr<std::vector<ComponentRow>> ActiveSchedulers(std::optional<int64_t> cluster_id) const;
+
   Store* store_;
   std::shared_ptr<const rpc::Credentials> credentials_;
 };

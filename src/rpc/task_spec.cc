@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "dragonfly/common/ids.h"
 #include "dragonfly/common/piece.h"
 #include "dragonfly/common/task_id.h"
 
@@ -51,6 +52,16 @@ Status VerifyTaskSpec(const ::dragonfly::api::scheduler::TaskSpec& spec) {
     }
   }
   if (!ContentDigestOf(spec.task_id(), spec.url()).empty()) {
+    return Status::Ok();
+  }
+  if (IsPersistentCacheUrl(spec.url())) {
+    // Named by its content at the import (or by its importer's --id); its holders check the
+    // content against the digest taken then.
+    DF_RETURN_IF_ERROR(TaskId::Parse(spec.task_id()).status());
+    if (spec.url() != PersistentCacheUrl(spec.task_id())) {
+      return PermissionDenied("task id " + spec.task_id() + " is not the ID " + spec.url() +
+                              " names");
+    }
     return Status::Ok();
   }
   DF_ASSIGN_OR_RETURN(std::string want, UrlTaskIdOf(spec));

@@ -12,11 +12,11 @@ namespace {
 
 Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   const std::string p = "scheduler";
-  DF_RETURN_IF_ERROR(
-      config::CheckKeys(n, p,
-                        {"candidateParentLimit", "filterParentLimit", "backToSourceCount",
-                         "retryInterval", "peerTTL", "hostTTL", "gcInterval", "maxHosts",
-                         "maxTasks", "maxPeersPerTask", "maxPeersPerHost", "pieceTokenTTL"}));
+  DF_RETURN_IF_ERROR(config::CheckKeys(
+      n, p,
+      {"candidateParentLimit", "filterParentLimit", "backToSourceCount", "retryInterval", "peerTTL",
+       "hostTTL", "gcInterval", "persistentCacheHolderTTL", "maxHosts", "maxTasks",
+       "maxPeersPerTask", "maxPeersPerHost", "pieceTokenTTL"}));
   DF_RETURN_IF_ERROR(config::Read(n, p, "candidateParentLimit", &o->candidate_parent_limit));
   DF_RETURN_IF_ERROR(config::Read(n, p, "filterParentLimit", &o->filter_parent_limit));
   if (o->filter_parent_limit < 1 || o->filter_parent_limit > 1000) {
@@ -27,6 +27,8 @@ Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
   DF_RETURN_IF_ERROR(config::Read(n, p, "peerTTL", &o->peer_ttl));
   DF_RETURN_IF_ERROR(config::Read(n, p, "hostTTL", &o->host_ttl));
   DF_RETURN_IF_ERROR(config::Read(n, p, "gcInterval", &o->gc_interval));
+  DF_RETURN_IF_ERROR(
+      config::Read(n, p, "persistentCacheHolderTTL", &o->persistent_cache_holder_ttl));
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxHosts", &o->max_hosts));
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxTasks", &o->max_tasks));
   DF_RETURN_IF_ERROR(config::Read(n, p, "maxPeersPerTask", &o->max_peers_per_task));
@@ -44,9 +46,10 @@ Status ReadScheduler(const YAML::Node& n, SchedulerOptions* o) {
     return InvalidArgument("scheduler.candidateParentLimit must be in [1, 20]");
   }
   if (o->retry_interval.count() <= 0 || o->peer_ttl.count() <= 0 || o->host_ttl.count() <= 0 ||
-      o->gc_interval.count() <= 0) {
+      o->gc_interval.count() <= 0 || o->persistent_cache_holder_ttl.count() <= 0) {
     return InvalidArgument(
-        "scheduler.retryInterval, peerTTL, hostTTL and gcInterval must be positive");
+        "scheduler.retryInterval, peerTTL, hostTTL, gcInterval and persistentCacheHolderTTL must "
+        "be positive");
   }
   return Status::Ok();
 }

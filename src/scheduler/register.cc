@@ -279,13 +279,15 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
     AdoptSeed(task, peer);
   }
 
-  if (peer.id == task.seed_peer_id) {
+  // A persistent cache task (dfcache://) has no origin: its holders are its only sources.
+  const bool no_origin = IsPersistentCacheUrl(task.spec.url());
+  if (peer.id == task.seed_peer_id && !no_origin) {
     return BackToSource(peer, "seed peer of the task");
   }
   // Origin protection: pin the task to one seed host. (The counts include this peer as it was
   // before this call.)
   const bool any_source = task.sources > (peer.counted_source ? 1u : 0u);
-  if (task.seed_peer_id.empty() && !any_source) {
+  if (task.seed_peer_id.empty() && !any_source && !no_origin) {
     std::string seed_host = seed_ring.Pick(
         task_id.str(), [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); });
     if (seed_host == host.info.id()) {
@@ -364,6 +366,16 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
              .Pick(task_id.str(),
                    [&](const std::string& id) { return IsUsableSeedHost(*this, task, id); })
              .empty();
+  }
+  if (no_origin) {
+    if (!any_source) {
+      api::RegisterPeerResponse r;
+      r.set_action(api::ACTION_FAIL);
+      r.set_reason("no host holds persistent cache task " + task_id.str() +
+                   " (expired, deleted, or its holders are gone)");
+      return r;
+    }
+    return Retry(opts, "the task's holders are busy");
   }
   const uint32_t back_to_source = task.back_to_source - (peer.counted_back_to_source ? 1u : 0u);
   bool nothing_feeds = !any_source && !seed_available;

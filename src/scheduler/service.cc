@@ -270,6 +270,12 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
                                                    creds->secure(), config.scheduler.max_tasks);
   DF_ASSIGN_OR_RETURN(s->tracer_, tracing::Tracer::Create(config.tracing, s->registry_.get()));
   s->service_->set_tracer(s->tracer_.get());
+  s->replica_trigger_ = MakeGrpcReplicaTrigger(config.scheduler.seed_trigger_timeout, creds);
+  PersistentCacheOptions cache_opts;
+  cache_opts.holder_ttl = config.scheduler.persistent_cache_holder_ttl;
+  s->cache_ = std::make_unique<PersistentCacheRegistry>(s->state_.get(), s->replica_trigger_.get(),
+                                                        cache_opts);
+  s->service_->set_persistent_cache(s->cache_.get());
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds->Server(), &port);
@@ -286,6 +292,7 @@ StatusOr<std::unique_ptr<SchedulerServer>> SchedulerServer::Start(
   }
   s->port_ = static_cast<uint16_t>(port);
   s->gc_thread_ = std::thread([p = s.get()] { p->GcLoop(); });
+  s->cache_thread_ = std::thread([p = s.get()] { p->CacheLoop(); });
   if (!config.manager.addr.empty()) {
     mgr::KeepAliveRequest req;
     req.set_source_type(mgr::SOURCE_TYPE_SCHEDULER);
@@ -335,6 +342,18 @@ void SchedulerServer::Stop() {
   }
   if (gc_thread_.joinable()) {
     gc_thread_.join();
+  }
+  if (cache_thread_.joinable()) {
+    cache_thread_.join();
+  }
+}
+
+void SchedulerServer::CacheLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+    lock.unlock();
+    cache_->Tick();
+    lock.lock();
   }
 }
 

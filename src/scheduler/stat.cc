@@ -168,6 +168,43 @@ std::optional<std::string> SchedulerState::HostnameOf(const HostId& host_id) con
   return it->second.info.hostname();
 }
 
+std::optional<api::Host> SchedulerState::HostInfo(const HostId& host_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->hosts.find(host_id);
+  if (it == impl_->hosts.end()) {
+    return std::nullopt;
+  }
+  return it->second.info;
+}
+
+std::vector<api::Host> SchedulerState::UsableHosts() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<api::Host> out;
+  for (const auto& [id, h] : impl_->hosts) {
+    if (!impl_->IsBlocked(h)) {
+      out.push_back(h.info);
+    }
+  }
+  return out;
+}
+
+std::vector<HostId> SchedulerState::HostsOfTask(const TaskId& task_id) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<HostId> out;
+  auto it = impl_->tasks.find(task_id);
+  if (it == impl_->tasks.end()) {
+    return out;
+  }
+  for (const PeerEntry* p : it->second.members) {
+    if (p->host != nullptr) {
+      out.push_back(p->host->id);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 PeerId SchedulerState::SeedPeerOf(const TaskId& task_id) const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->tasks.find(task_id);

@@ -134,6 +134,14 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::LoadChecked(const std::string& dir
   t->url_ = j.value("url", "");
   t->created_at_ms_ = j.value("created_at_ms", int64_t{0});
   t->accessed_at_ms_ = j.value("accessed_at_ms", int64_t{0});
+  if (j.contains("persistent")) {
+    const auto& jp = j["persistent"];
+    t->persistence_.expires_at_ms = jp.at("expires_at_ms").get<int64_t>();
+    t->persistence_.replicas = jp.at("replicas").get<uint32_t>();
+    t->persistence_.tag = jp.at("tag").get<std::string>();
+    t->persistence_.application = jp.at("application").get<std::string>();
+    t->persistence_.digest = jp.at("digest").get<std::string>();
+  }
   const auto& jl = j.value("content_length", nlohmann::json(-1));
   const auto& jp = j.value("piece_length", nlohmann::json(0));
   if (!jl.is_number_integer() || jl.get<int64_t>() < kUnknownLength || !jp.is_number_unsigned() ||
@@ -282,6 +290,7 @@ TaskStat TaskImpl::Stat() const {
   s.created_at_ms = created_at_ms_;
   s.accessed_at_ms = accessed_at_ms_;
   s.data_path = data_path();
+  s.persistence = persistence_;
   return s;
 }
 
@@ -422,6 +431,13 @@ Status TaskImpl::Flush() {
     j["piece_length"] = piece_length_;
     j["created_at_ms"] = created_at_ms_;
     j["accessed_at_ms"] = accessed_at_ms_;
+    if (persistence_.persistent()) {
+      j["persistent"] = {{"expires_at_ms", persistence_.expires_at_ms},
+                         {"replicas", persistence_.replicas},
+                         {"tag", persistence_.tag},
+                         {"application", persistence_.application},
+                         {"digest", persistence_.digest}};
+    }
     auto pieces = nlohmann::json::array();
     for (uint32_t n = 0; n < crcs_.size(); ++n) {
       if (HasLocked(n)) {
@@ -436,6 +452,19 @@ Status TaskImpl::Flush() {
 void TaskImpl::Touch() {
   std::lock_guard lock(mu_);
   accessed_at_ms_ = NowMs();
+}
+
+Status TaskImpl::SetPersistence(const Persistence& p) {
+  {
+    std::lock_guard lock(mu_);
+    persistence_ = p;
+  }
+  return Flush();
+}
+
+Persistence TaskImpl::persistence() const {
+  std::lock_guard lock(mu_);
+  return persistence_;
 }
 
 int64_t TaskImpl::accessed_at_ms() const {

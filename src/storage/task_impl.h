@@ -40,10 +40,12 @@ class TaskImpl : public Task {
   int read_fd() const override { return fd_; }
   Status Flush() override;
   void Touch() override;
+  Status SetPersistence(const Persistence& p) override;
 
   const std::string& dir() const { return dir_; }
   uint64_t DiskBytes() const;
   int64_t accessed_at_ms() const;
+  Persistence persistence() const;
 
  private:
   TaskImpl(std::string dir, std::string id) : dir_(std::move(dir)), id_(std::move(id)) {}
@@ -79,6 +81,7 @@ class TaskImpl : public Task {
   bool done_ = false;
   int64_t created_at_ms_ = 0;
   int64_t accessed_at_ms_ = 0;
+  Persistence persistence_;
 
   std::mutex flush_mu_;
 };

@@ -143,11 +143,15 @@ class LocalTaskStore : public TaskStore {
     int64_t now = NowMs();
     for (auto it = tasks_.begin(); it != tasks_.end();) {
       auto next = std::next(it);
-      if (it->second.users == 0 &&
-          now - it->second.task->accessed_at_ms() > policy.task_ttl.count()) {
+      const Persistence p = it->second.task->persistence();
+      const bool past_expiry = p.persistent() && now >= p.expires_at_ms;
+      const bool expired = past_expiry || (!p.replica() && now - it->second.task->accessed_at_ms() >
+                                                               policy.task_ttl.count());
+      if (it->second.users == 0 && expired) {
         result.freed_bytes += it->second.task->DiskBytes();
         result.evicted++;
-        spdlog::info("gc evicted task task_id={} reason=ttl", it->first);
+        spdlog::info("gc evicted task task_id={} reason={}", it->first,
+                     past_expiry ? "persistent_ttl" : "ttl");
         RemoveLocked(it);
       }
       it = next;
@@ -157,7 +161,7 @@ class LocalTaskStore : public TaskStore {
     }
     std::vector<std::pair<int64_t, std::string>> lru;
     for (const auto& [id, e] : tasks_) {
-      if (e.users == 0) {
+      if (e.users == 0 && !e.task->persistence().replica()) {  // replicas stay to their end
         lru.emplace_back(e.task->accessed_at_ms(), id);
       }
     }

@@ -305,5 +305,61 @@ TEST_F(TaskStoreTest, DeleteAndGcRespectLeases) {
   EXPECT_FALSE((*store)->Acquire("../etc", "u").ok());
 }
 
+// A persistent cache task (dfcache import) outlives the TTL and the watermarks, survives a
+// restart, and goes once its own expiry has passed.
+TEST_F(TaskStoreTest, APersistentTaskStaysUntilItsExpiryThenGoes) {
+  const std::string other = std::string(64, 'b');
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  {
+    auto store = OpenTaskStore(dir_);
+    ASSERT_TRUE(store.ok());
+    for (const std::string& id : {kId, other}) {
+      auto lease = (*store)->Acquire(id, "dfcache://" + id);
+      ASSERT_TRUE(lease.ok());
+      ASSERT_TRUE((*lease)->SetGeometry(static_cast<int64_t>(data_.size()), kPiece).ok());
+      for (uint32_t n = 0; n < 4; ++n) {
+        ASSERT_TRUE(Write(**lease, n).ok());
+      }
+    }
+    auto lease = (*store)->AcquireExisting(kId);
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->SetPersistence({now + 3600 * 1000, 2, "v1", "train", "sha256:ab"}).ok());
+  }
+  auto store = OpenTaskStore(dir_);  // a restart
+  ASSERT_TRUE(store.ok());
+  auto st = (*store)->Stat(kId);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->persistence.expires_at_ms, now + 3600 * 1000);
+  EXPECT_EQ(st->persistence.replicas, 2u);
+  EXPECT_EQ(st->persistence.tag, "v1");
+  EXPECT_EQ(st->persistence.application, "train");
+  EXPECT_EQ(st->persistence.digest, "sha256:ab");
+  EXPECT_FALSE((*store)->Stat(other)->persistence.persistent());
+
+  // Expired by the ordinary TTL and over every watermark: only the ordinary task goes.
+  GcPolicy policy;
+  policy.task_ttl = std::chrono::milliseconds(-1);
+  policy.capacity_bytes = 1;
+  policy.disk_high_percent = 1;
+  policy.disk_low_percent = 0;
+  EXPECT_EQ((*store)->RunGc(policy).evicted, 1);
+  EXPECT_TRUE((*store)->Stat(kId).ok());
+  EXPECT_FALSE((*store)->Stat(other).ok());
+
+  // Past its own expiry it goes, even with the default policy (and not while in use).
+  {
+    auto lease = (*store)->AcquireExisting(kId);
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->SetPersistence({now - 1, 2, "v1", "train", "sha256:ab"}).ok());
+    EXPECT_EQ((*store)->RunGc(GcPolicy{}).evicted, 0);
+  }
+  GcResult r = (*store)->RunGc(GcPolicy{});
+  EXPECT_EQ(r.evicted, 1);
+  EXPECT_GT(r.freed_bytes, 0u);
+  EXPECT_TRUE((*store)->List().empty());
+}
+
 }  // namespace
 }  // namespace df::storage

@@ -19,6 +19,21 @@ uint32_t Crc32Ieee(uint32_t crc, const void* data, size_t n);
 
 std::string Sha256Hex(const void* data, size_t n);
 
+// SHA-256 of a stream of bytes.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(const void* data, size_t n);
+  std::string HexDigest();  // once, at the end
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // A running digest of a stream of bytes. Create with ParseDigest().
 class DigestVerifier {
  public:

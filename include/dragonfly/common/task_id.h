@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,29 @@ struct TaskIdInput {
 };
 
 StatusOr<std::string> MakeTaskId(const TaskIdInput& in);
+
+// The ID of a persistent cache task (dfcache import), Dragonfly's rule: hex SHA-256 of the file's
+// bytes, then the tag, the application, the piece length in decimal when the user gave one, and
+// "PERSISTENT_CACHE". The same content under the same tag and application is one task.
+class PersistentCacheTaskId {
+ public:
+  PersistentCacheTaskId();
+  ~PersistentCacheTaskId();
+  PersistentCacheTaskId(const PersistentCacheTaskId&) = delete;
+  PersistentCacheTaskId& operator=(const PersistentCacheTaskId&) = delete;
+  void Update(const void* data, size_t n);  // the content, in order
+  std::string Finish(const std::string& tag, const std::string& application,
+                     std::optional<uint32_t> piece_length);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A persistent cache task's URL: "dfcache://<task_id>" (no origin: its holders are its sources).
+inline constexpr char kPersistentCacheScheme[] = "dfcache://";
+bool IsPersistentCacheUrl(const std::string& url);
+std::string PersistentCacheUrl(const std::string& task_id);
 
 // "sha256:<hex>" when the URL's path names an OCI blob (".../v2/<name>/blobs/sha256:<hex>"),
 // else "".

@@ -18,6 +18,7 @@
 #include "dragonfly/rpc/tls.h"
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/metrics.h"
+#include "dragonfly/scheduler/persistent_cache.h"
 #include "dragonfly/scheduler/state.h"
 #include "dragonfly/security/piece_token.h"
 #include "dragonfly/tracing/tracer.h"
@@ -50,16 +51,22 @@ class SchedulerService final : public api::Scheduler::CallbackService {
 
   // Spans of RegisterPeer go there (null: none).
   void set_tracer(tracing::Tracer* tracer) { tracer_ = tracer; }
+  // The persistent cache tasks (null: their RPCs are Unimplemented).
+  void set_persistent_cache(PersistentCacheRegistry* cache) { cache_ = cache; }
 
   // Keep the base's synchronous overloads visible (-Woverloaded-virtual).
   using api::Scheduler::CallbackService::AnnounceHost;
+  using api::Scheduler::CallbackService::AnnouncePersistentCacheTask;
   using api::Scheduler::CallbackService::AnnounceTask;
+  using api::Scheduler::CallbackService::DeletePersistentCacheTask;
   using api::Scheduler::CallbackService::InspectTask;
   using api::Scheduler::CallbackService::LeaveHost;
   using api::Scheduler::CallbackService::LeavePeer;
+  using api::Scheduler::CallbackService::ListPersistentCacheTasks;
   using api::Scheduler::CallbackService::ListTasks;
   using api::Scheduler::CallbackService::RegisterPeer;
   using api::Scheduler::CallbackService::ReportPeer;
+  using api::Scheduler::CallbackService::StatPersistentCacheTask;
   using api::Scheduler::CallbackService::StatTask;
 
   grpc::ServerUnaryReactor* AnnounceHost(grpc::CallbackServerContext* ctx,
@@ -90,6 +97,20 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   grpc::ServerUnaryReactor* ListTasks(grpc::CallbackServerContext* ctx,
                                       const api::ListTasksRequest* req,
                                       api::ListTasksResponse* resp) override;
+  // Persistent cache tasks (service_cache.cc): a holder announces itself; daemons and the
+  // manager stat and delete; the manager lists.
+  grpc::ServerUnaryReactor* AnnouncePersistentCacheTask(
+      grpc::CallbackServerContext* ctx, const api::AnnouncePersistentCacheTaskRequest* req,
+      api::AnnouncePersistentCacheTaskResponse* resp) override;
+  grpc::ServerUnaryReactor* StatPersistentCacheTask(
+      grpc::CallbackServerContext* ctx, const api::StatPersistentCacheTaskRequest* req,
+      api::StatPersistentCacheTaskResponse* resp) override;
+  grpc::ServerUnaryReactor* DeletePersistentCacheTask(
+      grpc::CallbackServerContext* ctx, const api::DeletePersistentCacheTaskRequest* req,
+      api::DeletePersistentCacheTaskResponse* resp) override;
+  grpc::ServerUnaryReactor* ListPersistentCacheTasks(
+      grpc::CallbackServerContext* ctx, const api::ListPersistentCacheTasksRequest* req,
+      api::ListPersistentCacheTasksResponse* resp) override;
 
  private:
   Status DoRegisterPeer(grpc::CallbackServerContext* ctx, const api::RegisterPeerRequest* req,
@@ -105,6 +126,7 @@ class SchedulerService final : public api::Scheduler::CallbackService {
   security::GrantCache grants_;  // the piece tokens RegisterPeer answers carry
   const bool secure_;
   tracing::Tracer* tracer_ = nullptr;
+  PersistentCacheRegistry* cache_ = nullptr;
 };
 
 // The cluster config carried by a KeepAliveResponse, as SchedulerState takes it.
@@ -134,6 +156,7 @@ class SchedulerServer {
  private:
   SchedulerServer() = default;
   void GcLoop();
+  void CacheLoop();  // PersistentCacheRegistry::Tick every second
 
   // With security.join: keeps the certificate from the manager's cluster CA current.
   std::unique_ptr<security::CertificateKeeper> cert_keeper_;
@@ -141,6 +164,8 @@ class SchedulerServer {
   std::unique_ptr<SchedulerMetrics> metrics_;
   std::unique_ptr<SchedulerState> state_;
   std::unique_ptr<security::TokenSigner> signer_;
+  std::unique_ptr<ReplicaTrigger> replica_trigger_;
+  std::unique_ptr<PersistentCacheRegistry> cache_;
   std::unique_ptr<SchedulerService> service_;
   std::unique_ptr<rpc::HealthService> health_;
   std::unique_ptr<tracing::Tracer> tracer_;
@@ -152,6 +177,7 @@ class SchedulerServer {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread gc_thread_;
+  std::thread cache_thread_;
 };
 
 }  // namespace df::scheduler

@@ -143,6 +143,12 @@ class SchedulerState {
   api::ListTasksResponse ListTasks(uint32_t limit) const;
   // The host name a known host announced (the name its certificate must carry).
   std::optional<std::string> HostnameOf(const HostId& host_id) const;
+  // A known host's announcement.
+  std::optional<api::Host> HostInfo(const HostId& host_id) const;
+  // The announced hosts, but those on the cluster's block list.
+  std::vector<api::Host> UsableHosts() const;
+  // The hosts with a peer of the task (each once).
+  std::vector<HostId> HostsOfTask(const TaskId& task_id) const;
   // The task's current seed peer ID, empty when none.
   PeerId SeedPeerOf(const TaskId& task_id) const;
   // A copy: the cluster config may change the options at any time.

@@ -22,6 +22,20 @@
 
 namespace df::storage {
 
+// A persistent cache task (dfcache import, docs/dfcache.md): held until `expires_at_ms` whatever
+// the GC's TTL and watermarks say, and deleted by the GC once that time has passed.
+struct Persistence {
+  int64_t expires_at_ms = 0;  // 0: an ordinary task
+  // The holders the cluster keeps; 0 on an exported copy, which is no replica (the GC may evict
+  // it earlier, under disk pressure or by the ordinary TTL) but goes at the expiry too.
+  uint32_t replicas = 0;
+  std::string tag;  // what the task ID was computed with, with the content
+  std::string application;
+  std::string digest;  // "sha256:<hex>" of the content, taken at the import
+  bool persistent() const { return expires_at_ms > 0; }
+  bool replica() const { return persistent() && replicas > 0; }
+};
+
 struct TaskStat {
   std::string task_id;
   std::string url;
@@ -35,6 +49,7 @@ struct TaskStat {
   int64_t accessed_at_ms = 0;
   int users = 0;  // open leases (downloads, uploads)
   std::string data_path;
+  Persistence persistence;
 };
 
 // A snapshot of which pieces a task has, for peers (see the piece protocol).
@@ -97,6 +112,10 @@ class Task {
 
   // Marks the task used now (for TTL GC).
   virtual void Touch() = 0;
+
+  // Makes the task persistent (or ordinary again with expires_at_ms 0) and flushes its metadata,
+  // so the setting survives a restart.
+  virtual Status SetPersistence(const Persistence& p) = 0;
 };
 
 // A lease keeps a task from being deleted or garbage-collected while it is in use.
@@ -163,7 +182,8 @@ class TaskStore {
   virtual Status Discard(const std::string& task_id) = 0;
 
   // Evicts tasks not in use: expired by TTL, then least recently used while over the high
-  // watermark, down to the low one.
+  // watermark, down to the low one. A persistent task is never evicted before its expiry, and
+  // is removed once past it (when not in use).
   virtual GcResult RunGc(const GcPolicy& policy) = 0;
   virtual uint64_t UsedBytes() const = 0;
   // The usage RunGc compares with the policy's watermarks, in percent: of capacity_bytes when
