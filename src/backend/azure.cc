@@ -173,8 +173,14 @@ class AzureBackend : public HttpBackend {
   StatusOr<AzureOptions> OptionsFor(const FetchRequest& request) const {
     AzureOptions o = o_;
     if (const auto& c = request.storage) {
-      if (!c->access_key_id.empty()) {
-        o.account_name = c->access_key_id;
+      // The account names the store (its host, or its path on an emulator), and the task ID
+      // names only container and blob: a download may bring its own key or SAS for the
+      // daemon's account, never another account.
+      if (!c->access_key_id.empty() && c->access_key_id != o.account_name) {
+        return PermissionDenied(
+            "a download's azure account must be the daemon's (" +
+            (o.account_name.empty() ? std::string("none configured") : o.account_name) +
+            "): the account names the store");
       }
       o.account_key = c->access_key_secret;
       o.sas_token = c->session_token;

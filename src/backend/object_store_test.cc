@@ -74,6 +74,26 @@ TEST(AzureTest, ASasGoesIntoTheQueryAndIsNotPartOfTheTaskId) {
   EXPECT_EQ(*plain, *with_sas);
 }
 
+// The attacker: a download naming another account (whose blob would be stored under the task ID
+// of the daemon's account's blob) is refused; its own key for the daemon's account is taken.
+TEST(AzureTest, ADownloadCannotNameAnotherAccount) {
+  CannedHttp http;
+  AzureOptions cloud{"", "acct1", "", ""};
+  auto azure = NewAzureBackend(http, cloud);
+  http.answers = {{"bytes"}};
+  FetchRequest r;
+  r.url = "abs://models/w.bin";
+  r.storage = StorageCredentials{"evilacct", "", "", ""};
+  auto none = [](const ResponseInfo&) { return Status::Ok(); };
+  auto sink = [](const char*, size_t) { return Status::Ok(); };
+  EXPECT_EQ(azure->Fetch(r, none, sink).code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(http.asked.empty());
+  r.storage = StorageCredentials{"acct1", kKey, "", ""};
+  ASSERT_TRUE(azure->Fetch(r, none, sink).ok());
+  EXPECT_EQ(http.asked[0].url, "https://acct1.blob.core.windows.net/models/w.bin");
+  EXPECT_EQ(http.asked[0].headers.at("Authorization").rfind("SharedKey acct1:", 0), 0u);
+}
+
 TEST(AzureTest, SettingsAreCheckedAndReadFromAConnectionString) {
   EXPECT_TRUE(ValidateAzureOptions(Azurite()).ok());
   EXPECT_FALSE(ValidateAzureOptions({"", "", kKey, ""}).ok());  // key without account

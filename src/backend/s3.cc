@@ -87,9 +87,11 @@ class S3Backend : public HttpBackend {
   StatusOr<S3Options> OptionsFor(const FetchRequest& request) const {
     S3Options o = s3_;
     if (const auto& c = request.storage) {
-      o.access_key_id = c->access_key_id;
-      o.secret_access_key = c->access_key_secret;
-      o.session_token = c->session_token;
+      if (!c->access_key_id.empty() || !c->access_key_secret.empty()) {
+        o.access_key_id = c->access_key_id;
+        o.secret_access_key = c->access_key_secret;
+        o.session_token = c->session_token;
+      }
       if (!c->region.empty()) {
         o.region = c->region;
       }

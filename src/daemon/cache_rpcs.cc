@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <vector>
 
 #include "daemon/stored_tasks.h"
@@ -114,7 +115,15 @@ CacheRpcs::CacheRpcs(DaemonContext* ctx, Downloads* downloads, std::string ip, s
       downloads_(downloads),
       ip_(std::move(ip)),
       hostname_(std::move(hostname)),
-      seed_(seed) {}
+      seed_(seed) {
+  // Imports a crash interrupted left their staging files.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(ctx_->config->storage.dir, ec)) {
+    if (e.path().filename().string().rfind(".import-", 0) == 0) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
 
 std::string CacheRpcs::PeerIdOf(const std::string& task_id) const {
   return StoredPeerId(ip_, hostname_, seed_, task_id);
@@ -168,9 +177,14 @@ grpc::Status CacheRpcs::Import(grpc::ServerReader<dfd::ImportCacheRequest>* read
   if (!lease.ok()) {
     return ToGrpc(lease.status());
   }
+  const std::string digest = "sha256:" + content.HexDigest();
   storage::TaskStat st = (*lease)->Stat();
-  if (st.done && st.content_length != h.content_length()) {
-    return ToGrpc(FailedPrecondition("task " + id + " is held here with other content"));
+  // One ID, one content: never a URL's task (--id could name one), never other bytes.
+  if (st.url != PersistentCacheUrl(id) ||
+      (st.done && (st.content_length != h.content_length() ||
+                   (!st.persistence.digest.empty() && st.persistence.digest != digest)))) {
+    return ToGrpc(PermissionDenied("task " + id + " is held here with other content" +
+                                   (st.url != PersistentCacheUrl(id) ? " (a URL's task)" : "")));
   }
   if (!st.done) {
     if (Status s = StorePieces((*staged)->fd(), **lease, h.content_length(), piece_length);
@@ -185,19 +199,16 @@ grpc::Status CacheRpcs::Import(grpc::ServerReader<dfd::ImportCacheRequest>* read
   p.tag = h.tag();
   p.application = h.application();
   // The content's digest rides with the task (its holders are checked against it).
-  p.digest = "sha256:" + content.HexDigest();
+  p.digest = digest;
+  p.verified = true;  // hashed as it came in
   if (Status s = (*lease)->SetPersistence(p); !s.ok()) {
     return ToGrpc(s);
-  }
-  {
-    std::lock_guard lock(mu_);
-    checked_.insert(id);  // hashed as it came in
   }
   spdlog::info("persistent cache task imported task_id={} bytes={} replicas={} ttl_ms={}", id,
                h.content_length(), h.replicas(), h.ttl_ms());
   response->set_task_id(id);
   response->set_content_length(h.content_length());
-  if (Status s = AnnounceOne((*lease)->Stat()); !s.ok()) {
+  if (Status s = AnnounceOne((*lease)->Stat(), /*imported=*/true); !s.ok()) {
     return ToGrpc(Unavailable("stored here as " + id +
                               ", but its scheduler did not take it yet (it is announced again "
                               "within an announce interval): " +
@@ -206,8 +217,9 @@ grpc::Status CacheRpcs::Import(grpc::ServerReader<dfd::ImportCacheRequest>* read
   return grpc::Status::OK;
 }
 
-Status CacheRpcs::AnnounceOne(const storage::TaskStat& t) {
+Status CacheRpcs::AnnounceOne(const storage::TaskStat& t, bool imported) {
   sched::AnnouncePersistentCacheTaskRequest req;
+  req.set_imported(imported);
   req.set_host_id(ctx_->host_id);
   req.set_peer_id(PeerIdOf(t.task_id));
   sched::PersistentCacheTask* task = req.mutable_task();
@@ -238,11 +250,8 @@ Status CacheRpcs::AnnounceOne(const storage::TaskStat& t) {
 }
 
 bool CacheRpcs::Checked(const storage::TaskStat& t) {
-  {
-    std::lock_guard lock(mu_);
-    if (checked_.count(t.task_id) > 0) {
-      return true;
-    }
+  if (t.persistence.verified) {
+    return true;
   }
   // A replica came from other hosts: it is announced only once its content is the one imported.
   if (Status s = VerifyFileDigest(t.data_path, t.persistence.digest); !s.ok()) {
@@ -251,9 +260,13 @@ bool CacheRpcs::Checked(const storage::TaskStat& t) {
     (void)ctx_->store->Discard(t.task_id);
     return false;
   }
-  std::lock_guard lock(mu_);
-  checked_.insert(t.task_id);
-  return true;
+  auto lease = ctx_->store->AcquireExisting(t.task_id);
+  if (!lease.ok()) {
+    return false;
+  }
+  storage::Persistence p = t.persistence;
+  p.verified = true;
+  return (*lease)->SetPersistence(p).ok();
 }
 
 void CacheRpcs::AnnounceHoldings() {
@@ -262,13 +275,17 @@ void CacheRpcs::AnnounceHoldings() {
   }
   const int64_t now = NowMs();
   for (const storage::TaskStat& t : ctx_->store->List()) {
-    if (!t.done || !t.persistence.persistent() || t.persistence.expires_at_ms <= now ||
+    // Replicas only: an exported copy is no holder.
+    if (!t.done || !t.persistence.replica() || t.persistence.expires_at_ms <= now ||
         downloads_->Downloading(t.task_id) || !Checked(t)) {
       continue;
     }
     if (Status s = AnnounceOne(t); !s.ok()) {
       spdlog::warn("persistent cache task not announced task_id={} error=\"{}\"", t.task_id,
                    s.ToString());
+      if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded) {
+        return;  // the scheduler is away: the next interval tries them all again
+      }
     }
   }
 }
@@ -325,6 +342,7 @@ grpc::Status CacheRpcs::Replicate(const dfd::ReplicateCacheRequest& request) {
   p.tag = t.tag();
   p.application = t.application();
   p.digest = t.digest();
+  p.verified = false;  // checked once whole, before it is announced
   if (Status s = (*session)->task().SetPersistence(p); !s.ok()) {
     return ToGrpc(s);
   }

@@ -6,8 +6,6 @@
 // checked against the digest taken at the import. Internal to df_daemon. Thread-safe.
 #pragma once
 
-#include <mutex>
-#include <set>
 #include <string>
 
 #include "api/dfdaemon.grpc.pb.h"
@@ -42,9 +40,10 @@ class CacheRpcs {
 
  private:
   // Tells the task's scheduler this host holds `t` (whole, persistent).
-  Status AnnounceOne(const storage::TaskStat& t);
+  Status AnnounceOne(const storage::TaskStat& t, bool imported = false);
   std::string PeerIdOf(const std::string& task_id) const;
-  // Whether the task's content matches its import's digest (checked once per task).
+  // Whether the task's content matches its import's digest (checked once, then remembered in
+  // the task's metadata; a mismatch discards it).
   bool Checked(const storage::TaskStat& t);
 
   DaemonContext* ctx_;
@@ -53,8 +52,6 @@ class CacheRpcs {
   const std::string hostname_;
   const bool seed_;
   const CacheLimits limits_;
-  std::mutex mu_;
-  std::set<std::string> checked_;  // tasks whose content matched their digest
 };
 
 // The digest a persistent cache task's content must have, from its scheduler ("" when the task

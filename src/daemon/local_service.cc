@@ -143,6 +143,11 @@ grpc::Status TaskRpcs::DownloadTraced(grpc::ServerContext* context,
   std::optional<sched::StatPersistentCacheTaskResponse> cache_task;
   if (IsPersistentCacheUrl(spec.url())) {
     auto held = ctx_->store->Stat(task_id);
+    if (held.ok() && held->url != spec.url()) {
+      return ToGrpc(PermissionDenied("task " + task_id +
+                                     " is a URL's task here, not a "
+                                     "persistent cache task"));
+    }
     if (!held.ok() || !held->done) {
       // From its holders, checked against the digest taken at its import.
       auto known = ctx_->scheduler->StatPersistentCacheTask(task_id);

@@ -14,6 +14,7 @@ namespace df::scheduler {
 namespace {
 
 constexpr auto kFailedHostRest = std::chrono::minutes(1);  // not asked again for a while
+constexpr int64_t kMaxTtlMs = int64_t{721} * 3600 * 1000;  // dfcache's 720h, and some slack
 
 int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -26,7 +27,7 @@ bool IsHexDigest(const std::string& d) {
          d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
 }
 
-Status CheckTask(const api::PersistentCacheTask& t, uint32_t max_replicas) {
+Status CheckTask(const api::PersistentCacheTask& t, uint32_t max_replicas, int64_t now_ms) {
   DF_RETURN_IF_ERROR(TaskId::Parse(t.task_id()).status());
   if (t.content_length() <= 0 || t.piece_length() < kMinPieceLength ||
       t.piece_length() > kMaxPieceLength ||
@@ -40,6 +41,9 @@ Status CheckTask(const api::PersistentCacheTask& t, uint32_t max_replicas) {
   if (t.replicas() == 0 || t.replicas() > max_replicas) {
     return InvalidArgument("persistent cache task " + t.task_id() + ": replicas must be in [1, " +
                            std::to_string(max_replicas) + "]");
+  }
+  if (t.expires_at_ms() > now_ms + kMaxTtlMs) {
+    return InvalidArgument("persistent cache task " + t.task_id() + ": expiry beyond 720h");
   }
   if (t.tag().size() > 1024 || t.application().size() > 1024) {
     return InvalidArgument("persistent cache task " + t.task_id() +
@@ -132,12 +136,15 @@ StatusOr<api::AnnouncePersistentCacheTaskResponse> PersistentCacheRegistry::Anno
     const api::AnnouncePersistentCacheTaskRequest& req) {
   Impl& m = *impl_;
   const api::PersistentCacheTask& t = req.task();
-  DF_RETURN_IF_ERROR(CheckTask(t, m.opts.max_replicas));
+  DF_RETURN_IF_ERROR(CheckTask(t, m.opts.max_replicas, m.now_ms()));
   DF_ASSIGN_OR_RETURN(const HostId host_id, HostId::Parse(req.host_id()));
   DF_ASSIGN_OR_RETURN(const PeerId peer_id, PeerId::Parse(req.peer_id()));
   const TaskId task_id(t.task_id());
   api::AnnouncePersistentCacheTaskResponse resp;
   std::lock_guard lock(m.mu);
+  if (req.imported()) {
+    m.deleted.erase(task_id);  // imported again after a deletion: a new life
+  }
   if (m.deleted.count(task_id) > 0 || t.expires_at_ms() <= m.now_ms()) {
     resp.set_deleted(true);  // deleted, or past its expiry: the holder drops it
     return resp;

@@ -168,6 +168,40 @@ TEST_F(PersistentCacheTest, ExpiryAndDeletionEndTheTaskEverywhere) {
   EXPECT_EQ(cache_->List().tasks_size(), 0);
 }
 
+// The attacker: a persistent cache task under the ID of a URL's task (dfcache import --id) would
+// give that task's peers no origin, or other bytes.
+TEST_F(PersistentCacheTest, AUrlTaskIdCannotBecomeAPersistentCacheTaskNorTheOtherWayRound) {
+  const std::string url_task = testing::TaskIdOf("model.bin");
+  ASSERT_TRUE(state_->RegisterPeer(testing::PeerReq("other-a", "downloader", "model.bin")).ok());
+  api::PersistentCacheTask t = Task();
+  t.set_task_id(url_task);
+  EXPECT_EQ(cache_->Announce(Holding("importer", t)).status().code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_FALSE(cache_->Stat(TaskId(url_task)).known());
+  // And a URL's peers cannot join a persistent cache task.
+  ASSERT_TRUE(cache_->Announce(Holding("importer")).ok());
+  api::RegisterPeerRequest as_url = testing::PeerReq("other-b", "p", "x");
+  as_url.mutable_task()->set_task_id(kTask);
+  EXPECT_FALSE(state_->RegisterPeer(as_url).ok());
+}
+
+TEST_F(PersistentCacheTest, AnImportAfterADeletionIsANewLife) {
+  ASSERT_TRUE(cache_->Announce(Holding("importer")).ok());
+  ASSERT_TRUE(cache_->Delete(TaskId(kTask)).ok());
+  EXPECT_TRUE(cache_->Announce(Holding("importer"))->deleted());  // a heartbeat: still deleted
+  api::AnnouncePersistentCacheTaskRequest again = Holding("importer");
+  again.set_imported(true);
+  auto r = cache_->Announce(again);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->deleted());
+  EXPECT_TRUE(cache_->Stat(TaskId(kTask)).known());
+  // An expiry beyond dfcache's 720h is refused (it would pin replicas for ever).
+  EXPECT_EQ(cache_->Announce(Holding("importer", Task(2, kNow + int64_t{800} * 3600 * 1000)))
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST_F(PersistentCacheTest, BadOrConflictingAnnouncementsAreRefused) {
   api::PersistentCacheTask t = Task();
   t.set_digest("md5:x");

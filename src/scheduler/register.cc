@@ -254,6 +254,16 @@ StatusOr<api::RegisterPeerResponse> Impl::Register(const api::RegisterPeerReques
   if (peers.count(peer_id) == 0) {             // a new peer: within the bounds?
     DF_RETURN_IF_ERROR(CheckRoom(host, task_id));
   }
+  if (auto known = tasks.find(task_id);
+      known != tasks.end() &&
+      IsPersistentCacheUrl(known->second.spec.url()) != IsPersistentCacheUrl(req.task().url())) {
+    // One ID, one kind of task: a persistent cache task cannot take over a URL's, nor the
+    // other way round (its peers would get no origin, or the wrong content).
+    return PermissionDenied("task " + task_id.str() + " is known here as " +
+                            (IsPersistentCacheUrl(known->second.spec.url())
+                                 ? "a persistent cache task"
+                                 : "the task of a URL"));
+  }
   auto [task_it, new_task] = tasks.try_emplace(task_id);
   TaskEntry& task = task_it->second;
   if (new_task) {

@@ -3,6 +3,7 @@
 // anyone downloading it first, and without a seed trigger or an origin fetch.
 #include <spdlog/spdlog.h>
 
+#include "dragonfly/common/task_id.h"
 #include "dragonfly/rpc/task_spec.h"
 #include "scheduler/state_impl.h"
 
@@ -30,6 +31,16 @@ Status SchedulerState::AnnounceTask(const api::AnnounceTaskRequest& req) {
   }
   if (existing == m.peers.end()) {
     DF_RETURN_IF_ERROR(m.CheckRoom(host, task_id));
+  }
+  if (auto known = m.tasks.find(task_id);
+      known != m.tasks.end() &&
+      IsPersistentCacheUrl(known->second.spec.url()) != IsPersistentCacheUrl(req.task().url())) {
+    // One ID, one kind of task: a persistent cache task cannot take over a URL's, nor the
+    // other way round (its peers would get no origin, or the wrong content).
+    return PermissionDenied("task " + task_id.str() + " is known here as " +
+                            (IsPersistentCacheUrl(known->second.spec.url())
+                                 ? "a persistent cache task"
+                                 : "the task of a URL"));
   }
   auto [task_it, new_task] = m.tasks.try_emplace(task_id);
   TaskEntry& task = task_it->second;

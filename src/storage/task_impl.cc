@@ -141,6 +141,7 @@ StatusOr<std::shared_ptr<TaskImpl>> TaskImpl::LoadChecked(const std::string& dir
     t->persistence_.tag = jp.at("tag").get<std::string>();
     t->persistence_.application = jp.at("application").get<std::string>();
     t->persistence_.digest = jp.at("digest").get<std::string>();
+    t->persistence_.verified = jp.value("verified", false);
   }
   const auto& jl = j.value("content_length", nlohmann::json(-1));
   const auto& jp = j.value("piece_length", nlohmann::json(0));
@@ -436,7 +437,8 @@ Status TaskImpl::Flush() {
                          {"replicas", persistence_.replicas},
                          {"tag", persistence_.tag},
                          {"application", persistence_.application},
-                         {"digest", persistence_.digest}};
+                         {"digest", persistence_.digest},
+                         {"verified", persistence_.verified}};
     }
     auto pieces = nlohmann::json::array();
     for (uint32_t n = 0; n < crcs_.size(); ++n) {

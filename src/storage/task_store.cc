@@ -161,7 +161,7 @@ class LocalTaskStore : public TaskStore {
     }
     std::vector<std::pair<int64_t, std::string>> lru;
     for (const auto& [id, e] : tasks_) {
-      if (e.users == 0 && !e.task->persistence().replica()) {  // replicas stay to their end
+      if (e.users == 0 && !(e.task->persistence().replica() && e.task->done())) {
         lru.emplace_back(e.task->accessed_at_ms(), id);
       }
     }

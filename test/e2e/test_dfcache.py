@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
 
 from cluster import BIN, Cluster, sha256_file, wait_for
@@ -20,7 +21,8 @@ SIZE_MB = int(os.environ.get("DF_E2E_CACHE_MB", os.environ.get("DF_E2E_BIG_MB", 
 class DfcacheTest(unittest.TestCase):
     def setUp(self):
         self.c = Cluster(prefix="df-dfcache-")
-        # No origin in this cluster at all. Holders announce every 2 s; one silent for 5 s is gone.
+        # No origin (but in the attacker test). Holders announce every 2 s; one silent for 5 s is
+        # gone.
         self.sched = self.c.scheduler("scheduler:\n  persistentCacheHolderTTL: 5s\n")
         fast_gc = {"gc": {"interval": "1s"}}
         self.seed = self.c.daemon("seed-0", self.sched, seed=True, extra=fast_gc)
@@ -87,12 +89,17 @@ class DfcacheTest(unittest.TestCase):
             self.assertEqual(h.metric("dragonfly_dfdaemon_download_bytes_total",
                                       {"source": "back_to_source"}), 0)
         self.assertEqual(self.holders(task_id), ["host-a", "seed-0"])  # exports are no replicas
+        for h in (self.b, self.d):  # nor do they try to be
+            self.assertNotIn("persistent cache task not announced", h.logs())
 
-        # A holder restarts: it keeps the task and is a holder again.
+        # A holder restarts: it keeps the task and is a holder again (announced after it came
+        # back: the scheduler last heard of it less time ago than the restart).
         self.a.kill(signal.SIGTERM)
+        restarted = time.monotonic()
         self.a.start()
         self.assertTrue(self.stored(self.a, task_id))
-        wait_for(lambda: any(h["hostname"] == "host-a" and int(h["last_seen_ms_ago"]) < 1500
+        wait_for(lambda: any(h["hostname"] == "host-a" and int(h["last_seen_ms_ago"]) <
+                             (time.monotonic() - restarted) * 1000 - 200
                              for h in self.stat(self.b, task_id)["holders"]),
                  timeout=30, what="the restarted holder to announce the task again")
 
@@ -128,6 +135,29 @@ class DfcacheTest(unittest.TestCase):
         wait_for(lambda: not any(self.stored(h, task_id)
                                  for h in (self.a, self.b, self.d, self.seed)),
                  timeout=30, what="every host's GC to drop the expired task")
+
+    def test_an_import_cannot_take_a_url_tasks_id(self):
+        # The attacker: a local user imports other bytes under the ID of a URL's task stored
+        # here, so that the host would serve them to anyone who downloads that URL.
+        origin = self.c.origin()
+        self.c.make_file("model.bin", 2 * MIB)
+        url = origin.url("model.bin")
+        good = os.path.join(self.c.dir, "model.out")
+        self.a.dfget(url, good)
+        url_task = [line.split()[0] for line in self.a.dfctl("list").splitlines()
+                    if url in line][0]
+        fake, _ = self.make("fake.bin", 2 * MIB)
+        r = self.dfcache(self.a, "import", fake, "--id", url_task, check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("a URL's task", r.stderr)
+        again = os.path.join(self.c.dir, "model.again")
+        self.a.dfget(url, again)
+        self.assertEqual(sha256_file(again), sha256_file(good))
+        # Nor can an export serve the URL's task as a persistent cache task.
+        r = self.dfcache(self.a, "export", url_task, "-O", os.path.join(self.c.dir, "x"),
+                         check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a persistent cache task", r.stderr)
 
     def test_bad_input_is_a_clear_error(self):
         empty, _ = self.make("empty.bin", 0)

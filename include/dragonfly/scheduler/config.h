@@ -29,8 +29,9 @@ struct SchedulerOptions {
   std::chrono::milliseconds host_ttl{std::chrono::minutes(2)};
   std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
   // A holder of a persistent cache task not heard of for this long is gone (its task is
-  // replicated again). Holders announce their tasks every dfdaemon announce interval.
-  std::chrono::milliseconds persistent_cache_holder_ttl{std::chrono::seconds(30)};
+  // replicated again). Holders announce their tasks every dfdaemon announce interval (30s by
+  // default): keep this at 3 intervals or more.
+  std::chrono::milliseconds persistent_cache_holder_ttl{std::chrono::seconds(100)};
   // Bounds on what clients can make the scheduler hold (ResourceExhausted beyond them; an
   // already known host, task or peer always passes).
   uint32_t max_hosts = 10000;

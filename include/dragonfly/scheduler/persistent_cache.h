@@ -51,7 +51,7 @@ std::unique_ptr<ReplicaTrigger> MakeGrpcReplicaTrigger(
     std::shared_ptr<const rpc::Credentials> credentials = nullptr);
 
 struct PersistentCacheOptions {
-  std::chrono::milliseconds holder_ttl{std::chrono::seconds(30)};
+  std::chrono::milliseconds holder_ttl{std::chrono::seconds(100)};
   // A replication not announced by then is given up (another host is asked).
   std::chrono::milliseconds replicate_timeout{std::chrono::minutes(10)};
   uint32_t max_replicas = 16;

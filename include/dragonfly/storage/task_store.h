@@ -31,7 +31,8 @@ struct Persistence {
   uint32_t replicas = 0;
   std::string tag;  // what the task ID was computed with, with the content
   std::string application;
-  std::string digest;  // "sha256:<hex>" of the content, taken at the import
+  std::string digest;     // "sha256:<hex>" of the content, taken at the import
+  bool verified = false;  // the content stored here matched `digest`
   bool persistent() const { return expires_at_ms > 0; }
   bool replica() const { return persistent() && replicas > 0; }
 };
@@ -182,8 +183,9 @@ class TaskStore {
   virtual Status Discard(const std::string& task_id) = 0;
 
   // Evicts tasks not in use: expired by TTL, then least recently used while over the high
-  // watermark, down to the low one. A persistent task is never evicted before its expiry, and
-  // is removed once past it (when not in use).
+  // watermark, down to the low one. A replica (a whole persistent task with replicas > 0) is
+  // never evicted before its expiry; every persistent task is removed once past it (when not in
+  // use).
   virtual GcResult RunGc(const GcPolicy& policy) = 0;
   virtual uint64_t UsedBytes() const = 0;
   // The usage RunGc compares with the policy's watermarks, in percent: of capacity_bytes when
