@@ -1,13 +1,9 @@
 // DfdaemonUpload/ReplicateCache and DeleteTask over the gRPC callback client API.
 #include <grpcpp/grpcpp.h>
 
-#include <condition_variable>
-#include <map>
-#include <mutex>
-
-#include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/common/net.h"
 #include "dragonfly/scheduler/persistent_cache.h"
+#include "scheduler/upload_calls.h"
 
 namespace df::scheduler {
 namespace {
@@ -25,13 +21,8 @@ class GrpcReplicaTrigger final : public ReplicaTrigger {
  public:
   GrpcReplicaTrigger(std::chrono::milliseconds timeout,
                      std::shared_ptr<const rpc::Credentials> credentials)
-      : timeout_(timeout),
-        credentials_(credentials ? std::move(credentials) : rpc::Credentials::Insecure()) {}
-
-  ~GrpcReplicaTrigger() override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return in_flight_ == 0; });
-  }
+      : calls_(timeout, std::move(credentials),
+               {security::Role::kSeedPeer, security::Role::kDaemon}) {}
 
   void Replicate(const api::Host& host, const std::string& peer_id,
                  const api::PersistentCacheTask& task, Done done) override {
@@ -39,7 +30,7 @@ class GrpcReplicaTrigger final : public ReplicaTrigger {
     call->req.set_peer_id(peer_id);
     *call->req.mutable_task() = task;
     const std::string target = Target(host);
-    StubFor(target, &call->ctx)
+    calls_.Begin(target, &call->ctx)
         ->async()
         ->ReplicateCache(&call->ctx, &call->req, &call->resp,
                          Finish(call, "ReplicateCache " + target, std::move(done)));
@@ -49,7 +40,7 @@ class GrpcReplicaTrigger final : public ReplicaTrigger {
     auto* call = new Call<dfdaemon::DeleteTaskRequest, dfdaemon::DeleteTaskResponse>;
     call->req.set_task_id(task_id);
     const std::string target = Target(host);
-    StubFor(target, &call->ctx)
+    calls_.Begin(target, &call->ctx)
         ->async()
         ->DeleteTask(&call->ctx, &call->req, &call->resp,
                      Finish(call, "DeleteTask " + target, std::move(done)));
@@ -70,32 +61,11 @@ class GrpcReplicaTrigger final : public ReplicaTrigger {
       } else {
         done(Unavailable(what + ": " + s.error_message()));
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--in_flight_ == 0) {
-        cv_.notify_all();
-      }
+      calls_.End();
     };
   }
 
-  // Counts a call as in flight, sets its deadline and returns the cached stub of `target`.
-  dfdaemon::DfdaemonUpload::Stub* StubFor(const std::string& target, grpc::ClientContext* ctx) {
-    ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
-    std::lock_guard<std::mutex> lock(mu_);
-    ++in_flight_;
-    auto& stub = stubs_[target];
-    if (!stub) {
-      stub = dfdaemon::DfdaemonUpload::NewStub(
-          credentials_->Dial(target, {security::Role::kSeedPeer, security::Role::kDaemon}));
-    }
-    return stub.get();
-  }
-
-  const std::chrono::milliseconds timeout_;
-  const std::shared_ptr<const rpc::Credentials> credentials_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int in_flight_ = 0;
-  std::map<std::string, std::unique_ptr<dfdaemon::DfdaemonUpload::Stub>> stubs_;
+  UploadCalls calls_;
 };
 
 }  // namespace

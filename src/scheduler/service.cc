@@ -9,16 +9,10 @@
 #include "dragonfly/rpc/server_limits.h"
 #include "dragonfly/rpc/status.h"
 #include "dragonfly/tracing/grpc.h"
+#include "scheduler/reactor.h"
 
 namespace df::scheduler {
 namespace {
-
-template <typename Fn>
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, Fn&& fn) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(std::forward<Fn>(fn)()));
-  return reactor;
-}
 
 template <typename T>
 Status Assign(StatusOr<T> result, T* out) {

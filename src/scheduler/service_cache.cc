@@ -1,18 +1,21 @@
 // The persistent cache task RPCs of SchedulerService (dfcache, docs/dfcache.md).
 #include "dragonfly/rpc/tls.h"
 #include "dragonfly/scheduler/service.h"
+#include "scheduler/reactor.h"
 
 namespace df::scheduler {
 namespace {
 
-template <typename Fn>
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* ctx, Fn&& fn) {
-  auto* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(std::forward<Fn>(fn)()));
-  return reactor;
+// The registry, once the caller has one of `roles` (with TLS).
+StatusOr<PersistentCacheRegistry*> Registry(PersistentCacheRegistry* cache,
+                                            const grpc::CallbackServerContext& ctx, bool secure,
+                                            std::initializer_list<security::Role> roles) {
+  if (cache == nullptr) {
+    return FailedPrecondition("this scheduler keeps no persistent cache");
+  }
+  DF_RETURN_IF_ERROR(rpc::RequireRole(ctx, secure, roles).status());
+  return cache;
 }
-
-Status Unimplemented() { return FailedPrecondition("this scheduler keeps no persistent cache"); }
 
 }  // namespace
 
@@ -21,7 +24,7 @@ grpc::ServerUnaryReactor* SchedulerService::AnnouncePersistentCacheTask(
     api::AnnouncePersistentCacheTaskResponse* resp) {
   return Finish(ctx, [&]() -> Status {
     if (cache_ == nullptr) {
-      return Unimplemented();
+      return FailedPrecondition("this scheduler keeps no persistent cache");
     }
     DF_ASSIGN_OR_RETURN(security::Identity caller, Caller(ctx));
     DF_RETURN_IF_ERROR(ActsFor(caller, req->host_id()));
@@ -35,15 +38,12 @@ grpc::ServerUnaryReactor* SchedulerService::StatPersistentCacheTask(
     grpc::CallbackServerContext* ctx, const api::StatPersistentCacheTaskRequest* req,
     api::StatPersistentCacheTaskResponse* resp) {
   return Finish(ctx, [&]() -> Status {
-    if (cache_ == nullptr) {
-      return Unimplemented();
-    }
-    DF_RETURN_IF_ERROR(rpc::RequireRole(*ctx, secure_,
-                                        {security::Role::kDaemon, security::Role::kSeedPeer,
-                                         security::Role::kManager})
-                           .status());
+    DF_ASSIGN_OR_RETURN(
+        PersistentCacheRegistry * cache,
+        Registry(cache_, *ctx, secure_,
+                 {security::Role::kDaemon, security::Role::kSeedPeer, security::Role::kManager}));
     DF_ASSIGN_OR_RETURN(const TaskId id, TaskId::Parse(req->task_id()));
-    *resp = cache_->Stat(id);
+    *resp = cache->Stat(id);
     return Status::Ok();
   });
 }
@@ -54,15 +54,12 @@ grpc::ServerUnaryReactor* SchedulerService::DeletePersistentCacheTask(
     grpc::CallbackServerContext* ctx, const api::DeletePersistentCacheTaskRequest* req,
     api::DeletePersistentCacheTaskResponse* resp) {
   return Finish(ctx, [&]() -> Status {
-    if (cache_ == nullptr) {
-      return Unimplemented();
-    }
-    DF_RETURN_IF_ERROR(rpc::RequireRole(*ctx, secure_,
-                                        {security::Role::kDaemon, security::Role::kSeedPeer,
-                                         security::Role::kManager})
-                           .status());
+    DF_ASSIGN_OR_RETURN(
+        PersistentCacheRegistry * cache,
+        Registry(cache_, *ctx, secure_,
+                 {security::Role::kDaemon, security::Role::kSeedPeer, security::Role::kManager}));
     DF_ASSIGN_OR_RETURN(const TaskId id, TaskId::Parse(req->task_id()));
-    DF_ASSIGN_OR_RETURN(*resp, cache_->Delete(id));
+    DF_ASSIGN_OR_RETURN(*resp, cache->Delete(id));
     return Status::Ok();
   });
 }
@@ -71,11 +68,9 @@ grpc::ServerUnaryReactor* SchedulerService::ListPersistentCacheTasks(
     grpc::CallbackServerContext* ctx, const api::ListPersistentCacheTasksRequest* /*req*/,
     api::ListPersistentCacheTasksResponse* resp) {
   return Finish(ctx, [&]() -> Status {
-    if (cache_ == nullptr) {
-      return Unimplemented();
-    }
-    DF_RETURN_IF_ERROR(rpc::RequireRole(*ctx, secure_, {security::Role::kManager}).status());
-    *resp = cache_->List();
+    DF_ASSIGN_OR_RETURN(PersistentCacheRegistry * cache,
+                        Registry(cache_, *ctx, secure_, {security::Role::kManager}));
+    *resp = cache->List();
     return Status::Ok();
   });
 }

@@ -4,11 +4,12 @@
 // checks Shared Key and SAS signatures; a wrong one is 403 AuthorizationFailure).
 //   node azure.js --dir DIR [--log FILE]
 // Prints "azure listening on 127.0.0.1:PORT" when it serves; with --log, appends one JSON line
-// per request ({method, url, range, status, auth: signed or not}) to FILE, so that a test can count what it served.
+// per request (request_log.js) to FILE, so that a test can count what it served.
 'use strict';
 
 const fs = require('fs');
 const path = require('path');
+const { logRequests } = require('./request_log');
 const BlobServer = require('azurite/dist/src/blob/BlobServer').default;
 const BlobConfiguration = require('azurite/dist/src/blob/BlobConfiguration').default;
 
@@ -36,14 +37,7 @@ fs.mkdirSync(opts.dir, { recursive: true });
   const server = new BlobServer(config);
   await server.start();
   if (opts.log) {
-    server.httpServer.on('request', (req, res) => {
-      res.on('finish', () => {
-        fs.appendFileSync(opts.log, JSON.stringify({
-          method: req.method, url: req.url, range: req.headers.range || '',
-          status: res.statusCode,
-          auth: Boolean(req.headers.authorization || /[?&]sig=/.test(req.url)) }) + '\n');
-      });
-    });
+    logRequests(opts.log, server.httpServer, /[?&]sig=/);
   }
   console.log(`azure listening on 127.0.0.1:${server.httpServer.address().port}`);
   for (const sig of ['SIGTERM', 'SIGINT']) {

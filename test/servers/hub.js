@@ -16,13 +16,14 @@
 //   node hub.js --dir DIR --repo owner/name --token TOKEN [--kind models] [--lfs-from BYTES]
 //               [--page-size N] [--log FILE]
 // Prints "hub listening on 127.0.0.1:PORT cdn 127.0.0.1:PORT"; with --log, appends one JSON line
-// per request ({server, method, url, range, status, auth}) to FILE.
+// per request (request_log.js, with `server`: hub or cdn) to FILE.
 'use strict';
 
 const crypto = require('crypto');
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
+const { logRequest } = require('./request_log');
 
 const args = process.argv.slice(2);
 const opts = { dir: '', repo: '', token: '', kind: 'models', lfsFrom: 1 << 20, pageSize: 50, log: '' };
@@ -61,11 +62,8 @@ const revisions = new Set(['main', 'v1.0', commit]);
 const byDigest = new Map([...files.values()].map((f) => [f.sha256, f]));
 const cdnSecret = crypto.randomBytes(16).toString('hex');
 
-function log(server, req, res, auth) {
-  if (!opts.log) return;
-  res.on('finish', () => fs.appendFileSync(opts.log, JSON.stringify({
-    server, method: req.method, url: req.url, range: req.headers.range || '',
-    status: res.statusCode, auth }) + '\n'));
+function log(server, req, res) {
+  if (opts.log) logRequest(opts.log, req, res, null, { server });
 }
 
 function fail(res, status, code, message, extra = {}) {
@@ -131,7 +129,7 @@ function treePage(req, res, url, rev, dir) {
 let cdnPort = 0;
 const hub = http.createServer((req, res) => {
   const auth = req.headers.authorization || '';
-  log('hub', req, res, auth !== '');
+  log('hub', req, res);
   const url = new URL(req.url, `http://${req.headers.host}`);
   if (auth === '') return fail(res, 401, 'RepoNotFound', 'Invalid username or password.',
     { 'WWW-Authenticate': 'Bearer realm="Authentication required", charset="UTF-8"' });
@@ -179,7 +177,7 @@ const hub = http.createServer((req, res) => {
 
 // The LFS storage: signed URLs only; it never needs (and must never get) the hub token.
 const cdn = http.createServer((req, res) => {
-  log('cdn', req, res, Boolean(req.headers.authorization));
+  log('cdn', req, res);
   const url = new URL(req.url, 'http://cdn');
   const m = /^\/lfs\/([0-9a-f]{64})$/.exec(url.pathname);
   const f = m && byDigest.get(m[1]);

@@ -3,12 +3,12 @@
 // s3rver that verifies AWS Signature V4), on loopback, with the buckets and key pairs given.
 //   node s3.js --dir DIR [--bucket NAME]... [--key ID:SECRET]... [--log FILE] [--address IP]
 // Prints "s3 listening on ADDRESS:PORT" when it serves (default address 127.0.0.1); with --log,
-// appends one JSON line per request ({method, url, range, status, auth: whether it was signed,
-// bytes: the body's announced length}) to FILE, so that a test or a bench can count what it
-// served.
+// appends one JSON line per request (request_log.js) to FILE, so that a test or a bench can
+// count what it served.
 'use strict';
 
 const fs = require('fs');
+const { logRequests } = require('./request_log');
 const S3rver = require('@20minutes/s3rver');
 const { DUMMY_ACCOUNT } = require('@20minutes/s3rver/lib/models/account');
 
@@ -44,15 +44,7 @@ server.run((err, { address, port } = {}) => {
     process.exit(1);
   }
   if (opts.log) {
-    server.httpServer.on('request', (req, res) => {
-      res.on('finish', () => {
-        fs.appendFileSync(opts.log, JSON.stringify({
-          method: req.method, url: req.url, range: req.headers.range || '',
-          status: res.statusCode,
-          auth: Boolean(req.headers.authorization || /[?&]X-Amz-Signature=/.test(req.url)),
-          bytes: Number(res.getHeader('content-length') || 0) }) + '\n');
-      });
-    });
+    logRequests(opts.log, server.httpServer, /[?&]X-Amz-Signature=/);
   }
   console.log(`s3 listening on ${address}:${port}`);
 });
