@@ -454,3 +454,41 @@ export function listSwarmTasks(): Promise<SwarmTask[]> {
 export function getSwarm(taskId: string): Promise<Swarm> {
   return request<Swarm>("GET", `/api/v1/swarm/tasks/${encodeURIComponent(taskId)}`);
 }
+
+// Persistent cache tasks (dfcache): files kept on N hosts until they expire, with no origin.
+export interface PersistentCacheHolder {
+  host_id: string;
+  hostname: string;
+  ip: string;
+  seed: boolean;
+  last_seen_ms_ago: number;
+}
+
+export interface PersistentCacheTask {
+  task_id: string;
+  tag: string;
+  application: string;
+  content_length: number;
+  piece_length: number;
+  total_pieces: number;
+  digest: string;
+  replicas: number;
+  state: "ready" | "replicating";
+  replicating: boolean;
+  created_at_ms: number;
+  expires_at_ms: number;
+  holders: PersistentCacheHolder[];
+  scheduler: string;
+  cluster_id: number;
+}
+
+export function listPersistentCacheTasks(): Promise<PersistentCacheTask[]> {
+  return request<PersistentCacheTask[]>("GET", "/api/v1/persistent-cache-tasks");
+}
+
+export function deletePersistentCacheTask(taskId: string): Promise<{ task_id: string; hosts: number }> {
+  return request<{ task_id: string; hosts: number }>(
+    "DELETE",
+    `/api/v1/persistent-cache-tasks/${encodeURIComponent(taskId)}`,
+  );
+}

@@ -9,6 +9,7 @@ import { JobDetail } from "./pages/JobDetail";
 import { JobForm } from "./pages/JobForm";
 import { Jobs } from "./pages/Jobs";
 import { Peers } from "./pages/Peers";
+import { PersistentCache } from "./pages/PersistentCache";
 import { Profile } from "./pages/Profile";
 import { SwarmTasks, SwarmView } from "./pages/Swarm";
 import { Tasks } from "./pages/Tasks";
@@ -25,6 +26,7 @@ const sections = [
   { href: "#/peers", title: "Peers", pages: ["peers"] },
   { href: "#/jobs", title: "Jobs", pages: ["jobs", "job", "job-new", "tasks"] },
   { href: "#/swarm", title: "Swarm", pages: ["swarm", "swarm-task"] },
+  { href: "#/cache", title: "Persistent cache", pages: ["cache"] },
   { href: "#/users", title: "Users", pages: ["users"], root: true },
   { href: "#/tokens", title: "Tokens", pages: ["tokens"] },
 ];
@@ -61,6 +63,8 @@ function Page({ route }: { route: Route }) {
       return <SwarmTasks />;
     case "swarm-task":
       return <SwarmView taskId={route.taskId} />;
+    case "cache":
+      return <PersistentCache />;
     case "not-found":
       return (
         <section>

@@ -17,6 +17,7 @@ export type Route =
   | { page: "peers" }
   | { page: "swarm" }
   | { page: "swarm-task"; taskId: string }
+  | { page: "cache" }
   | { page: "not-found"; hash: string };
 
 export function parseRoute(hash: string): Route {
@@ -43,6 +44,7 @@ export function parseRoute(hash: string): Route {
       if (parts.length === 1) return { page: "swarm" };
       if (parts.length === 2 && /^[0-9a-f]{1,128}$/.test(parts[1])) return { page: "swarm-task", taskId: parts[1] };
       break;
+    case "cache":
     case "tasks":
     case "users":
     case "tokens":

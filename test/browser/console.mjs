@@ -6,7 +6,9 @@
 // the running scheduler took the config), "step: blocklist-saved VERSION" (the scheduler took it
 // and a download it names is refused), "step: image-preheated" (the image is preheated into the
 // seed peer), "step: start-download" (four peers pull one layer), "step: downloads-done" (they all
-// finished, bytes checked), "step: kill-scheduler", "step: use-token TOKEN" (lists /oapi/v1/jobs
+// finished, bytes checked), "step: cache-imported" (dfcache imports a file on peer-0 with two
+// replicas, application "train", tag "v1"; answers its task ID), "step: cache-deleted ID" (no host
+// exports it any more), "step: kill-scheduler", "step: use-token TOKEN" (lists /oapi/v1/jobs
 // with it), "step: token-refused TOKEN", "step: end-session" (the caller changes root's password
 // and answers the new one), "step: signin NAME PASSWORD" (through the API).
 // Checks: the sign-in page; a wrong password says so; root signs in by keyboard and sees the
@@ -19,7 +21,8 @@
 // peer; a file preheat is followed to SUCCESS with per-host results, listed, and its task found on
 // the seed peer and deleted everywhere; which hosts hold each blob of an image; the live swarm
 // view of four peers pulling a layer (nodes, edges with rates, the origin marked, completion); the
-// killed scheduler turns inactive and root deletes it; a session ended by a password change goes
+// persistent cache page lists a task imported with dfcache (holders, replicas, time left, search)
+// and root deletes it after a confirmation; the killed scheduler turns inactive and root deletes it; a session ended by a password change goes
 // back to sign-in with a notice; users (the last root cannot demote itself; a guest added), a
 // token created, used by a script and revoked; a guest refused the root pages and changing their
 // own password; sign-up; sign out; every page of the guide fits a 420 px window; no console
@@ -330,6 +333,35 @@ try {
   check("the swarm view follows the download to completion", true);
   const summary = await page.locator('[data-summary="swarm"]').innerText();
   check(`the swarm view says where the bytes came from (${summary})`, /traded between peers/.test(summary) && !/^0 of/.test(summary));
+
+  // The persistent cache: a file imported with dfcache on peer-0 (two replicas), then deleted.
+  const cacheTask = await step("cache-imported");
+  const id16 = cacheTask.slice(0, 16);
+  await nav.getByRole("link", { name: "Persistent cache" }).click();
+  const cacheRow = page.locator(`tr[data-cache-task="${cacheTask}"]`);
+  await page.locator(`tr[data-cache-task="${cacheTask}"][data-state="ready"] [data-replicas="2/2"]`).waitFor({ timeout: 30000 });
+  check("the persistent cache lists the imported task, ready with 2 of 2 replicas", true);
+  check("the task shows its application and tag", (await cacheRow.locator("td").first().innerText()).includes("train · v1"));
+  const holders = (await cacheRow.locator("[data-holders]").getAttribute("data-holders")).split(" ");
+  check(`the task's holders are peer-0 and the seed peer (${holders.join(", ")})`, holders.length === 2 && holders.includes("peer-0") && holders.includes(seedHost));
+  check("the task's time left is shown", /^in \d+ min$/.test((await cacheRow.locator("td").nth(4).innerText()).trim()));
+  await page.getByLabel("Search tasks").fill("no-such-application");
+  await page.getByText('No task matches "no-such-application".').waitFor();
+  await page.getByLabel("Search tasks").fill("train");
+  await cacheRow.waitFor();
+  check("the search filters the tasks by application", true);
+  await shot("cache");
+  await page.getByRole("button", { name: `Delete ${id16}`, exact: true }).click();
+  await page.getByRole("button", { name: "Keep" }).click();
+  check("a delete asks first and can be taken back", await cacheRow.isVisible());
+  await page.getByRole("button", { name: `Delete ${id16}`, exact: true }).click();
+  await page.getByRole("button", { name: `Delete ${id16} for good` }).click();
+  const deleted = page.locator("[data-cache-deleted]");
+  await deleted.waitFor({ timeout: 30000 });
+  check(`root deletes the task from both holders (${await deleted.innerText()})`, (await deleted.innerText()).includes("from 2 hosts"));
+  await page.getByText("No persistent cache task in the cluster").waitFor({ timeout: 30000 });
+  await step("cache-deleted", cacheTask);
+  check("the deleted task can no longer be exported", true);
 
   // The scheduler dies: the page turns it inactive by itself, and root deletes it.
   await step("kill-scheduler");

@@ -159,6 +159,7 @@ class ConsoleTest(unittest.TestCase):
                 if not line.startswith("step: "):
                     continue
                 what = line.split()[1:]
+                answer = "ok"
                 try:
                     if what[0] == "config-saved":
                         version, limit = int(what[1]), int(what[2])
@@ -192,6 +193,15 @@ class ConsoleTest(unittest.TestCase):
                             _, err = pull.communicate(timeout=120)
                             self.assertEqual(pull.returncode, 0, err)
                             self.assertEqual(sha256_file(os.path.join(self.c.dir, "out-" + p.name)), layer)
+                    elif what[0] == "cache-imported":
+                        answer = "ok " + self.import_to_cache(peers[0], token)
+                    elif what[0] == "cache-deleted":
+                        r = subprocess.run([os.path.join(BIN, "dfcache"), "-e", peers[1].socket,
+                                            "export", what[1], "-O",
+                                            os.path.join(self.c.dir, "cache.out")],
+                                           capture_output=True, text=True, timeout=60)
+                        self.assertNotEqual(r.returncode, 0)
+                        self.assertIn("not in the cluster", r.stderr)
                     elif what[0] in ("use-token", "token-refused"):  # as a script would
                         jobs_url = f"http://{hostport(self.m.rest_port)}/oapi/v1/jobs"
                         r = subprocess.run(
@@ -208,7 +218,6 @@ class ConsoleTest(unittest.TestCase):
                         st, body, _ = self.m.request("POST", "/api/v1/users/signin",
                                                      {"name": what[1], "password": what[2]})
                         self.assertEqual(st, 200, body)
-                    answer = "ok"
                     if what[0] == "end-session":
                         users = self.m.request("GET", "/api/v1/users", token=token)[1]
                         root = next(u for u in users if u["name"] == "root")
@@ -239,14 +248,35 @@ class ConsoleTest(unittest.TestCase):
                       "the seed peer holds each blob of the preheated image",
                       "the swarm view shows pieces flowing between peers",
                       "the swarm view follows the download to completion",
+                      "the persistent cache lists the imported task, ready with 2 of 2 replicas",
+                      "a delete asks first and can be taken back",
+                      "the deleted task can no longer be exported",
                       "the new token lists the jobs on /oapi/v1/jobs", "the revoked token is refused",
                       "a guest is refused the users page",
                       "a guest changes their password and stays signed in",
                       "a sign-up makes a guest and signs them in",
                       "Tab reaches the menu", "the focused link shows a focus ring",
-                      "the swarm page fits a 420 px window", "the cluster page fits a 420 px window",
+                      "the swarm page fits a 420 px window", "the cache page fits a 420 px window", "the cluster page fits a 420 px window",
                       "the job-new page fits a 420 px window", "no console errors"):
             self.assertIn(f"ok: {shown}", text)
+
+    def import_to_cache(self, host, token):
+        """Imports 3 MiB with dfcache on `host` (two replicas) and waits until the manager lists
+        both holders; returns the task ID."""
+        path = self.c.make_file("cached.bin", 3 * 1024 * 1024)
+        r = subprocess.run([os.path.join(BIN, "dfcache"), "-e", host.socket, "import", path,
+                            "--replicas", "2", "--ttl", "1h", "--application", "train",
+                            "--tag", "v1"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        task_id = r.stdout.strip()
+
+        def listed():
+            return [t for t in self.m.request("GET", "/api/v1/persistent-cache-tasks",
+                                              token=token)[1]
+                    if t["task_id"] == task_id and len(t["holders"]) == 2]
+        wait_for(listed, timeout=60, what="the manager to list the cache task with two holders")
+        return task_id
+
 
 if __name__ == "__main__":
     unittest.main()
