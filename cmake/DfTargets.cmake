@@ -63,3 +63,18 @@ function(df_npm_ci dir stamp what)
     COMMENT "${what}: npm ci (package-lock.json)"
     VERBATIM)
 endfunction()
+
+# df_embed_text(OUT_VAR FILE NAMESPACE FUNCTION): generates a source defining
+# `std::string_view NAMESPACE::FUNCTION()` returning FILE's text, rebuilt when FILE changes; the
+# source's path goes into OUT_VAR (add it to a library's SOURCES).
+function(df_embed_text out_var file ns fn)
+  set(out ${CMAKE_CURRENT_BINARY_DIR}/${fn}.cc)
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DIN=${file} -DOUT=${out} -DNS=${ns} -DNAME=${fn}
+            -P ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/EmbedText.cmake
+    COMMENT "Embedding ${file}"
+    VERBATIM)
+  set(${out_var} ${out} PARENT_SCOPE)
+endfunction()

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/dfcache/dfcache.h"
@@ -15,9 +16,16 @@
 
 namespace {
 
-int Fail(const std::string& m) {
+// A bad flag value: kExitUsage.
+int Usage(const std::string& m) {
   std::cerr << "dfcache: " << m << std::endl;
-  return 1;
+  return df::cli::kExitUsage;
+}
+
+// What was asked failed: kExitUnreachable when the dfdaemon could not be reached.
+int Fail(const df::Status& s) {
+  std::cerr << "dfcache: " << s.message() << std::endl;
+  return df::cli::ExitCodeOf(s);
 }
 
 int64_t NowMs() {
@@ -67,25 +75,32 @@ int main(int argc, char** argv) {
 
   auto* del = app.add_subcommand("delete", "Delete the task from every host");
   del->add_option("id", id, "The task ID")->required();
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(app, "dfcache",
+                 "  dfcache import model.bin --replicas 3 --ttl 24h --application train\n"
+                 "  dfcache export 4f1c...e9 -O /data/model.bin\n"
+                 "  dfcache stat 4f1c...e9\n"
+                 "  dfcache delete 4f1c...e9\n");
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
   in.endpoint = endpoint;
 
   if (imp->parsed()) {
     auto d = df::config::ParseDuration(ttl);
     if (!d.ok() || d->count() <= 0) {
-      return Fail("--ttl: bad duration '" + ttl + "'");
+      return Usage("--ttl: bad duration '" + ttl + "'");
     }
     in.ttl_ms = static_cast<uint64_t>(d->count());
     if (!piece_length.empty()) {
       auto b = df::config::ParseBytes(piece_length);
       if (!b.ok() || *b > UINT32_MAX) {
-        return Fail("--piece-length: bad size '" + piece_length + "'");
+        return Usage("--piece-length: bad size '" + piece_length + "'");
       }
       in.piece_length = static_cast<uint32_t>(*b);
     }
     auto r = df::dfcache::Import(in, nullptr);
     if (!r.ok()) {
-      return Fail(r.status().message());
+      return Fail(r.status());
     }
     std::printf("%s\n", r->task_id.c_str());
     std::fprintf(stderr, "dfcache: imported %lld bytes as %s in %.2f s (%u replicas, TTL %s)\n",
@@ -103,13 +118,13 @@ int main(int argc, char** argv) {
     if (!timeout.empty()) {
       auto d = df::config::ParseDuration(timeout);
       if (!d.ok()) {
-        return Fail("--timeout: " + d.status().message());
+        return Usage("--timeout: " + d.status().message());
       }
       o.timeout_ms = static_cast<uint64_t>(d->count());
     }
     auto r = df::dfget::Download(o);
     if (!r.ok()) {
-      return Fail(r.status().message());
+      return Fail(r.status());
     }
     std::fprintf(stderr, "dfcache: exported %llu bytes in %.2f s; from peers %llu, local %llu%s\n",
                  static_cast<unsigned long long>(r->bytes), r->seconds,
@@ -120,7 +135,7 @@ int main(int argc, char** argv) {
   if (stat->parsed()) {
     auto r = df::dfcache::Stat(endpoint, id);
     if (!r.ok()) {
-      return Fail(r.status().message());
+      return Fail(r.status());
     }
     if (json) {
       std::string text;
@@ -136,7 +151,7 @@ int main(int argc, char** argv) {
   }
   auto n = df::dfcache::Delete(endpoint, id);
   if (!n.ok()) {
-    return Fail(n.status().message());
+    return Fail(n.status());
   }
   std::fprintf(stderr, "dfcache: deleted %s from %u hosts\n", id.c_str(), *n);
   return 0;

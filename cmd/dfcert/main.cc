@@ -14,6 +14,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/common/file.h"
 #include "dragonfly/security/identity.h"
@@ -24,7 +25,7 @@ namespace {
 
 int Fail(const std::string& what, const df::Status& s) {
   std::cerr << "dfcert: " << what << ": " << s.message() << std::endl;
-  return 1;
+  return df::cli::kExitFailed;
 }
 
 df::StatusOr<std::chrono::seconds> Ttl(const std::string& text) {
@@ -69,7 +70,14 @@ int main(int argc, char** argv) {
   auto* show = app.add_subcommand("show", "Print a certificate's identity and expiry");
   show->add_option("file", file)->required();
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(
+      app, "dfcert",
+      "  dfcert ca --out /etc/dragonfly/ca\n"
+      "  dfcert issue --ca /etc/dragonfly/ca --role daemon --name node-1 --out /etc/dragonfly/tls\n"
+      "  dfcert show /etc/dragonfly/tls/tls.crt\n");
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
 
   if (ca->parsed()) {
     auto t = Ttl(ttl);

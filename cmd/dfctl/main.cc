@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "api/dfdaemon.grpc.pb.h"
+#include "dragonfly/cli/cli.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dfd = ::dragonfly::api::dfdaemon;
@@ -42,11 +43,19 @@ int main(int argc, char** argv) {
       "health",
       "Ask a gRPC health service (grpc.health.v1): the local dfdaemon's, or --addr's (plaintext; "
       "a port with mutual TLS needs a client certificate). Exit 0 when SERVING, 1 when not, "
-      "2 when it cannot be asked");
+      "3 when it cannot be asked");
   health->add_option("--addr", addr, "HOST:PORT of a scheduler, manager or dfdaemon upload port");
   health->add_option("--service", service, "a service name (default: the whole server)");
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(app, "dfctl",
+                 "  dfctl list\n"
+                 "  dfctl stat 4f1c...e9\n"
+                 "  dfctl delete 4f1c...e9\n"
+                 "  dfctl health                        # the local dfdaemon\n"
+                 "  dfctl health --addr 10.0.0.5:8002   # a scheduler\n");
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
 
   if (health->parsed()) {
     auto ch = grpc::CreateChannel(addr.empty() ? "unix:" + endpoint : addr,
@@ -60,7 +69,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) {
       std::cerr << "dfctl: health of " << (addr.empty() ? endpoint : addr) << ": "
                 << s.error_message() << std::endl;
-      return 2;
+      return df::cli::kExitUnreachable;
     }
     std::printf("%s\n",
                 grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());
@@ -70,7 +79,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel("unix:" + endpoint, grpc::InsecureChannelCredentials());
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(3))) {
     std::cerr << "dfctl: dfdaemon is not running: cannot connect to " << endpoint << std::endl;
-    return 1;
+    return df::cli::kExitUnreachable;
   }
   auto stub = dfd::Dfdaemon::NewStub(channel);
   grpc::ClientContext ctx;

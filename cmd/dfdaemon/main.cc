@@ -5,6 +5,7 @@
 #include <iostream>
 #include <thread>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/logging.h"
 #include "dragonfly/daemon/daemon.h"
 
@@ -22,7 +23,21 @@ int main(int argc, char** argv) {
   std::string log_level;
   auto* config_opt = app.add_option("-c,--config", config_path, "YAML config file");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(
+      app, "dfdaemon",
+      "  dfdaemon                                  # /etc/dragonfly/dfdaemon.yaml if it exists\n"
+      "  dfdaemon -c /etc/dragonfly/seed-peer.yaml --log-level debug\n"
+      "  dfdaemon config defaults > dfdaemon.yaml  # every key, with its default\n"
+      "  dfdaemon config validate dfdaemon.yaml\n");
+  df::cli::ConfigCommands config_commands(
+      app, "dfdaemon", df::daemon::DefaultConfigYaml(),
+      [](const std::string& path) { return df::daemon::LoadDaemonConfig(path).status(); });
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
 
   df::StatusOr<df::daemon::DaemonConfig> config = df::daemon::DaemonConfig{};
   if (config_opt->count() > 0 || std::filesystem::exists(config_path)) {
@@ -32,7 +47,7 @@ int main(int argc, char** argv) {
   }
   if (!config.ok()) {
     std::cerr << "dfdaemon: " << config.status().message() << std::endl;
-    return 1;
+    return df::cli::kExitFailed;
   }
   if (!log_level.empty()) {
     config->log.level = log_level;
@@ -41,13 +56,13 @@ int main(int argc, char** argv) {
           df::InitLogging("dfdaemon", {config->log.level, config->log.file, config->log.format});
       !s.ok()) {
     std::cerr << "dfdaemon: " << s.message() << std::endl;
-    return 1;
+    return df::cli::kExitFailed;
   }
 
   auto daemon = df::daemon::StartDaemon(*config);
   if (!daemon.ok()) {
     std::cerr << "dfdaemon: " << daemon.status().message() << std::endl;
-    return 1;
+    return df::cli::kExitFailed;
   }
   std::thread([&signals, d = daemon->get()] {
     int sig = 0;

@@ -6,14 +6,15 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/dfget/dfget.h"
 #include "dragonfly/dfget/recursive.h"
 
 namespace {
 
-// dfget -r: one overall progress line (on a terminal) and a summary.
-bool DownloadDirectory(const df::dfget::Options& o, const std::vector<std::string>& include) {
+// dfget -r: one overall progress line (on a terminal) and a summary; returns the exit code.
+int DownloadDirectory(const df::dfget::Options& o, const std::vector<std::string>& include) {
   df::dfget::DirectoryOptions d;
   d.base = o;
   d.include_files = include;
@@ -30,12 +31,12 @@ bool DownloadDirectory(const df::dfget::Options& o, const std::vector<std::strin
   }
   if (!r.ok()) {
     std::cerr << "dfget: " << r.status().message() << std::endl;
-    return false;
+    return df::cli::ExitCodeOf(r.status());
   }
   std::fprintf(
       stderr, "dfget: %zu objects: %zu downloaded (%llu bytes), %zu already there, in %.2f s\n",
       r->listed, r->downloaded, static_cast<unsigned long long>(r->bytes), r->skipped, r->seconds);
-  return true;
+  return df::cli::kExitOk;
 }
 
 }  // namespace
@@ -87,21 +88,31 @@ int main(int argc, char** argv) {
   app.add_option("--storage-region", o.storage.region, "s3://: the bucket's region");
   app.add_option("--hf-revision", hf_revision,
                  "Branch, tag or commit of an hf:// repository (default: main)");
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(
+      app, "dfget",
+      "  dfget https://example.com/model.bin -O /data/model.bin\n"
+      "  dfget https://example.com/app.tar.gz -O - | tar xz\n"
+      "  dfget https://example.com/f.iso -O f.iso --digest sha256:<hex> -H 'Authorization: Bearer "
+      "T'\n"
+      "  dfget -r s3://bucket/models/llama/ -O /data/llama --include-files '*.safetensors'\n"
+      "  dfget -r hf://meta-llama/Llama-3.2-1B -O /data/llama --hf-token $HF_TOKEN\n");
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
 
-  auto fail = [](const std::string& m) {
+  auto usage = [](const std::string& m) {  // a bad flag value
     std::cerr << "dfget: " << m << std::endl;
-    return 1;
+    return df::cli::kExitUsage;
   };
   for (const auto& h : headers) {
     auto kv = df::dfget::ParseHeader(h);
     if (!kv.ok()) {
-      return fail(kv.status().message());
+      return usage(kv.status().message());
     }
     o.headers[kv->first] = kv->second;
   }
   if (auto hub = df::dfget::ApplyHubFlags(hf_token, hf_revision, &o); !hub.ok()) {
-    return fail(hub.message());
+    return usage(hub.message());
   }
   if (const char* secret = std::getenv("DFGET_STORAGE_ACCESS_KEY_SECRET");
       secret != nullptr && o.storage.access_key_secret.empty() &&
@@ -109,32 +120,33 @@ int main(int argc, char** argv) {
     o.storage.access_key_secret = secret;  // kept off the command line (ps shows it)
   }
   if (!o.storage.empty() && o.url.rfind("s3://", 0) != 0 && o.url.rfind("abs://", 0) != 0) {
-    return fail("--storage-* flags are for s3:// and abs:// URLs");
+    return usage("--storage-* flags are for s3:// and abs:// URLs");
   }
   if (!timeout.empty()) {
     auto d = df::config::ParseDuration(timeout);
     if (!d.ok()) {
-      return fail("--timeout: " + d.status().message());
+      return usage("--timeout: " + d.status().message());
     }
     o.timeout_ms = static_cast<uint64_t>(d->count());
   }
   if (!piece_length.empty()) {
     auto b = df::config::ParseBytes(piece_length);
     if (!b.ok() || *b > UINT32_MAX) {
-      return fail("--piece-length: bad size '" + piece_length + "'");
+      return usage("--piece-length: bad size '" + piece_length + "'");
     }
     o.piece_length = static_cast<uint32_t>(*b);
   }
   o.progress = !no_progress && ::isatty(STDERR_FILENO) != 0;
   if (recursive) {
-    return DownloadDirectory(o, include_files) ? 0 : 1;
+    return DownloadDirectory(o, include_files);
   }
   if (!include_files.empty()) {
-    return fail("--include-files needs -r");
+    return usage("--include-files needs -r");
   }
   auto r = df::dfget::Download(o);
   if (!r.ok()) {
-    return fail(r.status().message());
+    std::cerr << "dfget: " << r.status().message() << std::endl;
+    return df::cli::ExitCodeOf(r.status());
   }
   if (!r->warning.empty()) {
     std::cerr << "dfget: warning: " << r->warning << std::endl;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/dfinit/dfinit.h"
 
 namespace {
@@ -67,10 +68,16 @@ int main(int argc, char** argv) {
                    "Directory holding .dfinit-state.json (certs dir, or the -o file's directory)")
       ->capture_default_str();
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 1;
+  df::cli::Setup(
+      app, "dfinit",
+      "  dfinit containerd --registry docker.io --registry harbor.example.com   # then restart "
+      "containerd\n"
+      "  dfinit containerd --dry-run --registry docker.io\n"
+      "  dfinit crio --registry docker.io -o /etc/containers/registries.conf.d/dragonfly.conf\n"
+      "  dfinit docker -o /etc/docker/daemon.json\n"
+      "  dfinit restore --certs-dir /etc/containerd/certs.d\n");
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
   }
 
   if (*containerd) {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/logging.h"
 #include "dragonfly/manager/config.h"
 #include "manager/manager.h"
@@ -25,12 +26,26 @@ int main(int argc, char** argv) {
   std::string log_level;
   CLI::Option* config_opt = app.add_option("--config", config_path, "YAML config file");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(
+      app, "manager",
+      "  manager                                 # /etc/dragonfly/manager.yaml if it exists\n"
+      "  manager --config manager.yaml --log-level debug\n"
+      "  manager config defaults > manager.yaml  # every key, with its default\n"
+      "  manager config validate manager.yaml\n");
+  df::cli::ConfigCommands config_commands(
+      app, "manager", df::manager::DefaultConfigYaml(),
+      [](const std::string& path) { return df::manager::LoadManagerConfig(path, false).status(); });
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
 
   auto config = df::manager::LoadManagerConfig(config_path, config_opt->count() == 0);
   if (!config.ok()) {
     std::cerr << "manager: " << config.status().message() << "\n";
-    return 1;
+    return df::cli::kExitFailed;
   }
   if (!log_level.empty()) {
     config->log_level = log_level;
@@ -38,12 +53,12 @@ int main(int argc, char** argv) {
   df::Status s = df::InitLogging("manager", {config->log_level, "", config->log_format});
   if (!s.ok()) {
     std::cerr << "manager: " << s.message() << "\n";
-    return 1;
+    return df::cli::kExitFailed;
   }
   auto manager = df::manager::StartManager(*config);
   if (!manager.ok()) {
     std::cerr << "manager: " << manager.status().message() << "\n";
-    return 1;
+    return df::cli::kExitFailed;
   }
   std::printf("manager started rest_port=%u grpc_port=%u\n", (*manager)->rest_port(),
               (*manager)->grpc_port());

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/logging.h"
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/run.h"
@@ -19,13 +20,27 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-listen", metrics_listen,
                  "/metrics and /healthy address ADDR:PORT (overrides metrics.listen)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn or error");
-  CLI11_PARSE(app, argc, argv);
+  df::cli::Setup(
+      app, "scheduler",
+      "  scheduler                                   # /etc/dragonfly/scheduler.yaml if it exists\n"
+      "  scheduler --config scheduler.yaml --listen 0.0.0.0:8002\n"
+      "  scheduler config defaults > scheduler.yaml  # every key, with its default\n"
+      "  scheduler config validate scheduler.yaml\n");
+  df::cli::ConfigCommands config_commands(
+      app, "scheduler", df::scheduler::DefaultConfigYaml(),
+      [](const std::string& path) { return df::scheduler::LoadSchedulerConfig(path).status(); });
+  if (auto code = df::cli::Parse(app, argc, argv)) {
+    return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
 
   bool allow_missing = config_opt->count() == 0;
   auto config = df::scheduler::LoadSchedulerConfig(config_path, allow_missing);
   if (!config.ok()) {
     std::cerr << "scheduler: " << config.status().message() << "\n";
-    return 1;
+    return df::cli::kExitFailed;
   }
   if (!listen.empty()) {
     config->listen = listen;
@@ -42,7 +57,7 @@ int main(int argc, char** argv) {
   }
   if (!s.ok()) {
     std::cerr << "scheduler: " << s.message() << "\n";
-    return 1;
+    return df::cli::kExitFailed;
   }
   return 0;
 }

@@ -34,6 +34,17 @@ gc:
   EXPECT_FALSE(c->host.hostname.empty());
 }
 
+// deploy/config/dfdaemon.yaml (`dfdaemon config defaults`, the packaged
+// /etc/dragonfly/dfdaemon.yaml) says what the code does: parsed, it is the built-in defaults.
+TEST(DaemonConfigTest, ThePrintedDefaultsAreTheDefaults) {
+  auto printed = ParseDaemonConfig(std::string(DefaultConfigYaml()));
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  auto built_in = ParseDaemonConfig("");
+  ASSERT_TRUE(built_in.ok());
+  EXPECT_TRUE(*printed == *built_in);
+  EXPECT_NE(DefaultConfigYaml().find("# "), std::string_view::npos);
+}
+
 TEST(DaemonConfigTest, HostAddresses) {
   // Default: the address upload.listen binds.
   auto d = ParseDaemonConfig("");

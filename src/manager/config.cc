@@ -64,7 +64,6 @@ Status ParseRoot(const YAML::Node& root, ManagerConfig* c) {
     return Status::Ok();
   }
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c->tls));
-  c->tracing.service_name = "manager";
   DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c->tracing));
   const YAML::Node ca = root["ca"];
   DF_RETURN_IF_ERROR(CheckKeys(ca, "ca", {"cert", "key", "certTTL"}));
@@ -170,6 +169,9 @@ StatusOr<ManagerConfig> FromNode(const YAML::Node& root) {
   if (!c.metrics_listen.empty()) {
     DF_RETURN_IF_ERROR(
         net::SplitHostPort(c.metrics_listen).status().Annotate("config key 'metrics.addr'"));
+  }
+  if (c.tracing.service_name.empty()) {
+    c.tracing.service_name = "manager";
   }
   if (c.server.name.empty()) {
     char host[256] = "manager";

@@ -13,6 +13,17 @@ TEST(ManagerConfigTest, DefaultsAreEmbeddedSqlite) {
   EXPECT_FALSE(c->server.name.empty());
 }
 
+// deploy/config/manager.yaml (`manager config defaults`, the packaged /etc/dragonfly/manager.yaml)
+// says what the code does: parsed, it is the built-in defaults.
+TEST(ManagerConfigTest, ThePrintedDefaultsAreTheDefaults) {
+  auto printed = ParseManagerConfig(std::string(DefaultConfigYaml()));
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  auto built_in = ParseManagerConfig("");
+  ASSERT_TRUE(built_in.ok());
+  EXPECT_TRUE(*printed == *built_in);
+  EXPECT_NE(DefaultConfigYaml().find("# "), std::string_view::npos);
+}
+
 TEST(ManagerConfigTest, PostgresAndErrorsNamed) {
   auto c = ParseManagerConfig(R"(
 database:

@@ -105,7 +105,6 @@ Status ParseRoot(const YAML::Node& root, SchedulerConfig* out) {
   DF_RETURN_IF_ERROR(ReadHost(root["host"], &c.host));
   DF_RETURN_IF_ERROR(ReadManager(root["manager"], &c.manager));
   DF_RETURN_IF_ERROR(security::ReadTlsSettings(root["security"], &c.tls));
-  c.tracing.service_name = "scheduler";
   DF_RETURN_IF_ERROR(tracing::ReadTracingConfig(root["tracing"], "tracing", &c.tracing));
   const YAML::Node log = root["log"];
   DF_RETURN_IF_ERROR(config::CheckKeys(log, "log", {"level", "format"}));
@@ -129,6 +128,9 @@ StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root) {
     } catch (const YAML::Exception& e) {  // a shape the readers did not expect
       return InvalidArgument(std::string("scheduler config: ") + e.what());
     }
+  }
+  if (c.tracing.service_name.empty()) {
+    c.tracing.service_name = "scheduler";
   }
   if (c.host.hostname.empty()) {
     char name[256] = {};

@@ -43,6 +43,17 @@ log:
   EXPECT_EQ(c->log_level, "debug");
 }
 
+// deploy/config/scheduler.yaml (`scheduler config defaults`, the packaged
+// /etc/dragonfly/scheduler.yaml) says what the code does: parsed, it is the built-in defaults.
+TEST(SchedulerConfigTest, ThePrintedDefaultsAreTheDefaults) {
+  auto printed = ParseSchedulerConfig(YAML::Load(std::string(DefaultConfigYaml())));
+  ASSERT_TRUE(printed.ok()) << printed.status().ToString();
+  auto built_in = ParseSchedulerConfig(YAML::Node());
+  ASSERT_TRUE(built_in.ok());
+  EXPECT_TRUE(*printed == *built_in);
+  EXPECT_NE(DefaultConfigYaml().find("# "), std::string_view::npos);
+}
+
 TEST(SchedulerConfigTest, UnknownKeysAndBadValuesAreNamed) {
   auto c = ParseSchedulerConfig(YAML::Load("scheduler:\n  peerTtl: 5m\n"));
   ASSERT_FALSE(c.ok());

@@ -20,6 +20,7 @@ struct AzureOptions {
   std::string account_name;
   std::string account_key;  // base64 Shared Key; empty: the SAS, or anonymous (public containers)
   std::string sas_token;    // "sv=…&sig=…" (a leading '?' is dropped)
+  bool operator==(const AzureOptions&) const = default;
 };
 
 // Fills what `o` leaves empty from the environment Azure's tools read: AZURE_STORAGE_ACCOUNT,

@@ -18,6 +18,7 @@ namespace df::backend {
 struct HubOptions {
   std::string endpoint;  // scheme://host[:port]; empty: https://huggingface.co
   std::string token;     // the daemon's own (private and gated repos); empty: none
+  bool operator==(const HubOptions&) const = default;
 };
 
 // Fills what `o` leaves empty from the environment the hub's own tools read: HF_ENDPOINT, and

@@ -19,6 +19,7 @@ struct S3Options {
   std::string access_key_id;      // empty: anonymous requests (public buckets)
   std::string secret_access_key;
   std::string session_token;  // temporary credentials (STS)
+  bool operator==(const S3Options&) const = default;
 };
 
 // Fills what `o` leaves empty from the environment, as the AWS tools read it: AWS_ACCESS_KEY_ID,

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dragonfly/backend/azure.h"
@@ -29,9 +30,11 @@ struct DaemonConfig {
     std::vector<std::string> ips;
     std::string idc;
     std::string location;
+    bool operator==(const Host&) const = default;
   } host;
   struct Server {
     std::string socket_path = "/var/run/dragonfly/dfdaemon.sock";
+    bool operator==(const Server&) const = default;
   } server;
   struct Scheduler {
     std::vector<std::string> addrs;  // host:port; empty = no scheduler (always back-to-source)
@@ -40,6 +43,7 @@ struct DaemonConfig {
     // How long RETRY answers are accepted before asking to go back to source.
     milliseconds schedule_timeout{5000};
     bool back_to_source_when_unreachable = true;
+    bool operator==(const Scheduler&) const = default;
   } scheduler;
   // The manager: which schedulers to use (ListSchedulers) and, for a seed peer, the KeepAlive
   // stream that registers it. See docs/architecture.md, "Manager connection".
@@ -48,10 +52,12 @@ struct DaemonConfig {
     milliseconds refresh_interval{30000};    // ListSchedulers period
     milliseconds keep_alive_interval{2000};  // seed peers' KeepAlive period
     std::string token;  // the manager's auth.componentToken, when it requires one
+    bool operator==(const Manager&) const = default;
   } manager;
   struct SeedPeer {
     bool enable = false;
     uint64_t cluster_id = 0;  // the manager's seed peer cluster; 0 = the default cluster
+    bool operator==(const SeedPeer&) const = default;
   } seed_peer;
   security::TlsSettings tls;       // security: certificates for the ports that cross hosts
   tracing::TracingConfig tracing;  // tracing (OTLP); off without an endpoint
@@ -64,14 +70,17 @@ struct DaemonConfig {
     // the neighbours asking (told to the scheduler as the host's capacity).
     uint32_t slots = 4;
     uint64_t rate_limit = 0;  // bytes/s; 0 = unlimited
+    bool operator==(const Upload&) const = default;
   } upload;
   struct Download {
     uint32_t concurrent_piece_count = 2;  // requests outstanding per neighbour
     milliseconds piece_timeout{30000};    // a neighbour silent this long is dropped
     milliseconds stall_timeout{20000};    // no piece from any neighbour: ask for others
+    bool operator==(const Download&) const = default;
   } download;
   struct Storage {
     std::string dir = "/var/lib/dragonfly/tasks";
+    bool operator==(const Storage&) const = default;
   } storage;
   struct Gc {
     milliseconds interval{60000};
@@ -79,6 +88,7 @@ struct DaemonConfig {
     uint32_t disk_high_percent = 90;
     uint32_t disk_low_percent = 70;
     uint64_t capacity = 0;  // bytes; 0 = the whole filesystem
+    bool operator==(const Gc&) const = default;
   } gc;
   struct BackSource {
     std::string ca_cert;
@@ -89,6 +99,7 @@ struct DaemonConfig {
     backend::S3Options s3;
     backend::AzureOptions azure;
     backend::HubOptions hugging_face;
+    bool operator==(const BackSource&) const = default;
   } back_source;
   // HTTP proxy and registry mirror (one port). See docs/registry-mirror.md.
   struct Proxy {
@@ -97,17 +108,20 @@ struct DaemonConfig {
       std::string regex;     // matched against the upstream URL without query
       bool use_tls = false;  // rewrite http:// to https:// for the upstream
       std::string redirect;  // replace the upstream authority (host:port)
+      bool operator==(const Rule&) const = default;
     };
     std::vector<Rule> rules = {{"blobs/sha256.*", false, ""}};  // what goes through P2P
     struct RegistryMirror {
       std::string addr = "https://index.docker.io";  // upstream without header or ns=
       std::string ns_scheme = "https";               // scheme for ?ns=<host> upstreams
       bool enable_task_id_based_blob_digest = true;  // a blob's task ID is its digest
+      bool operator==(const RegistryMirror&) const = default;
     } registry_mirror;
     struct Registry {
       std::string host;  // host:port
       std::string ca_cert;
       bool insecure = false;
+      bool operator==(const Registry&) const = default;
     };
     std::vector<Registry> registries;  // per-upstream TLS (also used by back-to-source)
     std::string basic_auth_username;   // Proxy-Authorization for proxy (not mirror) requests
@@ -129,24 +143,34 @@ struct DaemonConfig {
       std::string cert;
       std::string key;
       std::vector<std::string> hosts;
+      bool operator==(const HijackHttps&) const = default;
     } hijack_https;
+    bool operator==(const Proxy&) const = default;
   } proxy;
   struct Metrics {
     std::string listen = "127.0.0.1:4002";  // /metrics and /healthy; empty = off
+    bool operator==(const Metrics&) const = default;
   } metrics;
   struct Log {
     std::string level = "info";
     std::string file;
     std::string format = "text";  // text or json (docs: common/logging.h)
+    bool operator==(const Log&) const = default;
   } log;
   struct Testing {
     std::vector<uint32_t> corrupt_upload_pieces;  // pieces this daemon serves corrupted
+    bool operator==(const Testing&) const = default;
   } testing;
+  bool operator==(const DaemonConfig&) const = default;
 };
 
 // Parses and validates the YAML at `path`. NotFound if the file is missing.
 StatusOr<DaemonConfig> LoadDaemonConfig(const std::string& path);
 StatusOr<DaemonConfig> ParseDaemonConfig(const std::string& yaml);
+
+// The full default config with a comment on every key (deploy/config/dfdaemon.yaml: what
+// `dfdaemon config defaults` prints and the package installs); it parses to the defaults.
+std::string_view DefaultConfigYaml();
 
 using net::SplitHostPort;  // "host:port" → (host, port)
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dragonfly/common/status.h"
@@ -28,6 +29,7 @@ struct ManagerConfig {
     // server.requestTimeout: a REST connection without a complete request header this long
     // (idle keep-alive included) is closed (slow clients cannot hold connection slots).
     milliseconds request_timeout{30000};
+    bool operator==(const Server&) const = default;
   } server;
   // database.type: sqlite (default), postgres or mysql; the section of that name holds the
   // connection (host, port, user, password, dbname; sqlite: path).
@@ -44,11 +46,13 @@ struct ManagerConfig {
     // Required from schedulers and daemons on the gRPC port (their manager.token) when set;
     // without it anything that reaches the port can register as a seed peer.
     std::string component_token;
+    bool operator==(const Auth&) const = default;
   } auth;
   // console.dir: the web console's built files (console/, built by the project's build);
   // empty: the build's or the package's copy, found beside the executable (docs/console.md).
   struct Console {
     std::string dir;
+    bool operator==(const Console&) const = default;
   } console;
   security::TlsSettings tls;       // security: certificates for the gRPC port and calls to daemons
   tracing::TracingConfig tracing;  // tracing (OTLP): a preheat job is one trace
@@ -61,6 +65,7 @@ struct ManagerConfig {
     std::string cert;
     std::string key;
     milliseconds cert_ttl{std::chrono::hours(24)};  // ca.certTTL: of the certificates it issues
+    bool operator==(const Ca&) const = default;
   } ca;
   struct Job {
     uint32_t workers = 4;
@@ -79,18 +84,25 @@ struct ManagerConfig {
                                                 "127.0.0.0/8",    "169.254.0.0/16", "172.16.0.0/12",
                                                 "192.168.0.0/16", "::/128",         "::1/128",
                                                 "fc00::/7",       "fe80::/10"};
+    bool operator==(const Job&) const = default;
   } job;
   struct KeepAlive {
     milliseconds interval{2000};  // components send one message per interval
     milliseconds timeout{6000};   // silent this long (or stream broken): inactive
+    bool operator==(const KeepAlive&) const = default;
   } keep_alive;
   std::string metrics_listen;  // empty = off
   std::string log_level = "info";
   std::string log_format = "text";  // log.format: text or json
+  bool operator==(const ManagerConfig&) const = default;
 };
 
 StatusOr<ManagerConfig> ParseManagerConfig(const std::string& yaml);
 // A missing file is NotFound unless `allow_missing` (then the defaults).
 StatusOr<ManagerConfig> LoadManagerConfig(const std::string& path, bool allow_missing);
+
+// The full default config with a comment on every key (deploy/config/manager.yaml: what
+// `manager config defaults` prints and the package installs); it parses to the defaults.
+std::string_view DefaultConfigYaml();
 
 }  // namespace df::manager

@@ -67,6 +67,7 @@ struct Config {
   std::string password;
   std::string dbname;
   std::string unix_socket;  // optional: connect through this socket instead of host:port
+  bool operator==(const Config&) const = default;
 };
 
 class Database {

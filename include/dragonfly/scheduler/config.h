@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "dragonfly/common/net.h"
 #include "dragonfly/common/status.h"
@@ -45,6 +46,7 @@ struct SchedulerOptions {
   uint32_t max_succeeded_peers_per_task = 300;
   uint32_t default_upload_slots = 4;  // used when a host announces upload_slots = 0
   std::chrono::milliseconds seed_trigger_timeout{std::chrono::seconds(5)};
+  bool operator==(const SchedulerOptions&) const = default;
 };
 
 // Who this scheduler is, as told to the manager. YAML section `host`.
@@ -53,6 +55,7 @@ struct HostIdentity {
   std::string ip;        // default: the server.listen host, or this host's first IPv4 address
   std::string idc;
   std::string location;  // "country|province|city|..."
+  bool operator==(const HostIdentity&) const = default;
 };
 
 // The manager connection. YAML section `manager`.
@@ -61,6 +64,7 @@ struct ManagerOptions {
   uint64_t cluster_id = 1;  // the scheduler cluster this scheduler belongs to (0 = default)
   std::chrono::milliseconds keep_alive_interval{std::chrono::seconds(2)};
   std::string token;  // the manager's auth.componentToken, when it requires one
+  bool operator==(const ManagerOptions&) const = default;
 };
 
 struct SchedulerConfig {
@@ -73,6 +77,7 @@ struct SchedulerConfig {
   ManagerOptions manager;
   security::TlsSettings tls;       // security
   tracing::TracingConfig tracing;  // tracing (OTLP); off without an endpoint
+  bool operator==(const SchedulerConfig&) const = default;
 };
 
 // Reads a loaded YAML document (null = all defaults) and validates it.
@@ -80,6 +85,10 @@ StatusOr<SchedulerConfig> ParseSchedulerConfig(const YAML::Node& root);
 
 // Loads `path`. A missing file is NotFound unless `allow_missing`, which gives the defaults.
 StatusOr<SchedulerConfig> LoadSchedulerConfig(const std::string& path, bool allow_missing = false);
+
+// The full default config with a comment on every key (deploy/config/scheduler.yaml: what
+// `scheduler config defaults` prints and the package installs); it parses to the defaults.
+std::string_view DefaultConfigYaml();
 
 using net::HostPort;
 using net::SplitHostPort;  // "127.0.0.1:8002", "[::1]:8002", "localhost:0"

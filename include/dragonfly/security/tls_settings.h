@@ -36,6 +36,7 @@ namespace df::security {
 struct JoinSettings {
   std::string manager;  // "host:port" of the manager's gRPC port; empty: no join
   std::string token;    // "<id>.<secret>"
+  bool operator==(const JoinSettings&) const = default;
 };
 
 struct TlsSettings {
@@ -47,6 +48,7 @@ struct TlsSettings {
   std::chrono::seconds reload_interval{30};
 
   bool secure() const { return !cert.empty(); }
+  bool operator==(const TlsSettings&) const = default;
 };
 
 // Reads the `security` section (null node: defaults) and checks the files: all three or none,

@@ -33,6 +33,7 @@ struct TracingConfig {
   size_t max_batch = 512;
   std::chrono::milliseconds flush_interval{1000};
   std::chrono::milliseconds export_timeout{5000};
+  bool operator==(const TracingConfig&) const = default;
 };
 
 // Reads `tracing: {endpoint, protocol: grpc|http, serviceName, sampleRate, headers: {k: v},

@@ -1,0 +1,92 @@
+"""What every binary offers an operator (issue #16): --version, --help with examples, the exit-code
+table (docs/deploy.md), and `config defaults` / `config validate` for the binaries that read a
+config file -- the printed defaults, fed back, validate."""
+
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from cluster import BIN, hostport
+
+BINARIES = ["dfdaemon", "scheduler", "manager", "dfget", "dfctl", "dfcache", "dfcert", "dfinit"]
+CONFIGURED = ["dfdaemon", "scheduler", "manager"]  # the ones that read a YAML config file
+
+
+def run(binary, *args, **kw):
+    return subprocess.run([os.path.join(BIN, binary), *args], capture_output=True, text=True,
+                          timeout=60, **kw)
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="df-cli-")
+
+    def test_every_binary_tells_its_version_and_shows_examples(self):
+        for b in BINARIES:
+            r = run(b, "--version")
+            self.assertEqual(r.returncode, 0, f"{b}: {r.stderr}")
+            self.assertRegex(r.stdout.strip(), rf"^{b} \d+\.\d+\.\d+ \(commit ([0-9a-f]{{12}}|unknown),"
+                                               r" built \d{4}-\d\d-\d\d\)$")
+            r = run(b, "--help")
+            self.assertEqual(r.returncode, 0, f"{b}: {r.stderr}")
+            self.assertIn(f"Examples:\n  {b}", r.stdout)
+
+    def test_exit_codes(self):
+        for b in BINARIES:  # 2: bad flags, with the reason
+            needed = ["http://127.0.0.1:1/f", "-O", "f"] if b == "dfget" else []
+            r = run(b, *needed, "--no-such-flag")
+            self.assertEqual(r.returncode, 2, f"{b}: {r.stdout} {r.stderr}")
+            self.assertIn("Run with --help", r.stderr)
+            if b in CONFIGURED:  # (the others first say which subcommand or argument is missing)
+                self.assertIn("--no-such-flag", r.stderr)
+        r = run("dfget", "http://127.0.0.1:1/f", "-O", os.path.join(self.dir, "f"),
+                "--timeout", "soon")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--timeout", r.stderr)
+        # 3: the dfdaemon cannot be reached; nothing is written.
+        nosock = os.path.join(self.dir, "no.sock")
+        out = os.path.join(self.dir, "out")
+        for b, args in (("dfget", ["http://127.0.0.1:1/f", "-O", out]), ("dfctl", ["list"]),
+                        ("dfcache", ["stat", "ab" * 32])):
+            r = run(b, "-e", nosock, *args)
+            self.assertEqual(r.returncode, 3, f"{b}: {r.stderr}")
+            self.assertIn("dfdaemon is not running", r.stderr)
+        self.assertFalse(os.path.exists(out))
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        r = run("dfctl", "health", "--addr", hostport(closed))
+        self.assertEqual(r.returncode, 3, r.stderr)
+
+    def test_printed_defaults_validate_and_typos_are_named(self):
+        for b in CONFIGURED:
+            r = run(b, "config", "defaults")
+            self.assertEqual(r.returncode, 0, f"{b}: {r.stderr}")
+            self.assertGreater(r.stdout.count("\n# ") + r.stdout.count("\n  # "), 20,
+                               f"{b}: every key has a comment")
+            path = os.path.join(self.dir, f"{b}.yaml")
+            with open(path, "w") as f:
+                f.write(r.stdout)
+            r = run(b, "config", "validate", path)
+            self.assertEqual((r.returncode, r.stdout.strip()), (0, f"{path}: valid"), r.stderr)
+            # A misspelt key: exit 1 and the key named, on one line.
+            with open(path, "r+") as f:
+                text = re.sub(r"^log:", "logg:", f.read(), flags=re.M)
+                f.seek(0)
+                f.write(text)
+            r = run(b, "config", "validate", path)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+            self.assertIn("unknown config key 'logg'", r.stderr)
+            r = run(b, "config", "validate", os.path.join(self.dir, "missing.yaml"))
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("missing.yaml", r.stderr)
+            r = run(b, "config", "validate")
+            self.assertEqual(r.returncode, 2, r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
