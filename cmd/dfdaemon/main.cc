@@ -7,6 +7,7 @@
 
 #include "dragonfly/cli/cli.h"
 #include "dragonfly/common/logging.h"
+#include "dragonfly/common/service_notify.h"
 #include "dragonfly/daemon/daemon.h"
 
 int main(int argc, char** argv) {
@@ -64,9 +65,11 @@ int main(int argc, char** argv) {
     std::cerr << "dfdaemon: " << daemon.status().message() << std::endl;
     return df::cli::kExitFailed;
   }
+  df::NotifyReady("serving on " + config->server.socket_path);
   std::thread([&signals, d = daemon->get()] {
     int sig = 0;
     sigwait(&signals, &sig);
+    df::NotifyStopping();
     d->Shutdown();
   }).detach();
   (*daemon)->Wait();

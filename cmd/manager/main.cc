@@ -9,6 +9,7 @@
 
 #include "dragonfly/cli/cli.h"
 #include "dragonfly/common/logging.h"
+#include "dragonfly/common/service_notify.h"
 #include "dragonfly/manager/config.h"
 #include "manager/manager.h"
 
@@ -63,8 +64,11 @@ int main(int argc, char** argv) {
   std::printf("manager started rest_port=%u grpc_port=%u\n", (*manager)->rest_port(),
               (*manager)->grpc_port());
   std::fflush(stdout);
+  df::NotifyReady("serving REST on port " + std::to_string((*manager)->rest_port()) +
+                  ", gRPC on port " + std::to_string((*manager)->grpc_port()));
   int sig = 0;
   sigwait(&set, &sig);
+  df::NotifyStopping();
   (*manager)->Stop();
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "dragonfly/common/http_status_server.h"
+#include "dragonfly/common/service_notify.h"
 #include "dragonfly/scheduler/service.h"
 
 namespace df::scheduler {
@@ -45,11 +46,13 @@ Status RunScheduler(const SchedulerConfig& config) {
   std::printf("scheduler listening on %s\n", where.c_str());
   std::fflush(stdout);
   spdlog::info("scheduler listening on {}", where);
+  NotifyReady("serving on " + where);
 
   sigset_t set = TerminationSignals();
   int sig = 0;
   sigwait(&set, &sig);
   spdlog::info("signal {} received, shutting down", sig);
+  NotifyStopping();
   server->Stop();
   if (status_server) {
     status_server->Stop();

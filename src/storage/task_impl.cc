@@ -81,12 +81,13 @@ TaskImpl::~TaskImpl() {
 
 Status TaskImpl::OpenData() {
   std::string path = data_path();
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
   if (fd_ < 0) {
     return ErrnoError("open " + path, errno);
   }
-  // Task data is for the daemon's user only (a file written by an older version is tightened).
-  if (::fchmod(fd_, 0600) != 0) {
+  // Task data: the daemon's user writes, its group reads (dfget reads finished downloads from
+  // here); a file of an older version (0600) or with more rights is set to that.
+  if (::fchmod(fd_, 0640) != 0) {
     return ErrnoError("chmod " + path, errno);
   }
   return Status::Ok();

@@ -19,6 +19,13 @@
 namespace df::storage {
 namespace {
 
+// The store and its task directories: the daemon's user writes, its group reads (a task's data
+// file is 0640, its meta.json 0600): dfget, run by a member of the group that may use the
+// daemon's socket, reads a finished download straight from the store (docs/security.md).
+constexpr std::filesystem::perms kTaskDirPerms = std::filesystem::perms::owner_all |
+                                                 std::filesystem::perms::group_read |
+                                                 std::filesystem::perms::group_exec;
+
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -37,7 +44,7 @@ class LocalTaskStore : public TaskStore {
         continue;
       }
       std::error_code ignored;  // a task that cannot be tightened or removed is still skipped
-      std::filesystem::permissions(entry.path(), std::filesystem::perms::owner_all,
+      std::filesystem::permissions(entry.path(), kTaskDirPerms,
                                    std::filesystem::perm_options::replace, ignored);
       auto task = TaskImpl::Load(entry.path().string(), id);
       if (!task.ok()) {
@@ -62,9 +69,9 @@ class LocalTaskStore : public TaskStore {
       std::string dir = dir_ + "/" + task_id;
       std::error_code ec;
       std::filesystem::create_directories(dir, ec);
-      if (!ec) {  // a task's files are the daemon user's only
-        std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
-                                     std::filesystem::perm_options::replace, ec);
+      if (!ec) {  // the daemon user's; its group reads the data (kTaskDirPerms)
+        std::filesystem::permissions(dir, kTaskDirPerms, std::filesystem::perm_options::replace,
+                                     ec);
       }
       if (ec) {
         return Internal("create " + dir + ": " + ec.message());
@@ -255,8 +262,7 @@ class LocalTaskStore : public TaskStore {
 StatusOr<std::unique_ptr<TaskStore>> OpenTaskStore(const std::string& dir) {
   std::error_code ec;
   if (std::filesystem::create_directories(dir, ec) && !ec) {
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::replace, ec);
+    std::filesystem::permissions(dir, kTaskDirPerms, std::filesystem::perm_options::replace, ec);
   }
   if (ec) {
     return PermissionDenied("cannot create storage directory " + dir + ": " + ec.message());

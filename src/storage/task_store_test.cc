@@ -151,7 +151,8 @@ TEST_F(TaskStoreTest, MalformedMetadataDiscardsTheTaskNotTheStore) {
   }
 }
 
-// Task data and metadata are readable by the daemon's user only.
+// Task data is readable by the daemon's user and group only (dfget reads it), metadata by the
+// user only.
 TEST_F(TaskStoreTest, FilesArePrivate) {
   namespace fs = std::filesystem;
   std::string root = dir_ + "/store";
@@ -163,9 +164,11 @@ TEST_F(TaskStoreTest, FilesArePrivate) {
   ASSERT_TRUE(Write(**lease, 0).ok());
   ASSERT_TRUE((*lease)->Flush().ok());
   auto mode = [](const std::string& p) { return fs::status(p).permissions() & fs::perms::all; };
-  EXPECT_EQ(mode(root), fs::perms::owner_all);
-  EXPECT_EQ(mode(root + "/" + kId), fs::perms::owner_all);
-  EXPECT_EQ(mode((*lease)->data_path()), fs::perms::owner_read | fs::perms::owner_write);
+  const fs::perms dir = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
+  EXPECT_EQ(mode(root), dir);
+  EXPECT_EQ(mode(root + "/" + kId), dir);
+  EXPECT_EQ(mode((*lease)->data_path()),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
   EXPECT_EQ(mode(root + "/" + kId + "/meta.json"), fs::perms::owner_read | fs::perms::owner_write);
 }
 

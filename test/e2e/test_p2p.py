@@ -237,9 +237,9 @@ class FailureTest(ClusterTest):
         import json
         [meta] = glob.glob(os.path.join(d.store, "*", "meta.json"))
         task_dir = os.path.dirname(meta)
-        self.assertEqual(os.stat(task_dir).st_mode & 0o777, 0o700)
-        for f in ("meta.json", "data"):
-            self.assertEqual(os.stat(os.path.join(task_dir, f)).st_mode & 0o777, 0o600, f)
+        self.assertEqual(os.stat(task_dir).st_mode & 0o777, 0o750)
+        for f, mode in (("meta.json", 0o600), ("data", 0o640)):  # the group reads data (dfget)
+            self.assertEqual(os.stat(os.path.join(task_dir, f)).st_mode & 0o777, mode, f)
         d.kill(signal.SIGTERM)
         # A wrong JSON type in the metadata used to abort the daemon at every start.
         with open(meta, "w") as f:
