@@ -21,6 +21,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl, for the tests of deploy/kubernetes (`kubectl kustomize`): Debian's kubernetes-client,
+# unless another package already owns /usr/bin/kubectl (then Debian's is unpacked below).
+if ! command -v kubectl >/dev/null; then
+  missing+=(kubernetes-client)
+fi
 # The web console's build (console/) needs node and npm: Debian's, unless the machine has them
 # already (e.g. from NodeSource, whose nodejs package bundles npm and conflicts with Debian's).
 if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
@@ -37,4 +42,19 @@ if ((${#missing[@]})); then
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Another kubectl owns /usr/bin/kubectl: Debian's (1.20, kustomize 2.0, the oldest the manifests
+# support) goes to /opt/dragonfly-test/kubernetes-client, and the tests render with both.
+kc=/opt/dragonfly-test/kubernetes-client
+if [[ ! -x $kc/usr/bin/kubectl ]] &&
+   ! dpkg-query -W -f='${Status}' kubernetes-client 2>/dev/null | grep -q "install ok installed"; then
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && { apt-get download -qq kubernetes-client 2>/dev/null ||
+                     { $SUDO apt-get update -qq && apt-get download -qq kubernetes-client; }; }); then
+    $SUDO mkdir -p "$kc" && $SUDO dpkg-deb -x "$tmp"/kubernetes-client_*.deb "$kc"
+  else
+    echo "install-deps: warning: could not fetch Debian's kubernetes-client; the manifests are" \
+         "rendered with $(command -v kubectl) only" >&2
+  fi
+  rm -rf "$tmp"
 fi

@@ -42,8 +42,8 @@ int main(int argc, char** argv) {
   auto* health = app.add_subcommand(
       "health",
       "Ask a gRPC health service (grpc.health.v1): the local dfdaemon's, or --addr's (plaintext; "
-      "a port with mutual TLS needs a client certificate). Exit 0 when SERVING, 1 when not, "
-      "3 when it cannot be asked");
+      "a port with mutual TLS needs a client certificate). Exit 0 when SERVING, 1 when not (or "
+      "when it answers with an error), 3 when it cannot be reached");
   health->add_option("--addr", addr, "HOST:PORT of a scheduler, manager or dfdaemon upload port");
   health->add_option("--service", service, "a service name (default: the whole server)");
   app.require_subcommand(1);
@@ -69,7 +69,10 @@ int main(int argc, char** argv) {
     if (!s.ok()) {
       std::cerr << "dfctl: health of " << (addr.empty() ? endpoint : addr) << ": "
                 << s.error_message() << std::endl;
-      return df::cli::kExitUnreachable;
+      // Could not be asked (no answer) or answered with an error (an unknown service, say).
+      const bool unreachable = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                               s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      return unreachable ? df::cli::kExitUnreachable : df::cli::kExitFailed;
     }
     std::printf("%s\n",
                 grpc::health::v1::HealthCheckResponse::ServingStatus_Name(resp.status()).c_str());

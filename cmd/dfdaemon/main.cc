@@ -9,6 +9,7 @@
 #include "dragonfly/common/logging.h"
 #include "dragonfly/common/service_notify.h"
 #include "dragonfly/daemon/daemon.h"
+#include "dragonfly/security/tls_settings.h"
 
 int main(int argc, char** argv) {
   // Before any thread exists, so that every thread inherits the mask and only the signal
@@ -31,8 +32,15 @@ int main(int argc, char** argv) {
       "  dfdaemon config defaults > dfdaemon.yaml  # every key, with its default\n"
       "  dfdaemon config validate dfdaemon.yaml\n");
   df::cli::ConfigCommands config_commands(
-      app, "dfdaemon", df::daemon::DefaultConfigYaml(),
-      [](const std::string& path) { return df::daemon::LoadDaemonConfig(path).status(); });
+      app, "dfdaemon", df::daemon::DefaultConfigYaml(), [](const std::string& path) -> df::Status {
+        auto c = df::daemon::LoadDaemonConfig(path);
+        if (!c.ok()) {
+          return c.status();
+        }
+        // As the start checks: no plaintext port off loopback unless `security.insecure`.
+        return df::security::CheckExposure(c->tls, {{"upload.listen", c->upload.listen},
+                                                    {"upload.rpcListen", c->upload.rpc_listen}});
+      });
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }

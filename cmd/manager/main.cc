@@ -11,6 +11,7 @@
 #include "dragonfly/common/logging.h"
 #include "dragonfly/common/service_notify.h"
 #include "dragonfly/manager/config.h"
+#include "dragonfly/security/tls_settings.h"
 #include "manager/manager.h"
 
 int main(int argc, char** argv) {
@@ -34,8 +35,14 @@ int main(int argc, char** argv) {
       "  manager config defaults > manager.yaml  # every key, with its default\n"
       "  manager config validate manager.yaml\n");
   df::cli::ConfigCommands config_commands(
-      app, "manager", df::manager::DefaultConfigYaml(),
-      [](const std::string& path) { return df::manager::LoadManagerConfig(path, false).status(); });
+      app, "manager", df::manager::DefaultConfigYaml(), [](const std::string& path) -> df::Status {
+        auto c = df::manager::LoadManagerConfig(path, false);
+        if (!c.ok()) {
+          return c.status();
+        }
+        return df::security::CheckExposure(c->tls,  // as at start
+                                           {{"server.grpc.addr", c->server.grpc_listen}});
+      });
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }

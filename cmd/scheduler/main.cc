@@ -7,6 +7,7 @@
 #include "dragonfly/common/logging.h"
 #include "dragonfly/scheduler/config.h"
 #include "dragonfly/scheduler/run.h"
+#include "dragonfly/security/tls_settings.h"
 
 int main(int argc, char** argv) {
   df::scheduler::BlockTerminationSignals();
@@ -28,7 +29,13 @@ int main(int argc, char** argv) {
       "  scheduler config validate scheduler.yaml\n");
   df::cli::ConfigCommands config_commands(
       app, "scheduler", df::scheduler::DefaultConfigYaml(),
-      [](const std::string& path) { return df::scheduler::LoadSchedulerConfig(path).status(); });
+      [](const std::string& path) -> df::Status {
+        auto c = df::scheduler::LoadSchedulerConfig(path);
+        if (!c.ok()) {
+          return c.status();
+        }
+        return df::security::CheckExposure(c->tls, {{"server.listen", c->listen}});  // as at start
+      });
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }

@@ -118,7 +118,7 @@ StatusOr<ImportResult> Import(const ImportOptions& o,
   writer->WritesDone();
   grpc::Status s = writer->Finish();
   if (!s.ok()) {
-    return rpc::FromGrpc(s);
+    return rpc::FromServerAnswer(s);
   }
   ImportResult out;
   out.task_id = resp.task_id();
@@ -136,7 +136,7 @@ StatusOr<sched::StatPersistentCacheTaskResponse> Stat(const std::string& endpoin
   req.set_task_id(task_id);
   sched::StatPersistentCacheTaskResponse resp;
   if (grpc::Status s = stub->StatCache(&ctx, req, &resp); !s.ok()) {
-    return rpc::FromGrpc(s);
+    return rpc::FromServerAnswer(s);
   }
   if (!resp.known()) {
     return NotFound("persistent cache task " + task_id +
@@ -153,7 +153,7 @@ StatusOr<uint32_t> Delete(const std::string& endpoint, const std::string& task_i
   req.set_task_id(task_id);
   sched::DeletePersistentCacheTaskResponse resp;
   if (grpc::Status s = stub->DeleteCache(&ctx, req, &resp); !s.ok()) {
-    return rpc::FromGrpc(s);
+    return rpc::FromServerAnswer(s);
   }
   return resp.hosts();
 }

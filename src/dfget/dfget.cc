@@ -230,6 +230,11 @@ StatusOr<Result> Download(const Options& o) {
     return InvalidArgument("missing output path (-O PATH)");
   }
   struct stat st{};
+  if (::stat(o.endpoint.c_str(), &st) != 0 && errno == EACCES) {
+    return Unavailable("dfdaemon's socket " + o.endpoint +
+                       ": permission denied (the daemon's group may use it: with the packages, "
+                       "`usermod -aG dragonfly $USER`)");
+  }
   if (::stat(o.endpoint.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
     return Unavailable("dfdaemon is not running: no socket at " + o.endpoint +
                        " (start dfdaemon, or point --endpoint at its socket)");
@@ -323,7 +328,7 @@ StatusOr<Result> Download(const Options& o) {
     if (gs.error_code() == grpc::StatusCode::UNAVAILABLE && !finished && !src.valid()) {
       return Unavailable("dfdaemon unavailable: " + gs.error_message());
     }
-    return rpc::FromGrpc(gs);
+    return rpc::FromServerAnswer(gs);
   }
   if (!finished || !src.valid() || total < 0) {
     return Internal("dfdaemon ended the download without finishing it");

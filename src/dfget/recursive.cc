@@ -40,7 +40,7 @@ StatusOr<std::vector<dfd::Entry>> ListEntries(const Options& o) {
   dfd::ListEntriesResponse resp;
   grpc::Status s = stub->ListEntries(&ctx, req, &resp);
   if (!s.ok()) {
-    return rpc::FromGrpc(s);
+    return rpc::FromServerAnswer(s);
   }
   return std::vector<dfd::Entry>(resp.entries().begin(), resp.entries().end());
 }

@@ -37,6 +37,11 @@ grpc::Status ToGrpc(const Status& status) {
   return {grpc::StatusCode::UNKNOWN, status.message()};
 }
 
+Status FromServerAnswer(const grpc::Status& status) {
+  Status s = FromGrpc(status);
+  return s.code() == StatusCode::kUnavailable ? Status(StatusCode::kAborted, s.message()) : s;
+}
+
 Status FromGrpc(const grpc::Status& status, const std::string& context) {
   if (status.ok()) {
     return Status::Ok();

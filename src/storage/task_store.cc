@@ -261,8 +261,16 @@ class LocalTaskStore : public TaskStore {
 
 StatusOr<std::unique_ptr<TaskStore>> OpenTaskStore(const std::string& dir) {
   std::error_code ec;
-  if (std::filesystem::create_directories(dir, ec) && !ec) {
-    std::filesystem::permissions(dir, kTaskDirPerms, std::filesystem::perm_options::replace, ec);
+  const bool created = std::filesystem::create_directories(dir, ec);
+  if (!ec) {
+    // Also a store of an older version (0700); a directory the daemon does not own (a mount
+    // point, say) keeps its mode unless the daemon made it.
+    std::error_code chmod_error;
+    std::filesystem::permissions(dir, kTaskDirPerms, std::filesystem::perm_options::replace,
+                                 chmod_error);
+    if (created) {
+      ec = chmod_error;
+    }
   }
   if (ec) {
     return PermissionDenied("cannot create storage directory " + dir + ": " + ec.message());

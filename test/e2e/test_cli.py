@@ -4,6 +4,7 @@ config file -- the printed defaults, fed back, validate."""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -23,6 +24,9 @@ def run(binary, *args, **kw):
 class CliTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="df-cli-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def test_every_binary_tells_its_version_and_shows_examples(self):
         for b in BINARIES:
@@ -86,6 +90,21 @@ class CliTest(unittest.TestCase):
             self.assertIn("missing.yaml", r.stderr)
             r = run(b, "config", "validate")
             self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_validate_refuses_a_plaintext_port_off_loopback_as_a_start_would(self):
+        for b, yaml in (("dfdaemon", "upload:\n  listen: 0.0.0.0:4005\n"),
+                        ("scheduler", "server:\n  listen: 0.0.0.0:8002\n"),
+                        ("manager", "server:\n  grpc:\n    addr: 0.0.0.0:65003\n")):
+            path = os.path.join(self.dir, f"{b}-exposed.yaml")
+            with open(path, "w") as f:
+                f.write(yaml)
+            r = run(b, "config", "validate", path)
+            self.assertEqual(r.returncode, 1, f"{b}: {r.stdout}")
+            self.assertIn("insecure", r.stderr)
+            with open(path, "a") as f:
+                f.write("security:\n  insecure: true\n")
+            r = run(b, "config", "validate", path)
+            self.assertEqual(r.returncode, 0, f"{b}: {r.stderr}")
 
 
 if __name__ == "__main__":

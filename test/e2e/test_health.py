@@ -39,7 +39,7 @@ class HealthTest(unittest.TestCase):
                              "dragonfly.api.scheduler.Scheduler"])):
             self.assertEqual(self.health(*args), (0, "SERVING"), name)
         code, out = self.health("health", "--addr", sched.addr, "--service", "no.such.Service")
-        self.assertEqual(code, 3, out)
+        self.assertEqual(code, 1, out)
         self.assertIn("unknown service", out)
 
         # The daemon loses its storage directory: not ready (on both of its ports), then ready

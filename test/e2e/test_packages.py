@@ -93,6 +93,10 @@ class PackagesTest(unittest.TestCase):
         for tool in ("debootstrap", "cpack", "chroot", "ip", "systemd-analyze", "dpkg-deb"):
             if not shutil.which(tool):
                 raise unittest.SkipTest(f"needs {tool} (scripts/install-deps.sh installs it)")
+        try:  # the root is made from the Debian mirror: without it there is nothing to test
+            urllib.request.urlopen(f"{MIRROR}/dists/bookworm/Release", timeout=30).close()
+        except OSError as e:
+            raise unittest.SkipTest(f"the Debian mirror {MIRROR} cannot be reached: {e}")
         cls.dir = tempfile.mkdtemp(prefix="df-packages-")
         cls.root = os.path.join(cls.dir, "root")
         cls.netns = f"df-packages-{os.getpid()}"
@@ -258,6 +262,7 @@ class PackagesTest(unittest.TestCase):
         self.assertEqual(sha256_file(got), sha256_file(os.path.join(origin_dir, "f.bin")))
         r = self.chroot("dfget", url, "-O", "/home/mallory/f.bin", user="mallory:mallory")
         self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("permission denied", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.root, "home/mallory/f.bin")))
         os.unlink(got)
 

@@ -84,6 +84,14 @@ export function PersistentCache() {
 function CacheTable({ tasks, remove }: { tasks: PersistentCacheTask[]; remove: (t: PersistentCacheTask) => Promise<void> }) {
   const root = whoAmI()?.role === "root";
   const [confirming, setConfirming] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false); // a delete in flight: one click, one DELETE
+  const deleteForGood = (t: PersistentCacheTask) => {
+    setBusy(true);
+    remove(t).then(() => {
+      setBusy(false);
+      setConfirming(null);
+    });
+  };
   return (
     <>
       <table class="list" data-table="persistent-cache">
@@ -133,7 +141,7 @@ function CacheTable({ tasks, remove }: { tasks: PersistentCacheTask[]; remove: (
                 <td class="actions">
                   {confirming === t.task_id ? (
                     <>
-                      <button type="button" class="danger" aria-label={`Delete ${t.task_id.slice(0, 16)} for good`} onClick={() => remove(t).then(() => setConfirming(null))}>
+                      <button type="button" class="danger" aria-label={`Delete ${t.task_id.slice(0, 16)} for good`} disabled={busy} onClick={() => deleteForGood(t)}>
                         Delete for good
                       </button>
                       <button type="button" class="secondary" onClick={() => setConfirming(null)}>
