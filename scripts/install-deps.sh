@@ -10,7 +10,7 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev libsqlite3-dev libpq-dev libmariadb-dev libargon2-dev
   postgresql mariadb-server
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libsystemd-dev
-  debootstrap systemd
+  debootstrap systemd umoci busybox-static
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-19 clang-format-19 libclang-rt-19-dev lld-19 llvm-19
   nginx-light aria2 opentracker mktorrent
