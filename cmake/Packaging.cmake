@@ -60,6 +60,13 @@ foreach(p ${DF_PACKAGES})
                                     WORLD_READ WORLD_EXECUTE)
   endforeach()
   file(WRITE ${dir}/conffiles "/etc/dragonfly/${config}\n")
+  if(component STREQUAL "dfdaemon")
+    # The clients' configs (world-readable: no secrets in them).
+    foreach(client dfget.yaml dfinit.yaml dfcert.yaml)
+      install(FILES ${DF_DEPLOY}/config/${client} DESTINATION /etc/dragonfly COMPONENT dfdaemon)
+      file(APPEND ${dir}/conffiles "/etc/dragonfly/${client}\n")
+    endforeach()
+  endif()
   string(TOUPPER ${component} C)
   set(CPACK_DEBIAN_${C}_PACKAGE_NAME ${DF_PACKAGE})
   set(CPACK_DEBIAN_${C}_PACKAGE_CONTROL_EXTRA ${dir}/postinst ${dir}/prerm ${dir}/postrm

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "dragonfly/cli/cli.h"
+#include "dragonfly/cli/client_config.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/common/task_id.h"
 #include "dragonfly/dfcache/dfcache.h"
@@ -50,7 +51,13 @@ int main(int argc, char** argv) {
   std::string timeout;
   bool json = false;
   bool no_progress = false;
-  app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
+  CLI::Option* endpoint_opt = app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
+  std::string config_path = df::cli::kClientConfigPath;
+  CLI::Option* config_opt = app.add_option(
+      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
+  df::cli::ConfigCommands config_commands(
+      app, "dfcache", df::cli::DefaultClientConfigYaml(),
+      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
 
   auto* imp = app.add_subcommand("import", "Import FILE; prints its task ID");
   imp->add_option("file", in.path, "The file to import")->required();
@@ -82,6 +89,18 @@ int main(int argc, char** argv) {
                  "  dfcache delete 4f1c...e9\n");
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
+  // The client config fills what the flags leave out.
+  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
+  if (!client.ok()) {
+    std::cerr << "dfcache: " << client.status().message() << std::endl;
+    return df::cli::kExitFailed;
+  }
+  if (endpoint_opt->count() == 0) {
+    endpoint = client->endpoint;
   }
   in.endpoint = endpoint;
 
@@ -115,6 +134,7 @@ int main(int argc, char** argv) {
     o.endpoint = endpoint;
     o.disable_back_to_source = true;
     o.progress = !no_progress && ::isatty(STDERR_FILENO) != 0;
+    o.timeout_ms = static_cast<uint64_t>(client->timeout.count());
     if (!timeout.empty()) {
       auto d = df::config::ParseDuration(timeout);
       if (!d.ok()) {

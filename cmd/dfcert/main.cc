@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "dragonfly/cli/cli.h"
+#include "dragonfly/cli/client_config.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/common/file.h"
 #include "dragonfly/security/identity.h"
@@ -26,6 +27,12 @@ namespace {
 int Fail(const std::string& what, const df::Status& s) {
   std::cerr << "dfcert: " << what << ": " << s.message() << std::endl;
   return df::cli::kExitFailed;
+}
+
+// A bad flag value (--ttl, --role): kExitUsage.
+int Usage(const std::string& what, const df::Status& s) {
+  std::cerr << "dfcert: " << what << ": " << s.message() << std::endl;
+  return df::cli::kExitUsage;
 }
 
 df::StatusOr<std::chrono::seconds> Ttl(const std::string& text) {
@@ -58,18 +65,24 @@ int main(int argc, char** argv) {
   std::vector<std::string> hosts;
   auto* ca = app.add_subcommand("ca", "Make a cluster CA");
   ca->add_option("--out", out, "directory for ca.crt and ca.key")->required();
-  ca->add_option("--ttl", ttl, "validity")->default_val("87600h");
+  ca->add_option("--ttl", ttl, "validity (default: caTTL of the config, 87600h)");
   auto* issue = app.add_subcommand("issue", "Issue a component certificate");
   issue->add_option("--ca", ca_dir, "directory with ca.crt and ca.key")->required();
   issue->add_option("--role", role, "scheduler, seed-peer, daemon or manager")->required();
   issue->add_option("--name", name, "host name (daemons, seed peers) or component name")
       ->required();
   issue->add_option("--out", out, "directory for tls.crt, tls.key and ca.crt")->required();
-  issue->add_option("--ttl", ttl, "validity")->default_val("720h");
+  issue->add_option("--ttl", ttl, "validity (default: certTTL of the config, 720h)");
   issue->add_option("--host", hosts, "extra DNS name or IP SAN");
   auto* show = app.add_subcommand("show", "Print a certificate's identity and expiry");
   show->add_option("file", file)->required();
   app.require_subcommand(1);
+  std::string config_path = df::cli::kDfcertConfigPath;
+  CLI::Option* config_opt =
+      app.add_option("--config", config_path, "dfcert config: default validities (if it exists)");
+  df::cli::ConfigCommands config_commands(
+      app, "dfcert", df::cli::DefaultDfcertConfigYaml(),
+      [](const std::string& path) { return df::cli::LoadDfcertConfig(path, false).status(); });
   df::cli::Setup(
       app, "dfcert",
       "  dfcert ca --out /etc/dragonfly/ca\n"
@@ -78,11 +91,21 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
+  auto config = df::cli::LoadDfcertConfig(config_path, config_opt->count() == 0);
+  if (!config.ok()) {
+    return Fail("config", config.status());
+  }
+  auto ttl_of = [&](std::chrono::milliseconds from_config) {  // --ttl, or the config's
+    return ttl.empty() ? std::to_string(from_config.count() / 1000) + "s" : ttl;
+  };
 
   if (ca->parsed()) {
-    auto t = Ttl(ttl);
+    auto t = Ttl(ttl_of(config->ca_ttl));
     if (!t.ok()) {
-      return Fail("ca", t.status());
+      return Usage("ca", t.status());
     }
     auto kp = sec::MakeCa("Dragonfly cluster CA", *t);
     if (!kp.ok()) {
@@ -96,11 +119,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (issue->parsed()) {
-    auto t = Ttl(ttl);
+    auto t = Ttl(ttl_of(config->cert_ttl));
     auto r = sec::ParseRole(role);
+    for (const df::Status& s : {t.status(), r.status()}) {
+      if (!s.ok()) {
+        return Usage("issue", s);
+      }
+    }
     auto cert = df::ReadSmallFile(ca_dir + "/ca.crt");
     auto key = df::ReadSmallFile(ca_dir + "/ca.key");
-    for (const df::Status& s : {t.status(), r.status(), cert.status(), key.status()}) {
+    for (const df::Status& s : {cert.status(), key.status()}) {
       if (!s.ok()) {
         return Fail("issue", s);
       }

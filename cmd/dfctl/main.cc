@@ -8,6 +8,7 @@
 
 #include "api/dfdaemon.grpc.pb.h"
 #include "dragonfly/cli/cli.h"
+#include "dragonfly/cli/client_config.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace dfd = ::dragonfly::api::dfdaemon;
@@ -31,7 +32,13 @@ int main(int argc, char** argv) {
   CLI::App app{"dfctl: manage the tasks stored by the local dfdaemon"};
   std::string endpoint = "/var/run/dragonfly/dfdaemon.sock";
   std::string task_id;
-  app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
+  CLI::Option* endpoint_opt = app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
+  std::string config_path = df::cli::kClientConfigPath;
+  CLI::Option* config_opt = app.add_option(
+      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
+  df::cli::ConfigCommands config_commands(
+      app, "dfctl", df::cli::DefaultClientConfigYaml(),
+      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
   auto* list = app.add_subcommand("list", "List stored tasks");
   auto* stat = app.add_subcommand("stat", "Show one task");
   stat->add_option("task_id", task_id)->required();
@@ -55,6 +62,18 @@ int main(int argc, char** argv) {
                  "  dfctl health --addr 10.0.0.5:8002   # a scheduler\n");
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
+  // The client config fills what the flags leave out.
+  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
+  if (!client.ok()) {
+    std::cerr << "dfctl: " << client.status().message() << std::endl;
+    return df::cli::kExitFailed;
+  }
+  if (endpoint_opt->count() == 0) {
+    endpoint = client->endpoint;
   }
 
   if (health->parsed()) {

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "dragonfly/cli/cli.h"
+#include "dragonfly/cli/client_config.h"
 #include "dragonfly/common/config.h"
 #include "dragonfly/dfget/dfget.h"
 #include "dragonfly/dfget/recursive.h"
@@ -54,9 +55,8 @@ int main(int argc, char** argv) {
   std::string hf_revision;
   app.add_option("url", o.url,
                  "URL to download: http(s)://, s3://bucket/key, abs://container/blob, "
-                 "hf://[datasets/|spaces/]owner/repo/file (docs/backends.md)")
-      ->required();
-  app.add_option("-O,--output", o.output, "Output file path, or - for standard output")->required();
+                 "hf://[datasets/|spaces/]owner/repo/file (docs/backends.md)");
+  app.add_option("-O,--output", o.output, "Output file path, or - for standard output");
   app.add_option("--digest", o.digest, "Verify the content: sha256:<hex>, sha512:<hex>, crc32:<v>");
   app.add_option("-H,--header", headers, "Request header 'Key: Value' (repeatable)");
   app.add_option("--tag", o.tag, "Tag that distinguishes tasks of the same URL");
@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
   app.add_option("--storage-region", o.storage.region, "s3://: the bucket's region");
   app.add_option("--hf-revision", hf_revision,
                  "Branch, tag or commit of an hf:// repository (default: main)");
+  std::string config_path = df::cli::kClientConfigPath;
+  CLI::Option* config_opt = app.add_option(
+      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
+  df::cli::ConfigCommands config_commands(
+      app, "dfget", df::cli::DefaultClientConfigYaml(),
+      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
   df::cli::Setup(
       app, "dfget",
       "  dfget https://example.com/model.bin -O /data/model.bin\n"
@@ -99,11 +105,29 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
 
   auto usage = [](const std::string& m) {  // a bad flag value
     std::cerr << "dfget: " << m << std::endl;
     return df::cli::kExitUsage;
   };
+  if (o.url.empty() || o.output.empty()) {
+    return usage("a URL and -O PATH are required (dfget URL -O PATH; --help)");
+  }
+  // The client config fills what the flags leave out.
+  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
+  if (!client.ok()) {
+    std::cerr << "dfget: " << client.status().message() << std::endl;
+    return df::cli::kExitFailed;
+  }
+  if (app.get_option("--endpoint")->count() == 0) {
+    o.endpoint = client->endpoint;
+  }
+  if (timeout.empty()) {
+    o.timeout_ms = static_cast<uint64_t>(client->timeout.count());
+  }
   for (const auto& h : headers) {
     auto kv = df::dfget::ParseHeader(h);
     if (!kv.ok()) {

@@ -4,13 +4,15 @@
 #include <iostream>
 
 #include "dragonfly/cli/cli.h"
+#include "dragonfly/cli/client_config.h"
 #include "dragonfly/dfinit/dfinit.h"
 
 namespace {
 
+// A bad flag value (dfinit's checks say InvalidArgument) is a usage error; anything else failed.
 int Fail(const df::Status& s) {
   std::cerr << "dfinit: " << s.message() << std::endl;
-  return 1;
+  return s.code() == df::StatusCode::kInvalidArgument ? df::cli::kExitUsage : df::cli::kExitFailed;
 }
 
 void Print(const df::dfinit::Output& out, bool dry_run = false) {
@@ -31,32 +33,42 @@ int main(int argc, char** argv) {
   df::dfinit::ContainerdOptions c;
   CLI::App* containerd =
       app.add_subcommand("containerd", "Write containerd certs.d/<registry>/hosts.toml files");
-  containerd->add_option("--certs-dir", c.certs_dir, "containerd config_path directory")
-      ->capture_default_str();
-  containerd->add_option("--mirror", c.mirror, "dfdaemon registry mirror URL")
-      ->capture_default_str();
-  containerd->add_option("--registry", c.registries,
-                         "Registry HOST[=SERVER_URL] to pull through the mirror (repeatable; "
-                         "default server https://HOST, docker.io: https://registry-1.docker.io)");
-  containerd->add_option("--ca", c.cas, "HOST=PATH: CA bundle for a registry (repeatable)");
-  containerd->add_option("--skip-verify", c.skip_verify,
-                         "HOST: do not verify the registry's TLS certificate (repeatable)");
-  containerd->add_flag("--no-default", c.no_default,
-                       "Do not write _default/hosts.toml (the catch-all for other registries)");
+  CLI::Option* certs_dir_opt =
+      containerd->add_option("--certs-dir", c.certs_dir, "containerd config_path directory")
+          ->capture_default_str();
+  CLI::Option* ctd_mirror_opt =
+      containerd->add_option("--mirror", c.mirror, "dfdaemon registry mirror URL")
+          ->capture_default_str();
+  CLI::Option* ctd_registry_opt = containerd->add_option(
+      "--registry", c.registries,
+      "Registry HOST[=SERVER_URL] to pull through the mirror (repeatable; "
+      "default server https://HOST, docker.io: https://registry-1.docker.io)");
+  CLI::Option* ca_opt =
+      containerd->add_option("--ca", c.cas, "HOST=PATH: CA bundle for a registry (repeatable)");
+  CLI::Option* skip_opt =
+      containerd->add_option("--skip-verify", c.skip_verify,
+                             "HOST: do not verify the registry's TLS certificate (repeatable)");
+  CLI::Option* no_default_opt =
+      containerd->add_flag("--no-default", c.no_default,
+                           "Do not write _default/hosts.toml (the catch-all for other registries)");
   containerd->add_flag("--dry-run", c.dry_run, "Print the files and what would change only");
 
   df::dfinit::CrioOptions r;
   CLI::App* crio =
       app.add_subcommand("crio", "Emit a containers-registries.conf v2 (CRI-O, podman, skopeo)");
-  crio->add_option("--mirror", r.mirror, "dfdaemon registry mirror URL")->capture_default_str();
-  crio->add_option("--registry", r.registries, "Registry HOST[=SERVER_URL] (repeatable)")
-      ->required();
+  CLI::Option* crio_mirror_opt =
+      crio->add_option("--mirror", r.mirror, "dfdaemon registry mirror URL")->capture_default_str();
+  CLI::Option* crio_registry_opt = crio->add_option(
+      "--registry", r.registries,
+      "Registry HOST[=SERVER_URL] (repeatable; required here or as crio.registries in the config)");
   crio->add_option("-o,--output", r.output, "Write this file (default: stdout)");
 
   df::dfinit::DockerOptions d;
   CLI::App* docker =
       app.add_subcommand("docker", "Emit a Docker daemon.json with registry-mirrors");
-  docker->add_option("--mirror", d.mirror, "dfdaemon registry mirror URL")->capture_default_str();
+  CLI::Option* docker_mirror_opt =
+      docker->add_option("--mirror", d.mirror, "dfdaemon registry mirror URL")
+          ->capture_default_str();
   docker->add_option("-o,--output", d.output,
                      "Merge into this daemon.json (other keys are kept; default: stdout)");
 
@@ -68,6 +80,12 @@ int main(int argc, char** argv) {
                    "Directory holding .dfinit-state.json (certs dir, or the -o file's directory)")
       ->capture_default_str();
 
+  std::string config_path = df::cli::kDfinitConfigPath;
+  CLI::Option* config_opt = app.add_option(
+      "--config", config_path, "dfinit config: the mirror and the registries (if it exists)");
+  df::cli::ConfigCommands config_commands(
+      app, "dfinit", df::cli::DefaultDfinitConfigYaml(),
+      [](const std::string& path) { return df::cli::LoadDfinitConfig(path, false).status(); });
   df::cli::Setup(
       app, "dfinit",
       "  dfinit containerd --registry docker.io --registry harbor.example.com   # then restart "
@@ -78,6 +96,33 @@ int main(int argc, char** argv) {
       "  dfinit restore --certs-dir /etc/containerd/certs.d\n");
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
+  }
+  if (auto code = config_commands.Run()) {
+    return *code;
+  }
+  // The config fills what the flags leave out.
+  auto config = df::cli::LoadDfinitConfig(config_path, config_opt->count() == 0);
+  if (!config.ok()) {
+    std::cerr << "dfinit: " << config.status().message() << std::endl;
+    return df::cli::kExitFailed;
+  }
+  auto fill = [](CLI::Option* flag, auto& field, const auto& value) {
+    if (flag->count() == 0) {
+      field = value;
+    }
+  };
+  fill(certs_dir_opt, c.certs_dir, config->containerd.certs_dir);
+  fill(ctd_mirror_opt, c.mirror, config->mirror);
+  fill(ctd_registry_opt, c.registries, config->containerd.registries);
+  fill(ca_opt, c.cas, config->containerd.cas);
+  fill(skip_opt, c.skip_verify, config->containerd.skip_verify);
+  fill(no_default_opt, c.no_default, config->containerd.no_default);
+  fill(crio_mirror_opt, r.mirror, config->mirror);
+  fill(crio_registry_opt, r.registries, config->crio_registries);
+  fill(docker_mirror_opt, d.mirror, config->mirror);
+  if (*crio && r.registries.empty()) {
+    std::cerr << "dfinit: crio needs --registry (or crio.registries in " << config_path << ")\n";
+    return df::cli::kExitUsage;
   }
 
   if (*containerd) {

@@ -226,6 +226,9 @@ class PackagesTest(unittest.TestCase):
             self.assertEqual((oct(st.st_mode & 0o777), st.st_uid, st.st_gid), ("0o640", 0, gid))
             self.assertEqual(sha256_file(path),
                              sha256_file(os.path.join(ROOT, "deploy", "config", f"{name}.yaml")))
+        for name in ("dfget", "dfinit", "dfcert"):  # the clients': no secrets, for every user
+            st = os.stat(os.path.join(self.root, "etc", "dragonfly", f"{name}.yaml"))
+            self.assertEqual((oct(st.st_mode & 0o777), st.st_uid), ("0o644", 0))
 
         # systemd's own check of the units, in the root (binaries, users, directives).
         r = sh(["systemd-analyze", "verify", f"--root={self.root}", *UNITS.values()])
