@@ -52,12 +52,9 @@ int main(int argc, char** argv) {
   bool json = false;
   bool no_progress = false;
   CLI::Option* endpoint_opt = app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
-  std::string config_path = df::cli::kClientConfigPath;
-  CLI::Option* config_opt = app.add_option(
-      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
-  df::cli::ConfigCommands config_commands(
-      app, "dfcache", df::cli::DefaultClientConfigYaml(),
-      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
+  df::cli::OptionalConfigFile<df::cli::ClientConfig> client(
+      app, "dfcache", df::cli::kClientConfigPath, df::cli::DefaultClientConfigYaml(),
+      df::cli::LoadClientConfig, "Client config: the daemon's socket, a timeout");
 
   auto* imp = app.add_subcommand("import", "Import FILE; prints its task ID");
   imp->add_option("file", in.path, "The file to import")->required();
@@ -90,17 +87,11 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
-  if (auto code = config_commands.Run()) {
+  if (auto code = client.Load()) {  // it fills what the flags leave out
     return *code;
   }
-  // The client config fills what the flags leave out.
-  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
-  if (!client.ok()) {
-    std::cerr << "dfcache: " << client.status().message() << std::endl;
-    return df::cli::kExitFailed;
-  }
   if (endpoint_opt->count() == 0) {
-    endpoint = client->endpoint;
+    endpoint = client.value().endpoint;
   }
   in.endpoint = endpoint;
 
@@ -134,7 +125,7 @@ int main(int argc, char** argv) {
     o.endpoint = endpoint;
     o.disable_back_to_source = true;
     o.progress = !no_progress && ::isatty(STDERR_FILENO) != 0;
-    o.timeout_ms = static_cast<uint64_t>(client->timeout.count());
+    o.timeout_ms = static_cast<uint64_t>(client.value().timeout.count());
     if (!timeout.empty()) {
       auto d = df::config::ParseDuration(timeout);
       if (!d.ok()) {

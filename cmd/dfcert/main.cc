@@ -77,12 +77,9 @@ int main(int argc, char** argv) {
   auto* show = app.add_subcommand("show", "Print a certificate's identity and expiry");
   show->add_option("file", file)->required();
   app.require_subcommand(1);
-  std::string config_path = df::cli::kDfcertConfigPath;
-  CLI::Option* config_opt =
-      app.add_option("--config", config_path, "dfcert config: default validities (if it exists)");
-  df::cli::ConfigCommands config_commands(
-      app, "dfcert", df::cli::DefaultDfcertConfigYaml(),
-      [](const std::string& path) { return df::cli::LoadDfcertConfig(path, false).status(); });
+  df::cli::OptionalConfigFile<df::cli::DfcertConfig> config_file(
+      app, "dfcert", df::cli::kDfcertConfigPath, df::cli::DefaultDfcertConfigYaml(),
+      df::cli::LoadDfcertConfig, "dfcert config: default validities");
   df::cli::Setup(
       app, "dfcert",
       "  dfcert ca --out /etc/dragonfly/ca\n"
@@ -91,13 +88,10 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
-  if (auto code = config_commands.Run()) {
+  if (auto code = config_file.Load()) {  // it fills what the flags leave out
     return *code;
   }
-  auto config = df::cli::LoadDfcertConfig(config_path, config_opt->count() == 0);
-  if (!config.ok()) {
-    return Fail("config", config.status());
-  }
+  const df::cli::DfcertConfig* config = &config_file.value();
   auto ttl_of = [&](std::chrono::milliseconds from_config) {  // --ttl, or the config's
     return ttl.empty() ? std::to_string(from_config.count() / 1000) + "s" : ttl;
   };

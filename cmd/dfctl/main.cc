@@ -33,12 +33,9 @@ int main(int argc, char** argv) {
   std::string endpoint = "/var/run/dragonfly/dfdaemon.sock";
   std::string task_id;
   CLI::Option* endpoint_opt = app.add_option("-e,--endpoint", endpoint, "dfdaemon unix socket");
-  std::string config_path = df::cli::kClientConfigPath;
-  CLI::Option* config_opt = app.add_option(
-      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
-  df::cli::ConfigCommands config_commands(
-      app, "dfctl", df::cli::DefaultClientConfigYaml(),
-      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
+  df::cli::OptionalConfigFile<df::cli::ClientConfig> client(
+      app, "dfctl", df::cli::kClientConfigPath, df::cli::DefaultClientConfigYaml(),
+      df::cli::LoadClientConfig, "Client config: the daemon's socket, a timeout");
   auto* list = app.add_subcommand("list", "List stored tasks");
   auto* stat = app.add_subcommand("stat", "Show one task");
   stat->add_option("task_id", task_id)->required();
@@ -63,17 +60,11 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
-  if (auto code = config_commands.Run()) {
+  if (auto code = client.Load()) {  // it fills what the flags leave out
     return *code;
   }
-  // The client config fills what the flags leave out.
-  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
-  if (!client.ok()) {
-    std::cerr << "dfctl: " << client.status().message() << std::endl;
-    return df::cli::kExitFailed;
-  }
   if (endpoint_opt->count() == 0) {
-    endpoint = client->endpoint;
+    endpoint = client.value().endpoint;
   }
 
   if (health->parsed()) {

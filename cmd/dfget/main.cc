@@ -88,12 +88,9 @@ int main(int argc, char** argv) {
   app.add_option("--storage-region", o.storage.region, "s3://: the bucket's region");
   app.add_option("--hf-revision", hf_revision,
                  "Branch, tag or commit of an hf:// repository (default: main)");
-  std::string config_path = df::cli::kClientConfigPath;
-  CLI::Option* config_opt = app.add_option(
-      "--config", config_path, "Client config: the daemon's socket, a timeout (if it exists)");
-  df::cli::ConfigCommands config_commands(
-      app, "dfget", df::cli::DefaultClientConfigYaml(),
-      [](const std::string& path) { return df::cli::LoadClientConfig(path, false).status(); });
+  df::cli::OptionalConfigFile<df::cli::ClientConfig> client(
+      app, "dfget", df::cli::kClientConfigPath, df::cli::DefaultClientConfigYaml(),
+      df::cli::LoadClientConfig, "Client config: the daemon's socket, a timeout");
   df::cli::Setup(
       app, "dfget",
       "  dfget https://example.com/model.bin -O /data/model.bin\n"
@@ -105,7 +102,7 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
-  if (auto code = config_commands.Run()) {
+  if (auto code = client.Load()) {
     return *code;
   }
 
@@ -117,16 +114,11 @@ int main(int argc, char** argv) {
     return usage("a URL and -O PATH are required (dfget URL -O PATH; --help)");
   }
   // The client config fills what the flags leave out.
-  auto client = df::cli::LoadClientConfig(config_path, config_opt->count() == 0);
-  if (!client.ok()) {
-    std::cerr << "dfget: " << client.status().message() << std::endl;
-    return df::cli::kExitFailed;
-  }
   if (app.get_option("--endpoint")->count() == 0) {
-    o.endpoint = client->endpoint;
+    o.endpoint = client.value().endpoint;
   }
   if (timeout.empty()) {
-    o.timeout_ms = static_cast<uint64_t>(client->timeout.count());
+    o.timeout_ms = static_cast<uint64_t>(client.value().timeout.count());
   }
   for (const auto& h : headers) {
     auto kv = df::dfget::ParseHeader(h);

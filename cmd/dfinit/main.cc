@@ -80,12 +80,9 @@ int main(int argc, char** argv) {
                    "Directory holding .dfinit-state.json (certs dir, or the -o file's directory)")
       ->capture_default_str();
 
-  std::string config_path = df::cli::kDfinitConfigPath;
-  CLI::Option* config_opt = app.add_option(
-      "--config", config_path, "dfinit config: the mirror and the registries (if it exists)");
-  df::cli::ConfigCommands config_commands(
-      app, "dfinit", df::cli::DefaultDfinitConfigYaml(),
-      [](const std::string& path) { return df::cli::LoadDfinitConfig(path, false).status(); });
+  df::cli::OptionalConfigFile<df::cli::DfinitConfig> config_file(
+      app, "dfinit", df::cli::kDfinitConfigPath, df::cli::DefaultDfinitConfigYaml(),
+      df::cli::LoadDfinitConfig, "dfinit config: the mirror and the registries");
   df::cli::Setup(
       app, "dfinit",
       "  dfinit containerd --registry docker.io --registry harbor.example.com   # then restart "
@@ -97,15 +94,10 @@ int main(int argc, char** argv) {
   if (auto code = df::cli::Parse(app, argc, argv)) {
     return *code;
   }
-  if (auto code = config_commands.Run()) {
+  if (auto code = config_file.Load()) {  // it fills what the flags leave out
     return *code;
   }
-  // The config fills what the flags leave out.
-  auto config = df::cli::LoadDfinitConfig(config_path, config_opt->count() == 0);
-  if (!config.ok()) {
-    std::cerr << "dfinit: " << config.status().message() << std::endl;
-    return df::cli::kExitFailed;
-  }
+  const df::cli::DfinitConfig* config = &config_file.value();
   auto fill = [](CLI::Option* flag, auto& field, const auto& value) {
     if (flag->count() == 0) {
       field = value;
@@ -121,7 +113,8 @@ int main(int argc, char** argv) {
   fill(crio_registry_opt, r.registries, config->crio_registries);
   fill(docker_mirror_opt, d.mirror, config->mirror);
   if (*crio && r.registries.empty()) {
-    std::cerr << "dfinit: crio needs --registry (or crio.registries in " << config_path << ")\n";
+    std::cerr << "dfinit: crio needs --registry (or crio.registries in " << config_file.path()
+              << ")\n";
     return df::cli::kExitUsage;
   }
 

@@ -6,10 +6,13 @@
 #pragma once
 
 #include <chrono>
+#include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dragonfly/cli/cli.h"
 #include "dragonfly/common/status.h"
 
 namespace df::cli {
@@ -58,5 +61,48 @@ StatusOr<DfcertConfig> LoadDfcertConfig(const std::string& path, bool allow_miss
 StatusOr<ClientConfig> ParseClientConfig(const std::string& yaml);
 StatusOr<DfinitConfig> ParseDfinitConfig(const std::string& yaml);
 StatusOr<DfcertConfig> ParseDfcertConfig(const std::string& yaml);
+
+// A client's optional config file: `--config PATH` (default `default_path`, which may be
+// missing: then the defaults) and `config defaults|validate`. After Parse, Load() gives the exit
+// code when `config ...` ran or the file is bad (the reason printed), nullopt once value() holds
+// the config.
+template <typename Config>
+class OptionalConfigFile {
+ public:
+  using Loader = StatusOr<Config> (*)(const std::string& path, bool allow_missing);
+
+  OptionalConfigFile(CLI::App& app, const std::string& binary, const char* default_path,
+                     std::string_view defaults, Loader load, const std::string& what)
+      : binary_(binary),
+        path_(default_path),
+        load_(load),
+        option_(app.add_option("--config", path_, what + " (used if it exists)")),
+        commands_(app, binary, defaults,
+                  [load](const std::string& path) { return load(path, false).status(); }) {}
+
+  std::optional<int> Load() {
+    if (auto code = commands_.Run()) {
+      return code;
+    }
+    StatusOr<Config> c = load_(path_, option_->count() == 0);  // --config's must exist
+    if (!c.ok()) {
+      std::cerr << binary_ << ": " << c.status().message() << "\n";
+      return kExitFailed;
+    }
+    value_ = std::move(c).value();
+    return std::nullopt;
+  }
+
+  const Config& value() const { return value_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string binary_;
+  std::string path_;
+  Loader load_;
+  CLI::Option* option_;
+  ConfigCommands commands_;
+  Config value_;
+};
 
 }  // namespace df::cli
