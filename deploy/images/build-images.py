@@ -90,8 +90,9 @@ def make_rootfs(rootfs, name, bin_dir, console_dir):
     binaries, _, config = IMAGES[name]
     for d in ("usr/bin", "usr/lib", "usr/lib64", "etc/ssl/certs", "tmp", "etc/dragonfly"):
         os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    os.makedirs(os.path.join(rootfs, "var"), exist_ok=True)
     for link, to in (("bin", "usr/bin"), ("sbin", "usr/bin"), ("lib", "usr/lib"),
-                     ("lib64", "usr/lib64")):
+                     ("lib64", "usr/lib64"), ("var/run", "../run")):  # /var/run/dragonfly: defaults
         os.symlink(to, os.path.join(rootfs, link))
     os.chmod(os.path.join(rootfs, "tmp"), 0o1777)
     programs = []

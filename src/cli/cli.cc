@@ -18,7 +18,20 @@ std::string VersionLine(std::string_view binary) {
          ")";
 }
 
+namespace {
+
+// A parent's options after a subcommand (`dfctl health -e SOCK`) are the parent's.
+void FallThrough(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    sub->fallthrough();
+    FallThrough(*sub);
+  }
+}
+
+}  // namespace
+
 void Setup(CLI::App& app, std::string_view binary, std::string_view examples) {
+  FallThrough(app);
   app.set_version_flag("--version", VersionLine(binary),
                        "Print the version, git commit and build date");
   if (!examples.empty()) {

@@ -66,6 +66,9 @@ class CliTest(unittest.TestCase):
             closed = s.getsockname()[1]
         r = run("dfctl", "health", "--addr", hostport(closed))
         self.assertEqual(r.returncode, 3, r.stderr)
+        # The app's options after a subcommand are the app's (as a probe may write them).
+        r = run("dfctl", "health", "-e", nosock)
+        self.assertEqual(r.returncode, 3, r.stderr)
 
     def test_printed_defaults_validate_and_typos_are_named(self):
         for b in CONFIGURED + CLIENTS:

@@ -76,18 +76,18 @@ class KubernetesManifestsTest(unittest.TestCase):
                     self.assertGreaterEqual(v.stdout.count("ok: "), 15, v.stdout)
 
     def test_the_objects_fit_together(self):
-        kubectl = kubectls()[0]
-        for overlay in OVERLAYS:
-            with self.subTest(overlay=overlay):
-                objects = as_json(render(kubectl, overlay).stdout)
-                self.check(overlay, objects)
+        for kubectl in kubectls():
+            for overlay in OVERLAYS:
+                with self.subTest(kubectl=kubectl, overlay=overlay):
+                    objects = as_json(render(kubectl, overlay).stdout)
+                    self.check(overlay, objects)
 
     def check(self, overlay, objects):
         names = {(o["kind"], o["metadata"]["name"]) for o in objects}
         for o in objects:
-            self.assertEqual(o["metadata"].get("namespace", "dragonfly-system")
-                             if o["kind"] != "Namespace" else "dragonfly-system",
-                             "dragonfly-system", o["metadata"]["name"])
+            if o["kind"] != "Namespace":
+                self.assertEqual(o["metadata"].get("namespace"), "dragonfly-system",
+                                 o["metadata"]["name"])
         workloads = [o for o in objects if o["kind"] in WORKLOADS]
         self.assertEqual(sorted(w["metadata"]["name"] for w in workloads),
                          ["dfdaemon", "manager", "scheduler", "seed-peer"])
@@ -102,13 +102,17 @@ class KubernetesManifestsTest(unittest.TestCase):
                 if "persistentVolumeClaim" in v:
                     self.assertIn(("PersistentVolumeClaim",
                                    v["persistentVolumeClaim"]["claimName"]), names)
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                self.assertTrue(c["image"].split("/")[-1].startswith(("manager:", "scheduler:",
+                                                                     "dfdaemon:")), c["image"])
             for c in spec["containers"]:
                 what = f"{w['metadata']['name']}/{c['name']}"
                 self.assertIn("readinessProbe", c, what)
                 self.assertIn("livenessProbe", c, what)
                 self.assertIn("requests", c.get("resources", {}), what)
-                self.assertTrue(c["image"].split("/")[-1].startswith(("manager:", "scheduler:",
-                                                                     "dfdaemon:")), c["image"])
+                for probe in (c["readinessProbe"], c["livenessProbe"]):
+                    if "exec" in probe:
+                        self.check_exec_probe(what, probe["exec"]["command"])
                 mounted = {m["name"] for m in c.get("volumeMounts", [])}
                 self.assertTrue(mounted <= {v["name"] for v in spec.get("volumes", [])} | claims,
                                 what)
@@ -131,6 +135,22 @@ class KubernetesManifestsTest(unittest.TestCase):
         seed = next(w for w in workloads if w["metadata"]["name"] == "seed-peer")
         storage_class = seed["spec"]["volumeClaimTemplates"][0]["spec"].get("storageClassName")
         self.assertEqual(storage_class, None if overlay == "local" else "fast-ssd")
+        # The monitors select services and pods that exist, by a port they name.
+        for m in objects:
+            if m["kind"] not in ("ServiceMonitor", "PodMonitor"):
+                continue
+            kind = "Service" if m["kind"] == "ServiceMonitor" else "Pod"
+            wanted = m["spec"]["selector"]
+            targets = [o for o in objects if o["kind"] == "Service" and self.selects(
+                wanted, o["metadata"].get("labels", {}))] if kind == "Service" else [
+                w for w in workloads if self.selects(
+                    wanted, w["spec"]["template"]["metadata"].get("labels", {}))]
+            self.assertTrue(targets, f"{m['kind']}/{m['metadata']['name']} selects nothing")
+            for t in targets:
+                ports = ([p["name"] for p in t["spec"]["ports"]] if kind == "Service" else
+                         [p["name"] for c in t["spec"]["template"]["spec"]["containers"]
+                          for p in c.get("ports", [])])
+                self.assertIn("metrics", ports, t["metadata"]["name"])
         # Every config a pod mounts is one its component accepts.
         mounted_configs = set()
         for w in workloads:
@@ -154,6 +174,60 @@ class KubernetesManifestsTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, f"{overlay} {o['metadata']['name']}: {r.stderr}")
                 checked += 1
         self.assertEqual(checked, 4, "manager, scheduler, seed peer and dfdaemon configs")
+
+
+    @staticmethod
+    def selects(selector, labels):
+        ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+        for e in selector.get("matchExpressions", []):
+            ok = ok and e["operator"] == "In" and labels.get(e["key"]) in e["values"]
+        return ok
+
+    def check_exec_probe(self, what, command):
+        """An exec probe's command line is one its binary accepts: run against a socket that
+        does not exist, it says "unreachable" (3), not "usage" (2)."""
+        if command[:2] == ["sh", "-c"]:
+            r = subprocess.run(["sh", "-c", command[2].replace("dfctl", os.path.join(BIN, "dfctl"))
+                                .replace("/run/dragonfly/dfdaemon.sock", "/nonexistent.sock")],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, f"{what}: liveness must fail when unreachable")
+            return
+        argv = [os.path.join(BIN, command[0])] + [
+            "/nonexistent.sock" if a.endswith(".sock") else a for a in command[1:]]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 3, f"{what}: {command}: {r.stderr}")
+
+    @unittest.skipUnless(shutil.which("containerd"), "needs containerd (scripts/install-deps.sh)")
+    def test_the_containerd_restart_step_edits_configs_containerd_accepts(self):
+        objects = as_json(render(kubectls()[0], "containerd-restart").stdout)
+        daemonset = next(o for o in objects if o["kind"] == "DaemonSet")
+        step = next(c for c in daemonset["spec"]["template"]["spec"]["initContainers"]
+                    if c["name"] == "containerd-restart")
+        script = step["command"][-1]
+        default = subprocess.run(["containerd", "config", "default"], capture_output=True,
+                                 text=True, timeout=60).stdout
+        want = 'config_path = "/etc/containerd/certs.d"'
+        for case, text, restarts, code in (
+                ("containerd's default config", default, True, 0),
+                ("an empty config", "", True, 0),
+                ("a config already set", f'version = 2\n[plugins."io.containerd.grpc.v1.cri".'
+                                         f'registry]\n  {want}\n', False, 0),
+                ("containerd 2's config", "version = 3\n", False, 0),
+                ("a version 1 config", "[plugins.cri]\n  sandbox_image = \"x\"\n", False, 1)):
+            with self.subTest(case):
+                conf = os.path.join(self.dir, "config.toml")
+                with open(conf, "w") as f:
+                    f.write(text)
+                r = subprocess.run(["sh", "-c", script.replace("/etc/containerd/config.toml", conf)
+                                    .replace("systemctl restart containerd", "echo RESTARTED")],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, code, r.stderr)
+                self.assertEqual("RESTARTED" in r.stdout, restarts, r.stdout)
+                dump = subprocess.run(["containerd", "--config", conf, "config", "dump"],
+                                      capture_output=True, text=True, timeout=60)
+                self.assertEqual(dump.returncode, 0, dump.stderr)
+                if code == 0 and "version = 3" not in text:
+                    self.assertIn(want, dump.stdout, case)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,9 @@ int ExitCodeOf(const Status& s);
 // "dfget 0.9.0 (commit 1a2b3c4d5e6f, built 2026-12-07)".
 std::string VersionLine(std::string_view binary);
 
-// Adds --version (prints VersionLine, exits 0) and `examples` under "Examples:" in --help.
+// Adds --version (prints VersionLine, exits 0) and `examples` under "Examples:" in --help, and
+// lets the app's options follow its subcommands (`dfctl health -e SOCK`). Call it after the
+// subcommands are added.
 void Setup(CLI::App& app, std::string_view binary, std::string_view examples);
 
 // Parses argv. nullopt: go on; otherwise the code to exit with: 0 after --help or --version,
