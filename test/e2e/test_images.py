@@ -2,7 +2,8 @@
 deploy/images/build-images.py (umoci) from this build, pushed to a real registry (Debian's
 docker-registry) with skopeo, pulled by a real containerd through our own registry mirror (the
 layers come through P2P: the registry serves each blob once), and the dfdaemon image run with
-`ctr run` on the host network: it serves `dfget` on the host."""
+`ctr run` on the host network: it serves `dfget` on the host. The scheduler and manager images
+run read-only and serve too."""
 
 import json
 import os
@@ -140,6 +141,63 @@ class ImagesTest(R.ClusterWithRegistryTest):
                      timeout=60, what="the container to stop")
             self.ctd.ctr("task", "rm", "-f", name, timeout=60)
             self.ctd.ctr("container", "rm", name, timeout=60)
+
+    def test_3_the_scheduler_and_manager_images_serve_read_only(self):
+        """As the manifests run them: a read-only root filesystem (`ctr run --read-only`), a
+        config mounted over /etc/dragonfly, the manager's SQLite in a mounted directory; both
+        answer their gRPC health, and the manager serves the console from the image."""
+        hosts = self.env.path("certs.d")
+        os.makedirs(hosts, exist_ok=True)
+        started = []
+        try:
+            for name in ("scheduler", "manager"):
+                ref = self.push(name)
+                r = self.ctd.pull(ref, hosts, plain_http=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                conf_dir, data = self.env.path(f"{name}-etc"), self.env.path(f"{name}-data")
+                for d in (conf_dir, data):
+                    os.makedirs(d)
+                    os.chown(d, 999, 999)
+                grpc, metrics, rest = free_port(), free_port(), free_port()
+                if name == "scheduler":
+                    config = {"server": {"listen": hostport(grpc, "127.0.0.1")},
+                              "metrics": {"listen": hostport(metrics, "127.0.0.1")}}
+                else:
+                    config = {"server": {"rest": {"addr": hostport(rest, "127.0.0.1")},
+                                         "grpc": {"addr": hostport(grpc, "127.0.0.1")}},
+                              "database": {"type": "sqlite",
+                                           "sqlite": {"path": os.path.join(data, "manager.db")}}}
+                with open(os.path.join(conf_dir, f"{name}.yaml"), "w") as f:
+                    json.dump(config, f)
+                os.chmod(os.path.join(conf_dir, f"{name}.yaml"), 0o644)
+                container = f"{name}-image-test"
+                r = self.ctd.ctr("run", "-d", "--net-host", "--read-only",
+                                 "--mount", f"type=bind,src={data},dst={data},options=rbind:rw",
+                                 "--mount", f"type=bind,src={conf_dir},dst=/etc/dragonfly,"
+                                            "options=rbind:ro", ref, container, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                started.append(container)
+
+                def serving():
+                    h = subprocess.run([os.path.join(BIN, "dfctl"), "health", "--addr",
+                                        hostport(grpc, "127.0.0.1")],
+                                       capture_output=True, text=True, timeout=30)
+                    return h.returncode == 0 and h.stdout.strip() == "SERVING"
+                wait_for(serving, timeout=60, what=f"the {name} container to serve")
+                if name == "manager":
+                    page = subprocess.run(["curl", "-sS", f"http://{hostport(rest, '127.0.0.1')}/"],
+                                          capture_output=True, text=True, timeout=30)
+                    self.assertIn("<title>Dragonfly", page.stdout, "the image's console")
+                    st = os.stat(os.path.join(data, "manager.db"))
+                    self.assertEqual(st.st_uid, 999, "the database is the image user's")
+        finally:
+            for container in started:
+                self.ctd.ctr("task", "kill", "--signal", "SIGTERM", container, timeout=60)
+                wait_for(lambda: container not in self.ctd.ctr("task", "ls", timeout=30).stdout
+                         or "STOPPED" in self.ctd.ctr("task", "ls", timeout=30).stdout,
+                         timeout=60, what=f"{container} to stop")
+                self.ctd.ctr("task", "rm", "-f", container, timeout=60)
+                self.ctd.ctr("container", "rm", container, timeout=60)
 
 
 if __name__ == "__main__":
