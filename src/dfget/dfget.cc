@@ -230,12 +230,13 @@ StatusOr<Result> Download(const Options& o) {
     return InvalidArgument("missing output path (-O PATH)");
   }
   struct stat st{};
-  if (::stat(o.endpoint.c_str(), &st) != 0 && errno == EACCES) {
+  const bool found = ::stat(o.endpoint.c_str(), &st) == 0;
+  if (!found && errno == EACCES) {
     return Unavailable("dfdaemon's socket " + o.endpoint +
                        ": permission denied (the daemon's group may use it: with the packages, "
                        "`usermod -aG dragonfly $USER`)");
   }
-  if (::stat(o.endpoint.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+  if (!found || !S_ISSOCK(st.st_mode)) {
     return Unavailable("dfdaemon is not running: no socket at " + o.endpoint +
                        " (start dfdaemon, or point --endpoint at its socket)");
   }

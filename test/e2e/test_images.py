@@ -20,10 +20,6 @@ MISSING = [p for p in NEEDED if not shutil.which(p)]
 IMAGES = ["dfdaemon", "scheduler", "manager"]
 
 
-def free_port():
-    return R.free_port()
-
-
 @unittest.skipIf(MISSING, f"missing programs: {MISSING} (scripts/install-deps.sh)")
 @unittest.skipIf(os.geteuid() != 0, "umoci and containerd need root")
 class ImagesTest(R.ClusterWithRegistryTest):
@@ -101,7 +97,7 @@ class ImagesTest(R.ClusterWithRegistryTest):
             os.makedirs(d)
             os.chown(d, 999, 999)
         socket = os.path.join(run_dir, "dfdaemon.sock")
-        ports = {k: free_port() for k in ("pieces", "rpc", "metrics")}
+        ports = {k: R.free_port() for k in ("pieces", "rpc", "metrics")}
         with open(os.path.join(conf_dir, "dfdaemon.yaml"), "w") as f:
             json.dump({"server": {"socketPath": socket}, "storage": {"dir": store},
                        "upload": {"listen": hostport(ports["pieces"], "127.0.0.1"),
@@ -158,7 +154,7 @@ class ImagesTest(R.ClusterWithRegistryTest):
                 for d in (conf_dir, data):
                     os.makedirs(d)
                     os.chown(d, 999, 999)
-                grpc, metrics, rest = free_port(), free_port(), free_port()
+                grpc, metrics, rest = R.free_port(), R.free_port(), R.free_port()
                 if name == "scheduler":
                     config = {"server": {"listen": hostport(grpc, "127.0.0.1")},
                               "metrics": {"listen": hostport(metrics, "127.0.0.1")}}
